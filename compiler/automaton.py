@@ -1,0 +1,191 @@
+"""The compiled automaton: the one data structure every monitor, picture and agent runs on.
+
+An :class:`Automaton` is a complete, minimal DFA over letters = valuations of ``props``.
+States are numbered ``0..n-1`` in BFS order from the initial state ``0``.
+
+Transitions are stored *symbolically* as one shared, ordered decision diagram (an MTBDD):
+node ``k`` with ``dd_var[k] >= 0`` tests proposition ``props[dd_var[k]]`` and continues at
+``dd_lo[k]`` (proposition false) or ``dd_hi[k]`` (true); a node with ``dd_var[k] == -1`` is a
+leaf whose target state is ``dd_lo[k]``. Along every path the tested proposition index
+strictly increases. ``roots[q]`` is the node where state ``q``'s transition function starts.
+This never enumerates 2**len(props) letters.
+
+Letter classes partition the valuations into sets that behave identically in *every* state.
+``class_dd_*`` is a decision diagram of the same shape whose leaves are class ids, and
+``delta[q, c]`` is the dense successor table. Both are optional (``None``) when the number of
+classes makes the dense table exceed its budget; stepping then walks the symbolic diagram.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class Verdict(enum.IntEnum):
+    """Four-valued runtime-verification verdict of a state."""
+
+    SATISFIED = 0  # accepting, and every continuation is accepted
+    PRESUMABLY_SATISFIED = 1  # accepting now, can still be lost
+    PRESUMABLY_VIOLATED = 2  # not accepting now, can still be met
+    VIOLATED = 3  # no continuation is accepted (the violation sink)
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Verdict:
+        return cls[text.upper()]
+
+
+Valuation = Mapping[str, bool] | Iterable[str]
+
+
+@dataclass(eq=False)
+class Automaton:
+    props: tuple[str, ...]
+    accepting: np.ndarray  # bool[n]
+    verdicts: np.ndarray  # int8[n], Verdict codes
+    residuals: tuple[str, ...]  # per state: remaining obligation, in speclang syntax
+    dd_var: np.ndarray  # int32[m]; -1 marks a leaf
+    dd_lo: np.ndarray  # int32[m]; child when false, or the target state of a leaf
+    dd_hi: np.ndarray  # int32[m]; child when true (unused for leaves)
+    roots: np.ndarray  # int32[n]
+    initial: int = 0
+    class_dd_var: np.ndarray | None = None
+    class_dd_lo: np.ndarray | None = None
+    class_dd_hi: np.ndarray | None = None
+    delta: np.ndarray | None = None  # int32[n, n_classes]
+    name: str | None = None
+    formula: str | None = None  # the compiled formula, in speclang syntax
+    source_hash: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # --- basic facts ---------------------------------------------------------------------
+
+    @property
+    def n_states(self) -> int:
+        return int(self.accepting.shape[0])
+
+    @property
+    def n_classes(self) -> int | None:
+        return None if self.delta is None else int(self.delta.shape[1])
+
+    @property
+    def prop_index(self) -> dict[str, int]:
+        return {p: i for i, p in enumerate(self.props)}
+
+    def verdict(self, state: int) -> Verdict:
+        return Verdict(int(self.verdicts[state]))
+
+    @property
+    def violation_sink(self) -> int | None:
+        """The unique violated state (minimal DFAs have at most one), if reachable."""
+        idx = np.flatnonzero(self.verdicts == Verdict.VIOLATED)
+        return int(idx[0]) if idx.size else None
+
+    # --- letters -------------------------------------------------------------------------
+
+    def valuation_vector(self, letter: Valuation, *, strict: bool = True) -> np.ndarray:
+        """A bool vector over ``props`` from a set of true names or a ``{name: bool}`` map.
+        Unknown names raise ``KeyError`` when ``strict``; names not given are false."""
+        vec = np.zeros(len(self.props), dtype=bool)
+        index = self.prop_index
+        items = letter.items() if isinstance(letter, Mapping) else ((p, True) for p in letter)
+        for name, value in items:
+            i = index.get(name)
+            if i is None:
+                if strict:
+                    raise KeyError(name)
+                continue
+            vec[i] = bool(value)
+        return vec
+
+    # --- stepping ------------------------------------------------------------------------
+
+    def step(self, state: int, letter: Valuation | np.ndarray) -> int:
+        """Successor of ``state`` on one letter (a bool vector over ``props``, a set of true
+        proposition names, or a ``{name: bool}`` map)."""
+        vec = letter if isinstance(letter, np.ndarray) else self.valuation_vector(letter)
+        node = int(self.roots[state])
+        var, lo, hi = self.dd_var, self.dd_lo, self.dd_hi
+        while var[node] >= 0:
+            node = int(hi[node]) if vec[var[node]] else int(lo[node])
+        return int(lo[node])
+
+    def run(self, trace: Iterable[Valuation | np.ndarray], state: int | None = None) -> list[int]:
+        """States after each step of ``trace`` (not including the start state)."""
+        q = self.initial if state is None else state
+        out = []
+        for letter in trace:
+            q = self.step(q, letter)
+            out.append(q)
+        return out
+
+    def accepts(self, trace: Sequence[Valuation | np.ndarray]) -> bool:
+        states = self.run(trace)
+        return bool(self.accepting[states[-1] if states else self.initial])
+
+    def step_batch(self, states: np.ndarray, valuations: np.ndarray) -> np.ndarray:
+        """Vectorised step: ``states`` int[B], ``valuations`` bool[B, len(props)]."""
+        states = np.asarray(states)
+        if self.delta is not None:
+            return self.delta[states, self.classify(valuations)]
+        node = self.roots[states]
+        rows = np.arange(states.shape[0])
+        for _ in range(len(self.props) + 1):
+            var = self.dd_var[node]
+            inner = var >= 0
+            if not inner.any():
+                break
+            bit = valuations[rows[inner], var[inner]]
+            node[inner] = np.where(bit, self.dd_hi[node[inner]], self.dd_lo[node[inner]])
+        return self.dd_lo[node]
+
+    def classify(self, valuations: np.ndarray) -> np.ndarray:
+        """Letter class ids of bool valuations ``[..., len(props)]``."""
+        if self.class_dd_var is None:
+            raise ValueError("this automaton has no letter-class table (too many classes)")
+        assert self.class_dd_lo is not None and self.class_dd_hi is not None
+        vals = np.asarray(valuations, dtype=bool)
+        flat = vals.reshape(-1, len(self.props)) if self.props else vals.reshape(-1, 0)
+        node = np.zeros(flat.shape[0], dtype=np.int64)
+        rows = np.arange(flat.shape[0])
+        for _ in range(len(self.props) + 1):
+            var = self.class_dd_var[node]
+            inner = var >= 0
+            if not inner.any():
+                break
+            bit = flat[rows[inner], var[inner]]
+            node[inner] = np.where(bit, self.class_dd_hi[node[inner]], self.class_dd_lo[node[inner]])
+        return self.class_dd_lo[node].reshape(vals.shape[:-1])
+
+    # --- symbolic edges --------------------------------------------------------------------
+
+    def cubes(self, state: int) -> list[tuple[dict[str, bool], int]]:
+        """The transition function of ``state`` as disjoint cubes: (partial valuation, target).
+        One cube per root-to-leaf path of the diagram; together they cover every letter."""
+        out: list[tuple[dict[str, bool], int]] = []
+        stack: list[tuple[int, dict[str, bool]]] = [(int(self.roots[state]), {})]
+        while stack:
+            node, cube = stack.pop()
+            v = int(self.dd_var[node])
+            if v < 0:
+                out.append((cube, int(self.dd_lo[node])))
+                continue
+            name = self.props[v]
+            stack.append((int(self.dd_hi[node]), {**cube, name: True}))
+            stack.append((int(self.dd_lo[node]), {**cube, name: False}))
+        return out
+
+    def successors(self, state: int) -> list[int]:
+        """Distinct successor states in first-reached order (false branch before true)."""
+        seen: dict[int, None] = {}
+        for _, t in self.cubes(state):
+            seen.setdefault(t, None)
+        return list(seen)

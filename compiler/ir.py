@@ -1,0 +1,403 @@
+"""Core formula IR: hash-consed, position-free LTLf formulas with past operators.
+
+Every formula is a :class:`Formula` node interned in a global table, so structurally equal
+formulas are the *same object*: equality and hashing are identity-based and O(1), which the
+DFA construction relies on (residual formulas are dictionary keys).
+
+Only a small core of operators exists here; every surface operator lowers onto it with the
+helpers at the bottom of this module (``F``, ``G``, ``W``, ``M``, ``O``, ``H``, bounded
+operators, ``last``, ``end``, ``first`` ...). The smart constructors ``And``/``Or``/``Not``
+apply cheap, always-sound simplifications (flattening, ordering, duplicates, constants,
+complementary pairs, double negation) so that equivalent residuals often coincide.
+
+Core operators (``Op``):
+    TRUE, FALSE, ATOM(name)
+    NOT(a)
+    AND(a1..an), OR(a1..an)         n-ary, flattened, sorted by ``key``, no duplicates
+    NEXT(a)      strong next  X      (a next step exists and satisfies a)
+    WNEXT(a)     weak next    WX/N   (no next step, or it satisfies a)
+    UNTIL(a, b)  a U b (strong)
+    RELEASE(a,b) a R b (weak)
+    YESTERDAY(a) Y   (a previous step exists and satisfies a)
+    WYESTERDAY(a) Z / WY  (no previous step, or it satisfies a)
+    SINCE(a, b)  a S b (strong)
+    TRIGGER(a,b) a T b (weak)
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Iterable, Iterator
+
+
+class Op(enum.IntEnum):
+    TRUE = 0
+    FALSE = 1
+    ATOM = 2
+    NOT = 3
+    AND = 4
+    OR = 5
+    NEXT = 6
+    WNEXT = 7
+    UNTIL = 8
+    RELEASE = 9
+    YESTERDAY = 10
+    WYESTERDAY = 11
+    SINCE = 12
+    TRIGGER = 13
+
+
+FUTURE_OPS = frozenset({Op.NEXT, Op.WNEXT, Op.UNTIL, Op.RELEASE})
+PAST_OPS = frozenset({Op.YESTERDAY, Op.WYESTERDAY, Op.SINCE, Op.TRIGGER})
+
+_table: dict[tuple, Formula] = {}
+_counter = itertools.count()
+
+
+class Formula:
+    """An interned formula node. Never instantiate directly: use the constructors below."""
+
+    __slots__ = ("op", "args", "name", "uid", "_hash", "__weakref__", "_cache")
+
+    op: Op
+    args: tuple[Formula, ...]
+    name: str | None
+    uid: int
+
+    def __new__(cls, op: Op, args: tuple[Formula, ...] = (), name: str | None = None) -> Formula:
+        key = (op, name, tuple(a.uid for a in args))
+        node = _table.get(key)
+        if node is None:
+            node = object.__new__(cls)
+            object.__setattr__(node, "op", op)
+            object.__setattr__(node, "args", args)
+            object.__setattr__(node, "name", name)
+            object.__setattr__(node, "uid", next(_counter))
+            object.__setattr__(node, "_hash", hash(key))
+            object.__setattr__(node, "_cache", {})
+            _table[key] = node
+        return node
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise AttributeError("Formula nodes are immutable")
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __reduce__(self) -> tuple:
+        # Pickling re-interns on load so identity semantics survive multiprocessing.
+        return (Formula, (self.op, self.args, self.name))
+
+    def __repr__(self) -> str:
+        return f"Formula({to_text(self)!r})"
+
+    def __str__(self) -> str:
+        return to_text(self)
+
+    # --- structural queries (cached: nodes are immutable) ---------------------------------
+
+    @property
+    def atoms(self) -> frozenset[str]:
+        """Names of the propositions occurring in the formula."""
+        c = self._cache
+        if "atoms" not in c:
+            if self.op is Op.ATOM:
+                assert self.name is not None
+                c["atoms"] = frozenset((self.name,))
+            else:
+                c["atoms"] = frozenset().union(*(a.atoms for a in self.args))
+        return c["atoms"]
+
+    @property
+    def has_future(self) -> bool:
+        c = self._cache
+        if "fut" not in c:
+            c["fut"] = self.op in FUTURE_OPS or any(a.has_future for a in self.args)
+        return c["fut"]
+
+    @property
+    def has_past(self) -> bool:
+        c = self._cache
+        if "past" not in c:
+            c["past"] = self.op in PAST_OPS or any(a.has_past for a in self.args)
+        return c["past"]
+
+    @property
+    def is_pure_past(self) -> bool:
+        """True when the formula uses past operators and no future operator."""
+        return self.has_past and not self.has_future
+
+    @property
+    def size(self) -> int:
+        c = self._cache
+        if "size" not in c:
+            c["size"] = 1 + sum(a.size for a in self.args)
+        return c["size"]
+
+    def subformulas(self) -> Iterator[Formula]:
+        """Every distinct subformula, children before parents."""
+        seen: set[int] = set()
+        stack: list[tuple[Formula, bool]] = [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                yield node
+                continue
+            if node.uid in seen:
+                continue
+            seen.add(node.uid)
+            stack.append((node, True))
+            for a in reversed(node.args):
+                if a.uid not in seen:
+                    stack.append((a, False))
+
+
+def key(f: Formula) -> tuple:
+    """A deterministic structural sort key (independent of construction order)."""
+    c = f._cache
+    if "key" not in c:
+        c["key"] = (int(f.op), f.name or "", tuple(key(a) for a in f.args))
+    return c["key"]
+
+
+# --- constants and atoms -------------------------------------------------------------------
+
+TRUE = Formula(Op.TRUE)
+FALSE = Formula(Op.FALSE)
+
+
+def Atom(name: str) -> Formula:
+    return Formula(Op.ATOM, (), name)
+
+
+def Not(a: Formula) -> Formula:
+    if a is TRUE:
+        return FALSE
+    if a is FALSE:
+        return TRUE
+    if a.op is Op.NOT:
+        return a.args[0]
+    return Formula(Op.NOT, (a,))
+
+
+def _nary(op: Op, items: Iterable[Formula]) -> Formula:
+    unit, zero = (TRUE, FALSE) if op is Op.AND else (FALSE, TRUE)
+    flat: dict[int, Formula] = {}
+    for it in items:
+        children = it.args if it.op is op else (it,)
+        for c in children:
+            if c is zero:
+                return zero
+            if c is unit:
+                continue
+            flat[c.uid] = c
+    for c in flat.values():
+        if c.op is Op.NOT and c.args[0].uid in flat:
+            return zero  # a & !a, a | !a
+    if not flat:
+        return unit
+    if len(flat) == 1:
+        return next(iter(flat.values()))
+    return Formula(op, tuple(sorted(flat.values(), key=key)))
+
+
+def And(*items: Formula) -> Formula:
+    return _nary(Op.AND, items)
+
+
+def Or(*items: Formula) -> Formula:
+    return _nary(Op.OR, items)
+
+
+def Next(a: Formula) -> Formula:
+    if a is FALSE:
+        return FALSE
+    return Formula(Op.NEXT, (a,))
+
+
+def WeakNext(a: Formula) -> Formula:
+    if a is TRUE:
+        return TRUE
+    return Formula(Op.WNEXT, (a,))
+
+
+def Until(a: Formula, b: Formula) -> Formula:
+    if b is TRUE or b is FALSE:
+        return b
+    return Formula(Op.UNTIL, (a, b))
+
+
+def Release(a: Formula, b: Formula) -> Formula:
+    if b is TRUE or b is FALSE:
+        return b
+    return Formula(Op.RELEASE, (a, b))
+
+
+def Yesterday(a: Formula) -> Formula:
+    if a is FALSE:
+        return FALSE
+    return Formula(Op.YESTERDAY, (a,))
+
+
+def WeakYesterday(a: Formula) -> Formula:
+    if a is TRUE:
+        return TRUE
+    return Formula(Op.WYESTERDAY, (a,))
+
+
+def Since(a: Formula, b: Formula) -> Formula:
+    if b is TRUE or b is FALSE:
+        return b
+    return Formula(Op.SINCE, (a, b))
+
+
+def Trigger(a: Formula, b: Formula) -> Formula:
+    if b is TRUE or b is FALSE:
+        return b
+    return Formula(Op.TRIGGER, (a, b))
+
+
+# --- derived operators (lowering targets for the surface language) -------------------------
+
+
+def Implies(a: Formula, b: Formula) -> Formula:
+    return Or(Not(a), b)
+
+
+def Iff(a: Formula, b: Formula) -> Formula:
+    return And(Implies(a, b), Implies(b, a))
+
+
+def Xor(a: Formula, b: Formula) -> Formula:
+    return Not(Iff(a, b))
+
+
+def Eventually(a: Formula) -> Formula:  # F
+    return Until(TRUE, a)
+
+
+def Always(a: Formula) -> Formula:  # G
+    return Release(FALSE, a)
+
+
+def WeakUntil(a: Formula, b: Formula) -> Formula:  # a W b  ==  b R (a | b)
+    return Release(b, Or(a, b))
+
+
+def StrongRelease(a: Formula, b: Formula) -> Formula:  # a M b  ==  b U (a & b)
+    return Until(b, And(a, b))
+
+
+def Once(a: Formula) -> Formula:  # O
+    return Since(TRUE, a)
+
+
+def Historically(a: Formula) -> Formula:  # H
+    return Trigger(FALSE, a)
+
+
+LAST = WeakNext(FALSE)  # no next step
+END = Always(FALSE)  # holds only on the empty suffix (Lydia's `end`)
+FIRST = WeakYesterday(FALSE)  # no previous step
+
+
+def NextN(n: int, a: Formula, *, weak: bool = False) -> Formula:
+    """X[n] a: n strong (or weak) nexts."""
+    for _ in range(n):
+        a = WeakNext(a) if weak else Next(a)
+    return a
+
+
+def BoundedEventually(lo: int, hi: int | None, a: Formula) -> Formula:
+    """F[lo,hi] a: a holds at some step in [i+lo, i+hi] (strong: those steps must exist)."""
+    if hi is None:
+        return NextN(lo, Eventually(a))
+    if lo > hi:
+        raise ValueError(f"bounded interval [{lo},{hi}] has lo > hi")
+    body = a
+    for _ in range(hi - lo):
+        body = Or(a, Next(body))
+    return NextN(lo, body)
+
+
+def BoundedAlways(lo: int, hi: int | None, a: Formula) -> Formula:
+    """G[lo,hi] a: a holds at every existing step in [i+lo, i+hi] (weak)."""
+    if hi is None:
+        return NextN(lo, Always(a), weak=True)
+    if lo > hi:
+        raise ValueError(f"bounded interval [{lo},{hi}] has lo > hi")
+    body = a
+    for _ in range(hi - lo):
+        body = And(a, WeakNext(body))
+    return NextN(lo, body, weak=True)
+
+
+# --- printing ------------------------------------------------------------------------------
+
+_PREC = {Op.OR: 1, Op.AND: 2, Op.UNTIL: 3, Op.RELEASE: 3, Op.SINCE: 3, Op.TRIGGER: 3}
+_BIN = {Op.UNTIL: "U", Op.RELEASE: "R", Op.SINCE: "S", Op.TRIGGER: "T"}
+_SUGAR = {
+    (Op.UNTIL, Op.TRUE): "F",
+    (Op.RELEASE, Op.FALSE): "G",
+    (Op.SINCE, Op.TRUE): "O",
+    (Op.TRIGGER, Op.FALSE): "H",
+}
+_UN = {Op.NOT: "!", Op.NEXT: "X", Op.WNEXT: "WX", Op.YESTERDAY: "Y", Op.WYESTERDAY: "Z"}
+
+
+def to_text(f: Formula) -> str:
+    """Render in speclang syntax (parseable back by the front end), fully bracketed where
+    precedence could be ambiguous."""
+    c = f._cache
+    if "text" in c:
+        return c["text"]
+    op = f.op
+    if op is Op.TRUE:
+        s = "true"
+    elif op is Op.FALSE:
+        s = "false"
+    elif op is Op.ATOM:
+        assert f.name is not None
+        s = f.name if _plain_name(f.name) else '"' + f.name.replace('"', '\\"') + '"'
+    elif op in _UN:
+        inner = to_text(f.args[0])
+        if f.args[0].op in (Op.AND, Op.OR) or f.args[0].op in _BIN:
+            inner = f"({inner})"
+        sep = "" if op is Op.NOT else " "
+        s = f"{_UN[op]}{sep}{inner}"
+    elif op in (Op.AND, Op.OR):
+        j = " & " if op is Op.AND else " | "
+        s = j.join(_wrap(a, _PREC[op]) for a in f.args)
+    else:
+        a, b = f.args
+        sugar = _SUGAR.get((op, a.op))
+        if sugar is not None:
+            s = f"{sugar} {_wrap(b, 5)}"
+        else:
+            s = f"{_wrap(a, 4)} {_BIN[op]} {_wrap(b, 4)}"
+    c["text"] = s
+    return s
+
+
+def _wrap(f: Formula, prec: int) -> str:
+    p = _PREC.get(f.op, 5)
+    t = to_text(f)
+    return f"({t})" if p < prec else t
+
+
+_KEYWORDS = {
+    "true", "false", "tt", "ff", "not", "and", "or", "implies", "iff", "xor", "last", "end",
+    "first", "start", "next", "weak_next", "eventually", "always", "until", "release",
+    "weak_until", "strong_release", "yesterday", "weak_yesterday", "once", "historically",
+    "since", "trigger", "props", "prop", "def", "spec", "observe", "import", "progression",
+}
+
+
+def _plain_name(name: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"[a-z_][a-z0-9_]*", name)) and name not in _KEYWORDS

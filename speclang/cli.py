@@ -1,0 +1,112 @@
+"""The ``speclang`` command line.
+
+Each subcommand lives in its own module under ``speclang/commands/`` and exposes
+``register(subparsers) -> None``, which adds an ``argparse`` subparser whose ``func``
+default is a callable ``(args) -> int`` returning the exit code. Modules are listed in
+``COMMANDS``; heavy imports (numpy tables, torch, gymnasium) belong inside ``func`` so that
+``speclang check`` stays fast.
+
+Exit codes: 0 ok, 1 spec errors (diagnostics printed), 2 usage errors. No Python traceback
+ever reaches the user: unexpected exceptions are reported as an internal error (exit 3), with
+the traceback only under ``SPECLANG_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+# Module names under speclang.commands, in the order they appear in --help.
+COMMANDS: tuple[str, ...] = (
+    "check",
+    "fmt",
+    "compile",
+    "monitor",
+    "viz",
+    "explain",
+    "report_spec",
+    "train",
+    "report",
+    "render",
+    "chat",
+)
+
+EXIT_OK, EXIT_SPEC_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Raised by a command for bad arguments (exit code 2)."""
+
+
+class SpecError(Exception):
+    """Raised by a command for a problem in the user's input that has no diagnostics list
+    (exit code 1); the message is printed as ``error: <message>``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="speclang",
+        description="Safety specifications for learning agents: check, compile, monitor, train.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"speclang.commands.{name}")
+        except ModuleNotFoundError as exc:
+            # A command whose module is not written yet, or whose optional extra is missing,
+            # simply does not appear; any other import error is a bug and surfaces.
+            if exc.name and (exc.name == f"speclang.commands.{name}" or not exc.name.startswith("speclang")):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or usage error (2)
+        return int(exc.code or 0)
+    if args.version:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(version("speclang"))
+        except PackageNotFoundError:
+            print("speclang (not installed)")
+        return EXIT_OK
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"speclang {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - last line of defence: never a raw traceback
+        if os.environ.get("SPECLANG_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"speclang {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+            "  (this is a bug in speclang; rerun with SPECLANG_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
