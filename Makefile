@@ -1,0 +1,24 @@
+# The two commands of the README:
+#   make demo   set everything up, then compile an example spec, train a small agent against it,
+#               and write the picture and the report
+#   make test   set everything up, then run the whole test suite
+.PHONY: setup demo test lint bench-compile bench-monitor
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+test: setup
+	HF_HUB_OFFLINE=1 .venv/bin/python -m pytest -n 2 -q -p no:cacheprovider --timeout=900
+
+lint: setup
+	.venv/bin/ruff check speclang compiler runtime agents tests benchmarks
+	.venv/bin/mypy
+
+bench-compile: setup
+	.venv/bin/python benchmarks/compile.py
+
+bench-monitor: setup
+	.venv/bin/python benchmarks/monitor.py
