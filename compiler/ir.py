@@ -226,14 +226,22 @@ def WeakNext(a: Formula) -> Formula:
 
 
 def Until(a: Formula, b: Formula) -> Formula:
-    if b is TRUE or b is FALSE:
+    # `a U true` is NOT `true`: it needs a current step, so it is false on the empty suffix
+    # (the empty-trace convention and the residuals of the DFA construction both see that).
+    # It is normalised to `true U true` ("a step exists") instead.
+    if b is FALSE:
         return b
+    if b is TRUE:
+        return Formula(Op.UNTIL, (TRUE, TRUE))
     return Formula(Op.UNTIL, (a, b))
 
 
 def Release(a: Formula, b: Formula) -> Formula:
-    if b is TRUE or b is FALSE:
+    # Dually `a R false` holds exactly on the empty suffix (`end`), so it is not `false`.
+    if b is TRUE:
         return b
+    if b is FALSE:
+        return Formula(Op.RELEASE, (FALSE, FALSE))
     return Formula(Op.RELEASE, (a, b))
 
 
