@@ -1,0 +1,582 @@
+"""The versioned JSON artifact of a compiled monitor (``"format": "speclang-dfa"``).
+
+The artifact is plain JSON, read with ``json.load`` only: no pickle, no eval. Loading
+validates it against ``compiler/schemas/speclang-dfa.schema.json`` (when ``jsonschema`` is
+installed) and *always* runs the consistency checks below, because a schema cannot say that
+a state id is in range or that the verdicts match the transition structure. A file edited
+after it was written fails its checksum. Every error names the file and the field.
+
+Layout (docs/artifact.md has the full description):
+    propositions   sorted proposition names; a letter is a valuation of them
+    states[i]      id, accepting, verdict, residual (obligation left, speclang syntax),
+                   edges: [{to, guard}] with guard a Boolean expression over propositions
+    decision_diagram  exact shared diagram arrays (var, lo, hi, roots): lossless stepping
+    letter_classes    class diagram, one representative valuation per class, dense delta
+    potentials        shaping potentials of the three kinds (compiler.shaping)
+    checksum          sha256 of the canonical JSON of everything else
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compiler.automaton import Automaton, Verdict, structural_verdicts
+
+FORMAT = "speclang-dfa"
+VERSION = 1
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "speclang-dfa.schema.json"
+_VERDICT_NAMES = [v.label for v in Verdict]
+# Above this many (state, class) pairs the delta-vs-diagram check samples rows instead of
+# checking them all, so loading a huge monitor stays fast.
+_FULL_CHECK_PAIRS = 4_000_000
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class ArtifactError(ValueError):
+    """A file that is not a valid, untampered speclang-dfa artifact."""
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _name_text(name: str) -> str:
+    if _PLAIN_NAME.fullmatch(name) and name not in ("true", "false"):
+        return name
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _cube_text(cube: Mapping[str, bool]) -> str:
+    if not cube:
+        return "true"
+    return " & ".join(_name_text(p) if v else "!" + _name_text(p) for p, v in cube.items())
+
+
+def edges(aut: Automaton, state: int) -> list[tuple[int, str]]:
+    """``(target, guard)`` per distinct successor of ``state``; the guard is a disjunction of
+    the diagram's disjoint cubes leading there (``true`` when every letter does)."""
+    by_target: dict[int, list[dict[str, bool]]] = {}
+    for cube, target in aut.cubes(state):
+        by_target.setdefault(target, []).append(cube)
+    out = []
+    for target in sorted(by_target):
+        cubes = by_target[target]
+        if any(not c for c in cubes):
+            guard = "true"
+        elif len(cubes) == 1:
+            guard = _cube_text(cubes[0])
+        else:
+            guard = " | ".join(f"({_cube_text(c)})" if len(c) > 1 else _cube_text(c) for c in cubes)
+        out.append((target, guard))
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    """Meta data as JSON: numpy scalars/arrays become numbers/lists, NaN becomes null and
+    anything else without a JSON form is stored as its ``str``."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+def checksum(doc: Mapping[str, Any]) -> str:
+    """sha256 over the canonical JSON of every field but ``checksum`` itself."""
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def to_json(
+    aut: Automaton,
+    *,
+    potentials: Mapping[str, np.ndarray] | None = None,
+    vi_gamma: float | None = None,
+) -> dict[str, Any]:
+    """The artifact as a JSON-ready dict. Potentials default to the automaton's own (those it
+    was loaded with) or are computed for all three kinds."""
+    from compiler import shaping
+
+    stored = aut.meta.get("potentials") if isinstance(aut.meta.get("potentials"), Mapping) else None
+    if potentials is None and stored is not None:
+        potentials = {k: v for k, v in stored.items() if k in shaping.KINDS}
+        vi_gamma = vi_gamma if vi_gamma is not None else aut.meta.get("vi_gamma")
+    vi_gamma = float(vi_gamma if vi_gamma is not None else shaping.DEFAULT_VI_GAMMA)
+    if potentials is None:
+        potentials = shaping.all_potentials(aut, vi_gamma=vi_gamma)
+    pot_doc: dict[str, Any] = {"vi_gamma": vi_gamma}
+    for kind, phi in potentials.items():
+        if kind not in shaping.KINDS:
+            raise ValueError(f"unknown potential kind {kind!r}")
+        pot_doc[kind] = [float(x) for x in np.asarray(phi, dtype=np.float64)]
+
+    states = []
+    for q in range(aut.n_states):
+        states.append(
+            {
+                "id": q,
+                "accepting": bool(aut.accepting[q]),
+                "verdict": aut.verdict(q).label,
+                "residual": aut.residuals[q] if q < len(aut.residuals) else "",
+                "edges": [{"to": t, "guard": g} for t, g in edges(aut, q)],
+            }
+        )
+    classes = None
+    if aut.delta is not None and aut.class_dd_var is not None:
+        assert aut.class_dd_lo is not None and aut.class_dd_hi is not None
+        classes = {
+            "count": int(aut.delta.shape[1]),
+            "decision_diagram": {
+                "var": aut.class_dd_var.tolist(),
+                "lo": aut.class_dd_lo.tolist(),
+                "hi": aut.class_dd_hi.tolist(),
+            },
+            "representatives": _class_representatives(aut),
+            "delta": aut.delta.tolist(),
+        }
+    meta = {k: v for k, v in aut.meta.items() if k not in ("potentials", "vi_gamma")}
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": aut.name,
+        "formula": aut.formula,
+        "source_hash": aut.source_hash,
+        "propositions": list(aut.props),
+        "initial": int(aut.initial),
+        "states": states,
+        "decision_diagram": {
+            "var": aut.dd_var.tolist(),
+            "lo": aut.dd_lo.tolist(),
+            "hi": aut.dd_hi.tolist(),
+            "roots": aut.roots.tolist(),
+        },
+        "letter_classes": classes,
+        "potentials": pot_doc,
+        "meta": _jsonable(meta),
+    }
+    doc["checksum"] = checksum(doc)
+    return doc
+
+
+def _class_representatives(aut: Automaton) -> list[list[str]]:
+    """One letter per class (true propositions), found by walking the class diagram: the
+    first path reaching each class leaf, with untested propositions false."""
+    assert aut.class_dd_var is not None and aut.class_dd_lo is not None
+    assert aut.class_dd_hi is not None and aut.delta is not None
+    reps: list[list[str] | None] = [None] * int(aut.delta.shape[1])
+    stack: list[tuple[int, tuple[str, ...]]] = [(0, ())]
+    seen: set[int] = set()
+    while stack:
+        node, true_props = stack.pop()
+        v = int(aut.class_dd_var[node])
+        if v < 0:
+            c = int(aut.class_dd_lo[node])
+            if reps[c] is None:
+                reps[c] = list(true_props)
+            continue
+        if node in seen:
+            # Every path into a shared node reaches the same leaves: one visit suffices.
+            continue
+        seen.add(node)
+        stack.append((int(aut.class_dd_hi[node]), (*true_props, aut.props[v])))
+        stack.append((int(aut.class_dd_lo[node]), true_props))
+    missing = [c for c, r in enumerate(reps) if r is None]
+    if missing:
+        raise ValueError(f"letter classes {missing} have no leaf in the class diagram")
+    return [r for r in reps if r is not None]
+
+
+def dumps(doc: Mapping[str, Any]) -> str:
+    """JSON text with one top-level field, state or delta row per line: diffable and
+    greppable without the size of a fully indented file."""
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, separators=(", ", ": "), allow_nan=False)
+
+    def rows(items: Sequence[Any], indent: str) -> str:
+        if not items:
+            return "[]"
+        inner = (",\n" + indent + "  ").join(compact(x) for x in items)
+        return "[\n" + indent + "  " + inner + "\n" + indent + "]"
+
+    parts = []
+    for key, value in doc.items():
+        if key == "states":
+            text = rows(value, "  ")
+        elif key == "letter_classes" and isinstance(value, Mapping):
+            fields = [
+                f'    "{k}": ' + (rows(v, "    ") if k == "delta" else compact(v))
+                for k, v in value.items()
+            ]
+            text = "{\n" + ",\n".join(fields) + "\n  }"
+        else:
+            text = compact(value)
+        parts.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def save(
+    aut: Automaton,
+    path: str | os.PathLike[str],
+    *,
+    potentials: Mapping[str, np.ndarray] | None = None,
+) -> Path:
+    """Write the artifact atomically (a reader never sees a half-written file)."""
+    out = Path(path)
+    text = dumps(to_json(aut, potentials=potentials))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike[str]) -> Automaton:
+    """Read, validate and check an artifact; raises :class:`ArtifactError` naming the file
+    and the offending field."""
+    label = str(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise ArtifactError(f"{label}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ArtifactError(f"{label}: not a UTF-8 text file") from None
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    return from_json(doc, source=label)
+
+
+def loads(text: str, *, source: str = "<artifact>") -> Automaton:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{source}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    return from_json(doc, source=source)
+
+
+def _field(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _schema_errors(doc: Any, source: str) -> None:
+    try:
+        import jsonschema
+    except ImportError:  # optional: the checks below still run
+        return
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is not None:
+        raise ArtifactError(f"{source}: {_field(list(error.absolute_path))}: {error.message}")
+
+
+class _Checker:
+    """Consistency checks that hold for every artifact ``save`` writes; written so that a
+    wrongly typed field gives a message, not a Python exception, even without jsonschema."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, field: str, message: str) -> ArtifactError:
+        return ArtifactError(f"{self.source}: {field}: {message}")
+
+    def get(self, obj: Any, key: str, field: str) -> Any:
+        if not isinstance(obj, dict):
+            raise self.fail(field, "expected an object")
+        if key not in obj:
+            raise self.fail(field, f"missing required field {key!r}")
+        return obj[key]
+
+    def ints(
+        self, value: Any, field: str, lo: int, hi: int, *, length: int | None = None
+    ) -> np.ndarray:
+        if not isinstance(value, list) or not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in value
+        ):
+            raise self.fail(field, "expected a list of integers")
+        if length is not None and len(value) != length:
+            raise self.fail(field, f"has {len(value)} entries, expected {length}")
+        arr = np.asarray(value, dtype=np.int64)
+        bad = np.flatnonzero((arr < lo) | (arr > hi))
+        if bad.size:
+            i = int(bad[0])
+            raise self.fail(f"{field}[{i}]", f"{value[i]} is out of range {lo}..{hi}")
+        return arr
+
+    def diagram(
+        self, dd: Any, field: str, n_props: int, n_leaves: int, leaf_kind: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        var_l = self.get(dd, "var", field)
+        m = len(var_l) if isinstance(var_l, list) else 0
+        if m == 0:
+            raise self.fail(f"{field}.var", "the diagram has no nodes")
+        var = self.ints(var_l, f"{field}.var", -1, n_props - 1)
+        lo = self.ints(self.get(dd, "lo", field), f"{field}.lo", 0, 2**31 - 1, length=m)
+        hi = self.ints(self.get(dd, "hi", field), f"{field}.hi", 0, 2**31 - 1, length=m)
+        leaf = var < 0
+        bad = np.flatnonzero(leaf & (lo >= n_leaves))
+        if bad.size:
+            k = int(bad[0])
+            raise self.fail(
+                f"{field}.lo[{k}]", f"leaf {leaf_kind} {lo[k]} is out of range 0..{n_leaves - 1}"
+            )
+        for name, child in (("lo", lo), ("hi", hi)):
+            bad = np.flatnonzero(~leaf & (child >= m))
+            if bad.size:
+                k = int(bad[0])
+                raise self.fail(
+                    f"{field}.{name}[{k}]", f"node {child[k]} does not exist (0..{m - 1})"
+                )
+            safe = np.where(leaf, 0, child)
+            cvar = var[safe]
+            # Strictly increasing variables along every edge: ordered, and thus acyclic.
+            bad = np.flatnonzero(~leaf & (cvar >= 0) & (cvar <= var))
+            if bad.size:
+                k = int(bad[0])
+                raise self.fail(
+                    f"{field}.{name}[{k}]",
+                    f"node {k} tests proposition {var[k]} but its child {child[k]} tests "
+                    f"{cvar[k]}: the diagram is not ordered",
+                )
+        return var, lo, hi
+
+
+def _walk(
+    var: np.ndarray, lo: np.ndarray, hi: np.ndarray, start: np.ndarray, vals: np.ndarray
+) -> np.ndarray:
+    node = start.astype(np.int64).copy()
+    rows = np.arange(node.shape[0])
+    for _ in range(vals.shape[1] + 1):
+        v = var[node]
+        inner = v >= 0
+        if not inner.any():
+            break
+        bit = vals[rows[inner], v[inner]]
+        node[inner] = np.where(bit, hi[node[inner]], lo[node[inner]])
+    return lo[node]
+
+
+def from_json(doc: Any, *, source: str = "<artifact>") -> Automaton:
+    """Build an :class:`Automaton` from a parsed artifact after validating it."""
+    c = _Checker(source)
+    if not isinstance(doc, dict):
+        raise c.fail("(top level)", "expected a JSON object")
+    if doc.get("format") != FORMAT:
+        raise c.fail("format", f"{doc.get('format')!r} is not a speclang-dfa artifact")
+    if doc.get("version") != VERSION:
+        raise c.fail(
+            "version", f"unsupported version {doc.get('version')!r} (this reader knows {VERSION})"
+        )
+    _schema_errors(doc, source)
+
+    props = c.get(doc, "propositions", "(top level)")
+    if not isinstance(props, list) or not all(isinstance(p, str) and p for p in props):
+        raise c.fail("propositions", "expected a list of non-empty names")
+    if props != sorted(set(props)):
+        raise c.fail("propositions", "names must be distinct and sorted")
+    n_props = len(props)
+
+    states = c.get(doc, "states", "(top level)")
+    if not isinstance(states, list) or not states:
+        raise c.fail("states", "expected a non-empty list")
+    n = len(states)
+    accepting = np.zeros(n, dtype=bool)
+    verdicts = np.zeros(n, dtype=np.int8)
+    residuals: list[str] = []
+    for q, st in enumerate(states):
+        f = f"states[{q}]"
+        if c.get(st, "id", f) != q:
+            raise c.fail(f"{f}.id", f"{st['id']!r} should be {q} (states are listed in id order)")
+        acc = c.get(st, "accepting", f)
+        if not isinstance(acc, bool):
+            raise c.fail(f"{f}.accepting", "expected true or false")
+        accepting[q] = acc
+        verdict = c.get(st, "verdict", f)
+        if verdict not in _VERDICT_NAMES:
+            raise c.fail(f"{f}.verdict", f"{verdict!r} is not one of {_VERDICT_NAMES}")
+        verdicts[q] = Verdict.parse(verdict)
+        residual = c.get(st, "residual", f)
+        if not isinstance(residual, str):
+            raise c.fail(f"{f}.residual", "expected a string")
+        residuals.append(residual)
+
+    initial = c.get(doc, "initial", "(top level)")
+    if not isinstance(initial, int) or isinstance(initial, bool) or not 0 <= initial < n:
+        raise c.fail("initial", f"{initial!r} is not a state (0..{n - 1})")
+
+    dd = c.get(doc, "decision_diagram", "(top level)")
+    var, lo, hi = c.diagram(dd, "decision_diagram", n_props, n, "target state")
+    roots = c.ints(
+        c.get(dd, "roots", "decision_diagram"), "decision_diagram.roots", 0, len(var) - 1, length=n
+    )
+
+    aut = Automaton(
+        props=tuple(props),
+        accepting=accepting,
+        verdicts=verdicts,
+        residuals=tuple(residuals),
+        dd_var=var.astype(np.int32),
+        dd_lo=lo.astype(np.int32),
+        dd_hi=hi.astype(np.int32),
+        roots=roots.astype(np.int32),
+        initial=initial,
+    )
+    from compiler.shaping import KINDS, successor_lists
+
+    succ = successor_lists(aut)
+    for q, st in enumerate(states):
+        f = f"states[{q}].edges"
+        listed = c.get(st, "edges", f"states[{q}]")
+        if not isinstance(listed, list) or not all(isinstance(e, dict) for e in listed):
+            raise c.fail(f, "expected a list of {to, guard} objects")
+        targets = []
+        for i, e in enumerate(listed):
+            to = c.get(e, "to", f"{f}[{i}]")
+            guard = c.get(e, "guard", f"{f}[{i}]")
+            if not isinstance(guard, str) or not guard:
+                raise c.fail(f"{f}[{i}].guard", "expected a non-empty Boolean expression")
+            targets.append(to)
+        if sorted(targets) != succ[q]:
+            raise c.fail(
+                f, f"targets {sorted(targets)} disagree with the decision diagram {succ[q]}"
+            )
+    expected = structural_verdicts(accepting, succ)
+    bad = np.flatnonzero(expected != verdicts)
+    if bad.size:
+        q = int(bad[0])
+        raise c.fail(
+            f"states[{q}].verdict",
+            f"{Verdict(int(verdicts[q])).label!r} contradicts the transition structure "
+            f"(the automaton makes it {Verdict(int(expected[q])).label!r})",
+        )
+
+    classes = c.get(doc, "letter_classes", "(top level)")
+    if classes is not None:
+        _load_classes(c, classes, aut)
+
+    pots = c.get(doc, "potentials", "(top level)")
+    if not isinstance(pots, dict):
+        raise c.fail("potentials", "expected an object")
+    vi_gamma = pots.get("vi_gamma")
+    if not isinstance(vi_gamma, int | float) or isinstance(vi_gamma, bool) or not 0 < vi_gamma < 1:
+        raise c.fail("potentials.vi_gamma", f"{vi_gamma!r} is not a number in (0, 1)")
+    loaded: dict[str, np.ndarray] = {}
+    for kind, values in pots.items():
+        if kind == "vi_gamma":
+            continue
+        if kind not in KINDS:
+            raise c.fail(
+                f"potentials.{kind}", f"unknown potential kind (expected one of {list(KINDS)})"
+            )
+        if (
+            not isinstance(values, list)
+            or len(values) != n
+            or not all(
+                isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 1
+                for x in values
+            )
+        ):
+            raise c.fail(f"potentials.{kind}", f"expected {n} numbers in [0, 1]")
+        loaded[kind] = np.asarray(values, dtype=np.float64)
+
+    for key in ("name", "formula", "source_hash"):
+        if doc.get(key) is not None and not isinstance(doc.get(key), str):
+            raise c.fail(key, "expected a string or null")
+    meta = doc.get("meta")
+    if not isinstance(meta, dict):
+        raise c.fail("meta", "expected an object")
+
+    stated = doc.get("checksum")
+    if stated != checksum(doc):
+        raise c.fail(
+            "checksum", "does not match the content: the file was modified after it was written"
+        )
+
+    aut.name = doc.get("name")
+    aut.formula = doc.get("formula")
+    aut.source_hash = doc.get("source_hash")
+    aut.meta = {**meta, "potentials": loaded, "vi_gamma": float(vi_gamma)}
+    return aut
+
+
+def _load_classes(c: _Checker, classes: Any, aut: Automaton) -> None:
+    n, n_props = aut.n_states, len(aut.props)
+    count = c.get(classes, "count", "letter_classes")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise c.fail("letter_classes.count", f"{count!r} is not a positive integer")
+    cdd = c.get(classes, "decision_diagram", "letter_classes")
+    cvar, clo, chi = c.diagram(cdd, "letter_classes.decision_diagram", n_props, count, "class")
+    reps = c.get(classes, "representatives", "letter_classes")
+    if not isinstance(reps, list) or len(reps) != count:
+        raise c.fail("letter_classes.representatives", f"expected {count} valuations")
+    index = aut.prop_index
+    rep_vals = np.zeros((count, n_props), dtype=bool)
+    for k, rep in enumerate(reps):
+        f = f"letter_classes.representatives[{k}]"
+        if not isinstance(rep, list):
+            raise c.fail(f, "expected a list of proposition names")
+        for name in rep:
+            if name not in index:
+                raise c.fail(f, f"unknown proposition {name!r}")
+            rep_vals[k, index[name]] = True
+    got = _walk(cvar, clo, chi, np.zeros(count, dtype=np.int64), rep_vals)
+    bad = np.flatnonzero(got != np.arange(count))
+    if bad.size:
+        k = int(bad[0])
+        raise c.fail(f"letter_classes.representatives[{k}]", f"falls in class {got[k]}, not {k}")
+    rows = c.get(classes, "delta", "letter_classes")
+    if not isinstance(rows, list) or len(rows) != n:
+        raise c.fail("letter_classes.delta", f"expected {n} rows (one per state)")
+    delta = np.empty((n, count), dtype=np.int32)
+    for q, row in enumerate(rows):
+        delta[q] = c.ints(row, f"letter_classes.delta[{q}]", 0, n - 1, length=count)
+    # The dense table must agree with the diagram on every class representative.
+    check = np.arange(n)
+    if n * count > _FULL_CHECK_PAIRS:
+        check = np.unique(np.random.default_rng(0).integers(0, n, _FULL_CHECK_PAIRS // count + 1))
+    qs = np.repeat(check, count)
+    cs = np.tile(np.arange(count), check.size)
+    want = _walk(aut.dd_var, aut.dd_lo, aut.dd_hi, aut.roots[qs], rep_vals[cs])
+    bad = np.flatnonzero(delta[qs, cs] != want)
+    if bad.size:
+        q, k = int(qs[bad[0]]), int(cs[bad[0]])
+        raise c.fail(
+            f"letter_classes.delta[{q}][{k}]",
+            f"{delta[q, k]} disagrees with the decision diagram ({want[bad[0]]})",
+        )
+    aut.class_dd_var = cvar.astype(np.int32)
+    aut.class_dd_lo = clo.astype(np.int32)
+    aut.class_dd_hi = chi.astype(np.int32)
+    aut.delta = delta

@@ -1,0 +1,96 @@
+"""Reading trace files (JSON Lines) for ``speclang monitor`` and ``speclang explain``.
+
+One step per line, either a JSON array of the propositions that are true at that step
+(``["key", "door"]``) or an object mapping propositions to booleans (``{"lava": false}``);
+propositions not mentioned are false. Blank lines are skipped. Every problem is reported
+with the file and line number.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Collection, Iterable, Iterator
+
+
+class TraceError(Exception):
+    """A problem in a trace file, located by line number (``line`` is 0 when the file as a
+    whole is the problem)."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(
+            f"{path}:{line}: error: {message}" if line else f"{path}: error: {message}"
+        )
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+def _unknown(name: str, known: Collection[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f' (did you mean "{close[0]}"?)' if close else ""
+    return f'unknown proposition "{name}"{hint}'
+
+
+def parse_step(
+    text: str, props: Collection[str] | None, *, path: str = "<trace>", line: int = 1
+) -> frozenset[str]:
+    """The set of true propositions of one trace line. ``props`` lists the names allowed
+    (``None`` allows any)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TraceError(path, line, f"invalid JSON at column {exc.colno}: {exc.msg}") from None
+    true: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str):
+                raise TraceError(path, line, f"expected proposition names, got {json.dumps(item)}")
+            true.add(item)
+        names: Iterable[str] = value
+    elif isinstance(value, dict):
+        for name, flag in value.items():
+            if not isinstance(flag, bool):
+                raise TraceError(
+                    path,
+                    line,
+                    f'proposition "{name}" must be true or false, got {json.dumps(flag)}',
+                )
+            if flag:
+                true.add(name)
+        names = value.keys()
+    else:
+        raise TraceError(
+            path,
+            line,
+            "expected a JSON array of true propositions or an object {proposition: bool}",
+        )
+    if props is not None:
+        for name in names:
+            if name not in props:
+                raise TraceError(path, line, _unknown(name, props))
+    return frozenset(true)
+
+
+def iter_trace(
+    lines: Iterable[str], props: Collection[str] | None, *, path: str = "<trace>"
+) -> Iterator[tuple[int, frozenset[str]]]:
+    """``(line number, true propositions)`` per non-blank line, lazily (so a monitor can
+    answer step by step on a stream)."""
+    for number, text in enumerate(lines, start=1):
+        if text.strip():
+            yield number, parse_step(text, props, path=path, line=number)
+
+
+def read_trace(path: str | os.PathLike[str], props: Collection[str] | None) -> list[frozenset[str]]:
+    """All steps of a trace file; raises :class:`TraceError` for unreadable files, bad lines
+    and unknown propositions."""
+    label = str(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [step for _, step in iter_trace(fh, props, path=label)]
+    except OSError as exc:
+        raise TraceError(label, 0, f"cannot read trace: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise TraceError(label, 0, "not a UTF-8 text file") from None
