@@ -1,0 +1,49 @@
+"""Runtime safeguards: compiled spec monitors attached to RL environments.
+
+Heavy modules (gymnasium, torch) load on first use, so ``import runtime`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .batched import BatchedMonitor
+from .labelers import (
+    Binding,
+    CallableLabeler,
+    InfoLabeler,
+    LabelingError,
+    MiniGridLabeler,
+    MissingBindingError,
+    VizDoomLabeler,
+)
+from .progression import SpecStats
+
+__all__ = [
+    "BatchedMonitor",
+    "Binding",
+    "CallableLabeler",
+    "InfoLabeler",
+    "LabelingError",
+    "MiniGridLabeler",
+    "MissingBindingError",
+    "SafeguardVectorWrapper",
+    "SafeguardWrapper",
+    "SpecStats",
+    "VizDoomLabeler",
+    "labelers",
+]
+
+_LAZY = {
+    "SafeguardWrapper": ("runtime.wrapper", "SafeguardWrapper"),
+    "SafeguardVectorWrapper": ("runtime.vector", "SafeguardVectorWrapper"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'runtime' has no attribute {name!r}")

@@ -1,0 +1,449 @@
+"""Binding the propositions and observables of a spec to what an environment exposes.
+
+A *labeler* turns one environment step ``(obs, info, env)`` into named values: booleans for
+propositions, numbers or enum strings for observables. Derived propositions
+(``prop low_health = health < 30``) are evaluated by :class:`Binding` from the observable's
+value, so a labeler only ever reports raw quantities.
+
+Every labeler says which names it can bind (:meth:`Labeler.knows`), so that a missing
+binding is reported when the wrapper is built, naming the proposition, instead of as a
+``KeyError`` in the middle of an episode.
+
+>>> lab = InfoLabeler({"on_lava": "lava", "health": "hp"})
+>>> b = Binding(("low", "on_lava"), lab, derived={"low": ("health", "<", 30)}, spec="safe")
+>>> b.labels(None, {"lava": False, "hp": 12}, None)
+{'low': True, 'on_lava': False}
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class MissingBindingError(ValueError):
+    """A proposition or observable of a spec is not provided by the labeler."""
+
+
+class LabelingError(RuntimeError):
+    """The labeler promised a name but the environment did not deliver it at run time."""
+
+
+class ComparisonLike(Protocol):
+    observable: str
+
+    def evaluate(self, value: Any) -> bool: ...
+
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class Comparison:
+    """``observable op value``: a derived proposition given without a parsed module."""
+
+    def __init__(self, observable: str, op: str, value: Any) -> None:
+        if op not in _OPS:
+            raise ValueError(f"comparison operator must be one of {sorted(_OPS)}, not {op!r}")
+        self.observable, self.op, self.value = observable, op, value
+        self._fn = _OPS[op]
+
+    def evaluate(self, value: Any) -> bool:
+        return bool(self._fn(value, self.value))
+
+    def __repr__(self) -> str:
+        return f"Comparison({self.observable!r}, {self.op!r}, {self.value!r})"
+
+    def __reduce__(self) -> tuple:
+        return (Comparison, (self.observable, self.op, self.value))
+
+
+class Labeler:
+    """Base class: ``knows(name)`` for wrap-time checks, ``values(obs, info, env)`` per step."""
+
+    def knows(self, name: str) -> bool | None:
+        """True/False when decidable before running; None when only the first step tells."""
+        raise NotImplementedError
+
+    def known_names(self) -> list[str]:
+        """What the labeler can bind, for error messages."""
+        return []
+
+    def attach(self, env: Any) -> None:
+        """Called once at wrap time with the (unwrapped-reachable) environment."""
+
+    def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> Mapping[str, Any]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        names = self.known_names()
+        shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+        return f"{type(self).__name__} knows: {shown or 'nothing'}"
+
+    def __or__(self, other: Labeler) -> Labeler:
+        return CombinedLabeler(self, other)
+
+
+class InfoLabeler(Labeler):
+    """Reads names from the step's ``info`` dict.
+
+    ``mapping`` maps spec names to info keys (``{"on_lava": "lava"}``); a plain list of names
+    means each name is its own key. ``defaults`` gives values for keys an ``info`` may lack."""
+
+    def __init__(
+        self, mapping: Mapping[str, str] | Iterable[str], defaults: Mapping[str, Any] | None = None
+    ) -> None:
+        if isinstance(mapping, str):
+            raise TypeError("InfoLabeler takes a mapping or a list of names, not a string")
+        self.mapping = dict(mapping) if isinstance(mapping, Mapping) else {n: n for n in mapping}
+        self.defaults = dict(defaults or {})
+
+    def knows(self, name: str) -> bool:
+        return name in self.mapping
+
+    def known_names(self) -> list[str]:
+        return sorted(self.mapping)
+
+    def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> dict[str, Any]:
+        out = {}
+        for name, key in self.mapping.items():
+            if key in info:
+                out[name] = info[key]
+            elif name in self.defaults:
+                out[name] = self.defaults[name]
+            else:
+                raise LabelingError(
+                    f'info has no key "{key}" for "{name}" (info keys: {", ".join(map(str, info))})'
+                )
+        return out
+
+
+class CallableLabeler(Labeler):
+    """Wraps ``fn(obs, info, env) -> {name: value}``. Declare ``names`` to get the missing
+    binding check at wrap time; without them it happens on the first step."""
+
+    def __init__(
+        self,
+        fn: Callable[[Any, Mapping[str, Any], Any], Mapping[str, Any]],
+        names: Iterable[str] | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"CallableLabeler needs a callable, got {type(fn).__name__}")
+        self.fn = fn
+        self.names = None if names is None else frozenset(names)
+
+    def knows(self, name: str) -> bool | None:
+        return None if self.names is None else name in self.names
+
+    def known_names(self) -> list[str]:
+        return sorted(self.names or ())
+
+    def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> Mapping[str, Any]:
+        return self.fn(obs, info, env)
+
+
+class CombinedLabeler(Labeler):
+    """Several labelers; a name is taken from the first one that knows it."""
+
+    def __init__(self, *parts: Labeler) -> None:
+        self.parts = parts
+
+    def knows(self, name: str) -> bool | None:
+        answers = [p.knows(name) for p in self.parts]
+        if any(a is True for a in answers):
+            return True
+        return None if any(a is None for a in answers) else False
+
+    def known_names(self) -> list[str]:
+        return sorted({n for p in self.parts for n in p.known_names()})
+
+    def attach(self, env: Any) -> None:
+        for p in self.parts:
+            p.attach(env)
+
+    def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for p in reversed(self.parts):
+            out.update(p.values(obs, info, env))
+        return out
+
+
+class Binding:
+    """The propositions of one automaton, bound to a labeler (plus derived comparisons).
+
+    ``letter(obs, info, env)`` returns ``(bool vector over props, {prop: bool})``."""
+
+    def __init__(
+        self,
+        props: Sequence[str],
+        labeler: Labeler,
+        *,
+        derived: Mapping[str, ComparisonLike | tuple[str, str, Any]] | None = None,
+        spec: str | None = None,
+    ) -> None:
+        if not isinstance(labeler, Labeler):
+            raise TypeError(
+                f"labeler must be a runtime.labelers.Labeler, got {type(labeler).__name__} "
+                "(wrap a function with CallableLabeler)"
+            )
+        self.props = tuple(props)
+        self.labeler = labeler
+        self.spec = spec
+        self.derived: dict[str, ComparisonLike] = {
+            name: Comparison(*c) if isinstance(c, tuple) else c
+            for name, c in (derived or {}).items()
+        }
+        # (prop, source name, comparison or None) per proposition, in props order
+        self._plan = [
+            (p, self.derived[p].observable if p in self.derived else p, self.derived.get(p))
+            for p in self.props
+        ]
+        self._unchecked = [src for _, src, _ in self._plan if labeler.knows(src) is None]
+        for prop, src, _ in self._plan:
+            if labeler.knows(src) is False:
+                raise self._missing(prop, src)
+
+    def _missing(self, prop: str, src: str) -> MissingBindingError:
+        what = f'proposition "{prop}"' if src == prop else f'observable "{src}" (for "{prop}")'
+        return MissingBindingError(
+            f'{what} of spec "{self.spec}" is not bound by the labeler ({self.labeler.describe()})'
+        )
+
+    def labels(self, obs: Any, info: Mapping[str, Any], env: Any) -> dict[str, bool]:
+        """``{prop: bool}`` for one environment step, in ``props`` order."""
+        return self.evaluate(self.labeler.values(obs, info, env))
+
+    def evaluate(self, values: Mapping[str, Any]) -> dict[str, bool]:
+        """``{prop: bool}`` from the raw values a labeler (or a predictor) reported."""
+        if self._unchecked:
+            for prop, src, _ in self._plan:
+                if src not in values:
+                    raise self._missing(prop, src)
+            self._unchecked = []
+        labels: dict[str, bool] = {}
+        for prop, src, cmp in self._plan:
+            try:
+                raw = values[src]
+            except KeyError:
+                raise LabelingError(
+                    f'the labeler did not report "{src}" for spec "{self.spec}"'
+                ) from None
+            labels[prop] = cmp.evaluate(raw) if cmp is not None else bool(raw)
+        return labels
+
+    def vector(self, labels: Mapping[str, bool]) -> np.ndarray:
+        """The bool vector over ``props`` that automata step on."""
+        return np.fromiter((labels[p] for p in self.props), dtype=bool, count=len(self.props))
+
+
+# --- MiniGrid --------------------------------------------------------------------------------
+
+MINIGRID_CELLS = ("empty", "wall", "floor", "door", "key", "ball", "box", "goal", "lava")
+MINIGRID_CARRIED = ("nothing", "key", "ball", "box")
+_UNSET: Any = object()
+
+
+class MiniGridLabeler(Labeler):
+    """Propositions and observables of a MiniGrid agent's surroundings.
+
+    Observables: ``front`` and ``on`` (cell type in front of / under the agent, one of
+    ``MINIGRID_CELLS``), ``carrying`` (one of ``MINIGRID_CARRIED``).
+    Propositions: ``front_is_<cell>``, ``on_<cell>``, ``carrying_<thing>``,
+    ``front_door_open``, ``front_door_locked``, ``door_open`` / ``door_locked`` (some door of
+    the grid is open / locked), ``at_goal`` (= ``on_goal``).
+    """
+
+    def __init__(self) -> None:
+        names = {"front", "on", "carrying", "door_open", "door_locked", "at_goal"}
+        names |= {"front_door_open", "front_door_locked"}
+        names |= {f"front_is_{c}" for c in MINIGRID_CELLS} | {f"on_{c}" for c in MINIGRID_CELLS}
+        names |= {f"carrying_{c}" for c in MINIGRID_CARRIED}
+        self._names = frozenset(names)
+        self._grid_id: int | None = None
+        self._doors: list[Any] = []
+
+    def knows(self, name: str) -> bool:
+        return name in self._names
+
+    def known_names(self) -> list[str]:
+        return sorted(self._names)
+
+    def attach(self, env: Any) -> None:
+        u = env.unwrapped
+        if not hasattr(u, "grid") or not hasattr(u, "agent_pos"):
+            raise TypeError(f"MiniGridLabeler needs a MiniGrid environment, got {type(u).__name__}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_names": self._names, "_grid_id": None, "_doors": []}
+
+    def _door_list(self, grid: Any) -> list[Any]:
+        # Doors never move within an episode, and every reset builds a new grid object.
+        if id(grid) != self._grid_id:
+            self._doors = [c for c in grid.grid if c is not None and c.type == "door"]
+            self._grid_id = id(grid)
+        return self._doors
+
+    def state_values(
+        self,
+        env: Any,
+        pos: Any,
+        direction: int,
+        carrying: Any,
+        *,
+        front_cell: Any = _UNSET,
+        door: tuple[Any, bool, bool] | None = None,
+    ) -> dict[str, Any]:
+        """The labels the agent would see at ``pos`` facing ``direction`` holding
+        ``carrying``. The one-step predictor passes ``front_cell`` (what the front cell
+        would hold after a pickup/drop) and ``door`` = ``(door, is_open, is_locked)`` (a
+        door's state after a toggle)."""
+        from minigrid.core.constants import DIR_TO_VEC
+
+        grid = env.unwrapped.grid
+        dx, dy = DIR_TO_VEC[direction]
+        fx, fy = int(pos[0]) + int(dx), int(pos[1]) + int(dy)
+        if front_cell is _UNSET:
+            inside = 0 <= fx < grid.width and 0 <= fy < grid.height
+            front_cell = grid.get(fx, fy) if inside else None
+        on_cell = grid.get(int(pos[0]), int(pos[1]))
+        front = "empty" if front_cell is None else front_cell.type
+        on = "empty" if on_cell is None else on_cell.type
+        held = "nothing" if carrying is None else carrying.type
+
+        def state(d: Any) -> tuple[bool, bool]:
+            if door is not None and d is door[0]:
+                return door[1], door[2]
+            return bool(d.is_open), bool(d.is_locked)
+
+        doors = [state(d) for d in self._door_list(grid)]
+        front_door = state(front_cell) if front == "door" else (False, False)
+        out: dict[str, Any] = {f"front_is_{c}": c == front for c in MINIGRID_CELLS}
+        out.update({f"on_{c}": c == on for c in MINIGRID_CELLS})
+        out.update({f"carrying_{c}": c == held for c in MINIGRID_CARRIED})
+        out["front"], out["on"], out["carrying"] = front, on, held
+        out["at_goal"] = on == "goal"
+        out["front_door_open"], out["front_door_locked"] = front_door
+        out["door_open"] = any(o for o, _ in doors)
+        out["door_locked"] = any(lk for _, lk in doors)
+        return out
+
+    def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> dict[str, Any]:
+        u = env.unwrapped
+        return self.state_values(env, u.agent_pos, u.agent_dir, u.carrying)
+
+
+# --- VizDoom ---------------------------------------------------------------------------------
+
+VIZDOOM_VARIABLES = {
+    "health": "HEALTH",
+    "armor": "ARMOR",
+    "pos_x": "POSITION_X",
+    "pos_y": "POSITION_Y",
+    "pos_z": "POSITION_Z",
+    "angle": "ANGLE",
+    "damage_taken": "DAMAGE_TAKEN",
+    "damage_count": "DAMAGECOUNT",
+    "kill_count": "KILLCOUNT",
+    "hit_count": "HITCOUNT",
+    "hits_taken": "HITS_TAKEN",
+    "dead": "DEAD",
+    "selected_weapon": "SELECTED_WEAPON",
+    "selected_weapon_ammo": "SELECTED_WEAPON_AMMO",
+    "item_count": "ITEMCOUNT",
+    **{f"weapon{i}": f"WEAPON{i}" for i in range(10)},
+    **{f"ammo{i}": f"AMMO{i}" for i in range(10)},
+}
+
+
+class VizDoomLabeler(Labeler):
+    """Game variables and objects in view of a ViZDoom game.
+
+    Observables bind to game variables by the names in ``VIZDOOM_VARIABLES`` (``health`` ->
+    ``HEALTH``, ``pos_x`` -> ``POSITION_X`` ...), by ``variables`` overrides, or by the
+    variable's own name in lower case. Propositions ``sees_<object>`` are true when an
+    object whose ``object_name`` lower-cases to ``<object>`` is in the labels buffer
+    (``sees_medikit``); ``objects`` maps other proposition names to object names.
+
+    ``game`` is a ``vizdoom.DoomGame``; when omitted, ``env.unwrapped.game`` is used.
+    Only variables the game makes available (``game.get_available_game_variables()``) are
+    bound, so asking for ``armor`` when the scenario does not expose ARMOR fails at wrap time.
+    """
+
+    def __init__(
+        self,
+        game: Any = None,
+        *,
+        variables: Mapping[str, str] | None = None,
+        objects: Mapping[str, str] | None = None,
+    ) -> None:
+        self.game = game
+        self.variables = {**VIZDOOM_VARIABLES, **(variables or {})}
+        self.objects = {k: v.lower() for k, v in (objects or {}).items()}
+        self._index: dict[str, int] = {}
+        self._last: dict[str, Any] = {}
+        if game is not None:
+            self._index_variables()
+
+    def _index_variables(self) -> None:
+        available = [
+            getattr(v, "name", str(v)).split(".")[-1]
+            for v in self.game.get_available_game_variables()
+        ]
+        self._index = {}
+        for i, var in enumerate(available):
+            self._index[var.lower()] = i
+        for name, var in self.variables.items():
+            if var in available:
+                self._index[name] = available.index(var)
+
+    def attach(self, env: Any) -> None:
+        if self.game is None:
+            game = getattr(env.unwrapped, "game", None)
+            if game is None:
+                raise TypeError("VizDoomLabeler needs game= or an env with .unwrapped.game")
+            self.game = game
+        self._index_variables()
+
+    def knows(self, name: str) -> bool:
+        return name in self._index or name in self.objects or name.startswith("sees_")
+
+    def known_names(self) -> list[str]:
+        return sorted(self._index) + sorted(self.objects) + ["sees_<object>"]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A DoomGame cannot be pickled; the copy re-attaches to its own env's game.
+        return {**self.__dict__, "game": None, "_last": {}}
+
+    def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> Mapping[str, Any]:
+        state = self.game.get_state()
+        if state is None:  # episode over: the final step keeps the last values seen
+            return self._last
+        gv = state.game_variables
+        out: dict[str, Any] = {name: float(gv[i]) for name, i in self._index.items()}
+        seen = {str(lab.object_name).lower() for lab in (state.labels or ())}
+        out.update({p: obj in seen for p, obj in self.objects.items()})
+        for obj in seen:
+            out[f"sees_{obj}"] = True
+        self._last = _DefaultFalse(out)
+        return self._last
+
+
+class _DefaultFalse(dict):
+    """Values where an unseen ``sees_*`` object reads as false."""
+
+    def __missing__(self, key: str) -> bool:
+        if key.startswith("sees_"):
+            return False
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or (isinstance(key, str) and key.startswith("sees_"))

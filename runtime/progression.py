@@ -1,0 +1,139 @@
+"""Active-spec bookkeeping for single specs and progressions of specs.
+
+A *progression* is an ordered list of named specs that a training run moves through (the
+progressive safeguards of arXiv 2410.24096). The wrapper monitors one of them at a time; the
+active one can be switched between episodes with ``set_spec``, and statistics are kept per
+spec so that a meta-learner can decide when to move on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.automaton import Automaton, Verdict
+
+from .labelers import Binding, ComparisonLike, Labeler
+
+
+@dataclass
+class SpecStats:
+    """Counters for one spec, over every episode it was active in."""
+
+    episodes: int = 0
+    steps: int = 0
+    violations: int = 0  # steps whose monitor state is the violation sink (cost 1.0)
+    violating_episodes: int = 0
+    accepted_episodes: int = 0  # episodes that ended in an accepting monitor state
+    env_return: float = 0.0  # sum of the environment's own reward
+
+    @property
+    def violation_rate(self) -> float:
+        """Fraction of finished episodes with at least one violation."""
+        return self.violating_episodes / self.episodes if self.episodes else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "violation_rate": self.violation_rate}
+
+
+class ActiveSpec:
+    """One automaton bound to a labeler, flattened into Python lists for per-step speed."""
+
+    def __init__(
+        self,
+        name: str,
+        aut: Automaton,
+        labeler: Labeler,
+        derived: Mapping[str, ComparisonLike | tuple[str, str, Any]] | None,
+    ) -> None:
+        self.name = name
+        self.aut = aut
+        self.binding = Binding(aut.props, labeler, derived=derived, spec=name)
+        self.violated = [int(v) == Verdict.VIOLATED for v in aut.verdicts]
+        self.accepting = [bool(a) for a in aut.accepting]
+        self.verdict_labels = [Verdict(int(v)).label for v in aut.verdicts]
+        self.cls: list[int] | None = None
+        self.delta: list[list[int]] = []
+        if len(aut.props) <= 16:
+            from .batched import letter_classes
+
+            cls, delta = letter_classes(aut)
+            self.cls, self.delta = cls.tolist(), delta.tolist()
+
+    def bits(self, labels: Mapping[str, bool]) -> int:
+        b = 0
+        for i, p in enumerate(self.aut.props):
+            if labels[p]:
+                b |= 1 << i
+        return b
+
+    def step(self, q: int, labels: Mapping[str, bool]) -> int:
+        if self.cls is not None:
+            return self.delta[q][self.cls[self.bits(labels)]]
+        return self.aut.step(q, labels)
+
+
+@dataclass
+class SpecSet:
+    """The specs a wrapper can switch between, in order, with per-spec statistics."""
+
+    specs: dict[str, Automaton]
+    derived: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.specs)
+
+    @property
+    def max_states(self) -> int:
+        return max(a.n_states for a in self.specs.values())
+
+
+def resolve(spec: Any, derived: Mapping[str, Any] | None = None) -> SpecSet:
+    """Accepts an ``Automaton``; a list/tuple of automata or a ``{name: Automaton}`` dict (a
+    progression); or ``(module, name)`` where ``name`` is a spec or a progression of a
+    ``speclang.Module``, compiled here. ``derived`` adds or overrides derived propositions."""
+    extra = dict(derived or {})
+    if isinstance(spec, Automaton):
+        return SpecSet({spec.name or "spec": spec}, extra)
+    if isinstance(spec, Mapping):
+        specs = dict(spec)
+        _check_automata(specs.values())
+        return SpecSet(specs, extra)
+    if (
+        isinstance(spec, tuple)
+        and len(spec) == 2
+        and isinstance(spec[1], str)
+        and hasattr(spec[0], "specs")
+    ):
+        module, name = spec
+        from compiler import compile_spec
+
+        mod_derived = dict(getattr(module, "derived", {}) or {})
+        mod_derived.update(extra)
+        if name in module.specs:
+            return SpecSet({name: compile_spec(module, name)}, mod_derived)
+        progressions = getattr(module, "progressions", {}) or {}
+        if name in progressions:
+            return SpecSet({n: compile_spec(module, n) for n in progressions[name]}, mod_derived)
+        known = sorted(set(module.specs) | set(progressions))
+        raise ValueError(
+            f'no spec or progression named "{name}" (the module has: {", ".join(known)})'
+        )
+    if isinstance(spec, Sequence) and not isinstance(spec, str) and spec:
+        _check_automata(spec)
+        names = [a.name or f"spec{i}" for i, a in enumerate(spec)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"the automata of a progression need distinct names, got {names}")
+        return SpecSet(dict(zip(names, spec, strict=True)), extra)
+    raise TypeError(
+        "spec must be an Automaton, a list or dict of automata (a progression), or "
+        f"(module, spec_or_progression_name); got {type(spec).__name__}"
+    )
+
+
+def _check_automata(items: Any) -> None:
+    for a in items:
+        if not isinstance(a, Automaton):
+            raise TypeError(f"expected compiler.automaton.Automaton, got {type(a).__name__}")
