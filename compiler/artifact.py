@@ -24,7 +24,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +67,24 @@ def edges(aut: Automaton, state: int) -> list[tuple[int, str]]:
     by_target: dict[int, list[dict[str, bool]]] = {}
     for cube, target in aut.cubes(state):
         by_target.setdefault(target, []).append(cube)
+    guard_text: Callable[[Sequence[str], list[dict[str, bool]]], str] | None
+    try:
+        from compiler.guards import guard_text
+    except ImportError:  # the minimiser is optional; the raw cubes are still exact
+        guard_text = None
     out = []
     for target in sorted(by_target):
         cubes = by_target[target]
-        if any(not c for c in cubes):
+        if guard_text is not None:
+            guard = guard_text(aut.props, cubes)
+        elif any(not c for c in cubes):
             guard = "true"
         elif len(cubes) == 1:
             guard = _cube_text(cubes[0])
         else:
-            guard = " | ".join(f"({_cube_text(c)})" if len(c) > 1 else _cube_text(c) for c in cubes)
+            guard = " | ".join(
+                f"({_cube_text(c)})" if len(c) > 1 else _cube_text(c) for c in cubes
+            )
         out.append((target, guard))
     return out
 

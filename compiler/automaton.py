@@ -153,7 +153,8 @@ class Automaton:
             raise ValueError("this automaton has no letter-class table (too many classes)")
         assert self.class_dd_lo is not None and self.class_dd_hi is not None
         vals = np.asarray(valuations, dtype=bool)
-        flat = vals.reshape(-1, len(self.props)) if self.props else vals.reshape(-1, 0)
+        # reshape(-1, 0) cannot infer the row count when there are no props (`G false`).
+        flat = vals.reshape(int(np.prod(vals.shape[:-1])), len(self.props))
         node = np.zeros(flat.shape[0], dtype=np.int64)
         rows = np.arange(flat.shape[0])
         for _ in range(len(self.props) + 1):
