@@ -1,9 +1,8 @@
-"""Building small :class:`~compiler.automaton.Automaton` objects by hand.
+"""Building small :class:`~compiler.automaton.Automaton` objects from Python functions.
 
-The compiler produces automata from formulas; this module exists for the cases where a user
-(or a test) already knows the machine: a reward-machine-like monitor written as a Python
-transition function. The result is a complete DFA with verdicts derived from reachability;
-it is *not* minimised (that is the compiler's job).
+The compiler produces automata from formulas; this is for monitors a user (or a test)
+already knows as a transition function over named propositions, e.g. a reward-machine-like
+monitor. The states are kept as given (not minimised); verdicts follow from the graph.
 
 >>> aut = automaton_from_function(
 ...     ["door", "key"], 3,
@@ -15,44 +14,11 @@ it is *not* minimised (that is the compiler's job).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from compiler.automaton import Automaton, Verdict
-
-
-def verdicts_from_graph(
-    successors: Sequence[Sequence[int]], accepting: Sequence[bool]
-) -> np.ndarray:
-    """Four-valued verdicts: can an accepting / a rejecting state still be reached?"""
-    n = len(accepting)
-
-    def reach(targets: set[int]) -> set[int]:
-        # backward closure: every state with a path into ``targets``
-        preds: list[set[int]] = [set() for _ in range(n)]
-        for q, succ in enumerate(successors):
-            for t in succ:
-                preds[t].add(q)
-        seen = set(targets)
-        stack = list(targets)
-        while stack:
-            for p in preds[stack.pop()]:
-                if p not in seen:
-                    seen.add(p)
-                    stack.append(p)
-        return seen
-
-    can_accept = reach({q for q in range(n) if accepting[q]})
-    can_reject = reach({q for q in range(n) if not accepting[q]})
-    out = np.empty(n, dtype=np.int8)
-    for q in range(n):
-        if accepting[q]:
-            out[q] = Verdict.PRESUMABLY_SATISFIED if q in can_reject else Verdict.SATISFIED
-        else:
-            out[q] = Verdict.PRESUMABLY_VIOLATED if q in can_accept else Verdict.VIOLATED
-    return out
+from compiler.automaton import Automaton
 
 
 def automaton_from_function(
@@ -66,54 +32,25 @@ def automaton_from_function(
 ) -> Automaton:
     """An automaton whose state ``q`` moves to ``transition(q, {prop: bool})``.
 
-    Enumerates all ``2**len(props)`` letters, so keep ``props`` small (at most 16).
+    Enumerates all ``2**len(props)`` letters, so keep ``props`` small (at most 16);
     ``props`` are sorted, as the :class:`Automaton` contract requires."""
     props = tuple(sorted(props))
     if len(props) > 16:
         raise ValueError("automaton_from_function enumerates letters: at most 16 propositions")
-    if len(accepting) != n_states:
-        raise ValueError(f"accepting has {len(accepting)} entries for {n_states} states")
-    var: list[int] = []
-    lo: list[int] = []
-    hi: list[int] = []
-    unique: dict[tuple[int, int, int], int] = {}
-
-    def node(v: int, a: int, b: int) -> int:
-        key = (v, a, b)
-        if key not in unique:
-            unique[key] = len(var)
-            var.append(v)
-            lo.append(a)
-            hi.append(b)
-        return unique[key]
-
-    def build(q: int, i: int, fixed: dict[str, bool]) -> int:
-        if i == len(props):
-            target = transition(q, dict(fixed))
-            if not 0 <= target < n_states:
-                raise ValueError(f"transition({q}, {fixed}) = {target} is not a state")
-            return node(-1, int(target), 0)
-        a = build(q, i + 1, {**fixed, props[i]: False})
-        b = build(q, i + 1, {**fixed, props[i]: True})
-        return a if a == b else node(i, a, b)
-
-    roots = [build(q, 0, {}) for q in range(n_states)]
-    successors = []
+    letters = [
+        {p: bool(bits >> i & 1) for i, p in enumerate(props)} for bits in range(1 << len(props))
+    ]
+    table = np.empty((n_states, len(letters)), dtype=np.int64)
     for q in range(n_states):
-        succ = {
-            transition(q, dict(zip(props, bits, strict=True)))
-            for bits in itertools.product((False, True), repeat=len(props))
-        }
-        successors.append(sorted(succ))
-    acc = np.asarray(accepting, dtype=bool)
-    return Automaton(
-        props=props,
-        accepting=acc,
-        verdicts=verdicts_from_graph(successors, list(acc)),
-        residuals=tuple(residuals or (f"q{q}" for q in range(n_states))),
-        dd_var=np.asarray(var, dtype=np.int32),
-        dd_lo=np.asarray(lo, dtype=np.int32),
-        dd_hi=np.asarray(hi, dtype=np.int32),
-        roots=np.asarray(roots, dtype=np.int32),
+        for b, letter in enumerate(letters):
+            t = transition(q, letter)
+            if not 0 <= t < n_states:
+                raise ValueError(f"transition({q}, {letter}) = {t} is not a state")
+            table[q, b] = t
+    return Automaton.from_table(
+        props,
+        table,
+        accepting,
         name=name,
+        residuals=list(residuals) if residuals is not None else [f"q{q}" for q in range(n_states)],
     )

@@ -1,0 +1,210 @@
+"""``SafeguardVectorWrapper``: one batched monitor for a ``gymnasium.vector`` environment.
+
+All ``num_envs`` monitors step together in numpy (:class:`runtime.batched.BatchedMonitor`).
+Labels come from the batched ``info`` (:class:`~runtime.labelers.InfoLabeler`) or from a
+:class:`~runtime.labelers.CallableLabeler` called as ``fn(obs_batch, infos, env)`` and
+returning ``{name: array[num_envs]}``.
+
+Autoreset modes (``env.metadata["autoreset_mode"]``):
+
+* ``NEXT_STEP`` (gymnasium's default): the step after an episode ended is a reset step for
+  that row; it records no transition (no cost, no shaping) and resets the row's monitor.
+* ``DISABLED``: rows reset with ``reset(options={"reset_mask": mask})`` get fresh monitors.
+* ``SAME_STEP`` is rejected: its labels for finished rows live in ``final_info``.
+
+Violations cannot terminate a row here (the inner vector env would not reset it); use
+``on_violation="continue"`` or ``"reset_monitor"``, or wrap each sub-environment in a
+:class:`~runtime.wrapper.SafeguardWrapper` instead.
+
+Info keys, batched the gymnasium way (``info[key]`` plus a ``info["_" + key]`` row mask):
+``cost`` float[N] and ``safeguard`` = ``{"state", "verdict" (int8 codes), "accepting",
+"violated"}`` arrays, valid on the rows that took a transition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+from gymnasium.vector.utils import batch_space
+
+from .batched import BatchedMonitor
+from .labelers import Binding, Labeler, LabelingError
+from .progression import SpecStats, resolve
+from .wrapper import REWARD_MODES, _choice
+
+
+class SafeguardVectorWrapper(VectorWrapper):
+    """Monitors every row of a vector env with the same spec.
+
+    ``observation``: ``"unchanged"``, ``"dict"`` (``{"obs", "monitor"}``) or ``"onehot"``
+    (for 1-D Box observations). ``reward``, ``gamma``, ``potential``/``potentials``,
+    ``penalty``, ``safe_reward``: as for :class:`~runtime.wrapper.SafeguardWrapper`.
+    ``stats`` holds one :class:`~runtime.progression.SpecStats` under the spec's name."""
+
+    def __init__(
+        self,
+        env: VectorEnv,
+        spec: Any,
+        labeler: Labeler,
+        *,
+        observation: str = "unchanged",
+        reward: str = "env",
+        on_violation: str = "continue",
+        gamma: float = 0.99,
+        potential: str = "violation_distance",
+        potentials: np.ndarray | None = None,
+        penalty: float = 1.0,
+        safe_reward: float = 1.0,
+        derived: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(env)
+        _choice("observation", observation, ("unchanged", "dict", "onehot"))
+        _choice("reward", reward, REWARD_MODES)
+        if on_violation == "terminate":
+            raise ValueError(
+                'on_violation="terminate" is not possible on a vector env (the inner env '
+                "would not reset the row); wrap each sub-env in SafeguardWrapper instead, or "
+                'use "continue" / "reset_monitor"'
+            )
+        _choice("on_violation", on_violation, ("continue", "reset_monitor"))
+        mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        mode = AutoresetMode(mode) if isinstance(mode, str) else mode
+        if mode == AutoresetMode.SAME_STEP:
+            raise ValueError("SafeguardVectorWrapper supports NEXT_STEP and DISABLED autoreset")
+        self.autoreset_mode = mode
+        specset = resolve(spec, derived)
+        if len(specset.specs) != 1:
+            raise ValueError("SafeguardVectorWrapper monitors one spec, not a progression")
+        (self.spec_name, aut), = specset.specs.items()
+        self.aut = aut
+        labeler.attach(env)
+        self.binding = Binding(aut.props, labeler, derived=specset.derived, spec=self.spec_name)
+        self.monitor = BatchedMonitor(aut)
+        self.observation_mode = observation
+        self.reward_mode = reward
+        self.on_violation = on_violation
+        self.gamma, self.penalty = float(gamma), float(penalty)
+        self.safe_reward = float(safe_reward)
+        self.phi: np.ndarray | None = None
+        if reward == "shaping":
+            if potentials is None:
+                from compiler.shaping import potentials as compute
+
+                potentials = compute(aut, potential)  # type: ignore[arg-type]
+            self.phi = np.asarray(potentials, dtype=np.float64)
+            if self.phi.shape != (aut.n_states,):
+                raise ValueError(f"potentials must have shape ({aut.n_states},)")
+        self.stats = {self.spec_name: SpecStats()}
+        n = aut.n_states
+        single = env.single_observation_space
+        if observation == "dict":
+            self.single_observation_space = spaces.Dict(
+                {"obs": single, "monitor": spaces.Discrete(n)}
+            )
+        elif observation == "onehot":
+            if not (isinstance(single, spaces.Box) and len(single.shape) == 1):
+                raise ValueError(f'observation="onehot" needs a 1-D Box, got {single}')
+            self.single_observation_space = spaces.Box(
+                np.concatenate([single.low.astype(np.float32), np.zeros(n, np.float32)]),
+                np.concatenate([single.high.astype(np.float32), np.ones(n, np.float32)]),
+                dtype=np.float32,
+            )
+        if observation != "unchanged":
+            self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.states = self.monitor.initial_states(self.num_envs)
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        self._violated_episode = np.zeros(self.num_envs, dtype=bool)
+
+    def _encode(self, obs: Any) -> Any:
+        if self.observation_mode == "unchanged":
+            return obs
+        if self.observation_mode == "dict":
+            return {"obs": obs, "monitor": self.states.astype(np.int64)}
+        onehot = np.zeros((self.num_envs, self.aut.n_states), dtype=np.float32)
+        onehot[np.arange(self.num_envs), self.states] = 1.0
+        return np.concatenate([np.asarray(obs, dtype=np.float32), onehot], axis=1)
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        mask = None if options is None else options.get("reset_mask")
+        obs, info = self.env.reset(seed=seed, options=options)
+        rows = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, bool)
+        self.states[rows] = self.aut.initial
+        self._autoreset[rows] = False
+        self._violated_episode[rows] = False
+        return self._encode(obs), info
+
+    def _bits(self, obs: Any, info: dict[str, Any], live: np.ndarray) -> np.ndarray:
+        values = self.binding.labeler.values(obs, info, self.env)
+        bits = np.zeros(self.num_envs, dtype=np.int64)
+        for i, (prop, src, cmp) in enumerate(self.binding._plan):
+            if src not in values:
+                raise LabelingError(f'the labeler did not report "{src}" for "{prop}"')
+            raw = np.asarray(values[src])
+            if cmp is None:
+                truth = raw.astype(bool)
+            else:
+                try:
+                    truth = np.asarray(cmp.evaluate(raw), dtype=bool)
+                except (TypeError, ValueError):  # a comparison written for scalars
+                    truth = np.fromiter((cmp.evaluate(v) for v in raw), bool, count=raw.shape[0])
+            if truth.shape != (self.num_envs,):
+                raise LabelingError(
+                    f'"{src}" has shape {truth.shape}, expected ({self.num_envs},) (one per env)'
+                )
+            bits |= (truth & live).astype(np.int64) << i
+        return bits
+
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        obs, env_reward, terminated, truncated, info = self.env.step(actions)
+        resetting = self._autoreset.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else (
+            np.zeros(self.num_envs, dtype=bool)
+        )
+        live = ~resetting
+        q_prev = self.states
+        q = q_prev.copy()
+        if live.any():
+            q = self.monitor.step(q_prev, self._bits(obs, info, live))
+        q[resetting] = self.aut.initial
+        violated = self.monitor.violated(q) & live
+        reward = np.asarray(env_reward, dtype=np.float64)
+        if self.reward_mode == "penalty":
+            reward = reward - self.penalty * violated
+        elif self.reward_mode == "paper":
+            reward = np.where(violated, -self.safe_reward, self.safe_reward) * live
+        elif self.reward_mode == "shaping":
+            assert self.phi is not None
+            done = np.logical_or(terminated, truncated)
+            nxt = np.where(done, 0.0, self.gamma * self.phi[q])
+            reward = reward + (nxt - self.phi[q_prev]) * live
+        info = dict(info)
+        info["cost"] = violated.astype(np.float64)
+        info["_cost"] = live.copy()
+        info["safeguard"] = {
+            "state": q.copy(),
+            "verdict": self.monitor.verdicts(q),
+            "accepting": self.monitor.accepting(q),
+            "violated": violated,
+        }
+        info["_safeguard"] = live.copy()
+        st = self.stats[self.spec_name]
+        st.steps += int(live.sum())
+        st.violations += int(violated.sum())
+        st.env_return += float(np.sum(np.asarray(env_reward) * live))
+        self._violated_episode |= violated
+        ended = np.logical_or(terminated, truncated) & live
+        if ended.any():
+            st.episodes += int(ended.sum())
+            st.violating_episodes += int((self._violated_episode & ended).sum())
+            st.accepted_episodes += int((self.monitor.accepting(q) & ended).sum())
+            self._violated_episode[ended] = False
+        if self.on_violation == "reset_monitor":
+            q[violated] = self.aut.initial
+        self.states = q
+        self._autoreset = np.logical_or(terminated, truncated)
+        return self._encode(obs), reward, terminated, truncated, info
