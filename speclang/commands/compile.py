@@ -1,0 +1,199 @@
+"""``speclang compile``: specs or a formula to minimal monitors, with a one-line summary each
+and optionally the JSON artifact (``-o``).
+
+Output choice for ``-o`` when a file holds several specs and no ``--spec`` is given: ``-o``
+names a directory that receives ``SPEC.json`` per spec. With exactly one automaton, ``-o``
+names the file to write (or an existing directory to write ``SPEC.json`` into).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from speclang.cli import SpecError, UsageError
+
+if TYPE_CHECKING:
+    from compiler.automaton import Automaton
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "compile",
+        help="compile specs to minimal monitors (DFAs); print a summary, write JSON artifacts",
+        description="Compile every spec of FILE (or one with --spec), or a formula given "
+        "with -f, to a minimal DFA monitor. Prints one summary line per automaton; -o writes "
+        "the speclang-dfa JSON artifact (a directory of SPEC.json files when several specs "
+        "are compiled).",
+    )
+    p.add_argument("file", nargs="?", metavar="FILE", help="a .spec file")
+    p.add_argument("-f", "--formula", metavar="FORMULA", help="compile this formula instead")
+    p.add_argument("--spec", metavar="NAME", help="compile only this spec of FILE")
+    p.add_argument("-o", "--output", metavar="OUT", help="write the JSON artifact(s) here")
+    add_budget_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_budget_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-states",
+        type=_positive_int,
+        default=100_000,
+        metavar="N",
+        help="give up when the automaton exceeds N states (default 100000)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="give up after this many seconds per spec",
+    )
+    p.add_argument(
+        "--weak-next",
+        action="store_true",
+        help="read X as weak next (LTLf2DFA/Lydia convention differs: X is strong by default)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def summary(name: str, aut: Automaton, ms: float | None = None) -> str:
+    """``name: 3 states, 2 letter classes, verdicts: 1 satisfied, ... (12.3 ms)``."""
+    import numpy as np
+
+    from compiler.automaton import Verdict
+
+    counts = np.bincount(aut.verdicts.astype(np.int64), minlength=len(Verdict))
+    verdicts = ", ".join(f"{int(counts[v])} {v.label}" for v in Verdict)
+    classes = aut.n_classes
+    cls = "letter classes not tabulated" if classes is None else _plural(classes, "letter class")
+    timing = f" ({ms:.1f} ms)" if ms is not None else ""
+    return f"{name}: {_plural(aut.n_states, 'state')}, {cls}, verdicts: {verdicts}{timing}"
+
+
+def _plural(n: int, word: str) -> str:
+    if n == 1:
+        return f"1 {word}"
+    return f"{n} {word}es" if word.endswith("ss") else f"{n} {word}s"
+
+
+def compile_sources(args: argparse.Namespace) -> list[tuple[str, Automaton, float]]:
+    """``(name, automaton, milliseconds)`` for what the arguments select; errors in the
+    input surface as :class:`SpecError` / ``SpecErrors``, bad arguments as ``UsageError``."""
+    import compiler
+    from compiler.budget import CompileError
+
+    budgets: dict[str, Any] = {"max_states": args.max_states, "timeout": args.timeout}
+    if args.formula is not None:
+        if args.file is not None:
+            raise UsageError("give either FILE or -f FORMULA, not both")
+        if args.spec is not None:
+            raise UsageError("--spec selects a spec of FILE; it does not apply to -f")
+        start = time.perf_counter()
+        try:
+            aut = compiler.compile_formula(args.formula, weak_next=args.weak_next, **budgets)
+        except CompileError as exc:
+            raise SpecError(str(exc)) from None
+        name = aut.name or args.formula
+        return [(name, aut, (time.perf_counter() - start) * 1e3)]
+    if args.file is None:
+        raise UsageError("give a spec FILE or -f FORMULA")
+    module = load_module(args.file, weak_next=args.weak_next)
+    names = select_specs(module, args.file, args.spec)
+    out = []
+    for name in names:
+        start = time.perf_counter()
+        try:
+            aut = compiler.compile_spec(module, name, **budgets)
+        except CompileError as exc:
+            raise SpecError(f"{args.file}: {exc}") from None
+        out.append((name, aut, (time.perf_counter() - start) * 1e3))
+    return out
+
+
+def load_module(path: str, *, weak_next: bool = False) -> Any:
+    import speclang
+
+    if not Path(path).is_file():
+        raise SpecError(f"{path}: no such file")
+    return speclang.load(path, weak_next=weak_next)
+
+
+def select_specs(module: Any, path: str, spec: str | None) -> list[str]:
+    from speclang.diagnostics import did_you_mean
+
+    names = list(module.specs)
+    if spec is None:
+        if not names:
+            raise SpecError(f"{path}: no spec to compile (the file declares none)")
+        return names
+    if spec not in module.specs:
+        hint = did_you_mean(spec, names)
+        known = ", ".join(names) or "none"
+        raise SpecError(
+            f"{path}: no spec named {spec!r}" + (f" ({hint})" if hint else "") + f"; specs: {known}"
+        )
+    return [spec]
+
+
+def _outputs(out: str, names: list[str]) -> list[Path]:
+    target = Path(out)
+    if len(names) == 1 and not target.is_dir():
+        return [target]
+    if target.suffix == ".json" and not target.is_dir():
+        raise UsageError(
+            f"{len(names)} specs are compiled, so -o must name a directory (got {out}); "
+            "use --spec NAME to write one file"
+        )
+    return [target / f"{_safe(name)}.json" for name in names]
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "formula"
+
+
+def run(args: argparse.Namespace) -> int:
+    from speclang.diagnostics import SpecErrors
+
+    try:
+        compiled = compile_sources(args)
+    except SpecErrors as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    paths = _outputs(args.output, [n for n, _, _ in compiled]) if args.output else None
+    if paths is not None:
+        from compiler import artifact
+
+        for (_, aut, _), path in zip(compiled, paths, strict=True):
+            try:
+                artifact.save(aut, path)
+            except OSError as exc:
+                raise SpecError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    for i, (name, aut, ms) in enumerate(compiled):
+        line = summary(name, aut, ms)
+        if paths is not None:
+            line += f" -> {paths[i]}"
+        print(line)
+    return 0
