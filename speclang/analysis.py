@@ -1,0 +1,405 @@
+"""Loading a file with its imports, resolving names, and every semantic check.
+
+Scopes: each file sees its own declarations plus everything its imports see (imports are
+transitive). Propositions, derived propositions and definitions share one namespace (they
+can all appear in formulas); observables, specs and progressions have their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from speclang import syntax as S
+from speclang.diagnostics import Diagnostic, Span, did_you_mean, error, sort_key, warning
+from speclang.parser import MAX_BOUND, parse_bytes, parse_text
+
+OBSERVABLE_TYPES = ("float", "int", "bool")
+_KIND_WORDS = {"prop": "proposition", "derived": "derived proposition", "def": "definition",
+               "observable": "observable", "spec": "spec", "progression": "progression"}
+
+
+@dataclass(eq=False)
+class Symbol:
+    kind: str  # "prop" | "derived" | "def" | "observable" | "spec" | "progression"
+    name: str
+    span: Span
+    decl: object  # DefDecl / DerivedDecl / Observable / SpecDecl / ProgressionDecl / Ident
+
+    @property
+    def is_template(self) -> bool:
+        return isinstance(self.decl, S.DefDecl) and self.decl.params is not None
+
+    @property
+    def arity(self) -> int:
+        return len(self.decl.params or ()) if isinstance(self.decl, S.DefDecl) else 0
+
+
+@dataclass(eq=False)
+class Unit:
+    """One parsed file and its scopes."""
+
+    path: str  # as shown in diagnostics
+    key: str  # resolved path, identifies the file
+    text: str
+    ast: S.SourceFile | None
+    imports: dict[int, Unit] = field(default_factory=dict)  # id(Import decl) -> file
+    own: dict[str, Symbol] = field(default_factory=dict)  # formula namespace, this file
+    scope: dict[str, Symbol] = field(default_factory=dict)  # formula namespace, visible
+    observables: dict[str, Symbol] = field(default_factory=dict)  # visible
+    specs: dict[str, Symbol] = field(default_factory=dict)  # this file only
+    progressions: dict[str, Symbol] = field(default_factory=dict)
+    scoped: bool = False
+
+
+class Program:
+    """A root file and the files it imports, with all diagnostics found in them."""
+
+    def __init__(self, weak_next: bool = False):
+        self.weak_next = weak_next
+        self.units: dict[str, Unit] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.used: set[int] = set()  # ids of symbols referenced from some formula
+        self.root: Unit | None = None
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def load_path(self, path: str) -> Unit | None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            self.diagnostics.append(error(
+                "E005", f"cannot read {path}: {exc.strerror or exc}", None))
+            return None
+        return self._add(path, data=data, stack=[])
+
+    def load_text(self, text: str, path: str) -> Unit:
+        return self._add(path, text=text, stack=[])
+
+    def _add(self, path: str, *, stack: list[str], data: bytes | None = None,
+             text: str | None = None) -> Unit:
+        key = os.path.realpath(path) if not path.startswith("<") else path
+        if data is not None:
+            res = parse_bytes(data, path, weak_next=self.weak_next)
+        else:
+            assert text is not None
+            res = parse_text(text, path, weak_next=self.weak_next)
+        self.diagnostics.extend(res.diagnostics)
+        unit = Unit(path, key, res.source, res.file)
+        self.units[key] = unit
+        if self.root is None:
+            self.root = unit
+        if unit.ast is not None:
+            stack = [*stack, key]
+            for decl in unit.ast.decls:
+                if isinstance(decl, S.Import):
+                    imported = self._import(unit, decl, stack)
+                    if imported is not None:
+                        unit.imports[id(decl)] = imported
+        return unit
+
+    def _import(self, unit: Unit, imp: S.Import, stack: list[str]) -> Unit | None:
+        base = os.path.dirname(unit.path) if not unit.path.startswith("<") else ""
+        target = os.path.normpath(os.path.join(base, imp.path))
+        key = os.path.realpath(target)
+        if key in stack:
+            cycle = [self.units[k].path for k in stack[stack.index(key):]] + [target]
+            self.diagnostics.append(error(
+                "E015", "import cycle: " + " -> ".join(cycle), imp.span,
+                "move the shared declarations into a third file that both import"))
+            return None
+        if key in self.units:
+            return self.units[key]
+        try:
+            with open(target, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            self.diagnostics.append(error(
+                "E016", f'cannot find imported file "{imp.path}"', imp.span,
+                f"looked for {target} (imports are relative to the importing file)"))
+            return None
+        return self._add(target, data=data, stack=stack)
+
+    # --- scopes ----------------------------------------------------------------------------
+
+    def build_scopes(self) -> None:
+        for unit in list(self.units.values()):
+            self._scope(unit)
+
+    def _declare(self, table: dict[str, Symbol], sym: Symbol) -> None:
+        first = table.get(sym.name)
+        if first is None:
+            table[sym.name] = sym
+            return
+        self.diagnostics.append(error(
+            "E012", f'duplicate declaration of "{sym.name}"', sym.span,
+            f"first declared at {first.span} (as a {_KIND_WORDS[first.kind]})"))
+
+    def _scope(self, unit: Unit) -> None:
+        if unit.scoped:
+            return
+        unit.scoped = True  # set first: a cyclic import edge was already dropped
+        if unit.ast is None:
+            return
+        for decl in unit.ast.decls:
+            if isinstance(decl, S.Import):
+                # Imported names land at the import's position so Module.props keeps order.
+                target = unit.imports.get(id(decl))
+                if target is None:
+                    continue
+                self._scope(target)
+                self._merge(unit.scope, target.scope, decl)
+                self._merge(unit.observables, target.observables, decl)
+            elif isinstance(decl, S.PropsDecl):
+                for ident in decl.names:
+                    self._own(unit, Symbol("prop", ident.name, ident.span, ident))
+            elif isinstance(decl, S.DerivedDecl):
+                self._own(unit, Symbol("derived", decl.name.name, decl.name.span, decl))
+            elif isinstance(decl, S.DefDecl):
+                self._own(unit, Symbol("def", decl.name.name, decl.name.span, decl))
+            elif isinstance(decl, S.ObserveDecl):
+                for obs in decl.items:
+                    self._declare(unit.observables,
+                                  Symbol("observable", obs.name.name, obs.name.span, obs))
+            elif isinstance(decl, S.SpecDecl):
+                self._declare(unit.specs, Symbol("spec", decl.name.name, decl.name.span, decl))
+            elif isinstance(decl, S.ProgressionDecl):
+                self._declare(unit.progressions,
+                              Symbol("progression", decl.name.name, decl.name.span, decl))
+
+    def _own(self, unit: Unit, sym: Symbol) -> None:
+        before = unit.scope.get(sym.name)
+        self._declare(unit.scope, sym)
+        if before is None:
+            unit.own[sym.name] = sym
+
+    def _merge(self, into: dict[str, Symbol], source: dict[str, Symbol], imp: S.Import) -> None:
+        for name, sym in source.items():
+            have = into.get(name)
+            if have is None:
+                into[name] = sym
+            elif have is not sym:
+                self.diagnostics.append(error(
+                    "E012", f'duplicate declaration of "{name}"', imp.span,
+                    f"this import declares it at {sym.span}, but it is already declared "
+                    f"at {have.span}"))
+
+    # --- checks ----------------------------------------------------------------------------
+
+    def check(self) -> None:
+        self.build_scopes()
+        for unit in self.units.values():
+            if unit.ast is not None:
+                self._check_unit(unit)
+        self._check_recursion()
+        self._check_unused()
+        self.diagnostics.sort(key=sort_key)
+
+    def _check_unit(self, unit: Unit) -> None:
+        assert unit.ast is not None
+        for decl in unit.ast.decls:
+            if isinstance(decl, S.ObserveDecl):
+                for obs in decl.items:
+                    self._check_type(obs.type)
+            elif isinstance(decl, S.DerivedDecl):
+                self._check_derived(unit, decl)
+            elif isinstance(decl, S.DefDecl):
+                params = {p.name: p for p in decl.params or ()}
+                for p in decl.params or ():
+                    if params[p.name] is not p:
+                        self.diagnostics.append(error(
+                            "E012", f'duplicate parameter "{p.name}"', p.span,
+                            f"first declared at {params[p.name].span}"))
+                self._check_formula(unit, decl.body, set(params))
+            elif isinstance(decl, S.SpecDecl):
+                self._check_formula(unit, decl.body, set())
+            elif isinstance(decl, S.ProgressionDecl):
+                for ident in decl.specs:
+                    if ident.name not in unit.specs:
+                        self.diagnostics.append(error(
+                            "E018", f'unknown spec "{ident.name}" in progression '
+                            f'"{decl.name.name}"', ident.span,
+                            did_you_mean(ident.name, unit.specs) or
+                            "a progression lists specs declared in the same file"))
+
+    def _check_type(self, t: S.ObsType) -> None:
+        if t.kind != "enum" and t.kind not in OBSERVABLE_TYPES:
+            self.diagnostics.append(error(
+                "E020", f'unknown observable type "{t.kind}"', t.span,
+                did_you_mean(t.kind, OBSERVABLE_TYPES)
+                or "use float, int, bool or an enumeration {a, b, ...}"))
+
+    def _check_derived(self, unit: Unit, d: S.DerivedDecl) -> None:
+        sym = unit.observables.get(d.observable.name)
+        if sym is None:
+            self.diagnostics.append(error(
+                "E011", f'undeclared observable "{d.observable.name}"', d.observable.span,
+                did_you_mean(d.observable.name, unit.observables)
+                or f'declare it with `observe {d.observable.name}: float`'))
+            return
+        assert isinstance(sym.decl, S.Observable)
+        t = sym.decl.type
+        lit = d.value
+        name = d.observable.name
+        if t.kind in ("float", "int"):
+            if lit.kind != "number":
+                self.diagnostics.append(error(
+                    "E017", f'cannot compare {t.kind} observable "{name}" with "{lit.text}"',
+                    lit.span, "compare a number observable with a number"))
+        elif t.kind == "bool":
+            if lit.kind != "bool" or d.op not in ("==", "!="):
+                self.diagnostics.append(error(
+                    "E017", f'bool observable "{name}" can only be compared with == or != '
+                    "against true or false", lit.span if lit.kind != "bool" else d.span))
+        elif t.kind == "enum":
+            values = [v.name for v in t.values]
+            if lit.kind != "symbol":
+                self.diagnostics.append(error(
+                    "E017", f'cannot compare enum observable "{name}" with "{lit.text}"',
+                    lit.span, f"its values are {{{', '.join(values)}}}"))
+            elif lit.text not in values:
+                self.diagnostics.append(error(
+                    "E017", f'"{lit.text}" is not a value of observable "{name}"', lit.span,
+                    did_you_mean(lit.text, values) or f"its values are {{{', '.join(values)}}}"))
+            elif d.op not in ("==", "!="):
+                self.diagnostics.append(error(
+                    "E017", f'enum observable "{name}" can only be compared with == or !=',
+                    d.span, "enum values have no order"))
+
+    def _check_formula(self, unit: Unit, f: S.Formula, params: set[str]) -> None:
+        for node in S.walk(f):
+            if isinstance(node, S.Name):
+                if node.name in params:
+                    continue
+                sym = unit.scope.get(node.name)
+                if sym is None:
+                    self.diagnostics.append(error(
+                        "E010", f'undeclared proposition "{node.name}"', node.span,
+                        did_you_mean(node.name, [*unit.scope, *params])
+                        or f"declare it with `props {node.name}`"))
+                    continue
+                self.used.add(id(sym))
+                if sym.is_template:
+                    self.diagnostics.append(error(
+                        "E013", f'template "{node.name}" takes {sym.arity} argument'
+                        f'{"s" if sym.arity != 1 else ""} but is used without arguments',
+                        node.span, f"write {node.name}(...)"))
+            elif isinstance(node, S.Call):
+                sym = unit.scope.get(node.name)
+                if node.name in params or (sym is not None and not sym.is_template):
+                    if sym is not None and node.name not in params:
+                        self.used.add(id(sym))
+                    self.diagnostics.append(error(
+                        "E013", f'"{node.name}" is not a template and takes no arguments',
+                        node.span, f"write {node.name} without (...)"))
+                elif sym is None:
+                    templates = [n for n, s in unit.scope.items() if s.is_template]
+                    self.diagnostics.append(error(
+                        "E010", f'undeclared template "{node.name}"', node.name_span,
+                        did_you_mean(node.name, templates)
+                        or f"declare it with `def {node.name}(...) = ...`"))
+                else:
+                    self.used.add(id(sym))
+                    if len(node.args) != sym.arity:
+                        self.diagnostics.append(error(
+                            "E013", f'template "{node.name}" takes {sym.arity} argument'
+                            f'{"s" if sym.arity != 1 else ""} but {len(node.args)} '
+                            f'{"were" if len(node.args) != 1 else "was"} given', node.span,
+                            f"declared at {sym.span}"))
+            elif isinstance(node, S.Bounded):
+                self.diagnostics.extend(check_bounds(node))
+
+    def _references(self, unit_of: dict[int, Unit], sym: Symbol) -> list[Symbol]:
+        decl = sym.decl
+        assert isinstance(decl, S.DefDecl)
+        unit = unit_of[id(sym)]
+        params = {p.name for p in decl.params or ()}
+        out = []
+        for node in S.walk(decl.body):
+            if isinstance(node, S.Name | S.Call) and node.name not in params:
+                target = unit.scope.get(node.name)
+                if target is not None and target.kind == "def":
+                    out.append(target)
+        return out
+
+    def _check_recursion(self) -> None:
+        unit_of: dict[int, Unit] = {}
+        defs: list[Symbol] = []
+        for unit in self.units.values():
+            for sym in unit.own.values():
+                if sym.kind == "def":
+                    unit_of[id(sym)] = unit
+                    defs.append(sym)
+        edges = {id(s): self._references(unit_of, s) for s in defs}
+        reported: set[int] = set()
+        for start in defs:
+            if id(start) in reported:
+                continue
+            parent: dict[int, Symbol | None] = {}
+            queue = [start]
+            found = False
+            while queue and not found:
+                cur = queue.pop(0)
+                for nxt in edges[id(cur)]:
+                    if nxt is start:
+                        parent[id(start)] = cur
+                        found = True
+                        break
+                    if id(nxt) not in parent:
+                        parent[id(nxt)] = cur
+                        queue.append(nxt)
+            if not found:
+                continue
+            path = [start]
+            node = parent[id(start)]
+            while node is not None and node is not start:
+                path.append(node)
+                node = parent.get(id(node))
+            path.reverse()
+            names = [start.name, *[p.name for p in path]]
+            reported.update(id(p) for p in path)
+            reported.add(id(start))
+            self.diagnostics.append(error(
+                "E014", f'definition "{start.name}" is recursive: ' + " -> ".join(names),
+                start.span, "definitions are macros and must not refer to themselves"))
+
+    def _check_unused(self) -> None:
+        root = self.root
+        if root is None or root.ast is None or not root.specs:
+            return  # a library file: its declarations are for importers
+        for sym in root.own.values():
+            if id(sym) in self.used:
+                continue
+            if sym.kind in ("prop", "derived"):
+                self.diagnostics.append(warning(
+                    "W001", f'proposition "{sym.name}" is declared but never used', sym.span,
+                    "remove it, or use it in a spec"))
+            elif sym.kind == "def":
+                self.diagnostics.append(warning(
+                    "W002", f'definition "{sym.name}" is never used', sym.span,
+                    "remove it, or use it in a spec"))
+
+    # --- results ---------------------------------------------------------------------------
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return {u.path: u.text for u in self.units.values()}
+
+
+def check_bounds(node: S.Bounded) -> Iterable[Diagnostic]:
+    if node.hi is not None and node.lo > node.hi:
+        yield error(
+            "E019", f"bounded interval [{node.lo},{node.hi}] is empty: {node.lo} > {node.hi}",
+            node.interval_span, f"write [{node.hi},{node.lo}] if the bounds are swapped")
+    for b in (node.lo, node.hi):
+        if b is not None and b > MAX_BOUND:
+            yield error(
+                "E022", f"bound {b} is too large (limit {MAX_BOUND})", node.interval_span,
+                "the bound is expanded into that many steps of the monitor")
+            break

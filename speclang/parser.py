@@ -1,0 +1,507 @@
+"""Text -> surface AST, with syntax errors turned into diagnostics.
+
+The AST is built by lark callbacks *during* the LALR parse (bottom-up, no recursion), and
+every node records its nesting depth, so a file with 10,000 nested parentheses stops with
+E003 instead of a ``RecursionError`` in some later pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from speclang import syntax as S
+from speclang.diagnostics import Diagnostic, Span, error
+from speclang.grammar import build_parser
+
+MAX_DEPTH = 256
+MAX_FILE_BYTES = 1_000_000
+MAX_BOUND = 1000
+
+
+@dataclass
+class ParseResult:
+    source: str  # decoded text (with replacement characters when it was not UTF-8)
+    file: S.SourceFile | None
+    diagnostics: list[Diagnostic]
+
+
+class _TooDeep(Exception):
+    def __init__(self, span: Span):
+        self.span = span
+
+
+def _unescape(tok: str) -> str:
+    body = tok[1:-1]
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+
+
+def _start(span: Span) -> Span:
+    return Span(span.path, span.line, span.col, span.line, span.col + 1)
+
+
+class _Builder:
+    """lark callbacks for the grammar's aliases; imported formula rules arrive prefixed
+    ``formula__`` and are dispatched by ``__getattr__``."""
+
+    def __init__(self) -> None:
+        self.path = "<string>"
+        self.weak_next = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("formula__"):
+            return getattr(self, "f_" + name[len("formula__") :])
+        raise AttributeError(name)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _tok_span(self, t: Token) -> Span:
+        return Span(self.path, t.line or 1, t.column or 1, t.end_line or 1, t.end_column or 1)
+
+    def _span(self, first: Any, last: Any) -> Span:
+        a = first.span if isinstance(first, S.Node) else self._tok_span(first)
+        b = last.span if isinstance(last, S.Node) else self._tok_span(last)
+        return a.join(b)
+
+    def _node(self, cls: type, children: list[Any], *args: Any, sub: tuple = ()) -> Any:
+        depth = 1 + max((c.depth for c in sub), default=0)
+        span = self._span(children[0], children[-1])
+        if depth > MAX_DEPTH:
+            raise _TooDeep(_start(span))
+        return cls(*args, span=span, depth=depth)
+
+    # --- formulas --------------------------------------------------------------------------
+
+    def f_paren(self, c: list[Any]) -> S.Formula:
+        inner = c[1]
+        span = self._span(c[0], c[-1])
+        if inner.depth + 1 > MAX_DEPTH:
+            raise _TooDeep(_start(span))
+        return replace(inner, span=span, depth=inner.depth + 1, grouped=True)
+
+    def _const(self, value: str, c: list[Any]) -> S.Formula:
+        return self._node(S.Const, c, value)
+
+    def f_true(self, c: list[Any]) -> S.Formula:
+        return self._const("true", c)
+
+    def f_false(self, c: list[Any]) -> S.Formula:
+        return self._const("false", c)
+
+    def f_last(self, c: list[Any]) -> S.Formula:
+        return self._const("last", c)
+
+    def f_end(self, c: list[Any]) -> S.Formula:
+        return self._const("end", c)
+
+    def f_first(self, c: list[Any]) -> S.Formula:
+        return self._const("first", c)
+
+    def f_name(self, c: list[Any]) -> S.Formula:
+        return self._node(S.Name, c, str(c[0]))
+
+    def f_quoted(self, c: list[Any]) -> S.Formula:
+        return self._node(S.Name, c, _unescape(str(c[0])), True)
+
+    def f_call(self, c: list[Any]) -> S.Formula:
+        args = tuple(x for x in c if isinstance(x, S.Node))
+        node = self._node(S.Call, c, str(c[0]), args, sub=args)
+        return replace(node, name_span=self._tok_span(c[0]))
+
+    def _unary(self, op: str, c: list[Any]) -> S.Formula:
+        return self._node(S.Unary, c, op, c[-1], sub=(c[-1],))
+
+    def f_not_(self, c: list[Any]) -> S.Formula:
+        return self._unary("NOT", c)
+
+    def f_next(self, c: list[Any]) -> S.Formula:
+        return self._unary("WNEXT" if self.weak_next else "NEXT", c)
+
+    def f_strong_next(self, c: list[Any]) -> S.Formula:
+        return self._unary("NEXT", c)
+
+    def f_weak_next(self, c: list[Any]) -> S.Formula:
+        return self._unary("WNEXT", c)
+
+    def f_eventually(self, c: list[Any]) -> S.Formula:
+        return self._unary("EVENTUALLY", c)
+
+    def f_always(self, c: list[Any]) -> S.Formula:
+        return self._unary("ALWAYS", c)
+
+    def f_yesterday(self, c: list[Any]) -> S.Formula:
+        return self._unary("YESTERDAY", c)
+
+    def f_weak_yesterday(self, c: list[Any]) -> S.Formula:
+        return self._unary("WYESTERDAY", c)
+
+    def f_once(self, c: list[Any]) -> S.Formula:
+        return self._unary("ONCE", c)
+
+    def f_historically(self, c: list[Any]) -> S.Formula:
+        return self._unary("HISTORICALLY", c)
+
+    def _bounded(self, op: str, c: list[Any]) -> S.Formula:
+        ints = [int(t) for t in c if isinstance(t, Token) and t.type == "INT"]
+        lo = ints[0]
+        if op in ("NEXT", "WNEXT"):
+            hi: int | None = lo
+        else:
+            hi = ints[1] if len(ints) > 1 else None
+        close = next(t for t in c if isinstance(t, Token) and t == "]")
+        node = self._node(S.Bounded, c, op, lo, hi, c[-1], sub=(c[-1],))
+        return replace(node, interval_span=self._span(c[1], close))
+
+    def f_next_n(self, c: list[Any]) -> S.Formula:
+        return self._bounded("NEXT", c)
+
+    def f_weak_next_n(self, c: list[Any]) -> S.Formula:
+        return self._bounded("WNEXT", c)
+
+    def f_bounded_eventually(self, c: list[Any]) -> S.Formula:
+        return self._bounded("EVENTUALLY", c)
+
+    def f_bounded_always(self, c: list[Any]) -> S.Formula:
+        return self._bounded("ALWAYS", c)
+
+    def _binary(self, op: str, c: list[Any]) -> S.Formula:
+        return self._node(S.Binary, c, op, c[0], c[-1], sub=(c[0], c[-1]))
+
+    def f_iff(self, c: list[Any]) -> S.Formula:
+        return self._binary("IFF", c)
+
+    def f_implies(self, c: list[Any]) -> S.Formula:
+        return self._binary("IMPLIES", c)
+
+    def f_xor(self, c: list[Any]) -> S.Formula:
+        return self._binary("XOR", c)
+
+    def f_until(self, c: list[Any]) -> S.Formula:
+        return self._binary("UNTIL", c)
+
+    def f_release(self, c: list[Any]) -> S.Formula:
+        return self._binary("RELEASE", c)
+
+    def f_weak_until(self, c: list[Any]) -> S.Formula:
+        return self._binary("WUNTIL", c)
+
+    def f_strong_release(self, c: list[Any]) -> S.Formula:
+        return self._binary("SRELEASE", c)
+
+    def f_since(self, c: list[Any]) -> S.Formula:
+        return self._binary("SINCE", c)
+
+    def f_trigger(self, c: list[Any]) -> S.Formula:
+        return self._binary("TRIGGER", c)
+
+    def _nary(self, op: str, c: list[Any]) -> S.Formula:
+        left, right = c[0], c[-1]
+        if isinstance(left, S.NAry) and left.op == op and not left.grouped:
+            items = (*left.items, right)
+        else:
+            items = (left, right)
+        return self._node(S.NAry, c, op, items, sub=(left, right))
+
+    def f_and_(self, c: list[Any]) -> S.Formula:
+        return self._nary("AND", c)
+
+    def f_or_(self, c: list[Any]) -> S.Formula:
+        return self._nary("OR", c)
+
+    # --- declarations ----------------------------------------------------------------------
+
+    def _ident(self, t: Token) -> S.Ident:
+        return S.Ident(str(t), span=self._tok_span(t))
+
+    def ident(self, c: list[Any]) -> S.Ident:
+        return self._ident(c[0])
+
+    def quoted_ident(self, c: list[Any]) -> S.Ident:
+        return S.Ident(_unescape(str(c[0])), True, span=self._tok_span(c[0]))
+
+    def import_decl(self, c: list[Any]) -> S.Import:
+        return S.Import(_unescape(str(c[1])), span=self._span(c[0], c[-1]))
+
+    def props_decl(self, c: list[Any]) -> S.PropsDecl:
+        names = tuple(x for x in c if isinstance(x, S.Ident))
+        return S.PropsDecl(names, span=self._span(c[0], c[-1]))
+
+    def observe_decl(self, c: list[Any]) -> S.ObserveDecl:
+        items = tuple(x for x in c if isinstance(x, S.Observable))
+        return S.ObserveDecl(items, span=self._span(c[0], c[-1]))
+
+    def observable(self, c: list[Any]) -> S.Observable:
+        return S.Observable(self._ident(c[0]), c[-1], span=self._span(c[0], c[-1]))
+
+    def named_type(self, c: list[Any]) -> S.ObsType:
+        return S.ObsType(str(c[0]), span=self._tok_span(c[0]))
+
+    def enum_type(self, c: list[Any]) -> S.ObsType:
+        values = tuple(self._ident(t) for t in c if isinstance(t, Token) and t.type == "IDENT")
+        return S.ObsType("enum", values, span=self._span(c[0], c[-1]))
+
+    def derived_decl(self, c: list[Any]) -> S.DerivedDecl:
+        _kw, name, _eq, obs, op, lit = c
+        return S.DerivedDecl(name, self._ident(obs), str(op), lit, span=self._span(c[0], lit))
+
+    def number(self, c: list[Any]) -> S.Literal:
+        return S.Literal("number", str(c[0]), span=self._tok_span(c[0]))
+
+    def symbol(self, c: list[Any]) -> S.Literal:
+        return S.Literal("symbol", str(c[0]), span=self._tok_span(c[0]))
+
+    def boolean(self, c: list[Any]) -> S.Literal:
+        return S.Literal("bool", str(c[0]), span=self._tok_span(c[0]))
+
+    def params(self, c: list[Any]) -> tuple[S.Ident, ...]:
+        return tuple(self._ident(t) for t in c if isinstance(t, Token) and t.type == "IDENT")
+
+    def def_decl(self, c: list[Any]) -> S.DefDecl:
+        params = c[2] if isinstance(c[2], tuple) else None
+        return S.DefDecl(self._ident(c[1]), params, c[-1], span=self._span(c[0], c[-1]))
+
+    def spec_decl(self, c: list[Any]) -> S.SpecDecl:
+        desc = next(
+            (_unescape(str(t)) for t in c if isinstance(t, Token) and t.type == "STRING"), None
+        )
+        body = cast(S.Formula, next(x for x in c if isinstance(x, S.Node)))
+        return S.SpecDecl(self._ident(c[1]), desc, body, span=self._span(c[0], c[-1]))
+
+    def progression_decl(self, c: list[Any]) -> S.ProgressionDecl:
+        names = tuple(self._ident(t) for t in c[3:] if isinstance(t, Token) and t.type == "IDENT")
+        return S.ProgressionDecl(self._ident(c[1]), names, span=self._span(c[0], c[-1]))
+
+    def start(self, c: list[Any]) -> list[Any]:
+        return c
+
+    def formula_start(self, c: list[Any]) -> Any:
+        return c[0]
+
+
+_builder = _Builder()
+_comments: list[Token] = []
+_parser: Lark | None = None
+
+
+def _get_parser() -> Lark:
+    global _parser
+    if _parser is None:
+        _parser = build_parser(
+            transformer=_builder,
+            keep_all_tokens=True,  # keyword and bracket tokens give every node an exact span
+            lexer_callbacks={"COMMENT": _comments.append},
+        )
+    return _parser
+
+
+# --- decoding and pragmas ------------------------------------------------------------------
+
+_PRAGMA = re.compile(r"^[ \t]*(?:#|//)[ \t]*pragma\b[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+_NEXT_PRAGMA = re.compile(r"next[ \t]*=[ \t]*(weak|strong)")
+
+
+def decode(data: bytes, path: str) -> tuple[str, Diagnostic | None]:
+    """UTF-8 text of a file, or a replacement-decoded text plus an E002 diagnostic."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = exc.start
+        line_start = data.rfind(b"\n", 0, start) + 1
+        line = data.count(b"\n", 0, start) + 1
+        col = len(data[line_start:start].decode("utf-8", "replace")) + 1
+        text = data.decode("utf-8", "replace")
+        span = Span(path, line, col, line, col + 1)
+        return text, error(
+            "E002",
+            f"file is not valid UTF-8 text (byte 0x{data[start]:02x} at line {line}, col {col})",
+            span,
+            "save the file as UTF-8",
+        )
+    return text.removeprefix("\ufeff"), None
+
+
+def read_pragmas(text: str, path: str) -> tuple[str | None, list[Diagnostic]]:
+    """The ``#pragma next = weak|strong`` setting of a file, if any."""
+    setting: str | None = None
+    diags: list[Diagnostic] = []
+    for m in _PRAGMA.finditer(text):
+        body = m.group(1)
+        line = text.count("\n", 0, m.start()) + 1
+        line_start = text.rfind("\n", 0, m.start(1)) + 1
+        col = m.start(1) - line_start + 1
+        nm = _NEXT_PRAGMA.fullmatch(body)
+        if nm:
+            setting = nm.group(1)
+        else:
+            span = Span(path, line, col, line, col + max(1, len(body)))
+            diags.append(
+                error("E021", f'unknown pragma "{body}"', span,
+                      "the supported pragma is `#pragma next = weak` (or `= strong`)")
+            )
+    return setting, diags
+
+
+# --- syntax errors -------------------------------------------------------------------------
+
+_BINARY_SPELLINGS = {
+    "<->", "<=>", "iff", "->", "=>", "implies", "|", "||", "or", "^", "xor", "&", "&&",
+    "and", "U", "until", "R", "release", "W", "weak_until", "M", "strong_release", "S",
+    "since", "T", "trigger",
+}
+_DECL_KEYWORDS = ("import", "props", "observe", "prop", "def", "spec", "progression")
+_NAMED = {
+    "IDENT": "an identifier",
+    "STRING": "a quoted string",
+    "INT": "an integer",
+    "NUMBER": "a number",
+    "CMP_OP": "a comparison operator (`<`, `<=`, `>`, `>=`, `==`, `!=`)",
+    "_RANGE": "`,`",
+    "$END": "end of file",
+}
+_formula_starts: frozenset[str] | None = None
+
+
+def _pattern(parser: Lark, term: str) -> str | None:
+    try:
+        pat = parser.get_terminal(term).pattern
+    except KeyError:
+        return None
+    return pat.value if pat.type == "str" else None
+
+
+def _expected_words(parser: Lark, expected: set[str]) -> list[str]:
+    global _formula_starts
+    if _formula_starts is None:
+        ip = parser.parse_interactive("", start="formula_start")
+        _formula_starts = frozenset(ip.accepts())
+    words: list[str] = []
+    rest = set(expected)
+    # lark may leave keyword spellings out of `expected`; these three mark a formula slot.
+    if {"LPAR", "BANG", "IDENT"} <= rest:
+        words.append("a formula")
+        rest -= _formula_starts
+    spelled = {t: _pattern(parser, t) for t in rest}
+    ops = {t for t, v in spelled.items() if v in _BINARY_SPELLINGS}
+    if ops:
+        words.append("an operator")
+        rest -= ops
+    decls = {t for t, v in spelled.items() if v in _DECL_KEYWORDS}
+    if len(decls) == len(_DECL_KEYWORDS):
+        words.append("a declaration (`spec`, `def`, `props`, ...)")
+        rest -= decls
+    for t in sorted(rest, key=lambda t: (t == "$END", spelled.get(t) or t)):
+        v = spelled.get(t)
+        if t.endswith("_RANGE"):
+            v = ","
+        words.append(f"`{v}`" if v is not None else _NAMED.get(t, t.lower()))
+    words = list(dict.fromkeys(words))
+    return words
+
+
+def _join(words: list[str]) -> str:
+    if len(words) > 7:
+        words = words[:6] + ["..."]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _syntax_error(exc: UnexpectedInput, parser: Lark, text: str, path: str) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        line, col = exc.line, exc.column
+        ch = exc.char
+        span = Span(path, line, col, line, col + 1)
+        hint = None
+        if ch.isupper():
+            hint = ("propositions are lowercase identifiers or quoted names; "
+                    "single capital letters are operators")
+        shown = ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256 else repr(ch)
+        return error("E001", f'unexpected character "{shown}"', span, hint)
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    expected = set(exc.expected or ())
+    # LALR merges states, so `expected` can list tokens only valid in other contexts;
+    # replaying each candidate on a copy of the parser keeps the ones that really fit.
+    ip = getattr(exc, "interactive_parser", None)
+    if ip is not None:
+        with contextlib.suppress(Exception):
+            expected = set(ip.accepts()) or expected
+    if tok.type == "$END":
+        line, col = _end_position(text)
+        found = "end of file"
+    else:
+        line, col = tok.line or 1, tok.column or 1
+        found = f'"{tok}"' if len(tok) <= 30 else f'"{str(tok)[:27]}..."'
+    end_line = tok.end_line if tok.type != "$END" and tok.end_line else line
+    end_col = tok.end_column if tok.type != "$END" and tok.end_column else col + 1
+    span = Span(path, line, col, end_line, end_col)
+    words = _expected_words(parser, expected)
+    hint = None
+    if tok.type in ("X", "F", "G", "U", "R", "W", "M", "S", "T", "Y", "Z", "O", "H", "N"):
+        hint = "single capital letters are operators, not propositions"
+    return error("E001", f"unexpected {found}; expected {_join(words)}", span, hint)
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    stripped = text.rstrip()
+    line = stripped.count("\n") + 1
+    col = len(stripped) - (stripped.rfind("\n") + 1) + 1
+    return line, col
+
+
+# --- entry points --------------------------------------------------------------------------
+
+
+def parse_text(text: str, path: str, *, weak_next: bool = False) -> ParseResult:
+    """Parse a whole ``.spec`` file's text."""
+    diags: list[Diagnostic] = []
+    pragma, pdiags = read_pragmas(text, path)
+    diags.extend(pdiags)
+    weak = weak_next if pragma is None else pragma == "weak"
+    tree = _run(text, path, weak, "start", diags)
+    if tree is None:
+        return ParseResult(text, None, diags)
+    comments = tuple(S.Comment(t.line or 1, t.column or 1, str(t)) for t in _comments)
+    file = S.SourceFile(tuple(tree), weak, pragma, comments, span=Span(path, 1, 1, 1, 1))
+    return ParseResult(text, file, diags)
+
+
+def parse_formula_text(
+    text: str, path: str = "<formula>", *, weak_next: bool = False
+) -> tuple[S.Formula | None, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    f = _run(text, path, weak_next, "formula_start", diags)
+    return f, diags
+
+
+def _run(text: str, path: str, weak: bool, start: str, diags: list[Diagnostic]) -> Any:
+    parser = _get_parser()
+    _builder.path, _builder.weak_next = path, weak
+    _comments.clear()
+    try:
+        return parser.parse(text, start=start)
+    except _TooDeep as exc:
+        diags.append(error("E003", f"formula nested too deeply (limit {MAX_DEPTH})", exc.span,
+                           "split the formula into definitions (`def name = ...`)"))
+    except UnexpectedInput as exc:
+        diags.append(_syntax_error(exc, parser, text, path))
+    return None
+
+
+def parse_bytes(data: bytes, path: str, *, weak_next: bool = False) -> ParseResult:
+    """Parse raw file contents: size limit, UTF-8 check, then :func:`parse_text`."""
+    if len(data) > MAX_FILE_BYTES:
+        return ParseResult("", None, [error(
+            "E004",
+            f"file is too large ({len(data) / 1e6:.1f} MB; the limit is "
+            f"{MAX_FILE_BYTES / 1e6:.0f} MB)",
+            Span(path, 1, 1, 1, 2),
+            "split the specification into several files joined with `import`",
+        )])
+    text, bad = decode(data, path)
+    if bad is not None:
+        return ParseResult(text, None, [bad])
+    return parse_text(text, path, weak_next=weak_next)
