@@ -40,7 +40,8 @@ class Name(Node):
     """A proposition, derived proposition, definition or template parameter reference."""
 
     name: str
-    quoted: bool = False
+    # Whether it was written in quotes: layout, not meaning ("a" and a are the same name).
+    quoted: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def walk(f: Formula) -> list[Formula]:
 @dataclass(frozen=True)
 class Ident(Node):
     name: str
-    quoted: bool = False
+    quoted: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
