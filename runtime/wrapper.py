@@ -60,7 +60,7 @@ REWARD_MODES = ("env", "shaping", "penalty", "paper")
 VIOLATION_MODES = ("terminate", "continue", "reset_monitor")
 
 
-class SafeguardWrapper(gym.Wrapper):
+class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Monitors ``env`` with a compiled spec (or a progression of specs).
 
     Args:
@@ -110,7 +110,14 @@ class SafeguardWrapper(gym.Wrapper):
         crm: bool = False,
         explain: bool = True,
     ) -> None:
-        super().__init__(env)
+        # Recording the arguments lets gymnasium re-create the wrapper from ``env.spec``.
+        gym.utils.RecordConstructorArgs.__init__(
+            self, spec=spec, labeler=labeler, observation=observation, reward=reward,
+            on_violation=on_violation, gamma=gamma, potential=potential, potentials=potentials,
+            penalty=penalty, safe_reward=safe_reward, paper_env_reward=paper_env_reward,
+            derived=derived, shield=shield, crm=crm, explain=explain,
+        )
+        gym.Wrapper.__init__(self, env)
         _choice("observation", observation, OBSERVATION_MODES)
         _choice("reward", reward, REWARD_MODES)
         _choice("on_violation", on_violation, VIOLATION_MODES)

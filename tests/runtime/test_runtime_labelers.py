@@ -1,0 +1,160 @@
+"""Labelers and bindings: values reach the monitor, missing bindings fail at bind time."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from runtime.labelers import (
+    Binding,
+    CallableLabeler,
+    Comparison,
+    InfoLabeler,
+    LabelingError,
+    MiniGridLabeler,
+    MissingBindingError,
+    VizDoomLabeler,
+)
+
+
+def test_missing_binding_names_proposition_spec_and_known_names():
+    with pytest.raises(MissingBindingError) as err:
+        Binding(("goal", "lava"), InfoLabeler({"goal": "g", "pos": "p"}), spec="no_hazard")
+    msg = str(err.value)
+    assert 'proposition "lava" of spec "no_hazard" is not bound by the labeler' in msg
+    assert "InfoLabeler knows: goal, pos" in msg
+
+
+def test_missing_observable_behind_derived_prop():
+    with pytest.raises(MissingBindingError, match='observable "health" \\(for "low"\\)'):
+        Binding(("low",), InfoLabeler(["armor"]), derived={"low": ("health", "<", 30)}, spec="s")
+
+
+def test_derived_comparisons_evaluated_from_observables():
+    lab = InfoLabeler({"hp": "health", "door": "door_state"})
+    b = Binding(
+        ("closed", "low"), lab, derived={"low": ("hp", "<", 30), "closed": ("door", "==", "shut")}
+    )
+    assert b.labels(None, {"health": 29.5, "door_state": "shut"}, None) == {
+        "closed": True, "low": True,
+    }
+    assert b.labels(None, {"health": 30, "door_state": "open"}, None) == {
+        "closed": False, "low": False,
+    }
+    assert b.vector({"closed": False, "low": True}).tolist() == [False, True]
+
+
+def test_comparison_rejects_unknown_operator():
+    with pytest.raises(ValueError, match="operator"):
+        Comparison("x", "=<", 3)
+
+
+def test_info_labeler_missing_key_at_runtime_is_named():
+    b = Binding(("lava",), InfoLabeler(["lava"]))
+    with pytest.raises(LabelingError, match='no key "lava"'):
+        b.labels(None, {"goal": True}, None)
+    b2 = Binding(("lava",), InfoLabeler(["lava"], defaults={"lava": False}))
+    assert b2.labels(None, {}, None) == {"lava": False}
+
+
+def test_callable_labeler_without_names_checks_on_first_step():
+    b = Binding(("a", "b"), CallableLabeler(lambda o, i, e: {"a": 1}), spec="ab")
+    with pytest.raises(MissingBindingError, match='proposition "b" of spec "ab"'):
+        b.labels(None, {}, None)
+    with pytest.raises(MissingBindingError, match='"b"'):
+        Binding(("a", "b"), CallableLabeler(lambda o, i, e: {}, names=["a"]))
+
+
+def test_combined_labeler_takes_first_that_knows():
+    fallback = CallableLabeler(lambda o, i, e: {"x": False, "y": True}, ["x", "y"])
+    lab = InfoLabeler({"x": "k"}) | fallback
+    assert Binding(("x", "y"), lab).labels(None, {"k": True}, None) == {"x": True, "y": True}
+
+
+# --- VizDoom, against a fake game with the vizdoom API shape ----------------------------------
+
+
+class FakeGame:
+    def __init__(self, variables, values, labels):
+        self._vars = [SimpleNamespace(name=v) for v in variables]
+        self.state = SimpleNamespace(
+            game_variables=np.array(values, dtype=float),
+            labels=[SimpleNamespace(object_name=n) for n in labels],
+        )
+
+    def get_available_game_variables(self):
+        return self._vars
+
+    def get_state(self):
+        return self.state
+
+
+def test_vizdoom_variables_and_objects_in_view():
+    game = FakeGame(["HEALTH", "POSITION_X", "AMMO2"], [25.0, 3.5, 7.0], ["Medikit", "DoomImp"])
+    lab = VizDoomLabeler(game, objects={"imp_visible": "DoomImp"})
+    b = Binding(
+        ("imp_visible", "low_health", "sees_clip", "sees_medikit"),
+        lab,
+        derived={"low_health": ("health", "<", 30)},
+    )
+    assert b.labels(None, {}, None) == {
+        "imp_visible": True, "low_health": True, "sees_clip": False, "sees_medikit": True,
+    }
+    assert lab.values(None, {}, None)["pos_x"] == 3.5
+    assert lab.values(None, {}, None)["ammo2"] == 7.0
+
+
+def test_vizdoom_missing_variable_fails_at_bind_time_and_keeps_last_values():
+    game = FakeGame(["HEALTH"], [80.0], [])
+    lab = VizDoomLabeler(game)
+    with pytest.raises(MissingBindingError, match='observable "armor"'):
+        Binding(("hurt",), lab, derived={"hurt": ("armor", "<", 1)})
+    b = Binding(("low",), lab, derived={"low": ("health", "<", 30)})
+    assert b.labels(None, {}, None) == {"low": False}
+    game.state = None  # the episode is over: vizdoom returns no state
+    assert b.labels(None, {}, None) == {"low": False}
+
+
+# --- MiniGrid ---------------------------------------------------------------------------------
+
+
+def door_key_env():
+    import gymnasium as gym
+    import minigrid  # noqa: F401  (registers the MiniGrid environments)
+
+    env = gym.make("MiniGrid-DoorKey-5x5-v0")
+    env.reset(seed=0)
+    return env
+
+
+def test_minigrid_labels_track_the_agent():
+    env = door_key_env()
+    u = env.unwrapped
+    lab = MiniGridLabeler()
+    lab.attach(env)
+    v = lab.values(None, {}, env)
+    assert v["carrying"] == "nothing" and v["door_locked"] and not v["door_open"]
+    # find the key, stand next to it facing it, and pick it up
+    key_pos = next(
+        (x, y) for x in range(u.width) for y in range(u.height)
+        if u.grid.get(x, y) is not None and u.grid.get(x, y).type == "key"
+    )
+    for d, (dx, dy) in enumerate([(1, 0), (0, 1), (-1, 0), (0, -1)]):
+        cell = (key_pos[0] - dx, key_pos[1] - dy)
+        if u.grid.get(*cell) is None:
+            u.agent_pos, u.agent_dir = cell, d
+            break
+    v = lab.values(None, {}, env)
+    assert v["front"] == "key" and v["front_is_key"] and not v["front_is_wall"]
+    env.step(u.actions.pickup)
+    v = lab.values(None, {}, env)
+    assert v["carrying_key"] and v["carrying"] == "key" and v["front"] == "empty"
+
+
+def test_minigrid_labeler_rejects_other_envs():
+    import gymnasium as gym
+
+    with pytest.raises(TypeError, match="MiniGrid"):
+        MiniGridLabeler().attach(gym.make("CartPole-v1"))
