@@ -1,0 +1,98 @@
+"""The speclang compiler: LTLf (with past) specifications to minimal DFAs with verdicts.
+
+Public API: :func:`compile_formula`, :func:`compile_spec`, :func:`compile_file`,
+:func:`product`, and the errors :class:`BudgetExceeded` / :class:`UnsupportedFormula`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from compiler.automaton import Automaton, Verdict
+from compiler.budget import (
+    DEFAULT_MAX_NODES,
+    DEFAULT_MAX_STATES,
+    Budget,
+    BudgetExceeded,
+    CompileError,
+    UnsupportedFormula,
+)
+from compiler.ir import Formula
+
+if TYPE_CHECKING:
+    from compiler.product import ProductMonitor
+
+__all__ = [
+    "Automaton",
+    "BudgetExceeded",
+    "CompileError",
+    "UnsupportedFormula",
+    "Verdict",
+    "compile_file",
+    "compile_formula",
+    "compile_spec",
+    "product",
+]
+
+
+def compile_formula(
+    f: Formula | str,
+    *,
+    name: str | None = None,
+    max_states: int = DEFAULT_MAX_STATES,
+    timeout: float | None = None,
+    weak_next: bool = False,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    source_hash: str | None = None,
+) -> Automaton:
+    """Compile one formula (an IR node, or text in speclang formula syntax) to its minimal
+    complete DFA. Raises :class:`BudgetExceeded` when ``max_states`` states, ``max_nodes``
+    decision-diagram nodes or ``timeout`` seconds are exceeded, :class:`UnsupportedFormula`
+    for future operators under past operators, and ``speclang.SpecErrors`` for bad text."""
+    from compiler.build import build_automaton
+
+    if isinstance(f, str):
+        import speclang
+
+        f = speclang.parse_formula(f, weak_next=weak_next)
+    budget = Budget(name, max_states=max_states, max_nodes=max_nodes, timeout=timeout)
+    return build_automaton(f, budget, name=name, source_hash=source_hash)
+
+
+def compile_spec(module: Any, spec_name: str, **budgets: Any) -> Automaton:
+    """Compile the spec ``spec_name`` of a loaded ``speclang.Module``."""
+    try:
+        spec = module.specs[spec_name]
+    except KeyError:
+        known = ", ".join(module.specs) or "none"
+        raise KeyError(f"no spec named `{spec_name}` (specs: {known})") from None
+    budgets.pop("weak_next", None)
+    return compile_formula(
+        spec.formula,
+        name=spec_name,
+        source_hash=getattr(module, "source_hash", None),
+        **budgets,
+    )
+
+
+def compile_file(
+    path: str | Path, spec: str | None = None, **budgets: Any
+) -> Automaton | dict[str, Automaton]:
+    """Load, check and compile a ``.spec`` file: one automaton when ``spec`` is named, else
+    a dict of every spec's automaton in file order."""
+    import speclang
+
+    module = speclang.load(str(path), weak_next=budgets.pop("weak_next", False))
+    if spec is not None:
+        return compile_spec(module, spec, **budgets)
+    return {name: compile_spec(module, name, **budgets) for name in module.specs}
+
+
+def product(automata: Sequence[Automaton], **budgets: Any) -> ProductMonitor:
+    """One monitor over the union of the parts' propositions that steps every part at once
+    and keeps each part's state and verdict (see :class:`compiler.product.ProductMonitor`)."""
+    from compiler.product import build_product
+
+    return build_product(list(automata), **budgets)

@@ -1,0 +1,219 @@
+"""Minimisation and canonical numbering of DFAs with symbolic (decision-diagram) transitions.
+
+Every pass here is vectorised over the nodes of one decision-diagram *level* (all nodes that
+test the same proposition) with numpy. Children always test a later proposition than their
+parent, so processing levels from the last proposition to the first sees children first.
+
+* Moore partition refinement: a state's signature is its own block plus its transition
+  diagram with every leaf relabelled by the target's block, hash-consed level by level; the
+  partition is refined until the number of blocks stops growing.
+* BFS renumbering from the initial state, successors in decision-diagram order (false branch
+  before true, propositions in order) -- the order ``Automaton.successors`` reports.
+* The output diagram is canonical: leaves ``0..n-1`` are the states, then inner nodes level
+  by level (last proposition first), sorted by (false child, true child). Equal automata
+  therefore get equal arrays, whatever diagram they were built from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from compiler.automaton import Verdict
+
+
+@dataclass
+class Diagram:
+    """Shared transition diagram of a DFA, in flat arrays. ``leaf_label[k]`` is the target
+    state of leaf ``k`` (unused for inner nodes); ``var[k]`` is the tested proposition."""
+
+    is_leaf: np.ndarray  # bool[m]
+    var: np.ndarray  # int64[m]
+    lo: np.ndarray  # int64[m]
+    hi: np.ndarray  # int64[m]
+    leaf_label: np.ndarray  # int64[m]
+    roots: np.ndarray  # int64[n]
+
+    def levels(self) -> list[tuple[int, np.ndarray]]:
+        inner = np.flatnonzero(~self.is_leaf)
+        if inner.size == 0:
+            return []
+        v = self.var[inner]
+        order = np.argsort(-v, kind="stable")
+        inner, v = inner[order], v[order]
+        cuts = np.flatnonzero(np.diff(v)) + 1
+        pieces = zip(np.split(inner, cuts), np.split(v, cuts), strict=True)
+        return [(int(vs[0]), idx) for idx, vs in pieces]
+
+
+@dataclass
+class Canonical:
+    """A canonical diagram: see the module docstring for the node order."""
+
+    var: np.ndarray  # int32, -1 for leaves
+    lo: np.ndarray  # int32, the label for leaves
+    hi: np.ndarray  # int32, 0 for leaves
+    roots: np.ndarray  # int32
+    level_bounds: list[tuple[int, int]]  # [start, end) of each inner level, children first
+
+
+def _signatures(
+    d: Diagram,
+    levels: list[tuple[int, np.ndarray]],
+    labels: np.ndarray,
+    n_labels: int,
+    keep: bool = False,
+) -> tuple[np.ndarray, int, list[tuple[int, np.ndarray, np.ndarray]]]:
+    """Hash-cons the diagram with leaves relabelled by ``labels[leaf_label]``: returns a
+    signature id per node (equal ids = equal functions) and, with ``keep``, the new nodes of
+    every level as (var, lo ids, hi ids)."""
+    m = d.var.shape[0]
+    sig = np.zeros(m, dtype=np.int64)
+    leaves = np.flatnonzero(d.is_leaf)
+    sig[leaves] = labels[d.leaf_label[leaves]]
+    next_id = n_labels
+    radix = np.int64(m + n_labels + 1)
+    built: list[tuple[int, np.ndarray, np.ndarray]] = []
+    for v, idx in levels:
+        sl = sig[d.lo[idx]]
+        sh = sig[d.hi[idx]]
+        eq = sl == sh
+        sig[idx[eq]] = sl[eq]
+        ne = np.flatnonzero(~eq)
+        if ne.size:
+            uniq, inv = np.unique(sl[ne] * radix + sh[ne], return_inverse=True)
+            sig[idx[ne]] = next_id + inv.reshape(-1)
+            next_id += int(uniq.size)
+            if keep:
+                built.append((v, uniq // radix, uniq % radix))
+    return sig, next_id, built
+
+
+def refine(d: Diagram, accepting: np.ndarray) -> np.ndarray:
+    """Block id of every state in the coarsest partition compatible with acceptance and
+    transitions (Moore's algorithm on the symbolic transitions)."""
+    levels = d.levels()
+    _, block = np.unique(np.asarray(accepting, dtype=np.int64), return_inverse=True)
+    block = block.reshape(-1).astype(np.int64)
+    nb = int(block.max()) + 1 if block.size else 0
+    while True:
+        sig, n_ids, _ = _signatures(d, levels, block, nb)
+        _, new = np.unique(block * n_ids + sig[d.roots], return_inverse=True)
+        new = new.reshape(-1).astype(np.int64)
+        nb_new = int(new.max()) + 1
+        block = new
+        if nb_new == nb:
+            return block
+        nb = nb_new
+
+
+def canonical_diagram(d: Diagram, labels: np.ndarray, n_labels: int) -> Canonical:
+    """The canonical diagram of ``d`` with leaves relabelled by ``labels`` (``0..n_labels-1``)."""
+    sig, n_ids, built = _signatures(d, d.levels(), labels, n_labels, keep=True)
+    var = np.full(n_ids, -1, dtype=np.int32)
+    lo = np.zeros(n_ids, dtype=np.int32)
+    hi = np.zeros(n_ids, dtype=np.int32)
+    lo[:n_labels] = np.arange(n_labels, dtype=np.int32)
+    start = n_labels
+    bounds = []
+    for v, l_ids, h_ids in built:
+        end = start + l_ids.shape[0]
+        var[start:end] = v
+        lo[start:end] = l_ids
+        hi[start:end] = h_ids
+        bounds.append((start, end))
+        start = end
+    return Canonical(var, lo, hi, sig[d.roots].astype(np.int32), bounds)
+
+
+def bfs_order(c: Canonical, initial: int) -> np.ndarray:
+    """``new_id[label]`` for labels reachable from ``initial``, BFS with successors in
+    decision-diagram order; -1 for unreachable labels.
+
+    A node already walked (from any state) only leads to labels numbered by then, so it is
+    skipped: the walk costs the size of the shared diagram, not the sum of per-state sizes."""
+    var, lo, hi = c.var.tolist(), c.lo.tolist(), c.hi.tolist()
+    roots = c.roots.tolist()
+    n = len(roots)
+    new_id = [-1] * n
+    new_id[initial] = 0
+    order = [initial]
+    done = bytearray(len(var))
+    i = 0
+    while i < len(order):
+        stack = [roots[order[i]]]
+        i += 1
+        while stack:
+            node = stack.pop()
+            if done[node]:
+                continue
+            done[node] = 1
+            if var[node] < 0:
+                t = lo[node]
+                if new_id[t] < 0:
+                    new_id[t] = len(order)
+                    order.append(t)
+            else:
+                stack.append(hi[node])
+                stack.append(lo[node])
+    return np.asarray(new_id, dtype=np.int64)
+
+
+def reach_closure(c: Canonical, seeds: np.ndarray) -> np.ndarray:
+    """States from which some state in ``seeds`` is reachable (in zero or more steps)."""
+    mark = np.asarray(seeds, dtype=bool).copy()
+    n_leaves = mark.shape[0]
+    node_val = np.zeros(c.var.shape[0], dtype=bool)
+    while True:
+        node_val[:n_leaves] = mark
+        for start, end in c.level_bounds:
+            node_val[start:end] = node_val[c.lo[start:end]] | node_val[c.hi[start:end]]
+        new = mark | node_val[c.roots]
+        if np.array_equal(new, mark):
+            return mark
+        mark = new
+
+
+def verdicts(c: Canonical, accepting: np.ndarray) -> np.ndarray:
+    acc = np.asarray(accepting, dtype=bool)
+    can_accept = reach_closure(c, acc)
+    can_reject = reach_closure(c, ~acc)
+    out = np.where(acc, Verdict.PRESUMABLY_SATISFIED, Verdict.PRESUMABLY_VIOLATED).astype(np.int8)
+    out[~can_accept] = Verdict.VIOLATED
+    out[acc & ~can_reject] = Verdict.SATISFIED
+    return out
+
+
+@dataclass
+class Minimal:
+    """A minimal DFA in canonical form; ``representative[q]`` is an input state of new
+    state ``q`` (the smallest input id of its class)."""
+
+    diagram: Canonical
+    accepting: np.ndarray
+    verdicts: np.ndarray
+    representative: np.ndarray
+
+
+def minimise(d: Diagram, accepting: np.ndarray, initial: int = 0) -> Minimal:
+    """Minimal, complete, canonically numbered DFA equivalent to the input (all of whose
+    states must be reachable from ``initial``)."""
+    accepting = np.asarray(accepting, dtype=bool)
+    block = refine(d, accepting)
+    nb = int(block.max()) + 1
+    quotient = canonical_diagram(d, block, nb)
+    # canonical_diagram relabels roots of *every* input state; one per block suffices.
+    first = np.full(nb, -1, dtype=np.int64)
+    for q in range(block.shape[0] - 1, -1, -1):
+        first[block[q]] = q
+    quotient.roots = quotient.roots[first]
+    new_id = bfs_order(quotient, int(block[initial]))
+    if (new_id < 0).any():
+        raise ValueError("minimise() needs every state reachable from the initial state")
+    final = canonical_diagram(d, new_id[block], nb)
+    rep = np.empty(nb, dtype=np.int64)
+    rep[new_id] = first
+    final.roots = final.roots[rep]
+    acc = accepting[rep]
+    return Minimal(final, acc, verdicts(final, acc), rep)

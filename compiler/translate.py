@@ -1,0 +1,366 @@
+"""LTLf (with past) to DFA by symbolic derivatives.
+
+A state is a *residual*: the NNF future formula that the rest of the trace must satisfy,
+plus, when the formula has past operators, the values at the previous step of the temporal
+past subformulas it still needs ("past bits"). The derivative ``delta(psi)`` is an MTBDD over
+the current letter whose leaves are the successor residuals, so transitions are computed
+per decision-diagram path, never per letter: 64 propositions cost what their diagram costs.
+
+Derivative rules (``leaf(x)`` is a constant diagram, ``&``/``|`` are pointwise on leaves):
+    delta(a) = ite(a, true, false)          delta(!a) = ite(a, false, true)
+    delta(X f)  = leaf(f & NONEMPTY), or leaf(f) when f is false on the ended trace
+    delta(WX f) = leaf(f | END),      or leaf(f) when f is true on the ended trace
+    delta(f U g) = delta(g) | (delta(f) & leaf(f U g))
+    delta(f R g) = delta(g) & (delta(f) | leaf(f R g))
+A residual accepts (the trace may end here) iff its ended value holds (``nnf.ended_value``).
+The initial state is kept apart: its acceptance is the empty-trace value of the whole
+formula, its transitions those of the formula itself.
+
+A maximal pure-past subformula P behaves like a proposition whose value at the current step
+is a Boolean function of the letter, computed from the past bits:
+    Y f = prev(f) (false at step 0)     Z f = prev(f) (true at step 0)
+    f S g = g | (f & prev(f S g))       f T g = g & (f | prev(f T g))   (at step 0: g)
+A pure-past formula is evaluated at the last step: it is compiled as ``F(last & P)``, which
+accepts exactly the non-empty prefixes whose last step satisfies P.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from compiler import ir
+from compiler.budget import Budget
+from compiler.ir import Formula, Op
+from compiler.mtbdd import MTBDD
+from compiler.nnf import END, NONEMPTY, check_supported, ended_value, is_past_literal, nnf
+
+_INIT = ("<init>",)
+
+
+@dataclass
+class Explored:
+    """The reachable, not yet minimal DFA: ``roots[q]`` in ``dd`` has state-id leaves."""
+
+    props: tuple[str, ...]
+    dd: MTBDD
+    roots: list[int]
+    accepting: list[bool]
+    residuals: list[Formula]
+
+
+# --- residuals in disjunctive normal form -----------------------------------------------------
+#
+# Leaves are combined in DNF over "atoms" (every node that is not & or |), with duplicate,
+# subsumed and contradictory (l & !l) clauses removed. Without a normal form the residuals of
+# e.g. `(F c) U (G b)` nest deeper at every step and the construction never closes; in DNF
+# they range over sets of sets of finitely many atoms. The nodes are built with the raw
+# Formula constructor on purpose: ir.Or would rewrite `l | !l` to true, which is exact on an
+# existing step but not when the trace has ended (both literals are then false).
+
+Clauses = tuple[frozenset[Formula], ...]
+_clause_memo: dict[int, Clauses] = {}
+_and_memo: dict[tuple[int, int], Formula] = {}
+_or_memo: dict[tuple[int, int], Formula] = {}
+
+
+def _absorb(clauses: list[frozenset[Formula]]) -> Clauses:
+    out: list[frozenset[Formula]] = []
+    for c in sorted(set(clauses), key=len):
+        if any(x.op is Op.NOT and x.args[0] in c for x in c):
+            continue
+        if any(o <= c for o in out):
+            continue
+        out.append(c)
+    return tuple(out)
+
+
+def clauses(f: Formula) -> Clauses:
+    r = _clause_memo.get(f.uid)
+    if r is None:
+        op = f.op
+        if op is Op.TRUE:
+            r = (frozenset(),)
+        elif op is Op.FALSE:
+            r = ()
+        elif op is Op.OR:
+            r = _absorb([c for a in f.args for c in clauses(a)])
+        elif op is Op.AND:
+            acc: list[frozenset[Formula]] = [frozenset()]
+            for a in f.args:
+                acc = list(_absorb([x | y for x in acc for y in clauses(a)]))
+            r = tuple(acc)
+        else:
+            r = (frozenset((f,)),)
+        _clause_memo[f.uid] = r
+    return r
+
+
+def _node(op: Op, items: list[Formula]) -> Formula:
+    if len(items) == 1:
+        return items[0]
+    return ir.Formula(op, tuple(sorted(items, key=ir.key)))
+
+
+def from_clauses(cs: Clauses) -> Formula:
+    if not cs:
+        return ir.FALSE
+    if any(not c for c in cs):
+        return ir.TRUE
+    return _node(Op.OR, [_node(Op.AND, list(c)) for c in cs])
+
+
+def dnf(f: Formula) -> Formula:
+    return from_clauses(clauses(f))
+
+
+def _land(x: Formula, y: Formula) -> Formula:
+    k = (x.uid, y.uid)
+    r = _and_memo.get(k)
+    if r is None:
+        r = from_clauses(_absorb([a | b for a in clauses(x) for b in clauses(y)]))
+        _and_memo[k] = r
+    return r
+
+
+def _lor(x: Formula, y: Formula) -> Formula:
+    k = (x.uid, y.uid)
+    r = _or_memo.get(k)
+    if r is None:
+        r = from_clauses(_absorb([*clauses(x), *clauses(y)]))
+        _or_memo[k] = r
+    return r
+
+
+class _Explorer:
+    def __init__(self, formula: Formula, budget: Budget) -> None:
+        check_supported(formula)
+        self.budget = budget
+        self.original = formula
+        self.pure_past = formula.is_pure_past
+        target = ir.Eventually(ir.And(ir.LAST, formula)) if self.pure_past else formula
+        self.start = nnf(target)
+        self.props = tuple(sorted(formula.atoms))
+        self.index = {p: i for i, p in enumerate(self.props)}
+        self.fdd = MTBDD(budget)
+        self.sdd = MTBDD(budget)
+        self.T = self.fdd.leaf(ir.TRUE)
+        self.F = self.fdd.leaf(ir.FALSE)
+        self._and: dict[tuple[int, int], int] = {}
+        self._or: dict[tuple[int, int], int] = {}
+        self._not: dict[int, int] = {}
+        self._delta: dict[Hashable, int] = {}
+        self._past: dict[tuple[int, Any], int] = {}
+        self._to_state: dict[int, int] = {}
+        temporal = {
+            g for g in formula.subformulas() if g.op in ir.PAST_OPS
+        }
+        self.temporal = sorted(temporal, key=ir.key)
+        self.tindex = {g.uid: i for i, g in enumerate(self.temporal)}
+        self.has_past = bool(self.temporal)
+        self._relevant: dict[int, tuple[int, ...]] = {}
+        self._pair_memo: list[dict[tuple[int, int], int]] = [{} for _ in self.temporal]
+
+    # --- Boolean operations on diagrams with formula leaves ---------------------------------
+
+    def conj(self, a: int, b: int) -> int:
+        if a == self.F or b == self.F:
+            return self.F
+        if a == self.T:
+            return b
+        if b == self.T or a == b:
+            return a
+        if a > b:
+            a, b = b, a
+        return self.fdd.apply(_land, a, b, self._and)
+
+    def disj(self, a: int, b: int) -> int:
+        if a == self.T or b == self.T:
+            return self.T
+        if a == self.F:
+            return b
+        if b == self.F or a == b:
+            return a
+        if a > b:
+            a, b = b, a
+        return self.fdd.apply(_lor, a, b, self._or)
+
+    def neg(self, a: int) -> int:
+        # Only ever applied to Boolean (true/false-leaved) diagrams of past literals.
+        return self.fdd.map_leaves(ir.Not, a, self._not)
+
+    # --- past literals ----------------------------------------------------------------------
+
+    def past(self, f: Formula, prev: tuple[bool, ...] | None) -> int:
+        k = (f.uid, prev)
+        r = self._past.get(k)
+        if r is not None:
+            return r
+        op = f.op
+        if op is Op.TRUE:
+            r = self.T
+        elif op is Op.FALSE:
+            r = self.F
+        elif op is Op.ATOM:
+            assert f.name is not None
+            r = self.fdd.mk(self.index[f.name], self.F, self.T)
+        elif op is Op.NOT:
+            r = self.neg(self.past(f.args[0], prev))
+        elif op is Op.AND or op is Op.OR:
+            combine = self.conj if op is Op.AND else self.disj
+            r = self.past(f.args[0], prev)
+            for a in f.args[1:]:
+                r = combine(r, self.past(a, prev))
+        elif op is Op.YESTERDAY or op is Op.WYESTERDAY:
+            if prev is None:
+                r = self.F if op is Op.YESTERDAY else self.T
+            else:
+                r = self.T if prev[self.tindex[f.uid]] else self.F
+        elif op is Op.SINCE or op is Op.TRIGGER:
+            left, right = self.past(f.args[0], prev), self.past(f.args[1], prev)
+            if prev is None:
+                r = right
+            else:
+                p = self.T if prev[self.tindex[f.uid]] else self.F
+                if op is Op.SINCE:
+                    r = self.disj(right, self.conj(left, p))
+                else:
+                    r = self.conj(right, self.disj(left, p))
+        else:  # pragma: no cover - check_supported rejects future operators under past ones
+            raise AssertionError(f"future operator in past literal {f}")
+        self._past[k] = r
+        return r
+
+    def relevant(self, f: Formula) -> tuple[int, ...]:
+        """Indices of the temporal past subformulas whose bits the residual ``f`` needs."""
+        r = self._relevant.get(f.uid)
+        if r is None:
+            r = tuple(sorted(self.tindex[g.uid] for g in f.subformulas() if g.op in ir.PAST_OPS))
+            self._relevant[f.uid] = r
+        return r
+
+    # --- derivatives ------------------------------------------------------------------------
+
+    def delta(self, f: Formula, prev: tuple[bool, ...] | None) -> int:
+        k: Hashable = (f.uid, prev) if self.has_past else f.uid
+        r = self._delta.get(k)
+        if r is not None:
+            return r
+        op = f.op
+        if op is Op.TRUE:
+            r = self.T
+        elif op is Op.FALSE:
+            r = self.F
+        elif op is Op.ATOM:
+            assert f.name is not None
+            r = self.fdd.mk(self.index[f.name], self.F, self.T)
+        elif is_past_literal(f):
+            r = self.past(f, prev)
+        elif op is Op.NOT:
+            g = f.args[0]
+            assert g.op is Op.ATOM and g.name is not None
+            r = self.fdd.mk(self.index[g.name], self.T, self.F)
+        elif op is Op.AND:
+            r = self.T
+            for a in f.args:
+                r = self.conj(r, self.delta(a, prev))
+                if r == self.F:
+                    break
+        elif op is Op.OR:
+            r = self.F
+            for a in f.args:
+                r = self.disj(r, self.delta(a, prev))
+                if r == self.T:
+                    break
+        elif op is Op.NEXT:
+            a = f.args[0]
+            r = self.fdd.leaf(_land(a, NONEMPTY) if ended_value(a) else dnf(a))
+        elif op is Op.WNEXT:
+            a = f.args[0]
+            r = self.fdd.leaf(dnf(a) if ended_value(a) else _lor(a, END))
+        elif op is Op.UNTIL:
+            a, b = f.args
+            stay = self.conj(self.delta(a, prev), self.fdd.leaf(f))
+            r = self.disj(self.delta(b, prev), stay)
+        elif op is Op.RELEASE:
+            a, b = f.args
+            stay = self.disj(self.delta(a, prev), self.fdd.leaf(f))
+            r = self.conj(self.delta(b, prev), stay)
+        else:  # pragma: no cover - NNF leaves no other operator outside past literals
+            raise AssertionError(f"unexpected operator {op!r} in NNF residual")
+        self._delta[k] = r
+        return r
+
+    # --- exploration ------------------------------------------------------------------------
+
+    def explore(self) -> Explored:
+        keys: list[Hashable] = [_INIT]
+        ids: dict[Hashable, int] = {_INIT: 0}
+        residuals: list[Formula] = [self.start]
+        accepting: list[bool] = []
+        roots: list[int] = []
+        budget = self.budget
+        n_temporal = len(self.temporal)
+
+        def state_of(value: Any) -> int:
+            if self.has_past:
+                f, assigned = value
+                bits = [False] * n_temporal
+                rel = self.relevant(f)
+                for i, v in assigned:
+                    if v and i in rel:
+                        bits[i] = True
+                key: Hashable = (f, tuple(bits))
+            else:
+                f = value
+                key = f
+            q = ids.get(key)
+            if q is None:
+                q = len(keys)
+                budget.check_states(q + 1)
+                ids[key] = q
+                keys.append(key)
+                residuals.append(f)
+            return q
+
+        q = 0
+        while q < len(keys):
+            key = keys[q]
+            prev: tuple[bool, ...] | None
+            if key is _INIT:
+                f, prev = self.start, None
+                accepting.append(False)  # fixed by the caller: the empty-trace convention
+            elif self.has_past:
+                f, prev = key  # type: ignore[misc]
+                accepting.append(ended_value(f))
+            else:
+                f, prev = key, ()  # type: ignore[assignment]
+                accepting.append(ended_value(f))
+            node = self.delta(f, prev)
+            if self.has_past:
+                node = self.fdd.map_leaves(lambda x: (x, ()), node, {})
+                for i in self.relevant(f):
+                    g = self.temporal[i]
+                    src = g.args[0] if g.op in (Op.YESTERDAY, Op.WYESTERDAY) else g
+                    bit = self.past(src, prev)
+
+                    def add(x: Any, b: Any, i: int = i) -> Any:
+                        return (x[0], x[1] + ((i, b is ir.TRUE),))
+
+                    node = self.fdd.apply(add, node, bit, self._pair_memo[i])
+            roots.append(self.fdd.map_leaves(state_of, node, self._to_state, self.sdd))
+            q += 1
+            if q & 63 == 0:
+                budget.check_time()
+        budget.check_time()
+        return Explored(self.props, self.sdd, roots, accepting, residuals)
+
+
+def explore(formula: Formula, budget: Budget) -> Explored:
+    """Build the reachable derivative automaton of ``formula`` (not minimal)."""
+    from compiler.nnf import empty_value
+
+    ex = _Explorer(formula, budget).explore()
+    ex.accepting[0] = empty_value(formula)
+    return ex
