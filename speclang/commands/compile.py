@@ -111,13 +111,16 @@ def compile_sources(args: argparse.Namespace) -> list[tuple[str, Automaton, floa
             raise UsageError("give either FILE or -f FORMULA, not both")
         if args.spec is not None:
             raise UsageError("--spec selects a spec of FILE; it does not apply to -f")
+        import speclang
+
+        # Parsed first so that the reported time is the compilation alone.
+        formula = speclang.parse_formula(args.formula, weak_next=args.weak_next)
         start = time.perf_counter()
         try:
-            aut = compiler.compile_formula(args.formula, weak_next=args.weak_next, **budgets)
+            aut = compiler.compile_formula(formula, **budgets)
         except CompileError as exc:
             raise SpecError(str(exc)) from None
-        name = aut.name or args.formula
-        return [(name, aut, (time.perf_counter() - start) * 1e3)]
+        return [(args.formula, aut, (time.perf_counter() - start) * 1e3)]
     if args.file is None:
         raise UsageError("give a spec FILE or -f FORMULA")
     module = load_module(args.file, weak_next=args.weak_next)
@@ -129,16 +132,25 @@ def compile_sources(args: argparse.Namespace) -> list[tuple[str, Automaton, floa
             aut = compiler.compile_spec(module, name, **budgets)
         except CompileError as exc:
             raise SpecError(f"{args.file}: {exc}") from None
-        out.append((name, aut, (time.perf_counter() - start) * 1e3))
+        ms = (time.perf_counter() - start) * 1e3
+        # A trace may mention every declared proposition, not only those the spec uses;
+        # the artifact keeps the list so `monitor --artifact` accepts the same traces.
+        aut.meta["declared_props"] = list(module.atoms)
+        out.append((name, aut, ms))
     return out
 
 
 def load_module(path: str, *, weak_next: bool = False) -> Any:
     import speclang
 
+    from speclang.diagnostics import render_all
+
     if not Path(path).is_file():
         raise SpecError(f"{path}: no such file")
-    return speclang.load(path, weak_next=weak_next)
+    module = speclang.load(path, weak_next=weak_next)
+    if module.warnings:
+        print(render_all(module.warnings, module.sources), file=sys.stderr)
+    return module
 
 
 def select_specs(module: Any, path: str, spec: str | None) -> list[str]:

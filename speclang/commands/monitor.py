@@ -60,7 +60,7 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str]]:
                 aut = load(args.artifact)
             except ArtifactError as exc:
                 raise SpecError(str(exc)) from None
-            return aut, set(aut.props)
+            return aut, set(aut.props) | set(aut.meta.get("declared_props", ()))
         budgets = {"max_states": args.max_states, "timeout": args.timeout}
         if args.formula is not None:
             aut = compiler.compile_formula(args.formula, weak_next=args.weak_next, **budgets)
@@ -71,7 +71,7 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str]]:
             raise UsageError(f"{args.file} has {len(names)} specs; choose one with --spec NAME")
         aut = compiler.compile_spec(module, names[0], **budgets)
         # Declared propositions the spec does not mention may still appear in a trace.
-        return aut, set(aut.props) | set(getattr(module, "props", ()))
+        return aut, set(aut.props) | set(module.atoms)
     except CompileError as exc:
         raise SpecError(str(exc)) from None
 
