@@ -142,7 +142,6 @@ def compile_sources(args: argparse.Namespace) -> list[tuple[str, Automaton, floa
 
 def load_module(path: str, *, weak_next: bool = False) -> Any:
     import speclang
-
     from speclang.diagnostics import render_all
 
     if not Path(path).is_file():
