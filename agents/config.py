@@ -1,0 +1,191 @@
+"""Experiment configuration: dataclasses read from a TOML file (see ``examples/experiments``)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+METHOD_KINDS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear", "pre_shield")
+TRANSFERS = ("none", "paper", "correspondence")
+COMBINES = ("mean", "min")
+SCHEDULES = ("fixed", "adaptive")
+REWARD_MODES = ("paper", "task")
+
+
+class ConfigError(ValueError):
+    """A bad experiment file; the message names the file and the offending key."""
+
+
+@dataclass
+class EnvConfig:
+    layout: str = "L1"
+    reward_mode: str = "task"
+    max_steps: int = 1000
+    slip: float = 0.05
+    jitter: float = 0.05
+    # Added to the step's reward (replacing the safe-step reward in paper mode) when the
+    # safeguard sees a violation; the episode then ends.
+    violation_penalty: float = -0.1
+
+
+@dataclass
+class SpecConfig:
+    source: str = "file"  # "file": compile `file`; "builtin": agents.builtin_specs
+    file: str = "examples/minecraft.spec"
+    progression: str = "minecraft"
+
+
+@dataclass
+class AgentConfig:
+    alpha: float = 0.9
+    gamma: float = 0.9
+    epsilon: float = 0.1
+    episodes: int = 5000
+
+
+@dataclass
+class EvalConfig:
+    episodes: int = 100
+    safe_window: int = 50  # trailing window for "episodes to 95% safe"
+    safe_rate: float = 0.95
+
+
+@dataclass
+class RunConfig:
+    checkpoint_every: int = 20_000  # batch steps between checkpoints
+    log_every: int = 5_000  # batch steps between metrics.jsonl / TensorBoard records
+
+
+@dataclass
+class MethodConfig:
+    name: str
+    kind: str
+    transfer: str = "none"
+    combine: str = "mean"
+    schedule: str = "fixed"
+    switch_every: int = 0  # fixed schedule; 0 = equal shares, the final spec the remainder
+    window: int = 50  # adaptive schedule: advance when the recent violation rate is low
+    threshold: float = 0.05
+    min_episodes: int = 100
+    max_episodes_per_task: int = 0  # 0 = no cap before the final spec
+    fear_lambda: float = 0.5
+    fear_horizon: int = 5
+
+
+@dataclass
+class ExperimentConfig:
+    name: str
+    seed: int = 0
+    seeds: int = 10
+    env: EnvConfig = field(default_factory=EnvConfig)
+    specs: SpecConfig = field(default_factory=SpecConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    methods: list[MethodConfig] = field(default_factory=list)
+    base_dir: str = "."  # the config file's directory; relative spec paths start here
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    kwargs = {}
+    for key, value in data.items():
+        expected = known[key].type
+        if expected in ("int", "float", "str") and not _type_ok(value, expected):
+            raise ConfigError(f"{where}.{key}: expected {expected}, got {value!r}")
+        kwargs[key] = float(value) if expected == "float" else value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _type_ok(value: Any, expected: str) -> bool:
+    if expected == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _check_choice(value: str, choices: tuple[str, ...], where: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+
+
+def parse_config(data: dict[str, Any], where: str = "<config>", base_dir: str = ".") -> ExperimentConfig:
+    data = dict(data)
+    sections = {
+        "env": EnvConfig, "specs": SpecConfig, "agent": AgentConfig,
+        "eval": EvalConfig, "run": RunConfig,
+    }
+    built: dict[str, Any] = {}
+    for key, cls in sections.items():
+        sub = data.pop(key, {})
+        if not isinstance(sub, dict):
+            raise ConfigError(f"{where}: [{key}] must be a table")
+        built[key] = _build(cls, sub, f"{where}: [{key}]")
+    raw_methods = data.pop("methods", [])
+    if not isinstance(raw_methods, list) or not raw_methods:
+        raise ConfigError(f"{where}: at least one [[methods]] entry is required")
+    methods = [_build(MethodConfig, m, f"{where}: [[methods]] #{i + 1}") for i, m in enumerate(raw_methods)]
+    if "name" not in data:
+        raise ConfigError(f"{where}: missing top-level key 'name'")
+    cfg: ExperimentConfig = _build(ExperimentConfig, {**data, **built, "methods": methods}, where)
+    cfg.base_dir = base_dir
+    _validate(cfg, where)
+    return cfg
+
+
+def _validate(cfg: ExperimentConfig, where: str) -> None:
+    from .envs.layouts import LAYOUTS
+
+    _check_choice(cfg.env.layout, tuple(LAYOUTS), f"{where}: env.layout")
+    _check_choice(cfg.env.reward_mode, REWARD_MODES, f"{where}: env.reward_mode")
+    _check_choice(cfg.specs.source, ("file", "builtin"), f"{where}: specs.source")
+    names = [m.name for m in cfg.methods]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: method names must be unique")
+    for m in cfg.methods:
+        w = f"{where}: method {m.name!r}"
+        _check_choice(m.kind, METHOD_KINDS, f"{w}.kind")
+        _check_choice(m.transfer, TRANSFERS, f"{w}.transfer")
+        _check_choice(m.combine, COMBINES, f"{w}.combine")
+        _check_choice(m.schedule, SCHEDULES, f"{w}.schedule")
+        if m.fear_horizon < 1:
+            raise ConfigError(f"{w}.fear_horizon must be >= 1")
+    positive = {
+        "seeds": cfg.seeds, "agent.episodes": cfg.agent.episodes, "env.max_steps": cfg.env.max_steps,
+        "eval.episodes": cfg.eval.episodes, "run.checkpoint_every": cfg.run.checkpoint_every,
+        "run.log_every": cfg.run.log_every,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{where}: {key} must be >= 1, got {value}")
+    for key, p in {"env.slip": cfg.env.slip, "env.jitter": cfg.env.jitter,
+                   "agent.epsilon": cfg.agent.epsilon}.items():
+        if not 0.0 <= p <= 1.0:
+            raise ConfigError(f"{where}: {key} must be a probability, got {p}")
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(data, str(path), str(path.parent))

@@ -1,0 +1,297 @@
+"""Run a configured experiment: training with checkpoints, logs, evaluation and results.
+
+Outputs in the run directory:
+  config.json        the resolved configuration (a resume must match it)
+  checkpoint.npz     the whole batch state + RNG state, written atomically
+  metrics.jsonl      progress records (one per method and log point) and one final record
+                     per run; truncated back to the checkpoint's length on resume
+  tb/                TensorBoard events (namespaced keys train/..., eval/..., spec/...)
+  results.json       final metrics per run, what ``speclang report`` reads
+  episodes.npz       per-episode curves (return, violations, spec) for the plots
+
+Resuming after a kill replays from the last checkpoint; since every random number comes from
+the one checkpointed generator, the results are identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compiler.automaton import Automaton
+
+from .config import ConfigError, ExperimentConfig
+from .monitors import unknown_props
+from .tabular import TabularBatch
+
+CHECKPOINT = "checkpoint.npz"
+SAFE_WINDOW_MIN = 1
+
+
+class ExperimentError(Exception):
+    """A problem with the run directory or the specs (shown to the user without traceback)."""
+
+
+def load_automata(cfg: ExperimentConfig) -> tuple[list[str], list[Automaton]]:
+    """The progression's spec names and compiled monitors, in order."""
+    if cfg.specs.source == "builtin":
+        from .builtin_specs import minecraft_progression
+
+        auts = minecraft_progression()
+        return [a.name or f"t{i + 1}" for i, a in enumerate(auts)], auts
+    path = Path(cfg.specs.file)
+    if not path.is_absolute():
+        path = Path(cfg.base_dir) / path
+    import compiler
+    import speclang
+
+    try:
+        module = speclang.load(path)
+    except speclang.SpecErrors as exc:
+        raise ExperimentError(str(exc)) from None
+    except OSError as exc:
+        raise ExperimentError(f"{path}: cannot read: {exc.strerror}") from None
+    names = module.progressions.get(cfg.specs.progression)
+    if names is None:
+        known = ", ".join(module.progressions) or "none"
+        raise ExperimentError(
+            f"{path}: no progression named {cfg.specs.progression!r} (progressions: {known})"
+        )
+    auts = [compiler.compile_spec(module, n) for n in names]
+    for name, aut in zip(names, auts, strict=True):
+        extra = unknown_props(aut)
+        if extra:
+            raise ExperimentError(
+                f"{path}: spec {name!r} uses propositions the gridworld does not label: "
+                f"{', '.join(extra)}"
+            )
+    return list(names), auts
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+
+def save_checkpoint(path: Path, batch: TabularBatch, metrics_offset: int) -> None:
+    state = batch.state_dict()
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(
+        tmp,
+        **state["arrays"],
+        _rng=np.array(json.dumps(state["rng"])),
+        _batch_step=np.array(state["batch_step"]),
+        _metrics_offset=np.array(metrics_offset),
+    )
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, batch: TabularBatch) -> int:
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files if not k.startswith("_")}
+        batch.load_state_dict(
+            {
+                "arrays": arrays,
+                "rng": json.loads(str(data["_rng"])),
+                "batch_step": int(data["_batch_step"]),
+            }
+        )
+        return int(data["_metrics_offset"])
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def episodes_to_safe(fviol: np.ndarray, window: int, rate: float) -> int | None:
+    """First episode count at which the trailing ``window`` episodes were at least ``rate``
+    safe with respect to the final spec; ``None`` if never."""
+    safe = (~fviol).astype(np.float64)
+    if len(safe) < window:
+        return None
+    sums = np.convolve(safe, np.ones(window), mode="valid")
+    hits = np.flatnonzero(sums >= rate * window - 1e-9)
+    return int(hits[0] + window) if hits.size else None
+
+
+class _Logger:
+    def __init__(self, out: Path, offset: int, tb: bool) -> None:
+        path = out / "metrics.jsonl"
+        if offset == 0:
+            path.write_bytes(b"")
+        else:
+            with open(path, "r+b") as fh:
+                fh.truncate(offset)
+        self.fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+        self.writer: Any = None
+        if tb:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(out / "tb"))
+            except ImportError:
+                print("warning: tensorboard not installed; no TensorBoard events", file=sys.stderr)
+
+    def offset(self) -> int:
+        self.fh.flush()
+        return self.fh.tell()
+
+    def record(self, rec: dict[str, Any], step: int) -> None:
+        self.fh.write(json.dumps(rec, sort_keys=True) + "\n")
+        if self.writer is not None:
+            prefix = rec.get("method", "")
+            for key, value in rec.items():
+                if "/" in key and isinstance(value, int | float):
+                    self.writer.add_scalar(f"{key}/{prefix}" if prefix else key, value, step)
+
+    def close(self) -> None:
+        self.fh.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _progress_records(batch: TabularBatch, spec_names: list[str]) -> list[dict[str, Any]]:
+    st = batch.st
+    out = []
+    for m in batch.cfg.methods:
+        rows = [i for i, r in enumerate(batch.runs) if r.method.name == m.name]
+        counts = st["ep_count"][rows]
+        rec: dict[str, Any] = {
+            "kind": "progress",
+            "batch_step": batch.batch_step,
+            "method": m.name,
+            "train/episodes": float(counts.mean()),
+        }
+        viol = [st["viol"][r, : st["ep_count"][r]] for r in rows]
+        rec["train/violations"] = float(np.mean([v.sum() for v in viol]))
+        recent = [st["ret"][r, max(0, c - 50) : c].mean() if c else 0.0 for r, c in zip(rows, counts, strict=True)]
+        rec["train/return_last50"] = float(np.mean(recent))
+        for k, name in enumerate(spec_names):
+            per = [(st["viol"][r, : st["ep_count"][r]] & (st["ep_spec"][r, : st["ep_count"][r]] == k)).sum() for r in rows]
+            rec[f"spec/{name}/violations"] = float(np.mean(per))
+        out.append(rec)
+    return out
+
+
+def final_metrics(batch: TabularBatch, spec_names: list[str], evals: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    st, cfg = batch.st, batch.cfg
+    start_values = batch.start_values()
+    out = []
+    for i, run in enumerate(batch.runs):
+        n = int(st["ep_count"][i])
+        ets = episodes_to_safe(st["fviol"][i, :n], cfg.eval.safe_window, cfg.eval.safe_rate)
+        rec: dict[str, Any] = {
+            "kind": "final",
+            "method": run.method.name,
+            "method_kind": run.method.kind,
+            "seed": run.seed_index,
+            "episodes": n,
+            "violations": int(st["viol"][i, :n].sum()),
+            "final_spec_violations": int(st["fviol"][i, :n].sum()),
+            "episodes_to_safe": ets if ets is not None else n,
+            "reached_safe": ets is not None,
+            "train_return": float(st["ret"][i, :n].mean()),
+            "train_success_rate": float(st["success"][i, :n].mean()),
+            "eval_success_rate": float(evals["success_rate"][i]),
+            "eval_violation_rate": float(evals["violation_rate"][i]),
+            "eval_return": float(evals["return"][i]),
+            "start_value": float(start_values[i]),
+            "final_states_visited": int(st["visited_final"][i].sum()),
+        }
+        for k, name in enumerate(spec_names):
+            rec[f"violations_{name}"] = int((st["viol"][i, :n] & (st["ep_spec"][i, :n] == k)).sum())
+            rec[f"episodes_{name}"] = int((st["ep_spec"][i, :n] == k).sum())
+        out.append(rec)
+    return out
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    tensorboard: bool = True,
+    stop_after_steps: int | None = None,
+) -> dict[str, Any] | None:
+    """Train, evaluate and write the run directory. Returns the results dict, or ``None``
+    when ``stop_after_steps`` interrupted training (tests use it to simulate a kill)."""
+    out = Path(out)
+    config_path = out / "config.json"
+    ckpt = out / CHECKPOINT
+    cfg_json = json.dumps(cfg.to_dict(), sort_keys=True, indent=1)
+    if resume:
+        if not config_path.exists():
+            raise ExperimentError(f"{out}: nothing to resume (no config.json)")
+        if json.loads(config_path.read_text()) != json.loads(cfg_json):
+            raise ExperimentError(f"{out}: the configuration differs from the run being resumed")
+        if (out / "results.json").exists():
+            return dict(json.loads((out / "results.json").read_text()))
+    elif out.exists() and any(out.iterdir()):
+        raise ExperimentError(f"{out}: run directory is not empty (use --resume to continue it)")
+    out.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(cfg_json)
+
+    spec_names, automata = load_automata(cfg)
+    batch = TabularBatch(cfg, automata, cfg.seed)
+    offset = load_checkpoint(ckpt, batch) if resume and ckpt.exists() else 0
+    log = _Logger(out, offset, tensorboard)
+    total = batch.R * batch.E
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=int(batch.st["ep_count"].sum()), unit="ep",
+                   desc=cfg.name, file=sys.stderr, mininterval=1.0)
+    started = time.perf_counter()
+    try:
+        while not batch.finished:
+            done = batch.train_step()
+            if bar is not None and done:
+                bar.update(done)
+            step = batch.batch_step
+            if step % cfg.run.log_every == 0:
+                for rec in _progress_records(batch, spec_names):
+                    log.record(rec, step)
+            if step % cfg.run.checkpoint_every == 0:
+                save_checkpoint(ckpt, batch, log.offset())
+            if stop_after_steps is not None and step >= stop_after_steps:
+                return None
+        evals = batch.evaluate(cfg.eval.episodes)
+        finals = final_metrics(batch, spec_names, evals)
+        for rec in finals:
+            log.record(rec, batch.batch_step)
+    finally:
+        if bar is not None:
+            bar.close()
+        log.close()
+    results = {
+        "name": cfg.name,
+        "specs": spec_names,
+        "methods": [m.name for m in cfg.methods],
+        "seeds": cfg.seeds,
+        "episodes": cfg.agent.episodes,
+        "reward_mode": cfg.env.reward_mode,
+        "max_steps": cfg.env.max_steps,
+        "batch_steps": batch.batch_step,
+        "runs": finals,
+    }
+    st = batch.st
+    np.savez_compressed(
+        out / "episodes.npz", ret=st["ret"], viol=st["viol"], fviol=st["fviol"],
+        success=st["success"], spec=st["ep_spec"], length=st["length"],
+    )
+    (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
+    elapsed = time.perf_counter() - started
+    print(f"{cfg.name}: {batch.batch_step} lock-step transitions in {elapsed:.1f} s "
+          f"({total} episodes); results in {out}", file=sys.stderr)
+    return results
+
+
+__all__ = ["ConfigError", "ExperimentError", "run_experiment", "load_automata", "episodes_to_safe"]

@@ -1,0 +1,233 @@
+"""Plots and statistics for a finished experiment directory (``speclang report``)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# (key in results.json, label, lower is better)
+METRICS: tuple[tuple[str, str, bool], ...] = (
+    ("violations", "training violations (active spec)", True),
+    ("final_spec_violations", "training violations of the final spec", True),
+    ("episodes_to_safe", "episodes to >=95% safe (final spec)", True),
+    ("eval_success_rate", "greedy success rate", False),
+    ("eval_violation_rate", "greedy violation rate", True),
+    ("eval_return", "greedy return", False),
+    ("train_return", "mean training return", False),
+    ("start_value", "value at the start state", False),
+    ("final_states_visited", "product states visited on the final spec", True),
+)
+TESTED = ("final_spec_violations", "episodes_to_safe", "eval_success_rate", "eval_violation_rate")
+
+
+class ReportError(Exception):
+    pass
+
+
+def mean_ci(values: np.ndarray) -> tuple[float, float]:
+    """Mean and half-width of the 95% t confidence interval (0 for fewer than two values)."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    m = float(values.mean())
+    if len(values) < 2:
+        return m, 0.0
+    sd = float(values.std(ddof=1))
+    return m, float(stats.t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values)))
+
+
+def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Welch t-test and two-sided Mann-Whitney U p-values of samples ``a`` vs ``b``."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2 or len(b) < 2:
+        return {"welch_p": math.nan, "mannwhitney_p": math.nan}
+    if np.ptp(np.r_[a, b]) == 0:  # identical constants: no evidence of any difference
+        return {"welch_p": 1.0, "mannwhitney_p": 1.0}
+    welch = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    if math.isnan(welch):  # both samples constant but different: certainly different
+        welch = 0.0
+    mw = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    return {"welch_p": welch, "mannwhitney_p": mw}
+
+
+def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    results_path = run_dir / "results.json"
+    if not results_path.exists():
+        raise ReportError(f"{run_dir}: no results.json (has `speclang train` finished?)")
+    try:
+        results = json.loads(results_path.read_text())
+        with np.load(run_dir / "episodes.npz") as data:
+            curves = {k: data[k] for k in data.files}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ReportError(f"{run_dir}: unreadable results: {exc}") from None
+    return results, curves
+
+
+def _by_method(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {m: [] for m in results["methods"]}
+    for rec in results["runs"]:
+        out[rec["method"]].append(rec)
+    return out
+
+
+def _binned(values: np.ndarray, width: int) -> np.ndarray:
+    n = values.shape[1] // width
+    return values[:, : n * width].reshape(values.shape[0], n, width).mean(axis=2)
+
+
+def plot_curves(results: dict[str, Any], curves: dict[str, np.ndarray], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    episodes = int(results["episodes"])
+    width = max(1, episodes // 50)
+    methods = results["methods"]
+    seeds = int(results["seeds"])
+    panels = {
+        "violations.png": [
+            ("viol", "violation rate (active spec)"),
+            ("fviol", "violation rate (final spec)"),
+        ],
+        "return.png": [("ret", "episode return")],
+    }
+    written = []
+    for filename, keys in panels.items():
+        fig, axes = plt.subplots(1, len(keys), figsize=(6.5 * len(keys), 4.2), squeeze=False)
+        for ax, (key, label) in zip(axes[0], keys, strict=True):
+            for i, method in enumerate(methods):
+                rows = curves[key][i * seeds : (i + 1) * seeds].astype(np.float64)
+                binned = _binned(rows, width)
+                x = (np.arange(binned.shape[1]) + 1) * width
+                stats = [mean_ci(binned[:, j]) for j in range(binned.shape[1])]
+                mean = np.array([s[0] for s in stats])
+                half = np.array([s[1] for s in stats])
+                (line,) = ax.plot(x, mean, label=method, lw=1.4)
+                ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.18)
+            ax.set_xlabel("episode")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=8)
+        fig.suptitle(f"{results['name']}: mean over {seeds} seeds, 95% CI bands")
+        fig.tight_layout()
+        path = out / filename
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def summary_tables(results: dict[str, Any], reference: str | None) -> dict[str, Any]:
+    by = _by_method(results)
+    methods = results["methods"]
+    if reference is None:
+        kinds = {r["method"]: r["method_kind"] for r in results["runs"]}
+        reference = next((m for m in methods if kinds[m] == "progressive"), methods[0])
+    if reference not in by:
+        raise ReportError(f"no method named {reference!r} (methods: {', '.join(methods)})")
+    table = {
+        m: {key: mean_ci(np.array([r[key] for r in by[m]], dtype=np.float64)) for key, _, _ in METRICS}
+        for m in methods
+    }
+    tests = {
+        m: {
+            key: compare(
+                np.array([r[key] for r in by[reference]]), np.array([r[key] for r in by[m]])
+            )
+            for key in TESTED
+        }
+        for m in methods
+        if m != reference
+    }
+    return {"reference": reference, "table": table, "tests": tests}
+
+
+def _fmt(mean: float, half: float) -> str:
+    scale = max(abs(mean), half)
+    digits = 0 if scale >= 100 else 2 if scale >= 1 else 3
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def render_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
+    methods = results["methods"]
+    lines = [
+        f"# {results['name']}",
+        "",
+        f"{results['seeds']} seeds per method, {results['episodes']} training episodes per run, "
+        f"reward mode `{results['reward_mode']}`, at most {results['max_steps']} steps per "
+        f"episode; specs: {' -> '.join(results['specs'])}. Mean ± 95% CI half-width.",
+        "",
+        "| metric | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
+    for key, label, lower in METRICS:
+        cells = [_fmt(*summary["table"][m][key]) for m in methods]
+        arrow = "↓" if lower else "↑"
+        lines.append(f"| {label} {arrow} | " + " | ".join(cells) + " |")
+    ref = summary["reference"]
+    lines += [
+        "",
+        f"## `{ref}` against each other method",
+        "",
+        "p-values, Welch t-test / Mann–Whitney U (two-sided).",
+        "",
+        "| method | " + " | ".join(TESTED) + " |",
+        "|---|" + "---|" * len(TESTED),
+    ]
+    for m, tests in summary["tests"].items():
+        cells = [f"{t['welch_p']:.3g} / {t['mannwhitney_p']:.3g}" for t in (tests[k] for k in TESTED)]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += ["", "![violations](violations.png)", "", "![return](return.png)", ""]
+    return "\n".join(lines)
+
+
+def render_html(markdown: str, title: str) -> str:
+    body = []
+    in_table = False
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if all(set(c) <= {"-"} for c in cells):
+                continue
+            if not in_table:
+                body.append("<table>")
+                in_table = True
+                body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells) + "</tr>")
+            else:
+                body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+            continue
+        if in_table:
+            body.append("</table>")
+            in_table = False
+        if line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("!["):
+            src = line[line.index("(") + 1 : -1]
+            body.append(f'<p><img src="{html.escape(src)}" style="max-width:100%"></p>')
+        elif line:
+            body.append(f"<p>{html.escape(line)}</p>")
+    if in_table:
+        body.append("</table>")
+    style = "body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_report(run_dir: Path, reference: str | None = None) -> list[Path]:
+    results, curves = _load(run_dir)
+    written = plot_curves(results, curves, run_dir)
+    summary = summary_tables(results, reference)
+    md = render_markdown(results, summary)
+    (run_dir / "summary.md").write_text(md, encoding="utf-8")
+    (run_dir / "summary.html").write_text(render_html(md, results["name"]), encoding="utf-8")
+    return [*written, run_dir / "summary.md", run_dir / "summary.html"]

@@ -1,0 +1,377 @@
+"""Tabular Q-learning for every (method, seed) run of an experiment at once.
+
+All runs advance in lock-step: one numpy operation moves every environment, steps every
+monitor and updates every Q-table. Runs are independent (each has its own environment copy,
+Q-tables, schedule and episode counter) and only share the random generator, so an
+experiment is reproducible from its seed and its list of methods.
+
+Q-tables are one array ``Q[run, task, env_state, monitor_state, action]`` where
+``env_state = cell * N_STAGES + task_stage`` and ``task`` indexes the spec progression; a
+run that does not follow a progression only uses the last (final-spec) slice.
+
+Method kinds (see ``agents.config.METHOD_KINDS``):
+  progressive     safeguard = the current spec of the progression; values carried over at
+                  each switch by the configured transfer (none / paper / correspondence)
+  zero_shot       safeguard = the final spec, from scratch
+  no_safeguard    task reward only; state = (cell, stage); violations only counted
+  intrinsic_fear  zero_shot plus a learned danger model whose prediction, times lambda,
+                  is subtracted from the reward (Lipton et al. 2016)
+  pre_shield      zero_shot plus masking of actions whose slip-free next cell would drive
+                  the monitor into its violation sink (a safety reference)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from compiler.automaton import Automaton
+
+from .config import ExperimentConfig, MethodConfig
+from .envs.layouts import N_ACTIONS, N_STAGES, get_layout
+from .envs.minecraft import SAFE_STEP_REWARD, TASK_STEP_COST, TASK_SUCCESS_REWARD
+from .envs.minecraft_fast import FastMinecraft
+from .monitors import MonitorTables, correspondence
+from .transfer import transfer_values
+
+# Tie-breaking noise for the greedy action; far below any value difference that matters.
+_TIE_NOISE = 1e-9
+
+
+@dataclass
+class RunSpec:
+    """Static description of one run of the batch."""
+
+    method: MethodConfig
+    seed_index: int
+
+
+class TabularBatch:
+    """The whole experiment's mutable state, stepped by :meth:`train_step`."""
+
+    # Arrays saved in checkpoints (besides the environment's and the RNG state).
+    STATE_KEYS = (
+        "Q", "q", "qf", "spec", "ep_count", "active", "task_start", "ep_ret", "ep_viol",
+        "ep_fviol", "ret", "length", "viol", "fviol", "success", "ep_spec", "visited_final",
+        "fear_pos", "fear_tot", "fear_buf", "fear_ptr",
+    )
+
+    def __init__(self, cfg: ExperimentConfig, automata: list[Automaton], seed: int) -> None:
+        self.cfg = cfg
+        self.automata = automata
+        self.K = len(automata)
+        self.runs = [RunSpec(m, s) for m in cfg.methods for s in range(cfg.seeds)]
+        R = self.R = len(self.runs)
+        self.rng = np.random.default_rng(seed)
+        self.layout = get_layout(cfg.env.layout)
+        self.env = FastMinecraft(
+            self.layout, R, self.rng, slip=cfg.env.slip, jitter=cfg.env.jitter
+        )
+        self.mon = MonitorTables.build(automata)
+        self.S = self.layout.size * self.layout.size * N_STAGES
+        self.Qmax = self.mon.max_states
+        E = self.E = cfg.agent.episodes
+        letters = self.layout.letters()
+        # pairs[k][i][qn] = states of automaton i that automaton k's state qn co-occurs with.
+        self.pairs = [
+            [correspondence(automata[k], automata[i], letters) for i in range(k)]
+            for k in range(self.K)
+        ]
+
+        kinds = [r.method.kind for r in self.runs]
+        self.progressive = np.array([k == "progressive" for k in kinds])
+        self.safeguard = np.array([k != "no_safeguard" for k in kinds])
+        self.use_aut = self.safeguard.copy()
+        self.shield = np.array([k == "pre_shield" for k in kinds])
+        self.fear = np.array([k == "intrinsic_fear" for k in kinds])
+        self.fear_lambda = np.array([r.method.fear_lambda for r in self.runs])
+        self.fear_rows = np.flatnonzero(self.fear)
+        self.horizon = max([r.method.fear_horizon for r in self.runs if r.method.kind == "intrinsic_fear"] or [1])
+        self.rows = np.arange(R)
+
+        st: dict[str, np.ndarray] = {}
+        st["Q"] = np.zeros((R, self.K, self.S, self.Qmax, N_ACTIONS), dtype=np.float64)
+        st["q"] = np.zeros(R, dtype=np.int64)
+        st["qf"] = np.zeros(R, dtype=np.int64)
+        st["spec"] = np.where(self.progressive, 0, self.K - 1).astype(np.int64)
+        st["ep_count"] = np.zeros(R, dtype=np.int64)
+        st["active"] = np.ones(R, dtype=bool)
+        st["task_start"] = np.zeros(R, dtype=np.int64)  # episode at which the current spec began
+        st["ep_ret"] = np.zeros(R)
+        st["ep_viol"] = np.zeros(R, dtype=bool)
+        st["ep_fviol"] = np.zeros(R, dtype=bool)
+        st["ret"] = np.zeros((R, E), dtype=np.float32)
+        st["length"] = np.zeros((R, E), dtype=np.int32)
+        st["viol"] = np.zeros((R, E), dtype=bool)
+        st["fviol"] = np.zeros((R, E), dtype=bool)
+        st["success"] = np.zeros((R, E), dtype=bool)
+        st["ep_spec"] = np.zeros((R, E), dtype=np.int8)
+        st["visited_final"] = np.zeros((R, self.S, self.Qmax), dtype=bool)
+        n_fear = len(self.fear_rows)
+        st["fear_pos"] = np.zeros((n_fear, self.S * self.Qmax))
+        st["fear_tot"] = np.zeros((n_fear, self.S * self.Qmax))
+        st["fear_buf"] = np.full((n_fear, self.horizon), -1, dtype=np.int64)
+        st["fear_ptr"] = np.zeros(n_fear, dtype=np.int64)
+        self.st = st
+        self.batch_step = 0
+        self._reset_rows(self.rows)
+
+    # --- checkpoints ------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        arrays = {k: self.st[k] for k in self.STATE_KEYS}
+        arrays.update({f"env_{k}": v for k, v in self.env.state_arrays().items()})
+        return {"arrays": arrays, "rng": self.rng.bit_generator.state, "batch_step": self.batch_step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        arrays = state["arrays"]
+        for k in self.STATE_KEYS:
+            if arrays[k].shape != self.st[k].shape:
+                raise ValueError(f"checkpoint array {k} has shape {arrays[k].shape}, expected {self.st[k].shape}")
+            self.st[k] = np.array(arrays[k], dtype=self.st[k].dtype)
+        self.env.load_state_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("env_")})
+        self.rng.bit_generator.state = state["rng"]
+        self.batch_step = int(state["batch_step"])
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return not bool(self.st["active"].any())
+
+    def _local(self, q: np.ndarray, spec: np.ndarray) -> np.ndarray:
+        return np.where(self.use_aut, q - self.mon.offset[spec], 0)
+
+    def _reset_rows(self, idx: np.ndarray) -> None:
+        st, mon = self.st, self.mon
+        start = self.env.reset(idx)
+        st["q"][idx] = mon.next_global[mon.initial[st["spec"][idx]], start]
+        st["qf"][idx] = mon.next_global[mon.initial[self.K - 1], start]
+        st["ep_ret"][idx] = 0.0
+        st["ep_viol"][idx] = st["q"][idx] == mon.sink[st["spec"][idx]]
+        st["ep_fviol"][idx] = st["qf"][idx] == mon.sink[self.K - 1]
+        if len(self.fear_rows):
+            st["fear_buf"][np.isin(self.fear_rows, idx)] = -1
+
+    def _allowed(self, q: np.ndarray, spec: np.ndarray, env: FastMinecraft | None = None) -> np.ndarray:
+        """Actions the pre-shield permits: those whose slip-free next cell keeps the monitor
+        out of its violation sink (all actions for unshielded runs)."""
+        env = env or self.env
+        nxt = self.mon.next_global[q[:, None], env.next_masks()]
+        blocked = self.shield[:, None] & (nxt == self.mon.sink[spec][:, None])
+        blocked[blocked.all(axis=1)] = False  # nothing is safe: the shield gives up
+        return ~blocked
+
+    # --- one lock-step transition ------------------------------------------------------------
+
+    def train_step(self) -> int:
+        """Advance every run by one environment step; returns the number of episodes recorded."""
+        cfg, st, mon, env = self.cfg, self.st, self.mon, self.env
+        Q = st["Q"]
+        spec, q = st["spec"], st["q"]
+        s = env.cell * N_STAGES + env.stage
+        ql = self._local(q, spec)
+        qv = Q[self.rows, spec, s, ql]
+        noise = self.rng.random((self.R, N_ACTIONS))
+        explore = self.rng.random(self.R) < cfg.agent.epsilon
+        score = np.where(explore[:, None], noise, qv + noise * _TIE_NOISE)
+        if self.shield.any():
+            score = np.where(self._allowed(q, spec), score, -np.inf)
+        a = score.argmax(axis=1)
+
+        mask, success = env.step(a)
+        q2 = mon.next_global[q, mask]
+        qf2 = mon.next_global[st["qf"], mask]
+        viol = q2 == mon.sink[spec]
+        if cfg.env.reward_mode == "task":
+            reward = TASK_STEP_COST + success * TASK_SUCCESS_REWARD
+            terminal = success.copy()
+        else:
+            reward = np.full(self.R, SAFE_STEP_REWARD)
+            terminal = np.zeros(self.R, dtype=bool)
+        stop = viol & self.safeguard
+        reward = np.where(stop, cfg.env.violation_penalty, reward)
+        terminal |= stop
+        truncated = env.steps >= cfg.env.max_steps
+
+        s2 = env.cell * N_STAGES + env.stage
+        ql2 = self._local(q2, spec)
+        learn_reward = reward
+        if len(self.fear_rows):
+            learn_reward = reward.copy()
+            fr = self.fear_rows
+            flat = s2[fr] * self.Qmax + ql2[fr]
+            danger = st["fear_pos"][np.arange(len(fr)), flat] / (st["fear_tot"][np.arange(len(fr)), flat] + 1.0)
+            learn_reward[fr] -= self.fear_lambda[fr] * danger
+            self._fear_push(flat)
+
+        next_values = Q[self.rows, spec, s2, ql2]
+        if self.shield.any():
+            # A shielded agent can never take a blocked action, so it must not bootstrap
+            # from one (their untouched zeros would lure it next to every hazard).
+            next_values = np.where(self._allowed(q2, spec), next_values, -np.inf)
+        boot = next_values.max(axis=1)
+        target = learn_reward + cfg.agent.gamma * boot * ~terminal
+        step_size = cfg.agent.alpha * st["active"]
+        old = Q[self.rows, spec, s, ql, a]
+        Q[self.rows, spec, s, ql, a] = old + step_size * (target - old)
+
+        final = st["active"] & (spec == self.K - 1)
+        st["visited_final"][self.rows[final], s2[final], ql2[final]] = True
+        st["ep_ret"] += reward
+        st["ep_viol"] |= viol
+        st["ep_fviol"] |= qf2 == mon.sink[self.K - 1]
+        st["q"], st["qf"] = q2, qf2
+        self.batch_step += 1
+
+        done = terminal | truncated
+        if not done.any():
+            return 0
+        return self._end_episodes(np.flatnonzero(done), success)
+
+    def _fear_push(self, flat: np.ndarray) -> None:
+        """Danger labels: a state visited ``horizon`` steps ago with no violation since is a
+        negative example; on a violation every state still in the window is a positive one."""
+        st = self.st
+        k = np.arange(len(self.fear_rows))
+        ptr = st["fear_ptr"]
+        old = st["fear_buf"][k, ptr]
+        aged = old >= 0
+        np.add.at(st["fear_tot"], (k[aged], old[aged]), 1.0)
+        st["fear_buf"][k, ptr] = flat
+        st["fear_ptr"] = (ptr + 1) % self.horizon
+
+    def _fear_close(self, row: int, violated: bool) -> None:
+        st = self.st
+        k = int(np.searchsorted(self.fear_rows, row))
+        entries = st["fear_buf"][k][st["fear_buf"][k] >= 0]
+        st["fear_tot"][k, entries] += 1.0
+        if violated:
+            st["fear_pos"][k, entries] += 1.0
+        st["fear_buf"][k] = -1
+
+    # --- episode ends, schedules and transfer ------------------------------------------------
+
+    def _end_episodes(self, done: np.ndarray, success: np.ndarray) -> int:
+        st = self.st
+        recorded = 0
+        for r in done.tolist():
+            if self.fear[r]:
+                self._fear_close(r, bool(st["ep_viol"][r]))
+            if not st["active"][r]:
+                continue
+            e = int(st["ep_count"][r])
+            st["ret"][r, e] = st["ep_ret"][r]
+            st["length"][r, e] = self.env.steps[r]
+            st["viol"][r, e] = st["ep_viol"][r]
+            st["fviol"][r, e] = st["ep_fviol"][r]
+            st["success"][r, e] = success[r]
+            st["ep_spec"][r, e] = st["spec"][r]
+            st["ep_count"][r] = e + 1
+            recorded += 1
+            if e + 1 >= self.E:
+                st["active"][r] = False
+            elif self.progressive[r]:
+                new = self._scheduled_spec(r, e + 1)
+                if new != st["spec"][r]:
+                    self._switch(r, new, e + 1)
+        self._reset_rows(done)
+        return recorded
+
+    def _scheduled_spec(self, r: int, episodes_done: int) -> int:
+        m = self.runs[r].method
+        st = self.st
+        cur = int(st["spec"][r])
+        if cur == self.K - 1:
+            return cur
+        if m.schedule == "fixed":
+            share = m.switch_every or self.E // self.K
+            return min(episodes_done // share, self.K - 1)
+        on_task = episodes_done - int(st["task_start"][r])
+        if m.max_episodes_per_task and on_task >= m.max_episodes_per_task:
+            return cur + 1
+        if on_task < max(m.min_episodes, m.window):
+            return cur
+        recent = st["viol"][r, episodes_done - m.window : episodes_done]
+        return cur + 1 if recent.mean() < m.threshold else cur
+
+    def _switch(self, r: int, new: int, episodes_done: int) -> None:
+        st = self.st
+        m = self.runs[r].method
+        st["Q"][r, new] = transfer_values(
+            m.transfer,
+            m.combine,
+            st["Q"][r, :new],
+            self.automata[: new + 1],
+            self.pairs[new],
+        )
+        st["spec"][r] = new
+        st["task_start"][r] = episodes_done
+
+    # --- greedy evaluation on the final spec -----------------------------------------------
+
+    def evaluate(self, n_episodes: int) -> dict[str, np.ndarray]:
+        """Greedy (epsilon 0, no learning) episodes of every run's final-spec policy.
+
+        A violation of the final spec ends the episode for every method (the no-safeguard
+        baseline included) and counts against it; success = the task (task mode) or reaching
+        the step cap without violation (paper mode). Returns per-run rates and mean return.
+        """
+        cfg, mon = self.cfg, self.mon
+        K1 = self.K - 1
+        env = FastMinecraft(self.layout, self.R, self.rng, slip=cfg.env.slip, jitter=cfg.env.jitter)
+        table = self.st["Q"][:, K1]
+        spec = np.full(self.R, K1)
+        count = np.zeros(self.R, dtype=np.int64)
+        n_success = np.zeros(self.R)
+        n_viol = np.zeros(self.R)
+        total_ret = np.zeros(self.R)
+        ep_ret = np.zeros(self.R)
+        q = mon.next_global[mon.initial[K1], env.reset()]
+        while (count < n_episodes).any():
+            s = env.cell * N_STAGES + env.stage
+            qv = table[self.rows, s, self._local(q, spec)]
+            score = qv + self.rng.random((self.R, N_ACTIONS)) * _TIE_NOISE
+            if self.shield.any():
+                score = np.where(self._allowed(q, spec, env), score, -np.inf)
+            mask, success = env.step(score.argmax(axis=1))
+            q = mon.next_global[q, mask]
+            viol = q == mon.sink[K1]
+            truncated = env.steps >= cfg.env.max_steps
+            if cfg.env.reward_mode == "task":
+                reward = TASK_STEP_COST + success * TASK_SUCCESS_REWARD
+                won = success & ~viol
+            else:
+                reward = np.full(self.R, SAFE_STEP_REWARD)
+                won = truncated & ~viol
+            ep_ret += np.where(viol, cfg.env.violation_penalty, reward)
+            done = viol | truncated | (success if cfg.env.reward_mode == "task" else False)
+            if done.any():
+                idx = np.flatnonzero(done & (count < n_episodes))
+                n_success[idx] += won[idx]
+                n_viol[idx] += viol[idx]
+                total_ret[idx] += ep_ret[idx]
+                count[idx] += 1
+                reset = np.flatnonzero(done)
+                ep_ret[reset] = 0.0
+                q[reset] = mon.next_global[mon.initial[K1], env.reset(reset)]
+        return {
+            "success_rate": n_success / n_episodes,
+            "violation_rate": n_viol / n_episodes,
+            "return": total_ret / n_episodes,
+        }
+
+    # --- summary numbers ---------------------------------------------------------------------
+
+    def start_values(self) -> np.ndarray:
+        """max_a Q at the start state (un-jittered start labels) of every run's final table."""
+        K1 = self.K - 1
+        start_mask = int(self.layout.base_masks()[self.layout.start_cell])
+        from .envs.layouts import advance_stage
+
+        s = self.layout.start_cell * N_STAGES + advance_stage(0, start_mask)
+        q0 = self.mon.next_global[self.mon.initial[K1], start_mask]
+        ql = np.where(self.use_aut, q0 - self.mon.offset[K1], 0)
+        return self.st["Q"][self.rows, K1, s, ql].max(axis=1)

@@ -1,0 +1,50 @@
+"""``speclang train CONFIG.toml --out RUN_DIR [--resume] [--seeds N]``: run an experiment."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from speclang.cli import SpecError, UsageError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train agents on a gridworld experiment (TOML config)",
+        description="Run a configured experiment: progressive safeguards and baselines, "
+        "all seeds at once; writes metrics.jsonl, TensorBoard events, checkpoints, results.",
+    )
+    p.add_argument("config", help="experiment file, e.g. examples/experiments/demo.toml")
+    p.add_argument("--out", required=True, help="run directory to create (or resume)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
+    p.add_argument("--episodes", type=int, default=None, help="override episodes per run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        raise SpecError(str(exc)) from None
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise UsageError("--seeds must be >= 1")
+        cfg.seeds = args.seeds
+    if args.episodes is not None:
+        if args.episodes < 1:
+            raise UsageError("--episodes must be >= 1")
+        cfg.agent.episodes = args.episodes
+    if any(m.kind == "dqn" for m in cfg.methods):
+        raise UsageError("DQN experiments run with `python -m agents.dqn CONFIG`")
+    from agents.experiment import ExperimentError, run_experiment
+
+    try:
+        run_experiment(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
+    except ExperimentError as exc:
+        raise SpecError(str(exc)) from None
+    return 0
