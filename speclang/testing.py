@@ -1,0 +1,261 @@
+"""Property-testing kit for specs and monitors, built on Hypothesis.
+
+Strategies:
+
+- :func:`valuations` - one letter: the set of true propositions;
+- :func:`traces` - lists of letters, optionally biased toward the automaton's violation sink
+  (so that properties about violations are exercised, not just the easy safe traces);
+- :func:`formulas` - random core-IR formulas using every operator, for compiler tests.
+
+:func:`monitor_state_machine` builds a ``RuleBasedStateMachine`` that steps a compiled
+monitor letter by letter and checks acceptance and verdicts against the independent
+reference evaluator :mod:`compiler.reference` after every step.
+
+>>> from hypothesis import given, settings
+>>> from compiler import compile_formula
+>>> aut = compile_formula("G (door -> O key)")
+>>> @settings(max_examples=30, database=None)
+... @given(traces(aut.props, max_size=6, bias_toward=aut))
+... def test_no_violation_without_door(trace):
+...     if not any("door" in letter for letter in trace):
+...         assert all(aut.verdict(q).label != "violated" for q in aut.run(trace))
+>>> test_no_violation_without_door()
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from compiler import ir
+from compiler.ir import Formula
+
+if TYPE_CHECKING:
+    from compiler.automaton import Automaton
+
+Letter = frozenset[str]
+
+# Reference verdicts enumerate (2**k)**h extensions; stay below this many per check.
+VERDICT_SEARCH_BUDGET = 4096
+
+
+def valuations(props: Sequence[str]) -> st.SearchStrategy[Letter]:
+    """Letters over ``props``: every subset is possible; shrinks toward the empty letter."""
+    names = sorted(set(props))
+    if not names:
+        return st.just(frozenset())
+    return st.frozensets(st.sampled_from(names), max_size=len(names))
+
+
+def distance_to_violation(aut: Automaton) -> list[int | None]:
+    """Fewest steps from each state to a violated state (to a rejecting state when the
+    automaton has no violation sink); ``None`` where unreachable."""
+    from compiler.automaton import Verdict
+
+    n = aut.n_states
+    goal = [int(v) == Verdict.VIOLATED for v in aut.verdicts]
+    if not any(goal):
+        goal = [not bool(a) for a in aut.accepting]
+    preds: list[set[int]] = [set() for _ in range(n)]
+    for q in range(n):
+        for t in aut.successors(q):
+            preds[t].add(q)
+    dist: list[int | None] = [0 if g else None for g in goal]
+    queue = deque(q for q in range(n) if goal[q])
+    while queue:
+        t = queue.popleft()
+        for p in preds[t]:
+            if dist[p] is None:
+                dist[p] = dist[t] + 1  # type: ignore[operator]
+                queue.append(p)
+    return dist
+
+
+def _toward_violation(aut: Automaton, dist: list[int | None]) -> list[list[dict[str, bool]]]:
+    """Per state, the cubes (partial letters) whose target is closest to violation."""
+    big = len(dist) + 1
+    far = [big if d is None else d for d in dist]
+    out = []
+    for q in range(aut.n_states):
+        cubes = aut.cubes(q)
+        best = min(far[t] for _, t in cubes)
+        out.append([c for c, t in cubes if far[t] == best])
+    return out
+
+
+def traces(
+    props: Sequence[str],
+    min_size: int = 0,
+    max_size: int = 12,
+    bias_toward: Automaton | None = None,
+) -> st.SearchStrategy[list[Letter]]:
+    """Traces over ``props``. With ``bias_toward=aut``, each step flips a coin: heads picks a
+    letter that moves the automaton closest to its violation sink (free propositions still
+    random), tails a uniform letter, so violating traces are common yet everything is
+    reachable and shrinking still works."""
+    if min_size < 0 or max_size < min_size:
+        raise ValueError(f"need 0 <= min_size <= max_size, got {min_size}, {max_size}")
+    letter = valuations(props)
+    if bias_toward is None:
+        return st.lists(letter, min_size=min_size, max_size=max_size)
+    aut = bias_toward
+    names = sorted(set(props) | set(aut.props))
+    letter = valuations(names)
+    preferred = _toward_violation(aut, distance_to_violation(aut))
+
+    @st.composite
+    def biased(draw: Callable) -> list[Letter]:
+        length = draw(st.integers(min_size, max_size))
+        q = aut.initial
+        out: list[Letter] = []
+        for _ in range(length):
+            if draw(st.booleans()):
+                cube = draw(st.sampled_from(preferred[q]))
+                free = [p for p in names if p not in cube]
+                extra = draw(valuations(free))
+                step = frozenset(p for p, v in cube.items() if v) | extra
+            else:
+                step = draw(letter)
+            out.append(step)
+            q = aut.step(q, step & frozenset(aut.props))
+        return out
+
+    return biased()
+
+
+_UNARY: tuple[Callable[[Formula], Formula], ...] = (
+    ir.Not, ir.Next, ir.WeakNext, ir.Yesterday, ir.WeakYesterday,
+    ir.Eventually, ir.Always, ir.Once, ir.Historically,
+)
+_BINARY: tuple[Callable[[Formula, Formula], Formula], ...] = (
+    ir.And, ir.Or, ir.Implies, ir.Iff, ir.Xor, ir.Until, ir.Release, ir.Since, ir.Trigger,
+    ir.WeakUntil, ir.StrongRelease,
+)
+
+
+def formulas(props: Sequence[str], max_depth: int = 3) -> st.SearchStrategy[Formula]:
+    """Formulas over ``props`` with every core and derived operator (including bounded
+    ``F[a,b]``/``G[a,b]``/``X[n]`` and ``last``/``end``/``first``), nested at most
+    ``max_depth`` operators deep."""
+    if not props:
+        raise ValueError("formulas() needs at least one proposition")
+    leaves = st.one_of(
+        st.sampled_from([ir.Atom(p) for p in sorted(set(props))]),
+        st.sampled_from([ir.TRUE, ir.FALSE, ir.LAST, ir.END, ir.FIRST]),
+    )
+
+    def level(depth: int) -> st.SearchStrategy[Formula]:
+        if depth == 0:
+            return leaves
+        sub = level(depth - 1)
+        bounds = st.tuples(st.integers(0, 2), st.integers(0, 2)).map(
+            lambda t: (t[0], t[0] + t[1])
+        )
+        return st.one_of(
+            leaves,
+            st.builds(lambda f, a: f(a), st.sampled_from(_UNARY), sub),
+            st.builds(lambda f, a, b: f(a, b), st.sampled_from(_BINARY), sub, sub),
+            st.builds(lambda b, a: ir.BoundedEventually(b[0], b[1], a), bounds, sub),
+            st.builds(lambda b, a: ir.BoundedAlways(b[0], b[1], a), bounds, sub),
+            st.builds(lambda n, a: ir.NextN(n, a), st.integers(1, 2), sub),
+        )
+
+    return level(max_depth)
+
+
+def _exact_horizon(n_states: int, n_props: int) -> int | None:
+    """``n - 1`` extension steps make the reference verdict exact; None when too costly."""
+    h = max(n_states - 1, 0)
+    return h if (2**n_props) ** h <= VERDICT_SEARCH_BUDGET else None
+
+
+def monitor_state_machine(
+    aut: Automaton, formula: Formula | str, *, horizon: int | None = None
+) -> type[RuleBasedStateMachine]:
+    """A state machine that feeds ``aut`` one letter per rule and checks, after each step,
+    that its acceptance equals :func:`compiler.reference.evaluate` on the trace so far and
+    that its verdict agrees with :func:`compiler.reference.verdict`.
+
+    The reference verdict searches extensions up to ``horizon`` steps; by default
+    ``n_states - 1`` (exact) when that search is small enough. With a shorter horizon only
+    the sound direction is checked: a monitor verdict ``violated`` / ``satisfied`` must be
+    confirmed by the bounded search.
+
+    Run it under pytest with ``TestMyMonitor = monitor_state_machine(aut, f).TestCase``."""
+    from compiler import reference
+
+    f = formula if isinstance(formula, Formula) else _parse(formula)
+    props = sorted(set(aut.props) | set(f.atoms))
+    exact = _exact_horizon(aut.n_states, len(props))
+    h = horizon if horizon is not None else (exact if exact is not None else 1)
+    is_exact = exact is not None and h >= aut.n_states - 1
+    preferred = _toward_violation(aut, distance_to_violation(aut))
+    aut_props = frozenset(aut.props)
+
+    class MonitorMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.trace: list[Letter] = []
+            self.q = aut.initial
+
+        def _feed(self, letter: Letter) -> None:
+            self.trace.append(letter)
+            self.q = aut.step(self.q, letter & aut_props)
+
+        @rule(letter=valuations(props))
+        def step(self, letter: Letter) -> None:
+            self._feed(letter)
+
+        @precondition(lambda self: len(preferred[self.q]) > 0)
+        @rule(data=st.data())
+        def step_toward_violation(self, data: st.DataObject) -> None:
+            cube = data.draw(st.sampled_from(preferred[self.q]))
+            self._feed(frozenset(p for p, v in cube.items() if v))
+
+        @invariant()
+        def acceptance_matches_reference(self) -> None:
+            expected = reference.evaluate(f, self.trace)
+            got = bool(aut.accepting[self.q])
+            assert got == expected, (
+                f"monitor {'accepts' if got else 'rejects'} {_show(self.trace)} but the "
+                f"reference says {expected} for {ir.to_text(f)}"
+            )
+
+        @invariant()
+        def verdict_matches_reference(self) -> None:
+            mine = aut.verdict(self.q).label
+            ref = reference.verdict(f, self.trace, props, h)
+            if is_exact:
+                assert mine == ref, f"verdict {mine} != reference {ref} after {_show(self.trace)}"
+            elif mine in ("violated", "satisfied"):
+                assert ref == mine, (
+                    f"monitor says {mine} after {_show(self.trace)}, but an extension of at "
+                    f"most {h} steps disagrees (reference: {ref})"
+                )
+
+    MonitorMachine.__name__ = f"MonitorMachine_{aut.name or 'spec'}"
+    return MonitorMachine
+
+
+def _parse(text: str) -> Formula:
+    import speclang
+
+    return speclang.parse_formula(text)
+
+
+def _show(trace: Sequence[Letter]) -> str:
+    return "[" + ", ".join("{" + ", ".join(sorted(s)) + "}" for s in trace) + "]"
+
+
+def all_letters(props: Sequence[str]) -> list[Letter]:
+    """Every letter over ``props`` (for exhaustive checks on small alphabets)."""
+    names = sorted(set(props))
+    return [
+        frozenset(p for p, b in zip(names, bits, strict=True) if b)
+        for bits in itertools.product((False, True), repeat=len(names))
+    ]
