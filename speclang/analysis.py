@@ -197,9 +197,25 @@ class Program:
         self._check_unused()
         self.diagnostics.sort(key=sort_key)
 
+    def _keyword(self, name: str, quoted: bool, span: Span) -> None:
+        # The contextual lexer lets a keyword through where only a name fits
+        # (`props next`); reserving them keeps `next` meaning one thing everywhere.
+        if not quoted and name in S.KEYWORDS:
+            self.diagnostics.append(error(
+                "E023", f'"{name}" is a keyword and cannot be used as a name', span,
+                f'quote it ("{name}") or choose another name'))
+
     def _check_unit(self, unit: Unit) -> None:
         assert unit.ast is not None
         for decl in unit.ast.decls:
+            if isinstance(decl, S.PropsDecl):
+                for i in decl.names:
+                    self._keyword(i.name, i.quoted, i.span)
+            elif isinstance(decl, S.DerivedDecl | S.DefDecl):
+                self._keyword(decl.name.name, decl.name.quoted, decl.name.span)
+            if isinstance(decl, S.DefDecl):
+                for p in decl.params or ():
+                    self._keyword(p.name, False, p.span)
             if isinstance(decl, S.ObserveDecl):
                 for obs in decl.items:
                     self._check_type(obs.type)
@@ -271,6 +287,9 @@ class Program:
     def _check_formula(self, unit: Unit, f: S.Formula, params: set[str]) -> None:
         for node in S.walk(f):
             if isinstance(node, S.Name):
+                if not node.quoted and node.name in S.KEYWORDS:
+                    self._keyword(node.name, node.quoted, node.span)
+                    continue
                 if node.name in params:
                     continue
                 sym = unit.scope.get(node.name)

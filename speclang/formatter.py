@@ -28,18 +28,12 @@ _UNARY_PREC = 7
 _ATOM_PREC = 8
 _RIGHT_ASSOC = {"IMPLIES", "UNTIL", "RELEASE", "WUNTIL", "SRELEASE", "SINCE", "TRIGGER"}
 
-KEYWORDS = frozenset({
-    "true", "false", "tt", "ff", "not", "and", "or", "implies", "iff", "xor", "last", "end",
-    "first", "start", "next", "weak_next", "eventually", "always", "until", "release",
-    "weak_until", "strong_release", "yesterday", "weak_yesterday", "once", "historically",
-    "since", "trigger", "props", "prop", "def", "spec", "observe", "import", "progression",
-})
 _IDENT = re.compile(r"[a-z_][a-z0-9_]*")
 WRAP_AT = 100
 
 
 def name_text(name: str) -> str:
-    if _IDENT.fullmatch(name) and name not in KEYWORDS:
+    if _IDENT.fullmatch(name) and name not in S.KEYWORDS:
         return name
     return quote(name)
 
@@ -125,10 +119,13 @@ def format_decl(d: S.Decl, *, weak_next: bool = False) -> str:
     if isinstance(d, S.SpecDecl):
         head = f"spec {d.name.name}" + ("" if d.description is None else
                                          f" {quote(d.description)}")
-        one = f"{head} {{ {pr.formula(d.body)} }}"
-        body = d.body
-        if len(one) <= WRAP_AT or not (isinstance(body, S.NAry) and body.op == "AND"):
+        text = pr.formula(d.body)
+        one = f"{head} {{ {text} }}"
+        if len(one) <= WRAP_AT:
             return one
+        body = d.body
+        if len(text) + 4 <= WRAP_AT or not (isinstance(body, S.NAry) and body.op == "AND"):
+            return f"{head} {{\n    {text}\n}}"
         parts = [pr.wrap(x, _PREC["AND"] + 1) for x in body.items]
         lines = [f"{head} {{", f"    {parts[0]}"] + [f"  & {p}" for p in parts[1:]] + ["}"]
         return "\n".join(lines)
