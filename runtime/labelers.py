@@ -81,6 +81,10 @@ class Labeler:
     def attach(self, env: Any) -> None:
         """Called once at wrap time with the (unwrapped-reachable) environment."""
 
+    def before_step(self, env: Any, action: Any) -> None:
+        """Called by the wrappers just before ``env.step(action)``: labelers describing the
+        state an action is taken in, or the action itself, take their snapshot here."""
+
     def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> Mapping[str, Any]:
         raise NotImplementedError
 
@@ -170,6 +174,10 @@ class CombinedLabeler(Labeler):
         for p in self.parts:
             p.attach(env)
 
+    def before_step(self, env: Any, action: Any) -> None:
+        for p in self.parts:
+            p.before_step(env, action)
+
     def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for p in reversed(self.parts):
@@ -252,24 +260,41 @@ MINIGRID_CARRIED = ("nothing", "key", "ball", "box")
 _UNSET: Any = object()
 
 
+MINIGRID_ACTIONS = ("left", "right", "forward", "pickup", "drop", "toggle", "done")
+DOOR_STATES = ("open", "closed", "locked")
+
+
 class MiniGridLabeler(Labeler):
-    """Propositions and observables of a MiniGrid agent's surroundings.
+    """Propositions and observables of a MiniGrid agent's surroundings and action.
 
     Observables: ``front`` and ``on`` (cell type in front of / under the agent, one of
-    ``MINIGRID_CELLS``), ``carrying`` (one of ``MINIGRID_CARRIED``).
+    ``MINIGRID_CELLS``), ``carrying`` (one of ``MINIGRID_CARRIED``), ``door_state`` (of the
+    door in front, else of the grid's first door: ``open``/``closed``/``locked``, or
+    ``none`` without doors).
     Propositions: ``front_is_<cell>``, ``on_<cell>``, ``carrying_<thing>``,
     ``front_door_open``, ``front_door_locked``, ``door_open`` / ``door_locked`` (some door of
-    the grid is open / locked), ``at_goal`` (= ``on_goal``).
+    the grid is open / locked), ``at_goal`` (= ``on_goal``), and one proposition per action
+    (``left``, ``right``, ``forward``, ``pickup``, ``drop``, ``toggle``, ``done``) true for
+    the action of this step.
+
+    ``view="after"`` (default) describes the state the step leads to (``on_lava`` after
+    walking into lava); ``view="before"`` the state the action was taken in, which is what
+    action specs like ``G !(front == lava & forward)`` mean.
     """
 
-    def __init__(self) -> None:
-        names = {"front", "on", "carrying", "door_open", "door_locked", "at_goal"}
+    def __init__(self, view: str = "after") -> None:
+        if view not in ("before", "after"):
+            raise ValueError(f'view must be "before" or "after", not {view!r}')
+        self.view = view
+        names = {"front", "on", "carrying", "door_state", "door_open", "door_locked", "at_goal"}
         names |= {"front_door_open", "front_door_locked"}
         names |= {f"front_is_{c}" for c in MINIGRID_CELLS} | {f"on_{c}" for c in MINIGRID_CELLS}
-        names |= {f"carrying_{c}" for c in MINIGRID_CARRIED}
+        names |= {f"carrying_{c}" for c in MINIGRID_CARRIED} | set(MINIGRID_ACTIONS)
         self._names = frozenset(names)
-        self._grid_id: int | None = None
+        self._grid: Any = None
         self._doors: list[Any] = []
+        self._action: int | None = None
+        self._before: dict[str, Any] | None = None
 
     def knows(self, name: str) -> bool:
         return name in self._names
@@ -283,14 +308,24 @@ class MiniGridLabeler(Labeler):
             raise TypeError(f"MiniGridLabeler needs a MiniGrid environment, got {type(u).__name__}")
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"_names": self._names, "_grid_id": None, "_doors": []}
+        return {**self.__dict__, "_grid": None, "_doors": [], "_before": None}
 
     def _door_list(self, grid: Any) -> list[Any]:
-        # Doors never move within an episode, and every reset builds a new grid object.
-        if id(grid) != self._grid_id:
+        # Doors never move within an episode and every reset builds a new grid object; the
+        # reference to the grid keeps its id from being reused by the next one.
+        if grid is not self._grid:
             self._doors = [c for c in grid.grid if c is not None and c.type == "door"]
-            self._grid_id = id(grid)
+            self._grid = grid
         return self._doors
+
+    def action_values(self, action: int | None) -> dict[str, bool]:
+        return {a: i == action for i, a in enumerate(MINIGRID_ACTIONS)}
+
+    def before_step(self, env: Any, action: Any) -> None:
+        self._action = None if action is None else int(action)
+        if self.view == "before":
+            u = env.unwrapped
+            self._before = self.state_values(env, u.agent_pos, u.agent_dir, u.carrying)
 
     def state_values(
         self,
@@ -334,11 +369,20 @@ class MiniGridLabeler(Labeler):
         out["front_door_open"], out["front_door_locked"] = front_door
         out["door_open"] = any(o for o, _ in doors)
         out["door_locked"] = any(lk for _, lk in doors)
+        shown = front_door if front == "door" else (doors[0] if doors else None)
+        out["door_state"] = (
+            "none" if shown is None else "open" if shown[0] else "locked" if shown[1] else "closed"
+        )
         return out
 
     def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> dict[str, Any]:
-        u = env.unwrapped
-        return self.state_values(env, u.agent_pos, u.agent_dir, u.carrying)
+        if self.view == "before" and self._before is not None:
+            out = self._before
+        else:
+            u = env.unwrapped
+            out = self.state_values(env, u.agent_pos, u.agent_dir, u.carrying)
+        out.update(self.action_values(self._action))
+        return out
 
 
 # --- VizDoom ---------------------------------------------------------------------------------

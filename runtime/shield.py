@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .labelers import MiniGridLabeler
+from .labelers import MINIGRID_ACTIONS, MiniGridLabeler
 from .progression import ActiveSpec
 
 
@@ -28,7 +28,8 @@ class OneStepPredictor(Protocol):
 
 class MiniGridPredictor:
     """Exact next-step labels for MiniGrid's seven actions (left, right, forward, pickup,
-    drop, toggle, done), computed from the grid without stepping a copy of the env."""
+    drop, toggle, done), computed from the grid without stepping a copy of the env. Follows
+    the labeler's ``view``: with ``"before"`` only the action propositions differ."""
 
     def __init__(self, labeler: MiniGridLabeler | None = None) -> None:
         self.labeler = labeler or MiniGridLabeler()
@@ -46,6 +47,8 @@ class MiniGridPredictor:
         fpos = (int(pos[0]) + int(dx), int(pos[1]) + int(dy))
         front = u.grid.get(*fpos)
         stay = lab.state_values(env, pos, d, held)
+        if lab.view == "before":  # labels describe the state the action is taken in
+            return [{**stay, **lab.action_values(a)} for a in range(len(MINIGRID_ACTIONS))]
         left = lab.state_values(env, pos, (d - 1) % 4, held)
         right = lab.state_values(env, pos, (d + 1) % 4, held)
         forward = stay
@@ -64,7 +67,8 @@ class MiniGridPredictor:
                     toggle = lab.state_values(env, pos, d, held, door=(front, True, False))
             else:
                 toggle = lab.state_values(env, pos, d, held, door=(front, not front.is_open, False))
-        return [left, right, forward, pickup, drop, toggle, stay]
+        after = [left, right, forward, pickup, drop, toggle, stay]
+        return [{**v, **lab.action_values(a)} for a, v in enumerate(after)]
 
 
 class PreShield:

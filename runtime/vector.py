@@ -161,6 +161,7 @@ class SafeguardVectorWrapper(VectorWrapper):
         return bits
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        self.binding.labeler.before_step(self.env, actions)
         obs, env_reward, terminated, truncated, info = self.env.step(actions)
         resetting = self._autoreset.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else (
             np.zeros(self.num_envs, dtype=bool)

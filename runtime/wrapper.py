@@ -281,6 +281,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if not self._open_episode:
             raise gym.error.ResetNeeded("call reset() before step() (or after an episode ended)")
+        self.labeler.before_step(self.env, action)
         obs, env_reward, env_terminated, truncated, info = self.env.step(action)
         s = self._active
         labels = s.binding.labels(obs, info, self.env)

@@ -234,23 +234,26 @@ def lava_env():
     return gym.make("MiniGrid-LavaGapS5-v0")
 
 
-def test_minigrid_predictor_matches_real_steps():
+@pytest.mark.parametrize("view", ["after", "before"])
+def test_minigrid_predictor_matches_real_steps(view):
     """The shield's one-step prediction equals what the labeler reports after really taking
     each action in a copy of the env (from several random states)."""
     from runtime.shield import MiniGridPredictor
 
-    env = lava_env()
+    env = gym.make("MiniGrid-DoorKey-5x5-v0")
     env.reset(seed=3)
-    pred = MiniGridPredictor()
+    pred = MiniGridPredictor(MiniGridLabeler(view))
     rng = np.random.default_rng(0)
-    for _ in range(15):
+    for _ in range(25):
         predicted = pred.predict(env)
         for a in range(7):
             twin = copy.deepcopy(env)
+            lab = MiniGridLabeler(view)
+            lab.before_step(twin, a)
             twin.step(a)
-            actual = MiniGridLabeler().values(None, {}, twin)
+            actual = lab.values(None, {}, twin)
             assert dict(predicted[a]) == actual, f"action {a}"
-        _, _, term, trunc, _ = env.step(int(rng.integers(0, 3)))
+        _, _, term, trunc, _ = env.step(int(rng.integers(0, 6)))
         if term or trunc:
             env.reset(seed=int(rng.integers(0, 100)))
 
