@@ -51,6 +51,9 @@ class Unit:
     specs: dict[str, Symbol] = field(default_factory=dict)  # this file only
     progressions: dict[str, Symbol] = field(default_factory=dict)
     scoped: bool = False
+    # An import failed (missing file, cycle): names it would have declared are unknown, so
+    # "undeclared" errors here would only be noise.
+    incomplete: bool = False
 
 
 class Program:
@@ -98,6 +101,8 @@ class Program:
                     imported = self._import(unit, decl, stack)
                     if imported is not None:
                         unit.imports[id(decl)] = imported
+                    else:
+                        unit.incomplete = True
         return unit
 
     def _import(self, unit: Unit, imp: S.Import, stack: list[str]) -> Unit | None:
@@ -250,6 +255,8 @@ class Program:
     def _check_derived(self, unit: Unit, d: S.DerivedDecl) -> None:
         sym = unit.observables.get(d.observable.name)
         if sym is None:
+            if unit.incomplete:
+                return
             self.diagnostics.append(error(
                 "E011", f'undeclared observable "{d.observable.name}"', d.observable.span,
                 did_you_mean(d.observable.name, unit.observables)
@@ -294,6 +301,8 @@ class Program:
                     continue
                 sym = unit.scope.get(node.name)
                 if sym is None:
+                    if unit.incomplete:
+                        continue
                     self.diagnostics.append(error(
                         "E010", f'undeclared proposition "{node.name}"', node.span,
                         did_you_mean(node.name, [*unit.scope, *params])
@@ -314,6 +323,8 @@ class Program:
                         "E013", f'"{node.name}" is not a template and takes no arguments',
                         node.span, f"write {node.name} without (...)"))
                 elif sym is None:
+                    if unit.incomplete:
+                        continue
                     templates = [n for n, s in unit.scope.items() if s.is_template]
                     self.diagnostics.append(error(
                         "E010", f'undeclared template "{node.name}"', node.name_span,
@@ -389,7 +400,7 @@ class Program:
         if root is None or root.ast is None or not root.specs:
             return  # a library file: its declarations are for importers
         for sym in root.own.values():
-            if id(sym) in self.used:
+            if id(sym) in self.used or sym.name in S.KEYWORDS:
                 continue
             if sym.kind in ("prop", "derived"):
                 self.diagnostics.append(warning(

@@ -472,6 +472,9 @@ def parse_text(text: str, path: str, *, weak_next: bool = False) -> ParseResult:
 def parse_formula_text(
     text: str, path: str = "<formula>", *, weak_next: bool = False
 ) -> tuple[S.Formula | None, list[Diagnostic]]:
+    if len(text) > MAX_FILE_BYTES:
+        return None, [error("E004", f"formula is too large ({len(text)} characters; the limit "
+                            f"is {MAX_FILE_BYTES})", Span(path, 1, 1, 1, 2))]
     diags: list[Diagnostic] = []
     f = _run(text, path, weak_next, "formula_start", diags)
     return f, diags
