@@ -54,7 +54,7 @@ def test_json_format_lists_every_diagnostic(
                  "examples/errors/unused.spec"])
     data = json.loads(capsys.readouterr().out)
     assert code == 1
-    assert [d["code"] for d in data] == ["E017"] * 4 + ["W002", "W002"]
+    assert [d["code"] for d in data] == ["E017"] * 4 + ["W001", "W002", "W002"]
     first = data[0]
     assert first == {
         "severity": "error", "code": "E017",
