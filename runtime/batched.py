@@ -127,6 +127,7 @@ class BatchedMonitor:
                 # fused[q << k | bits] = delta[q, cls[bits]]
                 self.fused = np.ascontiguousarray(delta[:, cls].reshape(-1), dtype=np.int32)
         self._torch: dict[str, Any] = {}
+        self._buffers: dict[str, np.ndarray] = {}
         self.device = device
         if backend == "torch":
             import torch
@@ -191,15 +192,25 @@ class BatchedMonitor:
             raise ValueError(f"{letters.shape[0]} letters for {states.shape[0]} states")
         if not self.packed:
             return self._walk_bits(states, letters.astype(np.int64, copy=False)).astype(np.int32)
+        # Index arithmetic happens in reused int32 scratch buffers: fresh multi-megabyte
+        # temporaries cost more in page faults than the gathers themselves.
+        idx = self._scratch("idx", states.shape[0])
         if self.fused is not None:
-            idx = np.left_shift(states, self.k, dtype=np.int64)
+            np.left_shift(states, self.k, out=idx, casting="unsafe")
             np.bitwise_or(idx, letters, out=idx, casting="unsafe")
             return np.take(self.fused, idx, out=out)
         assert self.class_of_bits is not None and self.delta_flat is not None
         assert self.n_classes is not None
-        idx = np.take(self.class_of_bits, letters).astype(np.int64, copy=False)
-        idx += states.astype(np.int64) * self.n_classes
+        cls = np.take(self.class_of_bits, letters, out=self._scratch("cls", states.shape[0]))
+        np.multiply(states, self.n_classes, out=idx, casting="unsafe")
+        np.add(idx, cls, out=idx)
         return np.take(self.delta_flat, idx, out=out)
+
+    def _scratch(self, name: str, size: int) -> np.ndarray:
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape[0] < size:
+            buf = self._buffers[name] = np.empty(size, dtype=np.int32)
+        return buf[:size]
 
     def _walk_bits(self, states: np.ndarray, bits: np.ndarray) -> np.ndarray:
         aut = self.aut
@@ -234,11 +245,14 @@ class BatchedMonitor:
         states = states.to(torch.int64)
         if letters.shape != states.shape:
             raise ValueError(f"{letters.shape[0]} letters for {states.shape[0]} states")
+        # index_select is torch's fast 1-D gather on CPU (advanced indexing is several
+        # times slower there); on GPUs both are single kernels.
         if "fused" in t:
-            return t["fused"][torch.bitwise_or(torch.bitwise_left_shift(states, self.k), letters)]
+            idx = torch.bitwise_left_shift(states, self.k).bitwise_or_(letters)
+            return torch.index_select(t["fused"], 0, idx)
         if "class_of_bits" in t:
-            cls = t["class_of_bits"][letters]
-            return t["delta_flat"][states * self.n_classes + cls]
+            cls = torch.index_select(t["class_of_bits"], 0, letters)
+            return torch.index_select(t["delta_flat"], 0, cls.add_(states, alpha=self.n_classes))
         node = t["roots"][states]
         for _ in range(self.k + 1):
             v = t["dd_var"][node]

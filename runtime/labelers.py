@@ -18,8 +18,9 @@ binding is reported when the wrapper is built, naming the proposition, instead o
 from __future__ import annotations
 
 import operator
+from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -178,11 +179,9 @@ class CombinedLabeler(Labeler):
         for p in self.parts:
             p.before_step(env, action)
 
-    def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for p in reversed(self.parts):
-            out.update(p.values(obs, info, env))
-        return out
+    def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> Mapping[str, Any]:
+        # A ChainMap asks each part in turn, so lazily computed values stay lazy.
+        return ChainMap(*(p.values(obs, info, env) for p in self.parts))  # type: ignore[arg-type]
 
 
 class Binding:
@@ -291,10 +290,11 @@ class MiniGridLabeler(Labeler):
         names |= {f"front_is_{c}" for c in MINIGRID_CELLS} | {f"on_{c}" for c in MINIGRID_CELLS}
         names |= {f"carrying_{c}" for c in MINIGRID_CARRIED} | set(MINIGRID_ACTIONS)
         self._names = frozenset(names)
+        assert self._names == frozenset(_MINIGRID_FNS)
         self._grid: Any = None
         self._doors: list[Any] = []
         self._action: int | None = None
-        self._before: dict[str, Any] | None = None
+        self._before: MiniGridValues | None = None
 
     def knows(self, name: str) -> bool:
         return name in self._names
@@ -318,9 +318,6 @@ class MiniGridLabeler(Labeler):
             self._grid = grid
         return self._doors
 
-    def action_values(self, action: int | None) -> dict[str, bool]:
-        return {a: i == action for i, a in enumerate(MINIGRID_ACTIONS)}
-
     def before_step(self, env: Any, action: Any) -> None:
         self._action = None if action is None else int(action)
         if self.view == "before":
@@ -336,53 +333,108 @@ class MiniGridLabeler(Labeler):
         *,
         front_cell: Any = _UNSET,
         door: tuple[Any, bool, bool] | None = None,
-    ) -> dict[str, Any]:
+        action: int | None = None,
+    ) -> MiniGridValues:
         """The labels the agent would see at ``pos`` facing ``direction`` holding
-        ``carrying``. The one-step predictor passes ``front_cell`` (what the front cell
-        would hold after a pickup/drop) and ``door`` = ``(door, is_open, is_locked)`` (a
-        door's state after a toggle)."""
-        from minigrid.core.constants import DIR_TO_VEC
-
+        ``carrying`` after taking ``action``. The one-step predictor passes ``front_cell``
+        (what the front cell would hold after a pickup/drop) and ``door`` =
+        ``(door, is_open, is_locked)`` (a door's state after a toggle)."""
         grid = env.unwrapped.grid
-        dx, dy = DIR_TO_VEC[direction]
+        dx, dy = _dir_to_vec()[direction]
         fx, fy = int(pos[0]) + int(dx), int(pos[1]) + int(dy)
         if front_cell is _UNSET:
             inside = 0 <= fx < grid.width and 0 <= fy < grid.height
             front_cell = grid.get(fx, fy) if inside else None
         on_cell = grid.get(int(pos[0]), int(pos[1]))
-        front = "empty" if front_cell is None else front_cell.type
-        on = "empty" if on_cell is None else on_cell.type
-        held = "nothing" if carrying is None else carrying.type
 
         def state(d: Any) -> tuple[bool, bool]:
             if door is not None and d is door[0]:
                 return door[1], door[2]
             return bool(d.is_open), bool(d.is_locked)
 
-        doors = [state(d) for d in self._door_list(grid)]
-        front_door = state(front_cell) if front == "door" else (False, False)
-        out: dict[str, Any] = {f"front_is_{c}": c == front for c in MINIGRID_CELLS}
-        out.update({f"on_{c}": c == on for c in MINIGRID_CELLS})
-        out.update({f"carrying_{c}": c == held for c in MINIGRID_CARRIED})
-        out["front"], out["on"], out["carrying"] = front, on, held
-        out["at_goal"] = on == "goal"
-        out["front_door_open"], out["front_door_locked"] = front_door
-        out["door_open"] = any(o for o, _ in doors)
-        out["door_locked"] = any(lk for _, lk in doors)
-        shown = front_door if front == "door" else (doors[0] if doors else None)
-        out["door_state"] = (
-            "none" if shown is None else "open" if shown[0] else "locked" if shown[1] else "closed"
+        front = "empty" if front_cell is None else front_cell.type
+        return MiniGridValues(
+            _Facts(
+                front,
+                "empty" if on_cell is None else on_cell.type,
+                "nothing" if carrying is None else carrying.type,
+                state(front_cell) if front == "door" else None,
+                tuple(state(d) for d in self._door_list(grid)),
+                action,
+            )
         )
-        return out
 
-    def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> dict[str, Any]:
+    def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> MiniGridValues:
         if self.view == "before" and self._before is not None:
-            out = self._before
-        else:
-            u = env.unwrapped
-            out = self.state_values(env, u.agent_pos, u.agent_dir, u.carrying)
-        out.update(self.action_values(self._action))
-        return out
+            return self._before.with_action(self._action)
+        u = env.unwrapped
+        return self.state_values(env, u.agent_pos, u.agent_dir, u.carrying, action=self._action)
+
+
+def _dir_to_vec() -> Any:
+    from minigrid.core.constants import DIR_TO_VEC
+
+    return DIR_TO_VEC
+
+
+class _Facts(NamedTuple):
+    front: str
+    on: str
+    held: str
+    front_door: tuple[bool, bool] | None  # (open, locked) of the door in front
+    doors: tuple[tuple[bool, bool], ...]  # (open, locked) of every door of the grid
+    action: int | None
+
+
+def _door_state(d: tuple[bool, bool] | None) -> str:
+    return "none" if d is None else "open" if d[0] else "locked" if d[1] else "closed"
+
+
+_MINIGRID_FNS: dict[str, Callable[[_Facts], Any]] = {
+    "front": lambda f: f.front,
+    "on": lambda f: f.on,
+    "carrying": lambda f: f.held,
+    "at_goal": lambda f: f.on == "goal",
+    "front_door_open": lambda f: f.front_door is not None and f.front_door[0],
+    "front_door_locked": lambda f: f.front_door is not None and f.front_door[1],
+    "door_open": lambda f: any(o for o, _ in f.doors),
+    "door_locked": lambda f: any(lk for _, lk in f.doors),
+    "door_state": lambda f: _door_state(
+        f.front_door if f.front_door is not None else (f.doors[0] if f.doors else None)
+    ),
+    **{f"front_is_{c}": (lambda f, c=c: f.front == c) for c in MINIGRID_CELLS},
+    **{f"on_{c}": (lambda f, c=c: f.on == c) for c in MINIGRID_CELLS},
+    **{f"carrying_{c}": (lambda f, c=c: f.held == c) for c in MINIGRID_CARRIED},
+    **{a: (lambda f, i=i: f.action == i) for i, a in enumerate(MINIGRID_ACTIONS)},
+}
+
+
+class MiniGridValues(dict):
+    """Labels computed on first access from a handful of facts, so a spec that reads two
+    propositions does not pay for forty (the wrapper's per-step budget is microseconds)."""
+
+    __slots__ = ("facts",)
+
+    def __init__(self, facts: _Facts) -> None:
+        super().__init__()
+        self.facts = facts
+
+    def __missing__(self, key: str) -> Any:
+        fn = _MINIGRID_FNS.get(key)
+        if fn is None:
+            raise KeyError(key)
+        value = self[key] = fn(self.facts)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in _MINIGRID_FNS
+
+    def with_action(self, action: int | None) -> MiniGridValues:
+        return MiniGridValues(self.facts._replace(action=action))
+
+    def full(self) -> dict[str, Any]:
+        """Every label, computed eagerly."""
+        return {name: self[name] for name in _MINIGRID_FNS}
 
 
 # --- VizDoom ---------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class ActiveSpec:
         self.violated = [int(v) == Verdict.VIOLATED for v in aut.verdicts]
         self.accepting = [bool(a) for a in aut.accepting]
         self.verdict_labels = [Verdict(int(v)).label for v in aut.verdicts]
+        self._weights = [(p, 1 << i) for i, p in enumerate(aut.props)]
         self.cls: list[int] | None = None
         self.delta: list[list[int]] = []
         if len(aut.props) <= 16:
@@ -63,9 +64,9 @@ class ActiveSpec:
 
     def bits(self, labels: Mapping[str, bool]) -> int:
         b = 0
-        for i, p in enumerate(self.aut.props):
+        for p, w in self._weights:
             if labels[p]:
-                b |= 1 << i
+                b |= w
         return b
 
     def step(self, q: int, labels: Mapping[str, bool]) -> int:

@@ -43,12 +43,12 @@ class MiniGridPredictor:
         u = env.unwrapped
         lab = self.labeler
         pos, d, held = u.agent_pos, u.agent_dir, u.carrying
+        stay = lab.state_values(env, pos, d, held)
+        if lab.view == "before":  # labels describe the state the action is taken in
+            return [stay.with_action(a) for a in range(len(MINIGRID_ACTIONS))]
         dx, dy = DIR_TO_VEC[d]
         fpos = (int(pos[0]) + int(dx), int(pos[1]) + int(dy))
         front = u.grid.get(*fpos)
-        stay = lab.state_values(env, pos, d, held)
-        if lab.view == "before":  # labels describe the state the action is taken in
-            return [{**stay, **lab.action_values(a)} for a in range(len(MINIGRID_ACTIONS))]
         left = lab.state_values(env, pos, (d - 1) % 4, held)
         right = lab.state_values(env, pos, (d + 1) % 4, held)
         forward = stay
@@ -68,7 +68,7 @@ class MiniGridPredictor:
             else:
                 toggle = lab.state_values(env, pos, d, held, door=(front, not front.is_open, False))
         after = [left, right, forward, pickup, drop, toggle, stay]
-        return [{**v, **lab.action_values(a)} for a, v in enumerate(after)]
+        return [v.with_action(a) for a, v in enumerate(after)]
 
 
 class PreShield:

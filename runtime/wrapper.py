@@ -159,7 +159,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._q = self._active.aut.initial
         self._last_obs: Any = None
         self._trace: list[dict[str, bool]] = []
-        self._steps = 0
+        self._active_stats = self.stats[self._active.name]
         self._violated_episode = False
         self._open_episode = False
 
@@ -260,12 +260,11 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         obs, info = self.env.reset(seed=seed, options=options)
         s = self._active
         self._q = s.aut.initial
+        self._active_stats = self.stats[s.name]
         self._trace = []
-        self._steps = 0
         self._violated_episode = False
         self._open_episode = True
         self._last_obs = obs
-        info = dict(info)
         info["safeguard"] = {
             "spec": s.name,
             "state": self._q,
@@ -288,14 +287,12 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         q_prev = self._q
         q = s.step(q_prev, labels)
         violated = s.violated[q]
-        self._steps += 1
         if self.explain:
             self._trace.append(labels)
         terminated = bool(env_terminated) or (violated and self.on_violation == "terminate")
         truncated = bool(truncated)
         done = terminated or truncated
         reward = self._reward(float(env_reward), q_prev, q, violated, done)
-        info = dict(info)
         info["cost"] = 1.0 if violated else 0.0
         sg: dict[str, Any] = {
             "spec": s.name,
@@ -315,10 +312,10 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 self._last_obs, action, obs, float(env_reward), labels,
                 bool(env_terminated), truncated,
             )
-        st = self.stats[s.name]
+        st = self._active_stats
         st.steps += 1
-        st.violations += int(violated)
-        st.env_return += float(env_reward)
+        st.violations += violated
+        st.env_return += env_reward
         if violated and self.on_violation == "reset_monitor":
             q = s.aut.initial
         self._q = q

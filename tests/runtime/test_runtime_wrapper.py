@@ -251,8 +251,8 @@ def test_minigrid_predictor_matches_real_steps(view):
             lab = MiniGridLabeler(view)
             lab.before_step(twin, a)
             twin.step(a)
-            actual = lab.values(None, {}, twin)
-            assert dict(predicted[a]) == actual, f"action {a}"
+            actual = lab.values(None, {}, twin).full()
+            assert predicted[a].full() == actual, f"action {a}"
         _, _, term, trunc, _ = env.step(int(rng.integers(0, 6)))
         if term or trunc:
             env.reset(seed=int(rng.integers(0, 100)))

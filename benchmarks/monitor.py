@@ -1,0 +1,205 @@
+"""Monitor throughput and wrapper overhead.
+
+1. Batched stepping, *including* letter classification from packed proposition bits
+   (``BatchedMonitor.step(states, packed_bits)``), for batch sizes 1 .. 1,048,576, with the
+   numpy backend and the torch CPU backend (1 and 2 threads). Specs: every safety spec of
+   ``examples/door_key.spec`` in one conjunction (fused single-gather table), and a larger
+   bounded-response formula over 12 propositions (two gathers: class table, then delta).
+   Reported: median transitions per second over repeats (each repeat steps the whole
+   batch once, feeding the result back as the next states).
+2. Wrapper overhead per step on ``MiniGrid-Empty-8x8-v0``: the bare env and the same env
+   under ``SafeguardWrapper`` stepped with the same actions, interleaved in one run, median
+   of per-block timings; the difference in microseconds and as a ratio.
+
+Usage: ``.venv/bin/python benchmarks/monitor.py [--quick] [--json out.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BATCHES = (1, 64, 4096, 65536, 1048576)
+BIG_FORMULA = (
+    "G (hazard -> F[1,4] safe) & G (a -> X (b | c)) & G !(d & e & f) "
+    "& G (g -> O h) & G (i | j | k | l)"
+)
+
+
+def door_key_conjunction() -> Any:
+    import speclang
+    from compiler import compile_formula, ir
+
+    module = speclang.load(str(ROOT / "examples" / "door_key.spec"))
+    body = ir.And(*(s.formula for s in module.specs.values()))
+    return compile_formula(body, name="door_key_all")
+
+
+def big_spec() -> Any:
+    from compiler import compile_formula
+
+    return compile_formula(BIG_FORMULA, name="bounded_response_12")
+
+
+def time_steps(step: Any, states: Any, letters: Any, repeats: int, sync: Any = None) -> float:
+    """Median seconds for one batched step; a few untimed warm-up steps first."""
+    for _ in range(3):
+        states = step(states, letters)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        states = step(states, letters)
+        if sync is not None:
+            sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_batched(aut: Any, quick: bool) -> list[dict[str, Any]]:
+    import torch
+
+    from runtime.batched import BatchedMonitor
+
+    rows = []
+    rng = np.random.default_rng(0)
+    np_mon = BatchedMonitor(aut)
+    t_mon = BatchedMonitor(aut, backend="torch")
+    path = "fused (1 gather)" if np_mon.fused is not None else "class + delta (2 gathers)"
+    for batch in BATCHES:
+        repeats = 200 if batch <= 4096 else (10 if quick else 30)
+        letters = rng.integers(0, 1 << len(aut.props), size=batch).astype(np.int32)
+        states = np_mon.initial_states(batch)
+        secs = time_steps(lambda s, x: np_mon.step(s, x, out=s), states, letters, repeats)
+        rows.append(_row(aut, path, "numpy", 1, batch, secs))
+        t_letters = torch.from_numpy(letters.astype(np.int64))
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            t_states = t_mon.initial_states(batch)
+            secs = time_steps(t_mon.step, t_states, t_letters, repeats)
+            rows.append(_row(aut, path, "torch-cpu", threads, batch, secs))
+    torch.set_num_threads(2)
+    return rows
+
+
+def _row(aut: Any, path: str, backend: str, threads: int, batch: int, secs: float) -> dict:
+    return {
+        "spec": aut.name,
+        "props": len(aut.props),
+        "states": aut.n_states,
+        "path": path,
+        "backend": backend,
+        "threads": threads,
+        "batch": batch,
+        "us_per_step": secs * 1e6,
+        "transitions_per_s": batch / secs,
+    }
+
+
+def bench_wrapper(quick: bool) -> dict[str, Any]:
+    import gymnasium as gym
+    import minigrid  # noqa: F401  (registers the environments)
+
+    from compiler import compile_formula
+    from runtime.labelers import MiniGridLabeler
+    from runtime.wrapper import SafeguardWrapper
+
+    aut = compile_formula("G !on_lava & G (front_is_wall -> !forward)", name="minigrid_safe")
+    bare = gym.make("MiniGrid-Empty-8x8-v0")
+    wrapped = SafeguardWrapper(
+        gym.make("MiniGrid-Empty-8x8-v0"), aut, MiniGridLabeler(), reward="shaping"
+    )
+    rng = np.random.default_rng(0)
+    block, blocks = (500, 10) if quick else (2000, 15)
+    actions = rng.integers(0, 3, size=block)
+
+    def run(env: Any) -> float:
+        env.reset(seed=0)
+        t0 = time.perf_counter()
+        for a in actions:
+            _, _, term, trunc, _ = env.step(int(a))
+            if term or trunc:
+                env.reset()
+        return (time.perf_counter() - t0) / block
+
+    run(bare), run(wrapped)  # warm-up
+    bare_t, wrapped_t = [], []
+    for _ in range(blocks):  # interleaved, so machine load hits both alike
+        bare_t.append(run(bare))
+        wrapped_t.append(run(wrapped))
+    b, w = statistics.median(bare_t), statistics.median(wrapped_t)
+    return {
+        "env": "MiniGrid-Empty-8x8-v0",
+        "spec": "G !on_lava & G (front_is_wall -> !forward)",
+        "labeler": "MiniGridLabeler",
+        "reward": "shaping",
+        "bare_us": b * 1e6,
+        "wrapped_us": w * 1e6,
+        "overhead_us": (w - b) * 1e6,
+        "overhead_ratio": (w - b) / b,
+    }
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    ap.add_argument("--json", type=Path, help="also write the results as JSON")
+    args = ap.parse_args(argv)
+    info = machine()
+    print(f"# {info['date']}  {info['cpu']}  {info['cores']} cores  "
+          f"numpy {info['numpy']}  torch {info['torch']}")
+    rows = []
+    for aut in (door_key_conjunction(), big_spec()):
+        rows += bench_batched(aut, args.quick)
+    print("\n| spec (props, states) | path | backend | threads | batch | µs/step | transitions/s |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['spec']} ({r['props']}, {r['states']}) | {r['path']} | {r['backend']} | "
+            f"{r['threads']} | {r['batch']:,} | {r['us_per_step']:,.1f} | "
+            f"{r['transitions_per_s'] / 1e6:,.1f} M |"
+        )
+    w = bench_wrapper(args.quick)
+    print(f"\nwrapper overhead on {w['env']} ({w['labeler']}, reward={w['reward']}): "
+          f"bare {w['bare_us']:.1f} µs/step, wrapped {w['wrapped_us']:.1f} µs/step, "
+          f"overhead {w['overhead_us']:.1f} µs ({100 * w['overhead_ratio']:.1f} %)")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "batched": rows, "wrapper": w}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
