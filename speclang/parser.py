@@ -20,7 +20,8 @@ from speclang.diagnostics import Diagnostic, Span, error
 from speclang.grammar import build_parser
 
 MAX_DEPTH = 256
-MAX_FILE_BYTES = 1_000_000
+# lark's LALR parser manages ~50k tokens/s here; beyond this size a file is not a spec.
+MAX_FILE_BYTES = 256 * 1024
 MAX_BOUND = 1000
 
 
@@ -202,10 +203,15 @@ class _Builder:
     def _nary(self, op: str, c: list[Any]) -> S.Formula:
         left, right = c[0], c[-1]
         if isinstance(left, S.NAry) and left.op == op and not left.grouped:
-            items = (*left.items, right)
-        else:
-            items = (left, right)
-        return self._node(S.NAry, c, op, items, sub=(left, right))
+            # Chains are built left to right; appending to the (still private) list keeps a
+            # 100,000-term conjunction linear. _freeze turns the lists into tuples.
+            cast(list, left.items).append(right)
+            depth = max(left.depth, right.depth + 1)
+            if depth > MAX_DEPTH:
+                raise _TooDeep(_start(right.span))
+            return replace(left, span=self._span(left, right), depth=depth)
+        node = self._node(S.NAry, c, op, [left, right], sub=(left, right))
+        return cast(S.Formula, node)
 
     def f_and_(self, c: list[Any]) -> S.Formula:
         return self._nary("AND", c)
@@ -301,7 +307,10 @@ def _get_parser() -> Lark:
 
 # --- decoding and pragmas ------------------------------------------------------------------
 
-_PRAGMA = re.compile(r"^[ \t]*(?:#|//)[ \t]*pragma\b[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+_PRAGMA = re.compile(
+    r"^[ \t]*(?:#|//)[ \t]*pragma\b[ \t]*((?:(?!#|//)[^\n])*?)[ \t]*(?:(?:#|//)[^\n]*)?$",
+    re.MULTILINE,
+)
 _NEXT_PRAGMA = re.compile(r"next[ \t]*=[ \t]*(weak|strong)")
 
 
@@ -480,12 +489,25 @@ def parse_formula_text(
     return f, diags
 
 
+def _freeze(f: S.Formula) -> None:
+    for node in S.walk(f):
+        if isinstance(node, S.NAry) and isinstance(node.items, list):
+            object.__setattr__(node, "items", tuple(node.items))
+
+
 def _run(text: str, path: str, weak: bool, start: str, diags: list[Diagnostic]) -> Any:
     parser = _get_parser()
     _builder.path, _builder.weak_next = path, weak
     _comments.clear()
     try:
-        return parser.parse(text, start=start)
+        result: Any = parser.parse(text, start=start)
+        if start == "formula_start":
+            _freeze(result)
+        else:
+            for decl in result:
+                if isinstance(decl, S.DefDecl | S.SpecDecl):
+                    _freeze(decl.body)
+        return result
     except _TooDeep as exc:
         diags.append(error("E003", f"formula nested too deeply (limit {MAX_DEPTH})", exc.span,
                            "split the formula into definitions (`def name = ...`)"))
@@ -499,8 +521,8 @@ def parse_bytes(data: bytes, path: str, *, weak_next: bool = False) -> ParseResu
     if len(data) > MAX_FILE_BYTES:
         return ParseResult("", None, [error(
             "E004",
-            f"file is too large ({len(data) / 1e6:.1f} MB; the limit is "
-            f"{MAX_FILE_BYTES / 1e6:.0f} MB)",
+            f"file is too large ({len(data) // 1024} KB; the limit is "
+            f"{MAX_FILE_BYTES // 1024} KB)",
             Span(path, 1, 1, 1, 2),
             "split the specification into several files joined with `import`",
         )])
