@@ -74,6 +74,13 @@ class Budget:
         if n > self.max_states:
             raise BudgetExceeded(self.spec, "max_states", self.max_states, n)
 
+    def too_many_residuals(self, n: int) -> None:
+        """Distinct residual formulas (candidate states) far beyond ``max_states``."""
+        raise BudgetExceeded(self.spec, "max_states", self.max_states, n)
+
+    def residual_limit(self) -> int:
+        return 4 * self.max_states + 1024
+
     def check_nodes(self, n: int) -> None:
         if n > self.max_nodes:
             raise BudgetExceeded(self.spec, "max_nodes", self.max_nodes, n)

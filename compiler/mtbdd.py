@@ -21,9 +21,11 @@ _CHECK_EVERY = 1 << 14
 
 
 class MTBDD:
-    __slots__ = ("var", "lo", "hi", "values", "_unique", "_leaves", "budget", "_next_check")
+    __slots__ = (
+        "var", "lo", "hi", "values", "_unique", "_leaves", "budget", "_next_check", "max_leaves"
+    )
 
-    def __init__(self, budget: Budget | None = None) -> None:
+    def __init__(self, budget: Budget | None = None, max_leaves: int | None = None) -> None:
         self.var: list[int] = []
         self.lo: list[int] = []
         self.hi: list[int] = []
@@ -32,6 +34,9 @@ class MTBDD:
         self._leaves: dict[Hashable, int] = {}
         self.budget = budget
         self._next_check = _CHECK_EVERY
+        # Distinct leaves are candidate successor states: bounding them stops a derivative
+        # with 2**20 successors before it is built, not after.
+        self.max_leaves = max_leaves
 
     def __len__(self) -> int:
         return len(self.var)
@@ -47,6 +52,9 @@ class MTBDD:
             self.hi.append(-1)
             self.values.append(value)
             self._leaves[k] = node
+            if self.max_leaves is not None and len(self.values) > self.max_leaves:
+                assert self.budget is not None
+                self.budget.too_many_residuals(len(self.values))
             self._grew()
         return node
 

@@ -143,7 +143,7 @@ class _Explorer:
         self.start = nnf(target)
         self.props = tuple(sorted(formula.atoms))
         self.index = {p: i for i, p in enumerate(self.props)}
-        self.fdd = MTBDD(budget)
+        self.fdd = MTBDD(budget, max_leaves=budget.residual_limit())
         self.sdd = MTBDD(budget)
         self.T = self.fdd.leaf(ir.TRUE)
         self.F = self.fdd.leaf(ir.FALSE)

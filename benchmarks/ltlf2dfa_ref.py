@@ -1,0 +1,173 @@
+"""Reference DFAs from LTLf2DFA + MONA, the external oracle for state counts.
+
+Every call to LTLf2DFA anywhere in the project must go through :func:`mona_dfa`:
+LTLf2DFA writes its MONA program to one fixed file inside its package folder, so two
+concurrent calls would overwrite each other's programs. An exclusive ``fcntl.flock`` on
+``/tmp/speclang-ltlf2dfa.lock`` serialises them across processes (pytest-xdist workers,
+benchmark scripts).
+
+We read MONA's own textual automaton (not LTLf2DFA's DOT, whose guards are simplified by
+sympy and whose unsatisfiable case is a canned picture). MONA's state 0 is an extra initial
+state that reads no trace letter and moves to state 1, the real initial state; counts here
+exclude it, except for the one-state automaton of an unsatisfiable formula.
+
+Usage as a script: ``python benchmarks/ltlf2dfa_ref.py "G(a -> F(b))"``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+LOCK_PATH = "/tmp/speclang-ltlf2dfa.lock"
+
+
+class MonaError(RuntimeError):
+    """LTLf2DFA or MONA failed (bad syntax, timeout, unexpected output)."""
+
+
+@contextmanager
+def ltlf2dfa_lock() -> Iterator[None]:
+    with open(LOCK_PATH, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclass
+class MonaDFA:
+    """MONA's minimal DFA, restricted to the states a trace can visit."""
+
+    props: tuple[str, ...]  # MONA's free-variable order, lower-cased
+    initial: int  # MONA's id of the real initial state
+    accepting: frozenset[int]
+    transitions: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    mona_states: int = 0
+
+    @property
+    def n_states(self) -> int:
+        return max(1, self.mona_states - 1)
+
+    @property
+    def initial_accepting(self) -> bool:
+        return self.initial in self.accepting
+
+    def step(self, state: int, letter: Iterable[str]) -> int:
+        true = set(letter)
+        bits = ["1" if p in true else "0" for p in self.props]
+        for guard, target in self.transitions[state]:
+            if all(g in ("X", b) for g, b in zip(guard, bits, strict=True)):
+                return target
+        raise MonaError(f"no transition from state {state} on {sorted(true)}")
+
+    def accepts(self, trace: Iterable[Iterable[str]]) -> bool:
+        q = self.initial
+        for letter in trace:
+            q = self.step(q, letter)
+        return q in self.accepting
+
+
+_STATE_LINE = re.compile(r"State (\d+): ?([01X]*) -> state (\d+)")
+
+
+def parse_mona_output(text: str) -> MonaDFA:
+    m = re.search(r"DFA for formula with free variables:([^\n]*)\n", text)
+    if not m:
+        raise MonaError(f"unexpected MONA output:\n{text[:500]}")
+    props = tuple(v.lower() for v in m.group(1).split())
+    acc = re.search(r"Accepting states:([^\n]*)\n", text)
+    count = re.search(r"Automaton has (\d+) states?", text)
+    if not acc or not count:
+        raise MonaError(f"unexpected MONA output:\n{text[:500]}")
+    transitions: dict[int, list[tuple[str, int]]] = {}
+    for src, guard, dst in _STATE_LINE.findall(text):
+        transitions.setdefault(int(src), []).append((guard, int(dst)))
+    n = int(count.group(1))
+    initial = 0 if n == 1 else transitions[0][0][1]
+    return MonaDFA(
+        props=props,
+        initial=initial,
+        accepting=frozenset(int(x) for x in acc.group(1).split()),
+        transitions=transitions,
+        mona_states=n,
+    )
+
+
+def mona_dfa(formula_text: str) -> MonaDFA:
+    """The minimal DFA of an LTLf formula in LTLf2DFA syntax, computed by MONA."""
+    from ltlf2dfa.parser.ltlf import LTLfParser
+
+    try:
+        parsed = LTLfParser()(formula_text)
+    except Exception as exc:  # lark raises several types; all mean bad syntax
+        raise MonaError(f"LTLf2DFA cannot parse {formula_text!r}: {exc}") from exc
+    with ltlf2dfa_lock():
+        out = parsed.to_dfa(mona_dfa_out=True)
+    if not out:
+        raise MonaError(f"MONA timed out or failed on {formula_text!r}")
+    return parse_mona_output(out)
+
+
+def mona_dfa_ppltl(formula_text: str) -> MonaDFA:
+    """The minimal DFA of a pure-past formula in LTLf2DFA's PPLTL syntax (``Y O H S``),
+    evaluated at the last step, computed by MONA under the same lock. (Added for
+    benchmarks/compile.py's past-time family.)"""
+    from ltlf2dfa.parser.ppltl import PPLTLParser
+
+    try:
+        parsed = PPLTLParser()(formula_text)
+    except Exception as exc:  # lark raises several types; all mean bad syntax
+        raise MonaError(f"LTLf2DFA cannot parse {formula_text!r}: {exc}") from exc
+    with ltlf2dfa_lock():
+        out = parsed.to_dfa(mona_dfa_out=True)
+    if not out:
+        raise MonaError(f"MONA timed out or failed on {formula_text!r}")
+    return parse_mona_output(out)
+
+
+def to_ltlf2dfa(f: object) -> str:
+    """Print a future-only ``compiler.ir.Formula`` in LTLf2DFA syntax, fully bracketed."""
+    from compiler.ir import Formula, Op
+
+    assert isinstance(f, Formula)
+    op, a = f.op, f.args
+    if op is Op.TRUE:
+        return "true"
+    if op is Op.FALSE:
+        return "false"
+    if op is Op.ATOM:
+        assert f.name is not None
+        return f.name
+    if op is Op.NOT:
+        return f"!({to_ltlf2dfa(a[0])})"
+    if op is Op.AND or op is Op.OR:
+        sep = " & " if op is Op.AND else " | "
+        return "(" + sep.join(to_ltlf2dfa(x) for x in a) + ")"
+    if op is Op.NEXT:
+        return f"X({to_ltlf2dfa(a[0])})"
+    if op is Op.WNEXT:
+        return f"WX({to_ltlf2dfa(a[0])})"
+    if op is Op.UNTIL:
+        return f"(({to_ltlf2dfa(a[0])}) U ({to_ltlf2dfa(a[1])}))"
+    if op is Op.RELEASE:
+        return f"(({to_ltlf2dfa(a[0])}) R ({to_ltlf2dfa(a[1])}))"
+    raise ValueError(f"LTLf2DFA has no past operators: {f}")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 2
+    dfa = mona_dfa(argv[0])
+    print(f"states: {dfa.n_states}  initial accepting: {dfa.initial_accepting}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
