@@ -1,0 +1,245 @@
+"""Pictures of compiled monitors: Graphviz DOT text, and SVG/PNG through Debian ``dot``.
+
+Conventions (also drawn in the legend): an arrow from nowhere marks the initial state;
+accepting states are double circles; fill colour gives the verdict (green satisfied, pale green
+presumably satisfied, amber presumably violated, red violated, the violation sink also being an
+octagon); all letters between one pair of states are one edge labelled with a minimised guard
+over the spec's own proposition names. ``hide_sink`` folds the violation sink away: each edge
+into it becomes a short red stub ending in a bar. Hovering a state shows its remaining
+obligation (SVG tooltip).
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from compiler.guards import edge_guards
+
+if TYPE_CHECKING:
+    from compiler.automaton import Automaton
+
+FORMATS = ("dot", "svg", "png")
+
+# verdict code -> (fill, border, font colour, legend text)
+_STYLE = {
+    0: ("#81c784", "#1b5e20", "black", "satisfied (every continuation is accepted)"),
+    1: ("#e8f5e9", "#2e7d32", "black", "presumably satisfied (accepting now)"),
+    2: ("#fff3e0", "#e65100", "black", "presumably violated (not accepting now)"),
+    3: ("#e53935", "#b71c1c", "white", "violated (no continuation is accepted)"),
+}
+_FONT = "Helvetica"
+_RED = "#c62828"
+_MAX_TITLE = 90
+# Above this many states the layered `dot` layout takes minutes (every back edge becomes a
+# chain of virtual nodes); the force-directed `sfdp` lays out 500 states in about 2 s.
+LARGE = 60
+
+
+class RenderUnavailable(RuntimeError):
+    """Raised when an image format needs Graphviz ``dot`` and it is not installed; the DOT
+    file has been written next to the requested output and the message says how to render."""
+
+
+def _q(text: str) -> str:
+    """A DOT double-quoted string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _attrs(**kw: str | None) -> str:
+    parts = [f"{k}={_q(v)}" for k, v in kw.items() if v is not None]
+    return "[" + ", ".join(parts) + "]"
+
+
+def _title(aut: Automaton, title: str | None) -> str:
+    if title is None:
+        if aut.name and aut.formula:
+            title = f"{aut.name}: {aut.formula}"
+        else:
+            title = aut.name or aut.formula or ""
+    return title if len(title) <= _MAX_TITLE else title[: _MAX_TITLE - 3] + "..."
+
+
+def to_dot(aut: Automaton, *, hide_sink: bool = False, title: str | None = None) -> str:
+    """The automaton as deterministic Graphviz DOT text."""
+    sink = aut.violation_sink if hide_sink else None
+    if aut.n_states > LARGE:
+        layout = f"  graph {_attrs(layout='sfdp', overlap='prism', K='1.2')};"
+    else:
+        # dot's x-coordinate network simplex blows up on label-heavy back edges (a 60-state
+        # counter took 19 s); capping its iterations costs little on small pictures.
+        layout = f"  graph {_attrs(nslimit='1', nslimit1='1')};"
+    lines = [
+        f"digraph {_q(aut.name or 'monitor')} {{",
+        layout,
+        "  graph "
+        + _attrs(
+            rankdir="LR",
+            fontname=_FONT,
+            fontsize="14",
+            labelloc="t",
+            nodesep="0.35",
+            ranksep="0.45",
+            bgcolor="white",
+            tooltip=aut.formula or aut.name or "monitor",
+        )
+        + ";",
+        f"  node {_attrs(fontname=_FONT, fontsize='12', style='filled', width='0.45')};",
+        f"  edge {_attrs(fontname=_FONT, fontsize='10', color='#455a64', arrowsize='0.7')};",
+        f"  __start {_attrs(shape='none', label='', width='0', height='0', tooltip='start')};",
+        f"  __start -> q{aut.initial} {_attrs(id='initial-arrow', tooltip='initial state')};",
+    ]
+    used_verdicts: set[int] = set()
+    any_accepting = False
+    for q in range(aut.n_states):
+        if q == sink:
+            continue
+        v = int(aut.verdicts[q])
+        used_verdicts.add(v)
+        acc = bool(aut.accepting[q])
+        any_accepting |= acc
+        fill, border, font, legend = _STYLE[v]
+        shape = "doublecircle" if acc else ("octagon" if v == 3 else "circle")
+        residual = aut.residuals[q] if q < len(aut.residuals) else ""
+        tip = f"state {q}: {legend.split(' (')[0]}"
+        if residual:
+            tip += f"\nremaining obligation: {residual}"
+        node = _attrs(
+            id=f"state-{q}",
+            label=str(q),
+            shape=shape,
+            fillcolor=fill,
+            color=border,
+            fontcolor=font,
+            tooltip=tip,
+        )
+        lines.append(f"  q{q} {node};")
+    n_stubs = 0
+    for q in range(aut.n_states):
+        if q == sink:
+            continue
+        guards = edge_guards(aut, q)
+        for t in sorted(guards):
+            g = guards[t]
+            if t == sink:
+                stub = f"__stub{q}"
+                n_stubs += 1
+                point = _attrs(shape="point", width="0.02", color=_RED, tooltip=f"violation on {g}")
+                lines.append(f"  {stub} {point};")
+                edge = _attrs(
+                    label=g,
+                    color=_RED,
+                    fontcolor=_RED,
+                    arrowhead="tee",
+                    tooltip=f"{q} -> violation on {g}",
+                )
+                lines.append(f"  q{q} -> {stub} {edge};")
+            else:
+                red = int(aut.verdicts[t]) == 3
+                edge = _attrs(
+                    id=f"edge-{q}-{t}",
+                    label=g,
+                    color=_RED if red else None,
+                    fontcolor=_RED if red else None,
+                    tooltip=f"{q} -> {t} on {g}",
+                )
+                lines.append(f"  q{q} -> q{t} {edge};")
+    label = _label(_title(aut, title), sorted(used_verdicts), any_accepting, n_stubs > 0)
+    lines.append(f"  graph [label={label}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _label(title: str, verdicts: list[int], any_accepting: bool, stubs: bool) -> str:
+    """Title plus a one-line legend, as the graph's own HTML label: a legend drawn as a node
+    gets placed among the states by the layout and collides with edge labels."""
+    cells = []
+    for v in verdicts:
+        fill, border, _font, text = _STYLE[v]
+        cells.append(
+            f'<td bgcolor="{fill}" color="{border}" border="1" width="14" height="10"></td>'
+            f'<td align="left">{html.escape(text.split(" (")[0])}</td>'
+        )
+    if any_accepting:
+        cells.append('<td>&#9678;</td><td align="left">accepting</td>')
+    if stubs:
+        cells.append(
+            '<td><font color="#c62828">&#8867;</font></td>'
+            '<td align="left">violating letters (sink hidden)</td>'
+        )
+    legend = "".join(cells)
+    head = f'<tr><td><font point-size="14">{html.escape(title)}</font></td></tr>' if title else ""
+    return (
+        '<<table border="0" cellborder="0" cellspacing="3" cellpadding="1">'
+        f"{head}"
+        f'<tr><td><font point-size="10"><table border="0" cellborder="0" cellspacing="4" '
+        f'cellpadding="1"><tr>{legend}</tr></table></font></td></tr></table>>'
+    )
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def dot_available() -> bool:
+    return shutil.which("dot") is not None
+
+
+def run_dot(dot_text: str, fmt: str, *, timeout: float = 120.0) -> bytes:
+    """Lay out and render DOT text with Graphviz ``dot``; raises :class:`RenderUnavailable`
+    when ``dot`` is missing."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise RenderUnavailable(
+            "Graphviz `dot` is not installed (Debian: apt-get install graphviz)"
+        )
+    proc = subprocess.run(
+        [exe, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=timeout
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"dot failed: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout
+
+
+def to_svg(aut: Automaton, *, hide_sink: bool = False, title: str | None = None) -> str:
+    """The picture as a standalone SVG document (needs ``dot``)."""
+    return run_dot(to_dot(aut, hide_sink=hide_sink, title=title), "svg").decode()
+
+
+def inline_svg(svg: str) -> str:
+    """An SVG document reduced to its ``<svg>`` element, for embedding in HTML."""
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def render(
+    aut: Automaton,
+    path: str | Path,
+    format: str | None = None,
+    *,
+    hide_sink: bool = False,
+    title: str | None = None,
+) -> Path:
+    """Write the picture to ``path`` (format from ``format`` or the file suffix: dot, svg,
+    png). Without ``dot``, an image request writes ``<path>.dot`` instead and raises
+    :class:`RenderUnavailable` saying how to render it."""
+    out = Path(path)
+    fmt = (format or out.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown picture format {fmt!r}; use one of {', '.join(FORMATS)}")
+    text = to_dot(aut, hide_sink=hide_sink, title=title)
+    if fmt == "dot":
+        out.write_text(text)
+        return out
+    if not dot_available():
+        dot_path = out.with_suffix(".dot")
+        dot_path.write_text(text)
+        raise RenderUnavailable(
+            f"Graphviz `dot` is not installed, so {out} was not rendered; wrote {dot_path} "
+            f"instead. Install Graphviz (Debian: apt-get install graphviz) and run: "
+            f"dot -T{fmt} {dot_path} -o {out}"
+        )
+    out.write_bytes(run_dot(text, fmt))
+    return out

@@ -1,0 +1,92 @@
+"""Edge guards: equivalent to the letters they label, and short."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.guards import guard_text
+
+PROPS = ("a", "b", "c", "d")
+
+
+def _holds(expr: str, letter: dict[str, bool]) -> bool:
+    """Independent oracle: evaluate the guard as a Python expression."""
+    py = expr.replace("!", " not ").replace("&", " and ").replace("|", " or ")
+    py = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", py))
+    return bool(eval(py, {"__builtins__": {}}, dict(letter)))  # noqa: S307 - test oracle
+
+
+def _letters(props: tuple[str, ...]):
+    for bits in itertools.product([False, True], repeat=len(props)):
+        yield dict(zip(props, bits, strict=True))
+
+
+def _in_cubes(letter: dict[str, bool], cubes: list[dict[str, bool]]) -> bool:
+    return any(all(letter[p] == v for p, v in c.items()) for c in cubes)
+
+
+def test_two_hazards_read_as_a_disjunction_not_as_paths():
+    # The shape a decision diagram gives for "lava or creeper": two disjoint paths.
+    cubes = [{"lava": True}, {"lava": False, "creeper": True}]
+    assert guard_text(("creeper", "lava"), cubes) == "creeper | lava"
+
+
+def test_complement_is_written_negated_when_shorter():
+    cubes = [{"lava": False, "creeper": False, "water": v} for v in (False, True)]
+    assert guard_text(("creeper", "lava", "water"), cubes) == "!(creeper | lava)"
+
+
+def test_constants_and_single_literals():
+    assert guard_text(PROPS, [{}]) == "true"
+    assert guard_text(PROPS, []) == "false"
+    assert guard_text(PROPS, [{"a": False}]) == "!a"
+    assert guard_text(PROPS, [{"a": True, "b": False}, {"a": True, "b": True}]) == "a"
+
+
+def test_irrelevant_proposition_disappears():
+    cubes = [{"a": True, "b": v, "c": w} for v in (False, True) for w in (False, True)]
+    assert guard_text(PROPS, cubes) == "a"
+
+
+def test_names_that_need_quotes_are_quoted():
+    assert guard_text(("next",), [{"next": True}]) == '"next"'
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sets(st.integers(min_value=0, max_value=15)))
+def test_guard_is_equivalent_to_its_letters(minterms):
+    letters = list(_letters(PROPS))
+    cubes = [letters[m] for m in sorted(minterms)]
+    text = guard_text(PROPS, cubes)
+    for letter in letters:
+        assert _holds(text, letter) == _in_cubes(letter, cubes), (text, letter)
+    # Never longer than listing the minterms (each at most 4 literals).
+    assert text.count("&") + text.count("|") <= max(1, 4 * len(cubes))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(PROPS), st.booleans(), min_size=1, max_size=3),
+        max_size=5,
+    )
+)
+def test_overlapping_partial_cubes(cubes):
+    text = guard_text(PROPS, cubes)
+    for letter in _letters(PROPS):
+        assert _holds(text, letter) == _in_cubes(letter, cubes), (text, letter)
+
+
+def test_wide_guard_falls_back_to_merged_cubes():
+    props = tuple(f"p{i}" for i in range(20))
+    cubes = [{"p0": True, "p19": v} for v in (False, True)] + [{"p0": False, "p5": True}]
+    text = guard_text(props, cubes)
+    # Correct on a sample of letters over the 3 mentioned props, others irrelevant.
+    for bits in itertools.product([False, True], repeat=3):
+        letter = {p: False for p in props} | dict(zip(("p0", "p5", "p19"), bits, strict=True))
+        assert _holds(text, letter) == _in_cubes(letter, cubes)
+    assert "p19" not in text
