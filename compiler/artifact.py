@@ -39,6 +39,10 @@ _VERDICT_NAMES = [v.label for v in Verdict]
 # Above this many (state, class) pairs the delta-vs-diagram check samples rows instead of
 # checking them all, so loading a huge monitor stays fast.
 _FULL_CHECK_PAIRS = 4_000_000
+MINIMISE_GUARDS_UP_TO = 2_000  # edges
+# jsonschema is slow on long arrays; it sees the first entries of each, and the structural
+# checks, which cover every entry, do the rest.
+_SCHEMA_SAMPLE = 64
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -61,17 +65,20 @@ def _cube_text(cube: Mapping[str, bool]) -> str:
     return " & ".join(_name_text(p) if v else "!" + _name_text(p) for p, v in cube.items())
 
 
-def edges(aut: Automaton, state: int) -> list[tuple[int, str]]:
-    """``(target, guard)`` per distinct successor of ``state``; the guard is a disjunction of
-    the diagram's disjoint cubes leading there (``true`` when every letter does)."""
+def edges(aut: Automaton, state: int, *, minimise: bool = True) -> list[tuple[int, str]]:
+    """``(target, guard)`` per distinct successor of ``state``. The guard is minimised by
+    ``compiler.guards`` when ``minimise`` (and that module is present), else it is the
+    disjunction of the diagram's disjoint cubes leading there (``true`` when every letter
+    does); both are exact."""
     by_target: dict[int, list[dict[str, bool]]] = {}
     for cube, target in aut.cubes(state):
         by_target.setdefault(target, []).append(cube)
-    guard_text: Callable[[Sequence[str], list[dict[str, bool]]], str] | None
-    try:
-        from compiler.guards import guard_text
-    except ImportError:  # the minimiser is optional; the raw cubes are still exact
-        guard_text = None
+    guard_text: Callable[[Sequence[str], list[dict[str, bool]]], str] | None = None
+    if minimise:
+        try:
+            from compiler.guards import guard_text
+        except ImportError:  # the minimiser is optional; the raw cubes are still exact
+            guard_text = None
     out = []
     for target in sorted(by_target):
         cubes = by_target[target]
@@ -82,9 +89,7 @@ def edges(aut: Automaton, state: int) -> list[tuple[int, str]]:
         elif len(cubes) == 1:
             guard = _cube_text(cubes[0])
         else:
-            guard = " | ".join(
-                f"({_cube_text(c)})" if len(c) > 1 else _cube_text(c) for c in cubes
-            )
+            guard = " | ".join(f"({_cube_text(c)})" if len(c) > 1 else _cube_text(c) for c in cubes)
         out.append((target, guard))
     return out
 
@@ -139,6 +144,10 @@ def to_json(
             raise ValueError(f"unknown potential kind {kind!r}")
         pot_doc[kind] = [float(x) for x in np.asarray(phi, dtype=np.float64)]
 
+    # Minimising every guard costs about a millisecond per edge: worth it for the monitors
+    # people read, not for the 100k-edge automata of a benchmark.
+    n_edges = sum(len(t) for t in shaping.successor_lists(aut))
+    minimise = n_edges <= MINIMISE_GUARDS_UP_TO
     states = []
     for q in range(aut.n_states):
         states.append(
@@ -147,7 +156,7 @@ def to_json(
                 "accepting": bool(aut.accepting[q]),
                 "verdict": aut.verdict(q).label,
                 "residual": aut.residuals[q] if q < len(aut.residuals) else "",
-                "edges": [{"to": t, "guard": g} for t, g in edges(aut, q)],
+                "edges": [{"to": t, "guard": g} for t, g in edges(aut, q, minimise=minimise)],
             }
         )
     classes = None
@@ -306,9 +315,20 @@ def _schema_errors(doc: Any, source: str) -> None:
         return
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(_schema_view(doc)))
     if error is not None:
         raise ArtifactError(f"{source}: {_field(list(error.absolute_path))}: {error.message}")
+
+
+def _schema_view(value: Any, depth: int = 0) -> Any:
+    """``value`` with every list cut to its first entries (the paths of what is kept are
+    unchanged, so error locations stay right)."""
+    if isinstance(value, dict):
+        return {k: _schema_view(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        keep = _SCHEMA_SAMPLE if depth <= 2 else _SCHEMA_SAMPLE // 8
+        return [_schema_view(v, depth + 1) for v in value[:keep]]
+    return value
 
 
 class _Checker:
@@ -476,6 +496,8 @@ def from_json(doc: Any, *, source: str = "<artifact>") -> Automaton:
             guard = c.get(e, "guard", f"{f}[{i}]")
             if not isinstance(guard, str) or not guard:
                 raise c.fail(f"{f}[{i}].guard", "expected a non-empty Boolean expression")
+            if not isinstance(to, int) or isinstance(to, bool):
+                raise c.fail(f"{f}[{i}].to", f"{to!r} is not a state id")
             targets.append(to)
         if sorted(targets) != succ[q]:
             raise c.fail(
