@@ -75,13 +75,17 @@ def test_document_fields_and_guards() -> None:
     assert targets == {0, 1, 2}
     assert doc["letter_classes"]["count"] == 3
     assert doc["checksum"].startswith("sha256:")
-    # The guard of each edge must hold exactly on the letters the table sends there.
+    # The guard of each edge must hold exactly on the letters the table sends there, both
+    # minimised and as raw cubes (the form used for large automata).
     table = [[0, 2, 1, 2], [1, 1, 1, 1], [2, 2, 2, 2]]
     for q, state in enumerate(doc["states"]):
-        for edge in state["edges"]:
+        raw = artifact.edges(UNTIL, q, minimise=False)
+        listed = [(e["to"], e["guard"]) for e in state["edges"]]
+        assert [t for t, _ in raw] == [t for t, _ in listed]
+        for target, guard in listed + raw:
             for x in range(4):
                 env = {"a": bool(x & 1), "b": bool(x & 2)}
-                assert _eval_guard(edge["guard"], env) == (table[q][x] == edge["to"])
+                assert _eval_guard(guard, env) == (table[q][x] == target)
 
 
 def _eval_guard(text: str, env: dict[str, bool]) -> bool:
