@@ -1,11 +1,19 @@
 """The four Minecraft safety specs written directly as transition tables.
 
-They are an independent reading of the issue's English text, used (a) as an oracle that the
-compiled ``examples/minecraft.spec`` monitors are checked against, and (b) by experiments that
-set ``specs = "builtin"`` so that agent work does not depend on the compiler being installed.
+They are an independent reading of ``examples/minecraft.spec`` (hand-coded memory flags, no
+formula machinery), used (a) as the oracle the compiled monitors are checked against and
+(b) by experiments that set ``specs.source = "builtin"`` so that agent work does not depend
+on the compiler. Tables are not minimised; only their languages matter.
+
+Memory flags, updated with the current letter *before* the hazards are checked (``O`` in
+the spec includes the present step):
+  w  wood seen;  i  iron seen at or after wood;
+  A  work bench at or after wood (lava unlocked);  B  smith table at or after i (creepers).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from compiler.automaton import Automaton
 
@@ -13,65 +21,54 @@ from .automaton_tables import table_automaton
 
 MINECRAFT_PROPS = ("creeper", "iron", "lava", "smith_table", "wood", "work_bench")
 
+Flags = tuple[bool, bool, bool, bool]
+_STATES: list[Flags] = [
+    (w, i, a, b)
+    for w in (False, True)
+    for i in (False, True)
+    for a in (False, True)
+    for b in (False, True)
+]
+_SINK = len(_STATES)
 
-def _t1() -> Automaton:
-    # 0 safe, 1 violated.
+
+def _update(f: Flags, L: frozenset[str]) -> Flags:
+    w = f[0] or "wood" in L
+    i = f[1] or ("iron" in L and w)
+    a = f[2] or ("work_bench" in L and w)
+    b = f[3] or ("smith_table" in L and i)
+    return (w, i, a, b)
+
+
+def _flag_automaton(
+    name: str,
+    violates: Callable[[Flags, frozenset[str]], bool],
+    accepts: Callable[[Flags], bool] = lambda f: True,
+) -> Automaton:
     def step(q: int, L: frozenset[str]) -> int:
-        return 1 if q == 1 or "creeper" in L or "lava" in L else 0
+        if q == _SINK:
+            return _SINK
+        f = _update(_STATES[q], L)
+        return _SINK if violates(f, L) else _STATES.index(f)
 
-    return table_automaton(MINECRAFT_PROPS, 2, step, [True, False], name="t1")
-
-
-def _t2() -> Automaton:
-    # As T1, with a remembered "wood collected" bit: 0 no wood, 1 wood, 2 violated. The
-    # language equals T1's, so a minimiser would merge 0 and 1; this table keeps them apart
-    # on purpose, as the paper's hand-made automaton does.
-    def step(q: int, L: frozenset[str]) -> int:
-        if q == 2 or "creeper" in L or "lava" in L:
-            return 2
-        return 1 if q == 1 or "wood" in L else 0
-
-    return table_automaton(MINECRAFT_PROPS, 3, step, [True, True, False], name="t2")
+    accepting = [accepts(f) for f in _STATES] + [False]
+    return table_automaton(MINECRAFT_PROPS, len(_STATES) + 1, step, accepting, name=name)
 
 
-def _t3() -> Automaton:
-    # 0 start, 1 wood seen, 2 crafted (lava allowed), 3 violated.
-    def step(q: int, L: frozenset[str]) -> int:
-        if q == 3 or "creeper" in L:
-            return 3
-        if q == 2:
-            return 2
-        if "lava" in L:
-            return 3
-        if q == 1 and "work_bench" in L:
-            return 2
-        return 1 if q == 1 or "wood" in L else 0
-
-    return table_automaton(MINECRAFT_PROPS, 4, step, [True, True, True, False], name="t3")
-
-
-def _t4() -> Automaton:
-    # 0 start, 1 wood, 2 wood+iron, 3 route A (bench: lava ok), 4 route B (smith: creepers
-    # ok), 5 violated. The first route completed decides which hazard becomes allowed.
-    def step(q: int, L: frozenset[str]) -> int:
-        if q == 5:
-            return 5
-        if q == 3:
-            return 5 if "creeper" in L else 3
-        if q == 4:
-            return 5 if "lava" in L else 4
-        if "creeper" in L or "lava" in L:
-            return 5
-        if q == 0:
-            return 1 if "wood" in L else 0
-        if "work_bench" in L:
-            return 3
-        if q == 2 and "smith_table" in L:
-            return 4
-        return 2 if q == 2 or "iron" in L else 1
-
-    return table_automaton(MINECRAFT_PROPS, 6, step, [True] * 5 + [False], name="t4")
+def _hazard(L: frozenset[str]) -> bool:
+    return "lava" in L or "creeper" in L
 
 
 def minecraft_progression() -> list[Automaton]:
-    return [_t1(), _t2(), _t3(), _t4()]
+    return [
+        # T1: never lava, never a creeper.
+        _flag_automaton("t1", lambda f, L: _hazard(L)),
+        # T2: as T1, and (as an obligation that only decides acceptance) wood is collected.
+        _flag_automaton("t2", lambda f, L: _hazard(L), accepts=lambda f: f[0]),
+        # T3: creepers never; lava only once the bench route is complete.
+        _flag_automaton("t3", lambda f, L: "creeper" in L or ("lava" in L and not f[2])),
+        # T4: lava needs the bench route, creepers need the smith route.
+        _flag_automaton(
+            "t4", lambda f, L: ("lava" in L and not f[2]) or ("creeper" in L and not f[3])
+        ),
+    ]

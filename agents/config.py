@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 METHOD_KINDS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear", "pre_shield")
 TRANSFERS = ("none", "paper", "correspondence")
@@ -64,6 +65,7 @@ class MethodConfig:
     kind: str
     transfer: str = "none"
     combine: str = "mean"
+    transfer_from: str = "all"  # "all" earlier specs, or only the "last" one
     schedule: str = "fixed"
     switch_every: int = 0  # fixed schedule; 0 = equal shares, the final spec the remainder
     window: int = 50  # adaptive schedule: advance when the recent violation rate is low
@@ -123,11 +125,16 @@ def _check_choice(value: str, choices: tuple[str, ...], where: str) -> None:
         raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
 
 
-def parse_config(data: dict[str, Any], where: str = "<config>", base_dir: str = ".") -> ExperimentConfig:
+def parse_config(
+    data: dict[str, Any], where: str = "<config>", base_dir: str = "."
+) -> ExperimentConfig:
     data = dict(data)
     sections = {
-        "env": EnvConfig, "specs": SpecConfig, "agent": AgentConfig,
-        "eval": EvalConfig, "run": RunConfig,
+        "env": EnvConfig,
+        "specs": SpecConfig,
+        "agent": AgentConfig,
+        "eval": EvalConfig,
+        "run": RunConfig,
     }
     built: dict[str, Any] = {}
     for key, cls in sections.items():
@@ -138,7 +145,9 @@ def parse_config(data: dict[str, Any], where: str = "<config>", base_dir: str = 
     raw_methods = data.pop("methods", [])
     if not isinstance(raw_methods, list) or not raw_methods:
         raise ConfigError(f"{where}: at least one [[methods]] entry is required")
-    methods = [_build(MethodConfig, m, f"{where}: [[methods]] #{i + 1}") for i, m in enumerate(raw_methods)]
+    methods = [
+        _build(MethodConfig, m, f"{where}: [[methods]] #{i + 1}") for i, m in enumerate(raw_methods)
+    ]
     if "name" not in data:
         raise ConfigError(f"{where}: missing top-level key 'name'")
     cfg: ExperimentConfig = _build(ExperimentConfig, {**data, **built, "methods": methods}, where)
@@ -161,19 +170,26 @@ def _validate(cfg: ExperimentConfig, where: str) -> None:
         _check_choice(m.kind, METHOD_KINDS, f"{w}.kind")
         _check_choice(m.transfer, TRANSFERS, f"{w}.transfer")
         _check_choice(m.combine, COMBINES, f"{w}.combine")
+        _check_choice(m.transfer_from, ("all", "last"), f"{w}.transfer_from")
         _check_choice(m.schedule, SCHEDULES, f"{w}.schedule")
         if m.fear_horizon < 1:
             raise ConfigError(f"{w}.fear_horizon must be >= 1")
     positive = {
-        "seeds": cfg.seeds, "agent.episodes": cfg.agent.episodes, "env.max_steps": cfg.env.max_steps,
-        "eval.episodes": cfg.eval.episodes, "run.checkpoint_every": cfg.run.checkpoint_every,
+        "seeds": cfg.seeds,
+        "agent.episodes": cfg.agent.episodes,
+        "env.max_steps": cfg.env.max_steps,
+        "eval.episodes": cfg.eval.episodes,
+        "run.checkpoint_every": cfg.run.checkpoint_every,
         "run.log_every": cfg.run.log_every,
     }
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"{where}: {key} must be >= 1, got {value}")
-    for key, p in {"env.slip": cfg.env.slip, "env.jitter": cfg.env.jitter,
-                   "agent.epsilon": cfg.agent.epsilon}.items():
+    for key, p in {
+        "env.slip": cfg.env.slip,
+        "env.jitter": cfg.env.jitter,
+        "agent.epsilon": cfg.agent.epsilon,
+    }.items():
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"{where}: {key} must be a probability, got {p}")
 

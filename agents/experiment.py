@@ -52,7 +52,7 @@ def load_automata(cfg: ExperimentConfig) -> tuple[list[str], list[Automaton]]:
     import speclang
 
     try:
-        module = speclang.load(path)
+        module = speclang.load(str(path))
     except speclang.SpecErrors as exc:
         raise ExperimentError(str(exc)) from None
     except OSError as exc:
@@ -167,16 +167,27 @@ def _progress_records(batch: TabularBatch, spec_names: list[str]) -> list[dict[s
         }
         viol = [st["viol"][r, : st["ep_count"][r]] for r in rows]
         rec["train/violations"] = float(np.mean([v.sum() for v in viol]))
-        recent = [st["ret"][r, max(0, c - 50) : c].mean() if c else 0.0 for r, c in zip(rows, counts, strict=True)]
+        recent = [
+            st["ret"][r, max(0, c - 50) : c].mean() if c else 0.0
+            for r, c in zip(rows, counts, strict=True)
+        ]
         rec["train/return_last50"] = float(np.mean(recent))
         for k, name in enumerate(spec_names):
-            per = [(st["viol"][r, : st["ep_count"][r]] & (st["ep_spec"][r, : st["ep_count"][r]] == k)).sum() for r in rows]
+            per = [
+                (
+                    st["viol"][r, : st["ep_count"][r]]
+                    & (st["ep_spec"][r, : st["ep_count"][r]] == k)
+                ).sum()
+                for r in rows
+            ]
             rec[f"spec/{name}/violations"] = float(np.mean(per))
         out.append(rec)
     return out
 
 
-def final_metrics(batch: TabularBatch, spec_names: list[str], evals: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+def final_metrics(
+    batch: TabularBatch, spec_names: list[str], evals: dict[str, np.ndarray]
+) -> list[dict[str, Any]]:
     st, cfg = batch.st, batch.cfg
     start_values = batch.start_values()
     out = []
@@ -247,8 +258,14 @@ def run_experiment(
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=total, initial=int(batch.st["ep_count"].sum()), unit="ep",
-                   desc=cfg.name, file=sys.stderr, mininterval=1.0)
+        bar = tqdm(
+            total=total,
+            initial=int(batch.st["ep_count"].sum()),
+            unit="ep",
+            desc=cfg.name,
+            file=sys.stderr,
+            mininterval=1.0,
+        )
     started = time.perf_counter()
     try:
         while not batch.finished:
@@ -284,13 +301,21 @@ def run_experiment(
     }
     st = batch.st
     np.savez_compressed(
-        out / "episodes.npz", ret=st["ret"], viol=st["viol"], fviol=st["fviol"],
-        success=st["success"], spec=st["ep_spec"], length=st["length"],
+        out / "episodes.npz",
+        ret=st["ret"],
+        viol=st["viol"],
+        fviol=st["fviol"],
+        success=st["success"],
+        spec=st["ep_spec"],
+        length=st["length"],
     )
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     elapsed = time.perf_counter() - started
-    print(f"{cfg.name}: {batch.batch_step} lock-step transitions in {elapsed:.1f} s "
-          f"({total} episodes); results in {out}", file=sys.stderr)
+    print(
+        f"{cfg.name}: {batch.batch_step} lock-step transitions in {elapsed:.1f} s "
+        f"({total} episodes); results in {out}",
+        file=sys.stderr,
+    )
     return results
 
 

@@ -62,8 +62,10 @@ class MonitorTables:
         offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         next_global = np.concatenate([t + o for t, o in zip(tables, offset, strict=True)])
         sink = np.array(
-            [-1 if a.violation_sink is None else o + a.violation_sink
-             for a, o in zip(automata, offset, strict=True)],
+            [
+                -1 if a.violation_sink is None else o + a.violation_sink
+                for a, o in zip(automata, offset, strict=True)
+            ],
             dtype=np.int64,
         )
         initial = np.array([o + a.initial for a, o in zip(automata, offset, strict=True)])

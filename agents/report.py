@@ -134,7 +134,10 @@ def summary_tables(results: dict[str, Any], reference: str | None) -> dict[str, 
     if reference not in by:
         raise ReportError(f"no method named {reference!r} (methods: {', '.join(methods)})")
     table = {
-        m: {key: mean_ci(np.array([r[key] for r in by[m]], dtype=np.float64)) for key, _, _ in METRICS}
+        m: {
+            key: mean_ci(np.array([r[key] for r in by[m]], dtype=np.float64))
+            for key, _, _ in METRICS
+        }
         for m in methods
     }
     tests = {
@@ -183,7 +186,9 @@ def render_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         "|---|" + "---|" * len(TESTED),
     ]
     for m, tests in summary["tests"].items():
-        cells = [f"{t['welch_p']:.3g} / {t['mannwhitney_p']:.3g}" for t in (tests[k] for k in TESTED)]
+        cells = [
+            f"{t['welch_p']:.3g} / {t['mannwhitney_p']:.3g}" for t in (tests[k] for k in TESTED)
+        ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines += ["", "![violations](violations.png)", "", "![return](return.png)", ""]
     return "\n".join(lines)
@@ -218,9 +223,15 @@ def render_html(markdown: str, title: str) -> str:
             body.append(f"<p>{html.escape(line)}</p>")
     if in_table:
         body.append("</table>")
-    style = "body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto}"
+        "table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def write_report(run_dir: Path, reference: str | None = None) -> list[Path]:

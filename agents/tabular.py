@@ -53,9 +53,27 @@ class TabularBatch:
 
     # Arrays saved in checkpoints (besides the environment's and the RNG state).
     STATE_KEYS = (
-        "Q", "q", "qf", "spec", "ep_count", "active", "task_start", "ep_ret", "ep_viol",
-        "ep_fviol", "ret", "length", "viol", "fviol", "success", "ep_spec", "visited_final",
-        "fear_pos", "fear_tot", "fear_buf", "fear_ptr",
+        "Q",
+        "q",
+        "qf",
+        "spec",
+        "ep_count",
+        "active",
+        "task_start",
+        "ep_ret",
+        "ep_viol",
+        "ep_fviol",
+        "ret",
+        "length",
+        "viol",
+        "fviol",
+        "success",
+        "ep_spec",
+        "visited_final",
+        "fear_pos",
+        "fear_tot",
+        "fear_buf",
+        "fear_ptr",
     )
 
     def __init__(self, cfg: ExperimentConfig, automata: list[Automaton], seed: int) -> None:
@@ -66,9 +84,7 @@ class TabularBatch:
         R = self.R = len(self.runs)
         self.rng = np.random.default_rng(seed)
         self.layout = get_layout(cfg.env.layout)
-        self.env = FastMinecraft(
-            self.layout, R, self.rng, slip=cfg.env.slip, jitter=cfg.env.jitter
-        )
+        self.env = FastMinecraft(self.layout, R, self.rng, slip=cfg.env.slip, jitter=cfg.env.jitter)
         self.mon = MonitorTables.build(automata)
         self.S = self.layout.size * self.layout.size * N_STAGES
         self.Qmax = self.mon.max_states
@@ -88,7 +104,9 @@ class TabularBatch:
         self.fear = np.array([k == "intrinsic_fear" for k in kinds])
         self.fear_lambda = np.array([r.method.fear_lambda for r in self.runs])
         self.fear_rows = np.flatnonzero(self.fear)
-        self.horizon = max([r.method.fear_horizon for r in self.runs if r.method.kind == "intrinsic_fear"] or [1])
+        self.horizon = max(
+            [r.method.fear_horizon for r in self.runs if r.method.kind == "intrinsic_fear"] or [1]
+        )
         self.rows = np.arange(R)
 
         st: dict[str, np.ndarray] = {}
@@ -123,13 +141,19 @@ class TabularBatch:
     def state_dict(self) -> dict[str, Any]:
         arrays = {k: self.st[k] for k in self.STATE_KEYS}
         arrays.update({f"env_{k}": v for k, v in self.env.state_arrays().items()})
-        return {"arrays": arrays, "rng": self.rng.bit_generator.state, "batch_step": self.batch_step}
+        return {
+            "arrays": arrays,
+            "rng": self.rng.bit_generator.state,
+            "batch_step": self.batch_step,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         arrays = state["arrays"]
         for k in self.STATE_KEYS:
             if arrays[k].shape != self.st[k].shape:
-                raise ValueError(f"checkpoint array {k} has shape {arrays[k].shape}, expected {self.st[k].shape}")
+                raise ValueError(
+                    f"checkpoint array {k} has shape {arrays[k].shape}, expected {self.st[k].shape}"
+                )
             self.st[k] = np.array(arrays[k], dtype=self.st[k].dtype)
         self.env.load_state_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("env_")})
         self.rng.bit_generator.state = state["rng"]
@@ -155,7 +179,9 @@ class TabularBatch:
         if len(self.fear_rows):
             st["fear_buf"][np.isin(self.fear_rows, idx)] = -1
 
-    def _allowed(self, q: np.ndarray, spec: np.ndarray, env: FastMinecraft | None = None) -> np.ndarray:
+    def _allowed(
+        self, q: np.ndarray, spec: np.ndarray, env: FastMinecraft | None = None
+    ) -> np.ndarray:
         """Actions the pre-shield permits: those whose slip-free next cell keeps the monitor
         out of its violation sink (all actions for unshielded runs)."""
         env = env or self.env
@@ -203,7 +229,9 @@ class TabularBatch:
             learn_reward = reward.copy()
             fr = self.fear_rows
             flat = s2[fr] * self.Qmax + ql2[fr]
-            danger = st["fear_pos"][np.arange(len(fr)), flat] / (st["fear_tot"][np.arange(len(fr)), flat] + 1.0)
+            danger = st["fear_pos"][np.arange(len(fr)), flat] / (
+                st["fear_tot"][np.arange(len(fr)), flat] + 1.0
+            )
             learn_reward[fr] -= self.fear_lambda[fr] * danger
             self._fear_push(flat)
 
@@ -300,12 +328,13 @@ class TabularBatch:
     def _switch(self, r: int, new: int, episodes_done: int) -> None:
         st = self.st
         m = self.runs[r].method
+        first = new - 1 if m.transfer_from == "last" else 0
         st["Q"][r, new] = transfer_values(
             m.transfer,
             m.combine,
-            st["Q"][r, :new],
-            self.automata[: new + 1],
-            self.pairs[new],
+            st["Q"][r, first:new],
+            self.automata[first : new + 1],
+            self.pairs[new][first:],
         )
         st["spec"][r] = new
         st["task_start"][r] = episodes_done

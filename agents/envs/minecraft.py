@@ -20,7 +20,7 @@ import numpy as np
 from gymnasium import spaces
 from minigrid.core.grid import Grid
 from minigrid.core.mission import MissionSpace
-from minigrid.core.world_object import Lava, Wall, WorldObj
+from minigrid.core.world_object import Lava, WorldObj
 from minigrid.minigrid_env import MiniGridEnv
 from minigrid.utils.rendering import (
     fill_coords,
@@ -55,77 +55,82 @@ TASK_SUCCESS_REWARD = 1.0
 
 
 class _Sprite(WorldObj):
+    kind: tuple[str, str]  # the (type, color) pair MiniGrid encodes and caches this tile by
+
+    def __init__(self) -> None:
+        super().__init__(*self.kind)
+
     def can_overlap(self) -> bool:
         return True
 
 
 class Creeper(_Sprite):
-    def __init__(self) -> None:
-        super().__init__("ball", "green")
+    kind = ("ball", "green")
 
-    def render(self, img: np.ndarray) -> None:
+    def render(self, img: np.ndarray) -> np.ndarray:
         fill_coords(img, point_in_rect(0.15, 0.85, 0.12, 0.88), (60, 170, 60))
         fill_coords(img, point_in_rect(0.27, 0.42, 0.28, 0.43), (0, 0, 0))
         fill_coords(img, point_in_rect(0.58, 0.73, 0.28, 0.43), (0, 0, 0))
         fill_coords(img, point_in_rect(0.42, 0.58, 0.43, 0.62), (0, 0, 0))
         fill_coords(img, point_in_rect(0.32, 0.42, 0.55, 0.78), (0, 0, 0))
         fill_coords(img, point_in_rect(0.58, 0.68, 0.55, 0.78), (0, 0, 0))
+        return img
 
 
 class Wood(_Sprite):
-    def __init__(self) -> None:
-        super().__init__("box", "yellow")
+    kind = ("box", "yellow")
 
-    def render(self, img: np.ndarray) -> None:
+    def render(self, img: np.ndarray) -> np.ndarray:
         fill_coords(img, point_in_rect(0.2, 0.8, 0.1, 0.9), (120, 72, 30))
         for x in (0.32, 0.5, 0.68):
             fill_coords(img, point_in_rect(x - 0.02, x + 0.02, 0.15, 0.85), (80, 45, 15))
         fill_coords(img, point_in_circle(0.5, 0.1, 0.12), (200, 160, 90))
+        return img
 
 
 class Iron(_Sprite):
-    def __init__(self) -> None:
-        super().__init__("key", "grey")
+    kind = ("key", "grey")
 
-    def render(self, img: np.ndarray) -> None:
+    def render(self, img: np.ndarray) -> np.ndarray:
         fill_coords(img, point_in_rect(0.12, 0.88, 0.12, 0.88), (125, 125, 125))
         for cx, cy in ((0.3, 0.3), (0.65, 0.4), (0.4, 0.7), (0.72, 0.75)):
             fill_coords(img, point_in_circle(cx, cy, 0.08), (225, 190, 160))
+        return img
 
 
 class WorkBench(_Sprite):
-    def __init__(self) -> None:
-        super().__init__("box", "blue")
+    kind = ("box", "blue")
 
-    def render(self, img: np.ndarray) -> None:
+    def render(self, img: np.ndarray) -> np.ndarray:
         fill_coords(img, point_in_rect(0.1, 0.9, 0.2, 0.45), (170, 110, 50))
         for x in (0.3, 0.5, 0.7):
             fill_coords(img, point_in_rect(x - 0.015, x + 0.015, 0.2, 0.45), (60, 35, 10))
         fill_coords(img, point_in_rect(0.15, 0.25, 0.45, 0.9), (110, 70, 30))
         fill_coords(img, point_in_rect(0.75, 0.85, 0.45, 0.9), (110, 70, 30))
+        return img
 
 
 class SmithTable(_Sprite):
-    def __init__(self) -> None:
-        super().__init__("box", "purple")
+    kind = ("box", "purple")
 
-    def render(self, img: np.ndarray) -> None:
+    def render(self, img: np.ndarray) -> np.ndarray:
         fill_coords(img, point_in_rect(0.1, 0.9, 0.25, 0.45), (40, 40, 55))
         fill_coords(img, point_in_rect(0.35, 0.65, 0.45, 0.7), (40, 40, 55))
         fill_coords(img, point_in_rect(0.2, 0.8, 0.7, 0.85), (40, 40, 55))
         fill_coords(img, point_in_rect(0.1, 0.9, 0.25, 0.3), (150, 150, 170))
+        return img
 
 
 class Diamond(_Sprite):
-    def __init__(self) -> None:
-        super().__init__("goal", "blue")
+    kind = ("goal", "blue")
 
-    def render(self, img: np.ndarray) -> None:
+    def render(self, img: np.ndarray) -> np.ndarray:
         fill_coords(img, point_in_triangle((0.5, 0.1), (0.15, 0.4), (0.85, 0.4)), (120, 240, 250))
         fill_coords(img, point_in_triangle((0.15, 0.4), (0.85, 0.4), (0.5, 0.9)), (40, 200, 220))
+        return img
 
 
-SPRITES: dict[str, type[WorldObj]] = {
+SPRITES: dict[str, type[_Sprite]] = {
     "diamond": Diamond,
     "creeper": Creeper,
     "smith_table": SmithTable,
@@ -223,7 +228,7 @@ class MinecraftEnv(MiniGridEnv):
     def _obs(self) -> dict[str, int]:
         return {"cell": self.cell, "stage": self.stage}
 
-    def reset(
+    def reset(  # type: ignore[override]
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, int], dict[str, Any]]:
         super().reset(seed=seed, options=options)
@@ -232,7 +237,9 @@ class MinecraftEnv(MiniGridEnv):
     def gen_obs(self) -> dict[str, Any]:  # MiniGrid's reset asks for its own observation
         return {}
 
-    def step(self, action: int) -> tuple[dict[str, int], float, bool, bool, dict[str, Any]]:
+    def step(  # type: ignore[override]
+        self, action: int
+    ) -> tuple[dict[str, int], float, bool, bool, dict[str, Any]]:
         action = int(action)
         if not 0 <= action < N_ACTIONS:
             raise ValueError(f"action must be in 0..{N_ACTIONS - 1}, got {action}")

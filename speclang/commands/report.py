@@ -17,8 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the progressive method against each baseline.",
     )
     p.add_argument("run_dir", help="a directory written by `speclang train`")
-    p.add_argument("--reference", default=None,
-                   help="method the others are tested against (default: the first progressive one)")
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="method the others are tested against (default: the first progressive one)",
+    )
     p.set_defaults(func=run)
 
 

@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from agents.config import ConfigError, load_config
 
+    if _algorithm(args.config) == "dqn":
+        return _run_dqn(args)
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
@@ -39,12 +41,34 @@ def run(args: argparse.Namespace) -> int:
         if args.episodes < 1:
             raise UsageError("--episodes must be >= 1")
         cfg.agent.episodes = args.episodes
-    if any(m.kind == "dqn" for m in cfg.methods):
-        raise UsageError("DQN experiments run with `python -m agents.dqn CONFIG`")
     from agents.experiment import ExperimentError, run_experiment
 
     try:
         run_experiment(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
     except ExperimentError as exc:
+        raise SpecError(str(exc)) from None
+    return 0
+
+
+def _algorithm(path: str) -> str:
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            return str(tomllib.load(fh).get("algorithm", "tabular"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return "tabular"  # load_config reports the problem with its file name
+
+
+def _run_dqn(args: argparse.Namespace) -> int:
+    from agents.config import ConfigError
+    from agents.dqn import load_dqn_config, run_dqn
+    from agents.experiment import ExperimentError
+
+    if args.resume or args.seeds is not None or args.episodes is not None:
+        raise UsageError("DQN runs take no --resume, --seeds or --episodes (edit the config)")
+    try:
+        run_dqn(load_dqn_config(args.config), Path(args.out), progress=not args.no_progress)
+    except (ConfigError, ExperimentError) as exc:
         raise SpecError(str(exc)) from None
     return 0
