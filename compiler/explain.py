@@ -1,0 +1,572 @@
+"""Why a trace violated a spec: step-by-step verdicts and the cause of the violation.
+
+Blame is assigned in two stages. First, exactly: each top-level ``&``-conjunct of the spec is
+compiled on its own and run over the trace; the conjuncts whose own monitor sits in its
+violation sink at the violating step are the culprits. Then, for a readable reason, the
+culprit is evaluated on the trace prefix with an *optimistic* semantics in which every
+obligation still open at the end of the prefix counts as met (and, under negation, the
+pessimistic dual). A subformula that is false even optimistically is false in every
+continuation, so the drill-down only ever reports definite failures: "`lava` held at step 3",
+"at step 4 `goal` held but `O key` was false: `key` never held up to step 4".
+
+Steps are numbered from 1 (the first letter of the trace), as in ``speclang monitor``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from compiler.automaton import Automaton, Verdict
+from compiler.ir import FALSE, TRUE, Formula, Op, to_text
+
+if TYPE_CHECKING:
+    from speclang.diagnostics import Span
+
+Letter = frozenset[str]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A top-level conjunct of the explained formula, with where the user wrote it."""
+
+    formula: Formula
+    text: str  # as written in the source when known, else the formula printed
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step: int  # 1-based
+    letter: tuple[str, ...]  # true propositions, sorted
+    state: int
+    verdict: str
+    accepting: bool
+    residual: str  # remaining obligation after this step
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "letter": list(self.letter),
+            "state": self.state,
+            "verdict": self.verdict,
+            "accepting": self.accepting,
+            "residual": self.residual,
+        }
+
+
+@dataclass(frozen=True)
+class Blame:
+    """One conjunct that can no longer be met, and why."""
+
+    index: int | None  # position among the spec's conjuncts
+    text: str
+    formula: str
+    span: Span | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.span
+        return {
+            "index": self.index,
+            "text": self.text,
+            "formula": self.formula,
+            "span": None
+            if s is None
+            else {
+                "path": s.path,
+                "line": s.line,
+                "col": s.col,
+                "end_line": s.end_line,
+                "end_col": s.end_col,
+            },
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Cause:
+    """The first step at which the verdict became ``violated``, and the culprits.
+    ``joint`` is set when no conjunct is violated on its own (they contradict together)."""
+
+    step: int
+    blames: tuple[Blame, ...]
+    joint: bool = False
+
+    @property
+    def summary(self) -> str:
+        b = self.blames
+        if not b:
+            return f"violated at step {self.step}"
+        if self.joint:
+            names = ", ".join(f"`{x.text}`" for x in b)
+            return f"at step {self.step} {names} can no longer all be met together"
+        head = b[0]
+        return f"step {self.step} violates `{head.text}`: {head.reason}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "joint": self.joint,
+            "summary": self.summary,
+            "conjuncts": [x.to_json() for x in self.blames],
+        }
+
+
+@dataclass
+class Explanation:
+    name: str | None
+    formula: str
+    steps: list[StepRecord]
+    cause: Cause | None
+    initial_verdict: str
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def final_verdict(self) -> str:
+        return self.steps[-1].verdict if self.steps else self.initial_verdict
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.name,
+            "formula": self.formula,
+            "initial_verdict": self.initial_verdict,
+            "final_verdict": self.final_verdict,
+            "steps": [s.to_json() for s in self.steps],
+            "violation": None if self.cause is None else self.cause.to_json(),
+        }
+
+    def render(self) -> str:
+        """A step table, then (on violation) the cause in the diagnostics style of
+        ``speclang check``: the conjunct's source line with carets under it."""
+        rows = [("step", "letter", "state", "verdict", "remaining obligation")]
+        for s in self.steps:
+            letter = "{" + ", ".join(s.letter) + "}"
+            rows.append((str(s.step), letter, str(s.state), s.verdict, s.residual))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
+        out = [ln.rstrip() for ln in lines]
+        title = f"spec {self.name}" if self.name else f"formula {self.formula}"
+        if self.cause is None:
+            out.append(
+                f"{title}: no violation ({self.final_verdict} after {len(self.steps)} steps)"
+            )
+            return "\n".join(out)
+        out.append("")
+        out.append(_render_cause(self.cause, title, self.sources))
+        return "\n".join(out)
+
+
+def _render_cause(cause: Cause, title: str, sources: Mapping[str, str]) -> str:
+    from speclang.diagnostics import Diagnostic, render
+
+    if not cause.blames:
+        return f"error[violation]: {title} is violated at step {cause.step}"
+    if cause.joint:
+        names = " and ".join(f"`{b.text}`" for b in cause.blames)
+        head = (
+            f"error[violation]: at step {cause.step} the conjuncts {names} of {title} can no "
+            "longer all be met together (none is violated on its own)"
+        )
+        parts = [head]
+        for b in cause.blames:
+            d = Diagnostic("note", "conjunct", f"`{b.text}` {b.reason}", b.span)
+            parts.append(render(d, sources.get(b.span.path) if b.span else None))
+        return "\n".join(parts)
+    out = []
+    for b in cause.blames:
+        msg = f"step {cause.step} violates `{b.text}` of {title}"
+        d = Diagnostic("error", "violation", msg, b.span)
+        text = render(d, sources.get(b.span.path) if b.span else None)
+        out.append(text + f"\n  = cause: {b.reason}")
+    return "\n\n".join(out)
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+def _split(f: Formula) -> list[Part]:
+    args = f.args if f.op is Op.AND else (f,)
+    return [Part(a, to_text(a)) for a in args]
+
+
+def _parts_of(source: Any) -> tuple[str | None, Formula, list[Part]]:
+    """(name, formula, conjuncts) from a SpecDef, Formula, formula text or Automaton."""
+    if isinstance(source, Formula):
+        return None, source, _split(source)
+    if isinstance(source, str):
+        import speclang
+
+        f = speclang.parse_formula(source)
+        return None, f, _split(f)
+    if isinstance(source, Automaton):
+        if source.formula is None:
+            raise ValueError("this automaton does not record its formula; pass the spec")
+        import speclang
+
+        f = speclang.parse_formula(source.formula)
+        return source.name, f, _split(f)
+    conjuncts = getattr(source, "conjuncts", None)
+    formula = getattr(source, "formula", None)
+    if isinstance(formula, Formula) and conjuncts is not None:
+        parts = [Part(c.formula, c.text, c.span) for c in conjuncts] or _split(formula)
+        return getattr(source, "name", None), formula, parts
+    raise TypeError(f"cannot explain a {type(source).__name__}")
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(f: Formula) -> Automaton:
+    # Conjunct monitors are reused across episodes and across explain calls of one spec.
+    from compiler import compile_formula
+
+    return compile_formula(f)
+
+
+def _letter(aut: Automaton, letter: Any) -> Letter:
+    if isinstance(letter, np.ndarray):
+        return frozenset(p for p, v in zip(aut.props, letter.tolist(), strict=True) if v)
+    if isinstance(letter, Mapping):
+        return frozenset(str(k) for k, v in letter.items() if v)
+    return frozenset(letter)
+
+
+def _step(aut: Automaton, q: int, letter: Letter) -> int:
+    index = aut.prop_index
+    return aut.step(q, [p for p in letter if p in index])
+
+
+# --- the explanation ------------------------------------------------------------------------
+
+
+def explain_trace(
+    spec_or_formula: Any,
+    trace: Iterable[Any],
+    *,
+    module: Any = None,
+    spec: str | None = None,
+    automaton: Automaton | None = None,
+) -> Explanation:
+    """Explain ``trace`` (letters: sets of true names, ``{name: bool}`` maps or bool vectors
+    over the automaton's props) against a spec. ``spec_or_formula`` is a ``SpecDef``, a
+    formula (IR or text) or a compiled :class:`Automaton` that records its formula; with
+    ``module`` and ``spec`` given, it may be ``None`` and the spec is taken from the module.
+    Pass ``automaton`` to reuse an already compiled monitor of the whole spec."""
+    if spec_or_formula is None:
+        if module is None or spec is None:
+            raise ValueError("give a spec or formula, or module= and spec=")
+        spec_or_formula = module.specs[spec]
+    name, formula, parts = _parts_of(spec_or_formula)
+    aut = automaton if automaton is not None else _compiled(formula)
+    if isinstance(spec_or_formula, Automaton):
+        aut = spec_or_formula
+    letters = [_letter(aut, x) for x in trace]
+    records: list[StepRecord] = []
+    q = aut.initial
+    cause: Cause | None = None
+    for t, letter in enumerate(letters, start=1):
+        q = _step(aut, q, letter)
+        v = aut.verdict(q)
+        residual = aut.residuals[q] if q < len(aut.residuals) else ""
+        records.append(
+            StepRecord(t, tuple(sorted(letter)), q, v.label, bool(aut.accepting[q]), residual)
+        )
+        if cause is None and v is Verdict.VIOLATED:
+            cause = find_cause(parts, letters[:t])
+    sources = dict(getattr(module, "sources", None) or {})
+    return Explanation(
+        name=name or (spec if spec else None),
+        formula=to_text(formula),
+        steps=records,
+        cause=cause,
+        initial_verdict=aut.verdict(aut.initial).label,
+        sources=sources,
+    )
+
+
+def find_cause(parts: Sequence[Part], prefix: Sequence[Letter]) -> Cause:
+    """The culprits of a violation at the last letter of ``prefix``."""
+    step = len(prefix)
+    states: list[tuple[Part, Automaton, int]] = []
+    for part in parts:
+        aut = _compiled(part.formula)
+        q = aut.initial
+        for letter in prefix:
+            q = _step(aut, q, letter)
+        states.append((part, aut, q))
+    alone = [i for i, (_, a, q) in enumerate(states) if a.verdict(q) is Verdict.VIOLATED]
+    if alone:
+        blames = tuple(_blame(i, parts[i], prefix) for i in alone)
+        return Cause(step, blames)
+    # No conjunct is hopeless on its own: only their combination is (e.g. F a & G !a).
+    open_parts = [i for i, (_, a, q) in enumerate(states) if a.verdict(q) is not Verdict.SATISFIED]
+    blames = tuple(
+        Blame(
+            i,
+            parts[i].text,
+            to_text(parts[i].formula),
+            parts[i].span,
+            f"still requires `{states[i][1].residuals[states[i][2]] or parts[i].text}`",
+        )
+        for i in open_parts
+    )
+    return Cause(step, blames, joint=True)
+
+
+def _blame(index: int, part: Part, prefix: Sequence[Letter]) -> Blame:
+    ev = _Eval(prefix)
+    f = part.formula
+    pos = len(prefix) - 1 if f.is_pure_past else 0
+    if not ev.val(f, pos, True):
+        reason = ev.why_false(f, pos)
+    else:
+        # The optimistic reading is coarser than the automaton (it treats obligations
+        # independently); the violation is real but has no single definite witness.
+        reason = f"after step {len(prefix)} `{part.text}` can no longer be satisfied"
+    return Blame(index, part.text, to_text(f), part.span, reason)
+
+
+# --- three-valued evaluation on a prefix -----------------------------------------------------
+
+
+def _q(f: Formula) -> str:
+    return f"`{to_text(f)}`"
+
+
+class _Eval:
+    """Truth of subformulas on a finite prefix. ``opt=True``: could still be true in some
+    continuation (obligations reaching past the end count as met); ``opt=False``: true in
+    every continuation, including stopping here. Negation swaps the two readings."""
+
+    def __init__(self, trace: Sequence[Letter]) -> None:
+        self.trace = trace
+        self.n = len(trace)
+        self.memo: dict[tuple[int, int, bool], bool] = {}
+
+    def val(self, f: Formula, i: int, opt: bool) -> bool:
+        key = (f.uid, i, opt)
+        r = self.memo.get(key)
+        if r is None:
+            r = self.memo[key] = self._val(f, i, opt)
+        return r
+
+    def _val(self, f: Formula, i: int, opt: bool) -> bool:
+        op, n = f.op, self.n
+        if op is Op.TRUE:
+            return True
+        if op is Op.FALSE:
+            return False
+        if op is Op.ATOM:
+            return f.name in self.trace[i]
+        if op is Op.NOT:
+            return not self.val(f.args[0], i, not opt)
+        if op is Op.AND:
+            return all(self.val(a, i, opt) for a in f.args)
+        if op is Op.OR:
+            return any(self.val(a, i, opt) for a in f.args)
+        if op in (Op.NEXT, Op.WNEXT):
+            return self.val(f.args[0], i + 1, opt) if i + 1 < n else opt
+        if op is Op.UNTIL:
+            a, b = f.args
+            for k in range(i, n):
+                if self.val(b, k, opt):
+                    return True
+                if not self.val(a, k, opt):
+                    return False
+            return opt
+        if op is Op.RELEASE:
+            a, b = f.args
+            for k in range(i, n):
+                if not self.val(b, k, opt):
+                    return False
+                if self.val(a, k, opt):
+                    return True
+            return opt
+        if op is Op.YESTERDAY:
+            return i > 0 and self.val(f.args[0], i - 1, opt)
+        if op is Op.WYESTERDAY:
+            return i == 0 or self.val(f.args[0], i - 1, opt)
+        if op is Op.SINCE:
+            a, b = f.args
+            for k in range(i, -1, -1):
+                if self.val(b, k, opt):
+                    return True
+                if not self.val(a, k, opt):
+                    return False
+            return False
+        if op is Op.TRIGGER:
+            a, b = f.args
+            for k in range(i, -1, -1):
+                if not self.val(b, k, opt):
+                    return False
+                if self.val(a, k, opt):
+                    return True
+            return True
+        raise AssertionError(op)
+
+    # "why" helpers: preconditions are val(f, i, True) is False (definitely false) for
+    # why_false and val(f, i, False) is True (definitely true) for why_true.
+
+    def why_false(self, f: Formula, i: int) -> str:
+        op, at = f.op, f"step {i + 1}"
+        if op is Op.FALSE:
+            return "`false` never holds"
+        if op is Op.ATOM:
+            return f"{_q(f)} did not hold at {at}"
+        if op is Op.NOT:
+            return self.why_true(f.args[0], i)
+        if op is Op.AND:
+            bad = next(a for a in f.args if not self.val(a, i, True))
+            return self.why_false(bad, i)
+        if op is Op.OR:
+            return self._why_or_false(f, i)
+        if op in (Op.NEXT, Op.WNEXT):
+            return self.why_false(f.args[0], i + 1)
+        if op is Op.RELEASE:
+            a, b = f.args
+            k = next(k for k in range(i, self.n) if not self.val(b, k, True))
+            reason = self.why_false(b, k)
+            return reason if a is FALSE else f"{reason}, before {_q(a)} released it"
+        if op is Op.UNTIL:
+            a, b = f.args
+            k = next(
+                k for k in range(i, self.n) if not self.val(a, k, True) and not self.val(b, k, True)
+            )
+            return f"{self.why_false(a, k)} before {_q(b)} held"
+        if op is Op.YESTERDAY:
+            if i == 0:
+                return f"{_q(f)} needs a step before step 1"
+            return self.why_false(f.args[0], i - 1)
+        if op is Op.WYESTERDAY:
+            return self.why_false(f.args[0], i - 1)
+        if op is Op.SINCE:
+            a, b = f.args
+            if a is TRUE:
+                return f"{_q(b)} never held up to {at}"
+            j = next(k for k in range(i, -1, -1) if not self.val(a, k, True) or k == 0)
+            if not self.val(a, j, True):
+                return f"{_q(b)} has not held since {_q(a)} last failed at step {j + 1}"
+            return f"{_q(b)} never held up to {at}"
+        if op is Op.TRIGGER:
+            a, b = f.args
+            k = next(k for k in range(i, -1, -1) if not self.val(b, k, True))
+            reason = self.why_false(b, k)
+            return reason if a is FALSE else f"{reason}, and {_q(a)} did not hold after it"
+        return f"{_q(f)} was false at {at}"
+
+    def _why_or_false(self, f: Formula, i: int) -> str:
+        at = f"step {i + 1}"
+        premises = [a.args[0] for a in f.args if a.op is Op.NOT]
+        rest = [a for a in f.args if a.op is not Op.NOT]
+        if premises and rest:
+            held = " and ".join(_q(p) for p in premises)
+            wanted = " | ".join(to_text(r) for r in rest)
+            head = f"at {at} {held} held but `{wanted}` was false"
+            details = [self.why_false(r, i) for r in rest if r.op is not Op.ATOM]
+            return head + (": " + "; ".join(details) if details else "")
+        if premises:
+            if len(premises) == 1:
+                return self.why_true(premises[0], i)
+            return f"at {at} " + " and ".join(_q(p) for p in premises) + " all held"
+        if all(r.op is Op.ATOM for r in rest):
+            return f"none of {', '.join(_q(r) for r in rest)} held at {at}"
+        return "; ".join(self.why_false(r, i) for r in rest)
+
+    def why_true(self, f: Formula, i: int) -> str:
+        op, at = f.op, f"step {i + 1}"
+        if op is Op.ATOM:
+            return f"{_q(f)} held at {at}"
+        if op is Op.NOT:
+            return self.why_false(f.args[0], i)
+        if op is Op.OR:
+            good = next(a for a in f.args if self.val(a, i, False))
+            return self.why_true(good, i)
+        if op is Op.AND:
+            return " and ".join(self.why_true(a, i) for a in f.args)
+        if op in (Op.NEXT, Op.WNEXT) and i + 1 < self.n:
+            return self.why_true(f.args[0], i + 1)
+        if op in (Op.YESTERDAY, Op.WYESTERDAY) and i > 0:
+            return self.why_true(f.args[0], i - 1)
+        if op is Op.UNTIL:
+            b = f.args[1]
+            k = next((k for k in range(i, self.n) if self.val(b, k, False)), None)
+            if k is not None:
+                return self.why_true(b, k)
+        if op is Op.SINCE:
+            b = f.args[1]
+            k = next((k for k in range(i, -1, -1) if self.val(b, k, False)), None)
+            if k is not None:
+                return self.why_true(b, k)
+        if op is Op.TRIGGER and f.args[0] is FALSE:
+            return f"{_q(f.args[1])} held at every step up to {at}"
+        return f"{_q(f)} held at {at}"
+
+
+# --- runtime-facing ---------------------------------------------------------------------------
+
+
+class Explainer:
+    """Follows one episode step by step and, after a violation, says why in one line.
+
+    ``step`` costs one automaton step and remembers the letter; the explanation work
+    (per-conjunct monitors, drill-down) happens only in :meth:`explain_last_violation`,
+    so it is cheap enough to run inside a training loop."""
+
+    def __init__(
+        self,
+        source: Automaton | Any,
+        *,
+        automaton: Automaton | None = None,
+        module: Any = None,
+    ) -> None:
+        self.name, self.formula, self.parts = _parts_of(source)
+        if isinstance(source, Automaton):
+            automaton = source
+        self.automaton = automaton if automaton is not None else _compiled(self.formula)
+        self.sources = dict(getattr(module, "sources", None) or {})
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = self.automaton.initial
+        self.letters: list[Any] = []
+        self.violation_step: int | None = None
+        self._cause: Cause | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.automaton.verdict(self.state)
+
+    def step(self, letter: Any) -> Verdict:
+        """Advance on one letter (set of true names, ``{name: bool}``, or a bool vector over
+        ``automaton.props``) and return the new verdict."""
+        aut = self.automaton
+        vec = letter if isinstance(letter, np.ndarray) else None
+        self.letters.append(letter)
+        if vec is not None:
+            self.state = aut.step(self.state, vec)
+        else:
+            self.state = _step(aut, self.state, _letter(aut, letter))
+        if self.violation_step is None and aut.verdict(self.state) is Verdict.VIOLATED:
+            self.violation_step = len(self.letters)
+        return aut.verdict(self.state)
+
+    def cause(self) -> Cause | None:
+        """The structured cause of this episode's violation (``None`` if none so far)."""
+        if self.violation_step is None:
+            return None
+        if self._cause is None:
+            prefix = [_letter(self.automaton, x) for x in self.letters[: self.violation_step]]
+            self._cause = find_cause(self.parts, prefix)
+        return self._cause
+
+    def explain_last_violation(self) -> str | None:
+        """One line naming the violated conjunct and the reason, or ``None`` when the
+        episode has not violated the spec."""
+        cause = self.cause()
+        if cause is None:
+            return None
+        prefix = f"{self.name}: " if self.name else ""
+        return prefix + cause.summary

@@ -1,0 +1,93 @@
+"""``speclang explain``: step a monitor through a trace and say why it was violated.
+
+Prints, per step, the letter, the automaton state, the verdict and the remaining obligation;
+on the first step whose verdict is ``violated`` it names the top-level conjunct that can no
+longer be met, underlined in the source like a ``speclang check`` diagnostic, with the
+reason (which proposition held, which ``once``/``since`` obligation was missing).
+``--format json`` prints one JSON document instead. Exit 0 whether or not the trace violates
+the spec (the verdict is in the output); 1 for errors in the spec or the trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from speclang.cli import SpecError, UsageError
+from speclang.commands.compile import add_budget_arguments, load_module, select_specs
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "explain",
+        help="explain, step by step, why a trace violates a spec",
+        description="Run the monitor of one spec of FILE (--spec, optional when the file "
+        "has one spec) or of a formula (-f) over TRACE and explain the verdicts: the letter, "
+        "state, verdict and remaining obligation at each step, and the violated conjunct "
+        "with its source span and the reason.",
+    )
+    p.add_argument("file", nargs="?", metavar="FILE", help="a .spec file")
+    p.add_argument("--spec", metavar="NAME", help="the spec of FILE to explain")
+    p.add_argument("-f", "--formula", metavar="FORMULA", help="explain this formula instead")
+    p.add_argument(
+        "--trace",
+        required=True,
+        metavar="TRACE.jsonl",
+        help='one JSON line per step: ["key", "door"] or {"lava": false}',
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    add_budget_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str]]:
+    """(spec or formula, module or None, compiled automaton, allowed trace names)."""
+    import compiler
+    import speclang
+    from compiler.budget import CompileError
+
+    budgets = {"max_states": args.max_states, "timeout": args.timeout}
+    try:
+        if args.formula is not None:
+            if args.file is not None or args.spec is not None:
+                raise UsageError("give either FILE [--spec NAME] or -f FORMULA")
+            formula = speclang.parse_formula(args.formula, weak_next=args.weak_next)
+            aut = compiler.compile_formula(formula, **budgets)
+            return formula, None, aut, set(aut.props)
+        if args.file is None:
+            raise UsageError("give a spec FILE or -f FORMULA")
+        module = load_module(args.file, weak_next=args.weak_next)
+        names = select_specs(module, args.file, args.spec)
+        if len(names) > 1:
+            raise UsageError(
+                f"{args.file} has {len(names)} specs ({', '.join(names)}); choose one with --spec"
+            )
+        aut = compiler.compile_spec(module, names[0], **budgets)
+        return module.specs[names[0]], module, aut, set(aut.props) | set(module.atoms)
+    except CompileError as exc:
+        raise SpecError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from compiler.explain import explain_trace
+    from speclang.diagnostics import SpecErrors
+    from speclang.traces import TraceError, read_trace
+
+    try:
+        target, module, aut, allowed = _target(args)
+    except SpecErrors as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    try:
+        trace = read_trace(args.trace, allowed)
+    except TraceError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    explanation = explain_trace(target, trace, module=module, automaton=aut)
+    if args.format == "json":
+        print(json.dumps(explanation.to_json(), indent=2))
+    else:
+        print(explanation.render())
+    return 0
