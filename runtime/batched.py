@@ -40,6 +40,8 @@ MAX_PACKED_PROPS = 20
 # Above this many entries the fused state x bits table loses to two small, cache-resident
 # gathers (int32 entries: 2**20 entries = 4 MiB, about the size of a shared L2/L3 slice).
 FUSED_TABLE_BUDGET = 1 << 20
+# Rows per chunk of a large batch: three int32 chunk arrays stay within a core's L2.
+CHUNK = 1 << 15
 # Computing letter classes from scratch evaluates every state on every bit pattern.
 CLASS_SCAN_BUDGET = 1 << 25
 
@@ -192,19 +194,30 @@ class BatchedMonitor:
             raise ValueError(f"{letters.shape[0]} letters for {states.shape[0]} states")
         if not self.packed:
             return self._walk_bits(states, letters.astype(np.int64, copy=False)).astype(np.int32)
-        # Index arithmetic happens in reused int32 scratch buffers: fresh multi-megabyte
-        # temporaries cost more in page faults than the gathers themselves.
+        batch = states.shape[0]
+        if out is None:
+            out = np.empty(batch, dtype=np.int32)
+        # Large batches go through in cache-sized chunks, with the index arithmetic in reused
+        # int32 scratch buffers: a multi-megabyte temporary per operation costs more in
+        # page faults and memory traffic than the gathers themselves.
+        for lo in range(0, batch, CHUNK):
+            hi = min(lo + CHUNK, batch)
+            self._step_chunk(states[lo:hi], letters[lo:hi], out[lo:hi])
+        return out
+
+    def _step_chunk(self, states: np.ndarray, letters: np.ndarray, out: np.ndarray) -> None:
         idx = self._scratch("idx", states.shape[0])
         if self.fused is not None:
             np.left_shift(states, self.k, out=idx, casting="unsafe")
             np.bitwise_or(idx, letters, out=idx, casting="unsafe")
-            return np.take(self.fused, idx, out=out)
+            np.take(self.fused, idx, out=out)
+            return
         assert self.class_of_bits is not None and self.delta_flat is not None
         assert self.n_classes is not None
         cls = np.take(self.class_of_bits, letters, out=self._scratch("cls", states.shape[0]))
         np.multiply(states, self.n_classes, out=idx, casting="unsafe")
         np.add(idx, cls, out=idx)
-        return np.take(self.delta_flat, idx, out=out)
+        np.take(self.delta_flat, idx, out=out)
 
     def _scratch(self, name: str, size: int) -> np.ndarray:
         buf = self._buffers.get(name)
@@ -241,18 +254,26 @@ class BatchedMonitor:
                     f"bool valuations must have shape [B, {self.k}], got {tuple(letters.shape)}"
                 )
             letters = self.pack(letters)
-        letters = letters.to(torch.int64)
-        states = states.to(torch.int64)
+        if letters.dtype not in (torch.int32, torch.int64):  # index types of index_select
+            letters = letters.to(torch.int64)
+        if states.dtype != torch.int64:
+            states = states.to(torch.int64)
         if letters.shape != states.shape:
             raise ValueError(f"{letters.shape[0]} letters for {states.shape[0]} states")
         # index_select is torch's fast 1-D gather on CPU (advanced indexing is several
-        # times slower there); on GPUs both are single kernels.
-        if "fused" in t:
-            idx = torch.bitwise_left_shift(states, self.k).bitwise_or_(letters)
-            return torch.index_select(t["fused"], 0, idx)
-        if "class_of_bits" in t:
-            cls = torch.index_select(t["class_of_bits"], 0, letters)
-            return torch.index_select(t["delta_flat"], 0, cls.add_(states, alpha=self.n_classes))
+        # times slower there); on GPUs both are single kernels, so only CPU batches are
+        # chunked to stay in cache.
+        if "fused" in t or "class_of_bits" in t:
+            batch = states.shape[0]
+            chunk = CHUNK if states.device.type == "cpu" else max(batch, 1)
+            if batch <= chunk:
+                return self._gather_torch(states, letters)
+            out = torch.empty(batch, dtype=torch.int64, device=states.device)
+            for lo in range(0, batch, chunk):
+                out[lo : lo + chunk] = self._gather_torch(
+                    states[lo : lo + chunk], letters[lo : lo + chunk]
+                )
+            return out
         node = t["roots"][states]
         for _ in range(self.k + 1):
             v = t["dd_var"][node]
@@ -263,6 +284,16 @@ class BatchedMonitor:
             nxt = torch.where(bit == 1, t["dd_hi"][node], t["dd_lo"][node])
             node = torch.where(inner, nxt, node)
         return t["dd_lo"][node]
+
+    def _gather_torch(self, states: Any, letters: Any) -> Any:
+        import torch
+
+        t = self._torch
+        if "fused" in t:
+            idx = torch.bitwise_left_shift(states, self.k).bitwise_or_(letters)
+            return torch.index_select(t["fused"], 0, idx)
+        cls = torch.index_select(t["class_of_bits"], 0, letters)
+        return torch.index_select(t["delta_flat"], 0, cls.add_(states, alpha=self.n_classes))
 
     # --- reading states --------------------------------------------------------------------
 

@@ -259,6 +259,9 @@ MINIGRID_CARRIED = ("nothing", "key", "ball", "box")
 _UNSET: Any = object()
 
 
+# MiniGrid's DIR_TO_VEC as plain ints (0 = east, 1 = south, 2 = west, 3 = north): numpy
+# scalars would cost more than the rest of the labelling.
+DIRECTIONS = ((1, 0), (0, 1), (-1, 0), (0, -1))
 MINIGRID_ACTIONS = ("left", "right", "forward", "pickup", "drop", "toggle", "done")
 DOOR_STATES = ("open", "closed", "locked")
 
@@ -340,12 +343,14 @@ class MiniGridLabeler(Labeler):
         (what the front cell would hold after a pickup/drop) and ``door`` =
         ``(door, is_open, is_locked)`` (a door's state after a toggle)."""
         grid = env.unwrapped.grid
-        dx, dy = _dir_to_vec()[direction]
-        fx, fy = int(pos[0]) + int(dx), int(pos[1]) + int(dy)
+        cells, width = grid.grid, grid.width
+        x, y = int(pos[0]), int(pos[1])
+        dx, dy = DIRECTIONS[direction]
+        fx, fy = x + dx, y + dy
         if front_cell is _UNSET:
-            inside = 0 <= fx < grid.width and 0 <= fy < grid.height
-            front_cell = grid.get(fx, fy) if inside else None
-        on_cell = grid.get(int(pos[0]), int(pos[1]))
+            inside = 0 <= fx < width and 0 <= fy < grid.height
+            front_cell = cells[fy * width + fx] if inside else None
+        on_cell = cells[y * width + x]
 
         def state(d: Any) -> tuple[bool, bool]:
             if door is not None and d is door[0]:
@@ -353,13 +358,14 @@ class MiniGridLabeler(Labeler):
             return bool(d.is_open), bool(d.is_locked)
 
         front = "empty" if front_cell is None else front_cell.type
+        doors = self._door_list(grid)
         return MiniGridValues(
             _Facts(
                 front,
                 "empty" if on_cell is None else on_cell.type,
                 "nothing" if carrying is None else carrying.type,
                 state(front_cell) if front == "door" else None,
-                tuple(state(d) for d in self._door_list(grid)),
+                tuple(state(d) for d in doors) if doors else (),
                 action,
             )
         )
@@ -369,12 +375,6 @@ class MiniGridLabeler(Labeler):
             return self._before.with_action(self._action)
         u = env.unwrapped
         return self.state_values(env, u.agent_pos, u.agent_dir, u.carrying, action=self._action)
-
-
-def _dir_to_vec() -> Any:
-    from minigrid.core.constants import DIR_TO_VEC
-
-    return DIR_TO_VEC
 
 
 class _Facts(NamedTuple):

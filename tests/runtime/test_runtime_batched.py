@@ -117,3 +117,24 @@ def test_torch_matches_numpy(fused_budget, force_walk, monkeypatch):
         np.testing.assert_array_equal(t_mon.violated(s_t).numpy(), np_mon.violated(s_np))
     vals = torch.from_numpy(rng.random((64, 3)) < 0.5)
     np.testing.assert_array_equal(t_mon.step(s_t, vals).numpy(), np_mon.step(s_np, vals.numpy()))
+
+
+@pytest.mark.parametrize("fused_budget", [0, 1 << 20])
+def test_chunked_and_in_place_steps_agree(fused_budget, monkeypatch):
+    import runtime.batched as batched
+
+    aut = counter_automaton()
+    rng = np.random.default_rng(4)
+    states = rng.integers(0, 6, size=1000).astype(np.int32)
+    letters = rng.integers(0, 8, size=1000).astype(np.uint8)
+    whole = BatchedMonitor(aut, fused_budget=fused_budget).step(states, letters)
+    monkeypatch.setattr(batched, "CHUNK", 7)
+    mon = BatchedMonitor(aut, fused_budget=fused_budget)
+    np.testing.assert_array_equal(mon.step(states, letters), whole)
+    in_place = states.copy()
+    assert mon.step(in_place, letters, out=in_place) is in_place
+    np.testing.assert_array_equal(in_place, whole)
+    torch = pytest.importorskip("torch")
+    t_mon = BatchedMonitor(aut, backend="torch", fused_budget=fused_budget)
+    got = t_mon.step(torch.from_numpy(states.astype(np.int64)), torch.from_numpy(letters))
+    np.testing.assert_array_equal(got.numpy(), whole)
