@@ -18,6 +18,7 @@ Layout (docs/artifact.md has the full description):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -53,6 +54,7 @@ class ArtifactError(ValueError):
 # --- writing -------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _name_text(name: str) -> str:
     if _PLAIN_NAME.fullmatch(name) and name not in ("true", "false"):
         return name
@@ -320,6 +322,18 @@ def _schema_errors(doc: Any, source: str) -> None:
         raise ArtifactError(f"{source}: {_field(list(error.absolute_path))}: {error.message}")
 
 
+def _int_array(value: Any) -> np.ndarray | None:
+    if not isinstance(value, list):
+        return None
+    try:
+        arr = np.asarray(value)
+    except (ValueError, OverflowError):  # ragged nesting, huge numbers
+        return None
+    if value and arr.dtype.kind not in "iu":
+        return None
+    return arr.astype(np.int64)
+
+
 def _schema_view(value: Any, depth: int = 0) -> Any:
     """``value`` with every list cut to its first entries (the paths of what is kept are
     unchanged, so error locations stay right)."""
@@ -351,13 +365,13 @@ class _Checker:
     def ints(
         self, value: Any, field: str, lo: int, hi: int, *, length: int | None = None
     ) -> np.ndarray:
-        if not isinstance(value, list) or not all(
-            isinstance(x, int) and not isinstance(x, bool) for x in value
-        ):
+        # One numpy conversion instead of a Python check per entry: lists of ints become an
+        # integer array; strings, floats, nulls, nested lists or all-bool lists do not.
+        arr = _int_array(value)
+        if arr is None or arr.ndim != 1:
             raise self.fail(field, "expected a list of integers")
         if length is not None and len(value) != length:
             raise self.fail(field, f"has {len(value)} entries, expected {length}")
-        arr = np.asarray(value, dtype=np.int64)
         bad = np.flatnonzero((arr < lo) | (arr > hi))
         if bad.size:
             i = int(bad[0])
@@ -590,9 +604,17 @@ def _load_classes(c: _Checker, classes: Any, aut: Automaton) -> None:
     rows = c.get(classes, "delta", "letter_classes")
     if not isinstance(rows, list) or len(rows) != n:
         raise c.fail("letter_classes.delta", f"expected {n} rows (one per state)")
-    delta = np.empty((n, count), dtype=np.int32)
-    for q, row in enumerate(rows):
-        delta[q] = c.ints(row, f"letter_classes.delta[{q}]", 0, n - 1, length=count)
+    whole = _int_array(rows)
+    if whole is not None and whole.shape == (n, count) and whole.size:
+        out_of_range = np.argwhere((whole < 0) | (whole >= n))
+        if out_of_range.size:
+            q, k = (int(x) for x in out_of_range[0])
+            raise c.fail(f"letter_classes.delta[{q}][{k}]", f"{whole[q, k]} is not a state")
+        delta: np.ndarray = whole.astype(np.int32)
+    else:  # find the first bad row, for the message
+        delta = np.empty((n, count), dtype=np.int32)
+        for q, row in enumerate(rows):
+            delta[q] = c.ints(row, f"letter_classes.delta[{q}]", 0, n - 1, length=count)
     # The dense table must agree with the diagram on every class representative.
     check = np.arange(n)
     if n * count > _FULL_CHECK_PAIRS:

@@ -160,6 +160,9 @@ def _set(path: str, value: Any) -> Any:
         ("initial", 7, "initial"),
         ("decision_diagram/lo/1", 99, "decision_diagram.lo[1]"),
         ("letter_classes/delta/0/1", 0, "letter_classes.delta[0][1]: 0 disagrees"),
+        ("letter_classes/delta/2/1", 9, "letter_classes.delta[2][1]: 9 is not a state"),
+        ("letter_classes/delta/1/0", "x", "letter_classes.delta[1]"),
+        ("decision_diagram/var/0", 0.5, "decision_diagram.var"),
         ("states/0/edges", [{"to": 0, "guard": "true"}], "states[0].edges: targets [0]"),
         ("propositions", ["b", "a"], "propositions"),
         ("potentials/progress", [0.5, 2.0, 0.0], "potentials.progress"),
@@ -217,6 +220,9 @@ def test_own_checks_run_without_jsonschema(tmp_path: Path, monkeypatch: pytest.M
         artifact.load(bad)
     bad = _tampered(tmp_path, _set("states/1/verdict", "maybe"))
     with pytest.raises(ArtifactError, match=r"states\[1\].verdict: 'maybe' is not one of"):
+        artifact.load(bad)
+    bad = _tampered(tmp_path, _set("letter_classes/delta/1/0", "x"))
+    with pytest.raises(ArtifactError, match=r"delta\[1\]: expected a list of integers"):
         artifact.load(bad)
     bad = _tampered(tmp_path, _set("decision_diagram/roots", [0, 1]))
     with pytest.raises(ArtifactError, match=r"decision_diagram.roots: has 2 entries, expected 3"):
