@@ -49,7 +49,17 @@ class ActiveSpec:
     ) -> None:
         self.name = name
         self.aut = aut
+        self.source: Any = None  # the spec's definition (speclang.SpecDef), for explanations
+        self.module: Any = None
         self.binding = Binding(aut.props, labeler, derived=derived, spec=name)
+        # A product monitor (compiler.product) reports every part's verdict as well.
+        self.part_verdicts: list[dict[str, str]] | None = None
+        if hasattr(aut, "part_verdicts") and hasattr(aut, "part_names"):
+            names = aut.part_names
+            self.part_verdicts = [
+                {n: v.label for n, v in zip(names, aut.part_verdicts(q), strict=True)}
+                for q in range(aut.n_states)
+            ]
         self.violated = [int(v) == Verdict.VIOLATED for v in aut.verdicts]
         self.accepting = [bool(a) for a in aut.accepting]
         self.verdict_labels = [Verdict(int(v)).label for v in aut.verdicts]
@@ -81,6 +91,7 @@ class SpecSet:
 
     specs: dict[str, Automaton]
     derived: dict[str, Any] = field(default_factory=dict)
+    module: Any = None  # the speclang.Module the specs were compiled from, if any
 
     @property
     def names(self) -> list[str]:
@@ -114,10 +125,11 @@ def resolve(spec: Any, derived: Mapping[str, Any] | None = None) -> SpecSet:
         mod_derived = dict(getattr(module, "derived", {}) or {})
         mod_derived.update(extra)
         if name in module.specs:
-            return SpecSet({name: compile_spec(module, name)}, mod_derived)
+            return SpecSet({name: compile_spec(module, name)}, mod_derived, module)
         progressions = getattr(module, "progressions", {}) or {}
         if name in progressions:
-            return SpecSet({n: compile_spec(module, n) for n in progressions[name]}, mod_derived)
+            specs = {n: compile_spec(module, n) for n in progressions[name]}
+            return SpecSet(specs, mod_derived, module)
         known = sorted(set(module.specs) | set(progressions))
         raise ValueError(
             f'no spec or progression named "{name}" (the module has: {", ".join(known)})'

@@ -12,8 +12,9 @@ Keys added to ``info`` (every step; ``reset`` adds ``safeguard`` and ``action_ma
 ``safeguard``
     ``{"spec": active spec name, "state": monitor state, "verdict": one of satisfied /
     presumably_satisfied / presumably_violated / violated, "accepting": bool, "labels":
-    {prop: bool} of this step, "violated": bool}`` plus ``"explanation"`` (a sentence) on a
-    violating step and ``"shield_exhausted"`` when a shield is active.
+    {prop: bool} of this step, "violated": bool}`` plus ``"explanation"`` (a sentence) on the
+    step that enters the violation sink, ``"parts"`` (``{part name: verdict}``) for a
+    ``compiler.product`` monitor, and ``"shield_exhausted"`` when a shield is active.
 ``action_mask``
     With ``shield=``: int8 array, 1 for actions the predictor says do not enter the
     violation sink from the current state (all ones if none is safe).
@@ -141,6 +142,11 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             name: ActiveSpec(name, aut, labeler, specset.derived)
             for name, aut in specset.specs.items()
         }
+        if specset.module is not None:
+            for name, active in self.specs.items():
+                active.module = specset.module
+                active.source = specset.module.specs.get(name)
+        self._explainers: dict[str, Any] = {}
         self.n_monitor_states = specset.max_states
         self.stats: dict[str, SpecStats] = {name: SpecStats() for name in self.specs}
         self._phi: dict[str, list[float]] = {}
@@ -303,6 +309,8 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             "violated": violated,
         }
         info["safeguard"] = sg
+        if s.part_verdicts is not None:
+            sg["parts"] = s.part_verdicts[q]
         if violated:
             if self.explain and not s.violated[q_prev]:
                 sg["explanation"] = self._explanation(s, q_prev)
@@ -342,22 +350,41 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return env_reward + nxt - phi[q]
 
     def _explanation(self, s: ActiveSpec, q_prev: int) -> str:
-        trace = [{p for p, v in letter.items() if v} for letter in self._trace]
-        try:
-            from compiler.explain import Explainer  # written by another engineer; optional
-        except ImportError:
-            Explainer = None
-        if Explainer is not None:
-            try:
-                return str(Explainer(s.aut).explain(trace))
-            except (TypeError, AttributeError, ValueError):
-                pass  # an API we do not know: fall back to the residual obligation
+        trace = [frozenset(p for p, v in letter.items() if v) for letter in self._trace]
+        text = self._explain_with_compiler(s, trace)
+        if text:
+            return text
         true_now = sorted(trace[-1]) if trace else []
         return (
             f'spec "{s.name}" violated at step {len(trace)}: with '
             f"{{{', '.join(true_now)}}} true, the remaining obligation "
             f'"{s.aut.residuals[q_prev]}" can no longer be met'
         )
+
+    def _explain_with_compiler(self, s: ActiveSpec, trace: list[frozenset[str]]) -> str | None:
+        """The compiler's blame analysis (names the violated conjunct and why), when the
+        installed compiler has it."""
+        try:
+            from compiler.explain import Explainer
+        except ImportError:
+            return None
+        try:
+            ex = self._explainers.get(s.name)
+            if ex is None:
+                source = s.source if s.source is not None else s.aut
+                ex = self._explainers[s.name] = Explainer(source, automaton=s.aut, module=s.module)
+            ex.reset()
+            for letter in trace:
+                ex.step(letter)
+            return ex.explain_last_violation()
+        except Exception:  # noqa: BLE001
+            # The explanation is a courtesy on an already-violating step; a failure in the
+            # blame analysis must not end a training run, so fall back to the residual.
+            return None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Explainers cache compiled per-conjunct monitors; workers rebuild them on demand.
+        return {**self.__dict__, "_explainers": {}}
 
     def _add_mask(self, info: dict[str, Any]) -> None:
         assert self.shield is not None

@@ -165,14 +165,39 @@ def test_progression_switches_between_episodes_and_keeps_stats():
 
 
 def test_module_spec_compiled_by_the_wrapper():
-    speclang = pytest.importorskip("speclang")
-    if not hasattr(speclang, "loads"):
-        pytest.skip("front end not available")
-    module = speclang.loads("props lava, goal\nspec safe { G !lava }\n")
+    module = speclang_loads("props lava, goal\nspec safe { G !lava }\n")
     env = SafeguardWrapper(Corridor(), (module, "safe"), InfoLabeler(["lava", "goal"]))
     env.reset(seed=0)
     env.step(1)
     assert env.step(1)[4]["cost"] == 1.0
+
+
+def test_explanation_names_the_violated_conjunct():
+    module = speclang_loads("props lava, goal\nspec safe { G !lava & F goal }\n")
+    env = SafeguardWrapper(Corridor(), (module, "safe"), InfoLabeler(["lava", "goal"]))
+    env.reset(seed=0)
+    env.step(1)
+    explanation = env.step(1)[4]["safeguard"]["explanation"]
+    assert "G !lava" in explanation and "step 2" in explanation
+
+
+def test_product_monitor_reports_every_part():
+    import compiler
+
+    prod = compiler.product([compiler.compile_formula("G !lava", name="no_lava"),
+                             compiler.compile_formula("F goal", name="goal")])
+    env = SafeguardWrapper(Corridor(), prod, InfoLabeler(["lava", "goal"]))
+    env.reset(seed=0)
+    assert env.step(1)[4]["safeguard"]["parts"] == {
+        "no_lava": "presumably_satisfied", "goal": "presumably_violated",
+    }
+    assert env.step(1)[4]["safeguard"]["parts"]["no_lava"] == "violated"
+
+
+def speclang_loads(text):
+    import speclang
+
+    return speclang.loads(text)
 
 
 def test_compiled_formula_monitor():
