@@ -1,0 +1,138 @@
+"""`speclang train` / `speclang report` end to end, statistics helpers, and the DQN."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.report import compare, mean_ci
+from speclang.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+TINY = """
+name = "tiny"
+seeds = 3
+[env]
+max_steps = 60
+violation_penalty = -1.0
+[specs]
+source = "builtin"
+[agent]
+episodes = 30
+[eval]
+episodes = 5
+safe_window = 10
+[[methods]]
+name = "prog"
+kind = "progressive"
+transfer = "correspondence"
+[[methods]]
+name = "zero"
+kind = "zero_shot"
+"""
+
+
+def test_mean_ci_matches_the_t_interval() -> None:
+    m, half = mean_ci(np.array([1.0, 2.0, 3.0, 4.0]))
+    # t_{0.975, 3} = 3.1824; sd = 1.29099; half = t * sd / 2
+    assert m == 2.5 and math.isclose(half, 3.18245 * 1.290994 / 2, rel_tol=1e-4)
+    assert mean_ci(np.array([7.0])) == (7.0, 0.0)
+
+
+def test_compare_detects_a_clear_difference_and_not_a_null_one() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 12), rng.normal(3, 1, 12)
+    assert compare(a, b)["welch_p"] < 1e-4 and compare(a, b)["mannwhitney_p"] < 1e-3
+    assert compare(a, a)["welch_p"] == pytest.approx(1.0)
+    assert compare(np.zeros(5), np.zeros(5)) == {"welch_p": 1.0, "mannwhitney_p": 1.0}
+
+
+def test_train_then_report(tmp_path, capsys) -> None:
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    out = tmp_path / "run"
+    assert main(["train", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["runs"]) == 6 and results["methods"] == ["prog", "zero"]
+    assert any((out / "tb").iterdir())
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert {r["kind"] for r in records} == {"progress", "final"} or {
+        r["kind"] for r in records
+    } == {"final"}
+    for rec in results["runs"]:
+        # per-spec violations add up to the total
+        assert sum(rec[f"violations_{s}"] for s in results["specs"]) == rec["violations"]
+        assert sum(rec[f"episodes_{s}"] for s in results["specs"]) == rec["episodes"] == 30
+    assert main(["report", str(out)]) == 0
+    for name in ("violations.png", "return.png", "summary.md", "summary.html"):
+        assert (out / name).stat().st_size > 0
+    md = (out / "summary.md").read_text()
+    assert "| greedy success rate ↑ |" in md and "`prog` against each other method" in md
+    assert (out / "violations.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_errors_are_clean(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[[methods]]\nname = "a"\nkind = "telepathy"\n')
+    assert main(["train", str(bad), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "telepathy" in err and "Traceback" not in err
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = \n")
+    assert main(["train", str(broken), "--out", str(tmp_path / "o")]) == 1
+    assert "invalid TOML" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "nowhere")]) == 1
+    assert "no results.json" in capsys.readouterr().err
+    assert main(["train", str(bad)]) == 2  # --out is required
+
+
+@pytest.mark.parametrize("name", ["demo.toml", "full_layout1.toml", "paper_reward_layout1.toml"])
+def test_shipped_configs_load(name: str) -> None:
+    from agents.config import load_config
+
+    cfg = load_config(EXAMPLES / "experiments" / name)
+    assert (Path(cfg.base_dir) / cfg.specs.file).exists()
+    assert any(m.kind == "progressive" for m in cfg.methods)
+
+
+def test_dqn_short_run(tmp_path) -> None:
+    pytest.importorskip("torch")
+    from agents.dqn import load_dqn_config, run_dqn
+
+    text = (EXAMPLES / "experiments" / "dqn.toml").read_text()
+    cfg_path = tmp_path / "dqn.toml"
+    text = text.replace('specs_source = "file"', 'specs_source = "builtin"')
+    text = text.replace("total_timesteps = 60000", "total_timesteps = 400")
+    text = text.replace("learning_starts = 1000", "learning_starts = 100")
+    text = text.replace("eval_episodes = 20", "eval_episodes = 2")
+    cfg_path.write_text(text)
+    cfg = load_dqn_config(cfg_path)
+    cfg.max_steps = 50
+    results = run_dqn(cfg, tmp_path / "run", progress=False, tensorboard=False)
+    episodes = [
+        json.loads(x)
+        for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+        if '"episode"' in x
+    ]
+    assert results["episodes"] == len(episodes) > 0
+    assert results["total_violations"] == sum(e["violation"] for e in episodes)
+    # the safeguard ends violating episodes with the penalty
+    assert all(e["return"] <= -1.0 + 1e-6 for e in episodes if e["violation"])
+    assert (tmp_path / "run" / "q_network.pt").exists()
+
+
+def test_dqn_input_contains_the_monitor_state() -> None:
+    from agents.builtin_specs import minecraft_progression
+    from agents.dqn import ProductState
+    from agents.envs.minecraft import MinecraftEnv
+
+    env = MinecraftEnv("L1")
+    prod = ProductState(env, minecraft_progression())
+    obs = {"cell": 52, "stage": 0}
+    a, b = prod.encode(obs, 0), prod.encode(obs, 2)
+    assert a.sum() == b.sum() == 3 and not np.array_equal(a, b)
