@@ -162,9 +162,9 @@ class BatchedMonitor:
                 torch.arange(self.k, device=v.device),
             )
             return (v.to(torch.int64) * weights).sum(-1)
-        v = np.asarray(valuations, dtype=bool)
-        weights = np.left_shift(np.int64(1), np.arange(self.k, dtype=np.int64))
-        return v.astype(np.int64) @ weights
+        vals = np.asarray(valuations, dtype=bool)
+        powers = np.left_shift(np.int64(1), np.arange(self.k, dtype=np.int64))
+        return vals.astype(np.int64) @ powers
 
     # --- stepping --------------------------------------------------------------------------
 

@@ -390,6 +390,11 @@ def _door_state(d: tuple[bool, bool] | None) -> str:
     return "none" if d is None else "open" if d[0] else "locked" if d[1] else "closed"
 
 
+def _equals(fact: str, value: Any) -> Callable[[_Facts], bool]:
+    get = operator.attrgetter(fact)
+    return lambda f: bool(get(f) == value)
+
+
 _MINIGRID_FNS: dict[str, Callable[[_Facts], Any]] = {
     "front": lambda f: f.front,
     "on": lambda f: f.on,
@@ -402,10 +407,10 @@ _MINIGRID_FNS: dict[str, Callable[[_Facts], Any]] = {
     "door_state": lambda f: _door_state(
         f.front_door if f.front_door is not None else (f.doors[0] if f.doors else None)
     ),
-    **{f"front_is_{c}": (lambda f, c=c: f.front == c) for c in MINIGRID_CELLS},
-    **{f"on_{c}": (lambda f, c=c: f.on == c) for c in MINIGRID_CELLS},
-    **{f"carrying_{c}": (lambda f, c=c: f.held == c) for c in MINIGRID_CARRIED},
-    **{a: (lambda f, i=i: f.action == i) for i, a in enumerate(MINIGRID_ACTIONS)},
+    **{f"front_is_{c}": _equals("front", c) for c in MINIGRID_CELLS},
+    **{f"on_{c}": _equals("on", c) for c in MINIGRID_CELLS},
+    **{f"carrying_{c}": _equals("held", c) for c in MINIGRID_CARRIED},
+    **{a: _equals("action", i) for i, a in enumerate(MINIGRID_ACTIONS)},
 }
 
 
@@ -510,10 +515,18 @@ class VizDoomLabeler(Labeler):
         self._index_variables()
 
     def knows(self, name: str) -> bool:
-        return name in self._index or name in self.objects or name.startswith("sees_")
+        if name in self.objects or name.startswith("sees_"):
+            return self._labels_enabled()
+        return name in self._index
+
+    def _labels_enabled(self) -> bool:
+        # Objects in view come from the labels buffer, which scenarios must switch on.
+        check = getattr(self.game, "is_labels_buffer_enabled", None)
+        return True if check is None else bool(check())
 
     def known_names(self) -> list[str]:
-        return sorted(self._index) + sorted(self.objects) + ["sees_<object>"]
+        objects = sorted(self.objects) + ["sees_<object>"] if self._labels_enabled() else []
+        return sorted(self._index) + objects
 
     def __getstate__(self) -> dict[str, Any]:
         # A DoomGame cannot be pickled; the copy re-attaches to its own env's game.

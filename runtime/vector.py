@@ -129,7 +129,7 @@ class SafeguardVectorWrapper(VectorWrapper):
         return np.concatenate([np.asarray(obs, dtype=np.float32), onehot], axis=1)
 
     def reset(
-        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         mask = None if options is None else options.get("reset_mask")
         obs, info = self.env.reset(seed=seed, options=options)

@@ -215,7 +215,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         dtype = np.float32 if not np.issubdtype(inner.dtype, np.floating) else inner.dtype
         low = np.concatenate([inner.low.astype(dtype), np.zeros(extra, dtype=dtype)])
         high = np.concatenate([inner.high.astype(dtype), np.full(extra, high_extra, dtype=dtype)])
-        return spaces.Box(low=low, high=high, dtype=dtype)  # type: ignore[arg-type]
+        return spaces.Box(low=low, high=high, dtype=dtype)
 
     def encode(self, obs: Any, q: int) -> Any:
         """The agent's observation for env observation ``obs`` and monitor state ``q``."""
@@ -323,7 +323,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         st = self._active_stats
         st.steps += 1
         st.violations += violated
-        st.env_return += env_reward
+        st.env_return += float(env_reward)
         if violated and self.on_violation == "reset_monitor":
             q = s.aut.initial
         self._q = q

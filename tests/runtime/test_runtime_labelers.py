@@ -113,6 +113,9 @@ def test_vizdoom_missing_variable_fails_at_bind_time_and_keeps_last_values():
         Binding(("hurt",), lab, derived={"hurt": ("armor", "<", 1)})
     b = Binding(("low",), lab, derived={"low": ("health", "<", 30)})
     assert b.labels(None, {}, None) == {"low": False}
+    game.is_labels_buffer_enabled = lambda: False
+    with pytest.raises(MissingBindingError, match='proposition "sees_medikit"'):
+        Binding(("sees_medikit",), lab)
     game.state = None  # the episode is over: vizdoom returns no state
     assert b.labels(None, {}, None) == {"low": False}
 
