@@ -265,3 +265,11 @@ class MinecraftEnv(MiniGridEnv):
         truncated = self.step_count >= self.max_steps and not terminated
         info = {"labels": self.labels(), "success": success, "executed_action": action}
         return self._obs(), reward, terminated, truncated, info
+
+
+def minecraft_labeler() -> Any:
+    """A ``runtime`` labeler binding every gridworld proposition to ``info["labels"]``, for
+    attaching monitors with :class:`runtime.SafeguardWrapper`."""
+    from runtime.labelers import CallableLabeler
+
+    return CallableLabeler(lambda obs, info, env: {p: p in info["labels"] for p in PROPS}, PROPS)
