@@ -1,0 +1,102 @@
+"""The ViZDoom environment on real, short, headless episodes, with the spec's labelling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("vizdoom")
+
+from agents.vizdoom.env import ACTIONS, POISON_DAMAGE, VizDoomEnv  # noqa: E402
+from agents.vizdoom.specs import load_specs, safeguard  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def env():
+    e = VizDoomEnv(frame_stack=2, downscale=4)
+    yield e
+    e.close()
+
+
+def test_observation_and_info(env):
+    obs, info = env.reset(seed=3)
+    assert obs.shape == (2, 30, 40) and obs.dtype == np.uint8
+    assert env.observation_space.contains(obs)
+    assert env.action_space.n == len(ACTIONS)
+    assert 0 < info["health"] <= 100
+    assert 0 <= info["pos_x"] <= 1856 and 0 <= info["pos_y"] <= 1856
+    obs2, reward, term, trunc, info2 = env.step(0)
+    # Frame stack shifts: the newest frame of the reset is now the oldest.
+    assert np.array_equal(obs2[0], obs[1])
+    assert reward == pytest.approx(env.frame_skip)  # +1 per tic alive
+    assert not (term or trunc)
+    assert isinstance(info2["medkit"], bool) and isinstance(info2["poison"], bool)
+
+
+def test_same_seed_same_episode(env):
+    def run(seed):
+        env.reset(seed=seed)
+        return [env.step(i % len(ACTIONS))[4]["pos_x"] for i in range(20)]
+
+    assert run(5) == run(5)
+
+
+def test_pickups_match_game_variables(env):
+    """Every step's medkit/poison flags agree with the raw HEALTH and DAMAGE_TAKEN deltas,
+    and the player dies on the acid floor without medkits."""
+    rng = np.random.default_rng(0)
+    _, prev = env.reset(seed=11)
+    seen = {"medkit": 0, "poison": 0}
+    for _ in range(600):
+        _, _, term, trunc, info = env.step(int(rng.choice([0, 0, 1, 2])))
+        if term or trunc:
+            assert term  # the acid floor kills well before the 2100-tic timeout
+            break
+        damage = info["damage_taken"] - prev["damage_taken"]
+        assert info["poison"] == (damage > POISON_DAMAGE)
+        assert info["medkit"] == (info["health"] - prev["health"] + damage > 0)
+        seen["medkit"] += info["medkit"]
+        seen["poison"] += info["poison"]
+        prev = info
+    else:
+        pytest.fail("episode did not end")
+    assert seen["medkit"] > 0
+
+
+def test_cached_game_state_is_this_step(env):
+    env.reset(seed=2)
+    _, _, _, _, info = env.step(0)
+    state = env.game.get_state()
+    assert state is env.game.get_state()  # no second fetch
+    x = state.game_variables[env._var_index["POSITION_X"]]
+    assert x == info["pos_x"]
+
+
+def test_safeguard_on_real_episode(env):
+    """The monitors follow the labels: the S0 verdict is violated exactly from the first
+    poison on, and every drunk vial was on screen before (the labels buffer agrees)."""
+    module, auts = load_specs(names=["s0", "seen_before_drunk"])
+    w = safeguard(env, module, auts, observation="dict", on_violation="continue")
+    poisoned_any = False
+    # Seeds whose random walk (this policy, this generator) drinks a vial: few do.
+    for seed in (10, 25):
+        for name in ("s0", "seen_before_drunk"):
+            rng = np.random.default_rng(seed)
+            w.set_spec(name)
+            obs, info = w.reset(seed=seed)
+            assert obs["monitor"] == 0
+            poisoned = False
+            done = False
+            while not done:
+                obs, _, term, trunc, info = w.step(int(rng.choice([0, 0, 0, 1, 2])))
+                done = term or trunc
+                sg = info["safeguard"]
+                poisoned |= info["poison"]
+                if name == "s0":
+                    assert sg["violated"] == poisoned
+                    if info["poison"] and sg["violated"] and "explanation" in sg:
+                        assert "poison" in sg["explanation"]
+                else:
+                    assert not sg["violated"], "a vial was drunk that was never on screen"
+            poisoned_any |= poisoned
+    assert poisoned_any, "no poison in the chosen episodes: the pickup detection is off"
