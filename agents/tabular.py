@@ -176,8 +176,6 @@ class TabularBatch:
         st["ep_ret"][idx] = 0.0
         st["ep_viol"][idx] = st["q"][idx] == mon.sink[st["spec"][idx]]
         st["ep_fviol"][idx] = st["qf"][idx] == mon.sink[self.K - 1]
-        if len(self.fear_rows):
-            st["fear_buf"][np.isin(self.fear_rows, idx)] = -1
 
     def _allowed(
         self, q: np.ndarray, spec: np.ndarray, env: FastMinecraft | None = None
@@ -195,11 +193,14 @@ class TabularBatch:
     def train_step(self) -> int:
         """Advance every run by one environment step; returns the number of episodes recorded."""
         cfg, st, mon, env = self.cfg, self.st, self.mon, self.env
-        Q = st["Q"]
+        # One flat row per (run, task, env state, monitor state): a single gather is much
+        # cheaper than numpy's general four-array fancy indexing.
+        Q = st["Q"].reshape(-1, N_ACTIONS)
         spec, q = st["spec"], st["q"]
+        base = (self.rows * self.K + spec) * self.S
         s = env.cell * N_STAGES + env.stage
-        ql = self._local(q, spec)
-        qv = Q[self.rows, spec, s, ql]
+        row = (base + s) * self.Qmax + self._local(q, spec)
+        qv = Q[row]
         noise = self.rng.random((self.R, N_ACTIONS))
         explore = self.rng.random(self.R) < cfg.agent.epsilon
         score = np.where(explore[:, None], noise, qv + noise * _TIE_NOISE)
@@ -235,7 +236,7 @@ class TabularBatch:
             learn_reward[fr] -= self.fear_lambda[fr] * danger
             self._fear_push(flat)
 
-        next_values = Q[self.rows, spec, s2, ql2]
+        next_values = Q[(base + s2) * self.Qmax + ql2]
         if self.shield.any():
             # A shielded agent can never take a blocked action, so it must not bootstrap
             # from one (their untouched zeros would lure it next to every hazard).
@@ -243,8 +244,8 @@ class TabularBatch:
         boot = next_values.max(axis=1)
         target = learn_reward + cfg.agent.gamma * boot * ~terminal
         step_size = cfg.agent.alpha * st["active"]
-        old = Q[self.rows, spec, s, ql, a]
-        Q[self.rows, spec, s, ql, a] = old + step_size * (target - old)
+        old = Q[row, a]
+        Q[row, a] = old + step_size * (target - old)
 
         final = st["active"] & (spec == self.K - 1)
         st["visited_final"][self.rows[final], s2[final], ql2[final]] = True

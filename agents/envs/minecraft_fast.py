@@ -88,8 +88,10 @@ class FastMinecraft:
         r = np.where(inside, r, self.obj_r)
         c = np.where(inside, c, self.obj_c)
         masks = np.broadcast_to(self.lava_masks, (k, self.size * self.size)).copy()
-        env = np.repeat(np.arange(k), n_obj)
-        np.bitwise_or.at(masks, (env, (r * self.size + c).ravel()), np.tile(self.obj_bit, k))
+        cells = r * self.size + c
+        rows = np.arange(k)
+        for j in range(n_obj):  # within one object no two writes hit the same (env, cell)
+            masks[rows, cells[:, j]] |= self.obj_bit[j]
         return masks
 
     def reset(self, idx: np.ndarray | None = None) -> np.ndarray:
