@@ -32,3 +32,14 @@ def test_docs_state_machine(monkeypatch):
 
 def test_docs_environment_property(monkeypatch):
     docs_namespace(monkeypatch)["test_door_key_env_no_cost_before_touching_the_door"]()
+
+
+def test_docs_runtime_example(monkeypatch):
+    """The opening example of docs/runtime.md runs as written."""
+    monkeypatch.chdir(ROOT)
+    text = (ROOT / "docs" / "runtime.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
+    ns: dict = {}
+    exec(compile(block, "docs/runtime.md", "exec"), ns)
+    assert ns["info"]["safeguard"]["spec"] == "no_lava"
+    assert set(ns["env"].stats) == {"no_lava", "useful_pickup", "key_first", "keep_key"}
