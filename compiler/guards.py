@@ -47,7 +47,10 @@ def guard_text(props: Sequence[str], cubes: Iterable[Cube]) -> str:
     pos_terms = [{used[i]: v for i, v in t.items()} for t in pos]
     neg_terms = [{used[i]: v for i, v in t.items()} for t in neg]
     # Negated form costs one extra symbol ("!"), so it must be strictly shorter to win.
-    if _cost(neg_terms) + 1 < _cost(pos_terms):
+    # A negated form that itself contains negations ("!(!a | b)") reads worse than it
+    # counts, so only a complement made of positive literals is offered.
+    positive = all(v for t in neg_terms for v in t.values())
+    if positive and _cost(neg_terms) + 1 < _cost(pos_terms):
         return _render(neg_terms, used, negate=True)
     return _render(pos_terms, used, negate=False)
 

@@ -33,6 +33,7 @@ _STYLE = {
 }
 _FONT = "Helvetica"
 _RED = "#c62828"
+_WRAP_AT = 28
 _MAX_TITLE = 90
 # Above this many states the layered `dot` layout takes minutes (every back edge becomes a
 # chain of virtual nodes); the force-directed `sfdp` lays out 500 states in about 2 s.
@@ -52,6 +53,23 @@ def _q(text: str) -> str:
 def _attrs(**kw: str | None) -> str:
     parts = [f"{k}={_q(v)}" for k, v in kw.items() if v is not None]
     return "[" + ", ".join(parts) + "]"
+
+
+def _wrap_guard(guard: str) -> str:
+    """Long disjunctions one term per line, so labels stay narrow and the layout compact."""
+    if len(guard) <= _WRAP_AT:
+        return guard
+    terms, depth, start = [], 0, 0
+    for i, ch in enumerate(guard):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and guard.startswith(" | ", i):
+            terms.append(guard[start:i])
+            start = i + 3
+    terms.append(guard[start:])
+    if len(terms) == 1:
+        return guard
+    return " |\n".join(terms)
 
 
 def _title(aut: Automaton, title: str | None) -> str:
@@ -127,21 +145,32 @@ def to_dot(aut: Automaton, *, hide_sink: bool = False, title: str | None = None)
             if t == sink:
                 stub = f"__stub{q}"
                 n_stubs += 1
-                point = _attrs(shape="point", width="0.02", color=_RED, tooltip=f"violation on {g}")
-                lines.append(f"  {stub} {point};")
-                edge = _attrs(
-                    label=g,
-                    color=_RED,
+                # The guard is the stub's end node, so the text sits at the bar instead of
+                # on top of the line (edge labels on flat edges overlap the edge).
+                end = _attrs(
+                    shape="plaintext",
+                    style="",
+                    label=_wrap_guard(g),
                     fontcolor=_RED,
+                    fontsize="10",
+                    tooltip=f"violation on {g}",
+                )
+                lines.append(f"  {stub} {end};")
+                edge = _attrs(
+                    color=_RED,
                     arrowhead="tee",
+                    minlen="1",
                     tooltip=f"{q} -> violation on {g}",
                 )
                 lines.append(f"  q{q} -> {stub} {edge};")
+                # Same rank as its source: the stub stays short instead of reaching across
+                # to the next layer of the layout.
+                lines.append(f"  {{ rank=same; q{q}; {stub}; }}")
             else:
                 red = int(aut.verdicts[t]) == 3
                 edge = _attrs(
                     id=f"edge-{q}-{t}",
-                    label=g,
+                    label=_wrap_guard(g),
                     color=_RED if red else None,
                     fontcolor=_RED if red else None,
                     tooltip=f"{q} -> {t} on {g}",

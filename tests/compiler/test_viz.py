@@ -68,7 +68,7 @@ def test_parallel_letters_merge_into_one_minimised_edge_per_pair():
     assert len(pairs) == len(set(pairs)) == 6
     labels = {(s, t): g for s, t, g in edges}
     assert labels[("q1", "q2")] == "creeper | lava"
-    assert labels[("q0", "q2")] == "creeper | lava | (goal & !key)"
+    assert labels[("q0", "q2")] == "creeper |\\nlava |\\n(goal & !key)"  # wrapped
     assert labels[("q2", "q2")] == "true"
 
 
@@ -84,8 +84,15 @@ def test_hide_sink_turns_edges_into_red_stubs():
     dot = to_dot(_hazard_monitor(), hide_sink=True)
     assert 'id="state-2"' not in dot
     assert "-> q2" not in dot
-    stubs = re.findall(r'^\s*q(\d+) -> __stub\d+ \[label="([^"]*)".*arrowhead="tee"', dot, re.M)
-    assert stubs == [("0", "creeper | lava | (goal & !key)"), ("1", "creeper | lava")]
+    stub_text = dict(
+        re.findall(r'^\s*(__stub\d+) \[shape="plaintext".*?label="([^"]*)"', dot, re.M)
+    )
+    stubs = re.findall(r'^\s*q(\d+) -> (__stub\d+) \[.*arrowhead="tee"', dot, re.M)
+    # Long guards are wrapped one disjunct per line.
+    assert [(q, stub_text[s]) for q, s in stubs] == [
+        ("0", "creeper |\\nlava |\\n(goal & !key)"),
+        ("1", "creeper | lava"),
+    ]
     assert "sink hidden" in dot  # legend explains the stubs
 
 
