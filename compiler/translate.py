@@ -30,7 +30,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from compiler import ir
+from compiler import ir, residuals
 from compiler.budget import Budget
 from compiler.ir import Formula, Op
 from compiler.mtbdd import MTBDD
@@ -50,87 +50,8 @@ class Explored:
     residuals: list[Formula]
 
 
-# --- residuals in disjunctive normal form -----------------------------------------------------
-#
-# Leaves are combined in DNF over "atoms" (every node that is not & or |), with duplicate,
-# subsumed and contradictory (l & !l) clauses removed. Without a normal form the residuals of
-# e.g. `(F c) U (G b)` nest deeper at every step and the construction never closes; in DNF
-# they range over sets of sets of finitely many atoms. The nodes are built with the raw
-# Formula constructor on purpose: ir.Or would rewrite `l | !l` to true, which is exact on an
-# existing step but not when the trace has ended (both literals are then false).
-
-Clauses = tuple[frozenset[Formula], ...]
-_clause_memo: dict[int, Clauses] = {}
-_and_memo: dict[tuple[int, int], Formula] = {}
-_or_memo: dict[tuple[int, int], Formula] = {}
-
-
-def _absorb(clauses: list[frozenset[Formula]]) -> Clauses:
-    out: list[frozenset[Formula]] = []
-    for c in sorted(set(clauses), key=len):
-        if any(x.op is Op.NOT and x.args[0] in c for x in c):
-            continue
-        if any(o <= c for o in out):
-            continue
-        out.append(c)
-    return tuple(out)
-
-
-def clauses(f: Formula) -> Clauses:
-    r = _clause_memo.get(f.uid)
-    if r is None:
-        op = f.op
-        if op is Op.TRUE:
-            r = (frozenset(),)
-        elif op is Op.FALSE:
-            r = ()
-        elif op is Op.OR:
-            r = _absorb([c for a in f.args for c in clauses(a)])
-        elif op is Op.AND:
-            acc: list[frozenset[Formula]] = [frozenset()]
-            for a in f.args:
-                acc = list(_absorb([x | y for x in acc for y in clauses(a)]))
-            r = tuple(acc)
-        else:
-            r = (frozenset((f,)),)
-        _clause_memo[f.uid] = r
-    return r
-
-
-def _node(op: Op, items: list[Formula]) -> Formula:
-    if len(items) == 1:
-        return items[0]
-    return ir.Formula(op, tuple(sorted(items, key=ir.key)))
-
-
-def from_clauses(cs: Clauses) -> Formula:
-    if not cs:
-        return ir.FALSE
-    if any(not c for c in cs):
-        return ir.TRUE
-    return _node(Op.OR, [_node(Op.AND, list(c)) for c in cs])
-
-
-def dnf(f: Formula) -> Formula:
-    return from_clauses(clauses(f))
-
-
-def _land(x: Formula, y: Formula) -> Formula:
-    k = (x.uid, y.uid)
-    r = _and_memo.get(k)
-    if r is None:
-        r = from_clauses(_absorb([a | b for a in clauses(x) for b in clauses(y)]))
-        _and_memo[k] = r
-    return r
-
-
-def _lor(x: Formula, y: Formula) -> Formula:
-    k = (x.uid, y.uid)
-    r = _or_memo.get(k)
-    if r is None:
-        r = from_clauses(_absorb([*clauses(x), *clauses(y)]))
-        _or_memo[k] = r
-    return r
+_land = residuals.conj
+_lor = residuals.disj
 
 
 class _Explorer:
@@ -275,10 +196,10 @@ class _Explorer:
                     break
         elif op is Op.NEXT:
             a = f.args[0]
-            r = self.fdd.leaf(_land(a, NONEMPTY) if ended_value(a) else dnf(a))
+            r = self.fdd.leaf(_land(a, NONEMPTY) if ended_value(a) else residuals.dnf(a))
         elif op is Op.WNEXT:
             a = f.args[0]
-            r = self.fdd.leaf(dnf(a) if ended_value(a) else _lor(a, END))
+            r = self.fdd.leaf(residuals.dnf(a) if ended_value(a) else _lor(a, END))
         elif op is Op.UNTIL:
             a, b = f.args
             stay = self.conj(self.delta(a, prev), self.fdd.leaf(f))

@@ -1,0 +1,218 @@
+"""Residual formulas in a reduced disjunctive normal form.
+
+Leaves of the derivative diagrams are combined with ``&``/``|`` in DNF over *atoms* (every
+node that is not ``&`` or ``|``). Without a normal form, residuals such as those of
+``(F c) U (G b)`` nest deeper at every step and the construction never closes; in DNF they
+range over sets of sets of finitely many atoms. Clauses are further reduced with a cheap,
+sound implication test between atoms (``x -> y``): a weaker atom next to a stronger one in a
+conjunction, or a stronger clause next to a weaker one in a disjunction, is dropped. This
+keeps the explored automaton close to minimal (``p1 U (p2 U p3)``: ``p2 U p3`` implies the
+whole formula; ``F[0,k] b`` obligations: a nearer deadline implies a later one).
+
+Every rewrite must be exact both on an existing step and on the ended trace (where
+literals are false, X/U false, WX/R true; see ``compiler.nnf``): implications are therefore
+only used when they also hold on the ended trace. The nodes are built with the raw Formula
+constructor on purpose: ``ir.Or`` would rewrite ``l | !l`` to true, which is exact on an
+existing step but not on the ended trace.
+"""
+
+from __future__ import annotations
+
+from compiler import ir
+from compiler.ir import Formula, Op
+from compiler.nnf import ended_value
+
+Clause = frozenset[Formula]
+Clauses = tuple[Clause, ...]
+
+_clause_memo: dict[int, Clauses] = {}
+_and_memo: dict[tuple[int, int], Formula] = {}
+_or_memo: dict[tuple[int, int], Formula] = {}
+_now_memo: dict[tuple[int, int], bool] = {}
+_imp_memo: dict[tuple[int, int], bool] = {}
+
+
+def _now(x: Formula, y: Formula) -> bool:
+    """A sufficient test for "x implies y at every existing step of every trace"."""
+    if x is y or y is ir.TRUE or x is ir.FALSE:
+        return True
+    if x is ir.TRUE or y is ir.FALSE:
+        return False
+    k = (x.uid, y.uid)
+    r = _now_memo.get(k)
+    if r is not None:
+        return r
+    xo, yo = x.op, y.op
+    r = False
+    if xo is Op.OR:
+        r = all(_now(d, y) for d in x.args)
+    elif yo is Op.AND:
+        r = all(_now(x, c) for c in y.args)
+    if not r and xo is Op.AND:
+        r = any(_now(c, y) for c in x.args)
+    if not r and yo is Op.OR:
+        r = any(_now(x, d) for d in y.args)
+    # (a U b) -> (c U d) when a -> c and b -> (c U d): at the step where b holds, so does
+    # c U d, and c holds before it. Dually (a R b) -> (c R d) when a -> c and (a R b) -> d.
+    if not r and yo is Op.UNTIL:
+        r = _now(x, y.args[1]) or (
+            xo is Op.UNTIL and _now(x.args[0], y.args[0]) and _now(x.args[1], y)
+        )
+    if not r and yo is Op.RELEASE:
+        r = (_now(x, y.args[0]) and _now(x, y.args[1])) or (
+            xo is Op.RELEASE and _now(x.args[0], y.args[0]) and _now(x, y.args[1])
+        )
+    if not r and xo is Op.RELEASE:
+        r = _now(x.args[1], y)
+    if not r and xo is Op.UNTIL:
+        r = _now(x.args[0], y) and _now(x.args[1], y)
+    if not r and yo is Op.WNEXT and xo in (Op.NEXT, Op.WNEXT):
+        r = _now(x.args[0], y.args[0])
+    if not r and yo is Op.NEXT and xo is Op.NEXT:
+        r = _now(x.args[0], y.args[0])
+    _now_memo[k] = r
+    return r
+
+
+def implies(x: Formula, y: Formula) -> bool:
+    """A sufficient test for "x implies y", on existing steps and on the ended trace."""
+    if x is y:
+        return True
+    k = (x.uid, y.uid)
+    r = _imp_memo.get(k)
+    if r is None:
+        r = (not ended_value(x) or ended_value(y)) and _now(x, y)
+        _imp_memo[k] = r
+    return r
+
+
+def _merge(c1: Clause, c2: Clause) -> Clause | None:
+    """The reduced conjunction of two reduced clauses, or None when it is contradictory."""
+    if c1 <= c2:
+        merged = c2
+    elif c2 <= c1:
+        merged = c1
+    else:
+        only1, only2 = c1 - c2, c2 - c1
+        drop: set[Formula] = set()
+        for a in only1:
+            for b in only2:
+                if b in drop or a in drop:
+                    continue
+                if implies(a, b):
+                    drop.add(b)
+                elif implies(b, a):
+                    drop.add(a)
+        merged = (c1 | c2) - drop if drop else c1 | c2
+    for lit in merged:
+        if lit.op is Op.NOT and lit.args[0] in merged:
+            return None
+    return merged
+
+
+_clause_memo2: dict[tuple[Clause, Clause], bool] = {}
+
+
+def _clause_implies(c: Clause, d: Clause) -> bool:
+    k = (c, d)
+    r = _clause_memo2.get(k)
+    if r is None:
+        r = d <= c or all(any(implies(a, b) for a in c) for b in d)
+        _clause_memo2[k] = r
+    return r
+
+
+def _union(xs: Clauses, ys: Clauses) -> Clauses:
+    """Reduced disjunction of two reduced clause lists: only cross pairs need checking."""
+    drop_x: set[int] = set()
+    keep_y: list[Clause] = []
+    for d in ys:
+        if any(_clause_implies(d, c) for c in xs):
+            continue
+        keep_y.append(d)
+    for i, c in enumerate(xs):
+        if any(_clause_implies(c, d) for d in keep_y):
+            drop_x.add(i)
+    return tuple(c for i, c in enumerate(xs) if i not in drop_x) + tuple(keep_y)
+
+
+def _reduce(cs: list[Clause]) -> Clauses:
+    """Drop duplicate clauses and every clause that implies another one (it is absorbed)."""
+    out: list[Clause] = []
+    for c in sorted(set(cs), key=lambda c: (-len(c), sorted(ir.key(a) for a in c))):
+        out = [d for d in out if not _clause_implies(d, c)]
+        if not any(_clause_implies(c, d) for d in out):
+            out.append(c)
+    return tuple(out)
+
+
+def clauses(f: Formula) -> Clauses:
+    r = _clause_memo.get(f.uid)
+    if r is None:
+        op = f.op
+        if op is Op.TRUE:
+            r = (frozenset(),)
+        elif op is Op.FALSE:
+            r = ()
+        elif op is Op.OR:
+            r = _reduce([c for a in f.args for c in clauses(a)])
+        elif op is Op.AND:
+            acc: Clauses = (frozenset(),)
+            for a in f.args:
+                acc = _product(acc, clauses(a))
+            r = acc
+        else:
+            r = (frozenset((f,)),)
+        _clause_memo[f.uid] = r
+    return r
+
+
+def _product(xs: Clauses, ys: Clauses) -> Clauses:
+    merged = [m for a in xs for b in ys if (m := _merge(a, b)) is not None]
+    if len(merged) <= 1:
+        return tuple(merged)
+    return _reduce(merged)
+
+
+def _node(op: Op, items: list[Formula]) -> Formula:
+    if len(items) == 1:
+        return items[0]
+    return ir.Formula(op, tuple(sorted(items, key=ir.key)))
+
+
+def from_clauses(cs: Clauses) -> Formula:
+    if not cs:
+        return ir.FALSE
+    if any(not c for c in cs):
+        return ir.TRUE
+    f = _node(Op.OR, [_node(Op.AND, list(c)) for c in cs])
+    _clause_memo.setdefault(f.uid, cs)
+    return f
+
+
+def dnf(f: Formula) -> Formula:
+    return from_clauses(clauses(f))
+
+
+def conj(x: Formula, y: Formula) -> Formula:
+    k = (x.uid, y.uid)
+    r = _and_memo.get(k)
+    if r is None:
+        r = from_clauses(_product(clauses(x), clauses(y)))
+        _and_memo[k] = r
+    return r
+
+
+def disj(x: Formula, y: Formula) -> Formula:
+    k = (x.uid, y.uid)
+    r = _or_memo.get(k)
+    if r is None:
+        cx, cy = clauses(x), clauses(y)
+        if not cx:
+            r = y
+        elif not cy:
+            r = x
+        else:
+            r = from_clauses(_union(cx, cy))
+        _or_memo[k] = r
+    return r
