@@ -1,0 +1,113 @@
+"""`speclang viz` and `speclang report-spec` from the command line."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import speclang
+from compiler import compile_spec
+from compiler.viz import to_dot
+from speclang.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+GRID = str(ROOT / "examples" / "gridworld.spec")
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` not installed")
+
+
+@needs_dot
+def test_svg_has_one_node_per_state(tmp_path, capsys):
+    out = tmp_path / "cl.svg"
+    assert main(["viz", GRID, "--spec", "cooled_lava", "-o", str(out)]) == 0
+    root = ET.parse(out).getroot()
+    nodes = [
+        g.get("id")
+        for g in root.iter("{http://www.w3.org/2000/svg}g")
+        if g.get("class") == "node" and (g.get("id") or "").startswith("state-")
+    ]
+    assert sorted(nodes) == ["state-0", "state-1", "state-2"]
+    assert "3 states" in capsys.readouterr().err
+
+
+@needs_dot
+def test_png_is_a_png(tmp_path):
+    out = tmp_path / "f.png"
+    assert main(["viz", "-f", "G(a -> X b)", "-o", str(out), "--hide-sink"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dot_output_matches_the_api(tmp_path):
+    out = tmp_path / "nl.dot"
+    assert main(["viz", GRID, "--spec", "no_lava", "-o", str(out)]) == 0
+    expected = to_dot(compile_spec(speclang.load(GRID), "no_lava"))
+    assert out.read_text() == expected
+
+
+def test_without_output_dot_goes_to_stdout(capsys):
+    assert main(["viz", "-f", "G !lava", "--hide-sink"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("digraph") and "arrowhead" in out
+
+
+def test_several_specs_need_a_choice(tmp_path, capsys):
+    assert main(["viz", GRID, "-o", str(tmp_path / "x.svg")]) == 2
+    assert "choose one with --spec" in capsys.readouterr().err
+
+
+def test_unknown_spec_is_a_spec_error(tmp_path, capsys):
+    assert main(["viz", GRID, "--spec", "no_lvaa", "-o", str(tmp_path / "x.svg")]) == 1
+    assert 'did you mean "no_lava"' in capsys.readouterr().err
+
+
+def test_bad_formula_shows_a_located_diagnostic(capsys):
+    assert main(["viz", "-f", "G (a -> "]) == 1
+    assert re.search(r"<formula>:1:\d+: error\[E\d+\]", capsys.readouterr().err)
+
+
+def test_bad_suffix_is_a_usage_error(tmp_path, capsys):
+    assert main(["viz", "-f", "G a", "-o", str(tmp_path / "x.gif")]) == 2
+    assert ".svg, .png or .dot" in capsys.readouterr().err
+
+
+def test_without_dot_writes_dot_and_says_how(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert main(["viz", "-f", "G a", "-o", str(tmp_path / "g.dot")]) == 0
+    assert main(["viz", "-f", "G a", "-o", str(tmp_path / "g.svg")]) == 1
+    err = capsys.readouterr().err
+    assert f"dot -Tsvg {tmp_path / 'g.dot'} -o {tmp_path / 'g.svg'}" in err
+    assert (tmp_path / "g.dot").read_text().startswith("digraph")
+    assert not (tmp_path / "g.svg").exists()
+
+
+@needs_dot
+def test_report_is_self_contained(tmp_path):
+    out = tmp_path / "r.html"
+    assert main(["report-spec", str(ROOT / "examples" / "door_key.spec"), "-o", str(out)]) == 0
+    page = out.read_text()
+    # Nothing is fetched: no external scripts, stylesheets or images.
+    assert not re.search(r"""(src|href)=["'](https?:|//)""", page)
+    assert "<script" not in page
+    sections = re.findall(r'<section class="spec" id="spec-(\w+)" data-states="(\d+)">', page)
+    assert [s for s, _ in sections] == [
+        "no_lava",
+        "no_bumping",
+        "useful_pickup",
+        "key_first",
+        "keep_key",
+    ]
+    assert page.count("<svg") == len(sections)
+    assert "never touch the door before holding the key" in page
+    assert "violation distance" in page  # shaping potentials in the state table
+    assert '<ol class="progression">' in page
+
+
+def test_report_needs_an_html_target(tmp_path, capsys):
+    assert main(["report-spec", GRID, "-o", str(tmp_path / "r.txt")]) == 2
+    assert (
+        main(["report-spec", str(tmp_path / "missing.spec"), "-o", str(tmp_path / "r.html")]) == 1
+    )
+    assert "no such file" in capsys.readouterr().err
