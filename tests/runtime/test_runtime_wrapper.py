@@ -311,3 +311,44 @@ def test_minigrid_wrapper_checks_out():
     env = SafeguardWrapper(lava_env(), no_lava(), MiniGridLabeler(),
                            derived={"lava": ("on", "==", "lava")}, observation="dict")
     check_env(env, skip_render_check=True)
+
+
+def test_predictor_for_pickup_and_unlocking_matches_real_steps():
+    """Deterministic DoorKey situations: facing the key (pickup), then facing the locked door
+    with the key (toggle opens it)."""
+    from runtime.shield import MiniGridPredictor
+
+    env = gym.make("MiniGrid-DoorKey-5x5-v0")
+    env.reset(seed=0)
+    u = env.unwrapped
+    lab = MiniGridLabeler()
+    pred = MiniGridPredictor(lab)
+
+    def face(kind):
+        target = next(
+            (x, y) for x in range(u.width) for y in range(u.height)
+            if u.grid.get(x, y) is not None and u.grid.get(x, y).type == kind
+        )
+        for d, (dx, dy) in enumerate([(1, 0), (0, 1), (-1, 0), (0, -1)]):
+            cell = (target[0] - dx, target[1] - dy)
+            inside = 0 < cell[0] < u.width - 1 and 0 < cell[1] < u.height - 1
+            if inside and u.grid.get(*cell) is None:
+                u.agent_pos, u.agent_dir = cell, d
+                return
+        raise AssertionError(f"no free cell next to the {kind}")
+
+    def check(action):
+        predicted = pred.predict(env)[action].full()
+        twin = copy.deepcopy(env)
+        real = MiniGridLabeler()
+        real.before_step(twin, action)
+        twin.step(action)
+        assert predicted == real.values(None, {}, twin).full()
+        return predicted
+
+    face("key")
+    assert check(u.actions.pickup)["carrying"] == "key"
+    env.step(u.actions.pickup)
+    face("door")
+    assert check(u.actions.toggle)["door_state"] == "open"
+    assert check(u.actions.forward)["front"] == "door"  # a locked door blocks the way

@@ -1,0 +1,17 @@
+"""The examples in the runtime docstrings run and print what they claim."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["runtime.batched", "runtime.build", "runtime.labelers", "runtime.wrapper", "speclang.testing"],
+)
+def test_docstring_examples(module):
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
