@@ -182,18 +182,13 @@ class _Explorer:
             g = f.args[0]
             assert g.op is Op.ATOM and g.name is not None
             r = self.fdd.mk(self.index[g.name], self.T, self.F)
-        elif op is Op.AND:
-            r = self.T
-            for a in f.args:
-                r = self.conj(r, self.delta(a, prev))
-                if r == self.F:
-                    break
-        elif op is Op.OR:
-            r = self.F
-            for a in f.args:
-                r = self.disj(r, self.delta(a, prev))
-                if r == self.T:
-                    break
+        elif op is Op.AND or op is Op.OR:
+            # Right fold through the interned suffix `args[1:]`: residuals are often such
+            # suffixes (G p & F q & F r -> F q & F r), so their derivatives are reused.
+            first, rest = f.args[0], f.args[1:]
+            tail = rest[0] if len(rest) == 1 else ir.Formula(op, rest)
+            combine = self.conj if op is Op.AND else self.disj
+            r = combine(self.delta(first, prev), self.delta(tail, prev))
         elif op is Op.NEXT:
             a = f.args[0]
             r = self.fdd.leaf(_land(a, NONEMPTY) if ended_value(a) else residuals.dnf(a))
