@@ -174,12 +174,71 @@ def _exact_horizon(n_states: int, n_props: int) -> int | None:
     return h if (2**n_props) ** h <= VERDICT_SEARCH_BUDGET else None
 
 
+class MonitorMachine(RuleBasedStateMachine):
+    """Base state machine: feeds ``aut`` one letter per rule (uniform letters, and letters
+    steering toward the violation sink) and checks after every step that the monitor's
+    acceptance equals :func:`compiler.reference.evaluate` on the trace so far and that its
+    verdict agrees with :func:`compiler.reference.verdict`.
+
+    Build one with :func:`monitor_state_machine`; subclass the result to add your own rules
+    or invariants (``self.trace`` and ``self.q`` hold the letters so far and the state)."""
+
+    aut: Automaton
+    formula: Formula
+    props: list[str]
+    horizon: int
+    exact: bool
+    preferred: list[list[dict[str, bool]]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trace: list[Letter] = []
+        self.q = self.aut.initial
+
+    def feed(self, letter: Letter) -> None:
+        self.trace.append(letter)
+        self.q = self.aut.step(self.q, letter & frozenset(self.aut.props))
+
+    @rule(data=st.data())
+    def step(self, data: st.DataObject) -> None:
+        self.feed(data.draw(valuations(self.props), label="letter"))
+
+    @precondition(lambda self: len(self.preferred[self.q]) > 0)
+    @rule(data=st.data())
+    def step_toward_violation(self, data: st.DataObject) -> None:
+        cube = data.draw(st.sampled_from(self.preferred[self.q]), label="toward violation")
+        self.feed(frozenset(p for p, v in cube.items() if v))
+
+    @invariant()
+    def acceptance_matches_reference(self) -> None:
+        from compiler import reference
+
+        expected = reference.evaluate(self.formula, self.trace)
+        got = bool(self.aut.accepting[self.q])
+        assert got == expected, (
+            f"monitor {'accepts' if got else 'rejects'} {_show(self.trace)} but the "
+            f"reference says {expected} for {ir.to_text(self.formula)}"
+        )
+
+    @invariant()
+    def verdict_matches_reference(self) -> None:
+        from compiler import reference
+
+        mine = self.aut.verdict(self.q).label
+        ref = reference.verdict(self.formula, self.trace, self.props, self.horizon)
+        if self.exact:
+            assert mine == ref, f"verdict {mine} != reference {ref} after {_show(self.trace)}"
+        elif mine in ("violated", "satisfied"):
+            assert ref == mine, (
+                f"monitor says {mine} after {_show(self.trace)}, but an extension of at "
+                f"most {self.horizon} steps disagrees (reference: {ref})"
+            )
+
+
 def monitor_state_machine(
     aut: Automaton, formula: Formula | str, *, horizon: int | None = None
-) -> type[RuleBasedStateMachine]:
-    """A state machine that feeds ``aut`` one letter per rule and checks, after each step,
-    that its acceptance equals :func:`compiler.reference.evaluate` on the trace so far and
-    that its verdict agrees with :func:`compiler.reference.verdict`.
+) -> type[MonitorMachine]:
+    """A :class:`MonitorMachine` for ``aut``, checked against ``formula``.
 
     The reference verdict searches extensions up to ``horizon`` steps; by default
     ``n_states - 1`` (exact) when that search is small enough. With a shorter horizon only
@@ -187,59 +246,19 @@ def monitor_state_machine(
     confirmed by the bounded search.
 
     Run it under pytest with ``TestMyMonitor = monitor_state_machine(aut, f).TestCase``."""
-    from compiler import reference
-
     f = formula if isinstance(formula, Formula) else _parse(formula)
     props = sorted(set(aut.props) | set(f.atoms))
     exact = _exact_horizon(aut.n_states, len(props))
     h = horizon if horizon is not None else (exact if exact is not None else 1)
-    is_exact = exact is not None and h >= aut.n_states - 1
-    preferred = _toward_violation(aut, distance_to_violation(aut))
-    aut_props = frozenset(aut.props)
-
-    class MonitorMachine(RuleBasedStateMachine):
-        def __init__(self) -> None:
-            super().__init__()
-            self.trace: list[Letter] = []
-            self.q = aut.initial
-
-        def _feed(self, letter: Letter) -> None:
-            self.trace.append(letter)
-            self.q = aut.step(self.q, letter & aut_props)
-
-        @rule(letter=valuations(props))
-        def step(self, letter: Letter) -> None:
-            self._feed(letter)
-
-        @precondition(lambda self: len(preferred[self.q]) > 0)
-        @rule(data=st.data())
-        def step_toward_violation(self, data: st.DataObject) -> None:
-            cube = data.draw(st.sampled_from(preferred[self.q]))
-            self._feed(frozenset(p for p, v in cube.items() if v))
-
-        @invariant()
-        def acceptance_matches_reference(self) -> None:
-            expected = reference.evaluate(f, self.trace)
-            got = bool(aut.accepting[self.q])
-            assert got == expected, (
-                f"monitor {'accepts' if got else 'rejects'} {_show(self.trace)} but the "
-                f"reference says {expected} for {ir.to_text(f)}"
-            )
-
-        @invariant()
-        def verdict_matches_reference(self) -> None:
-            mine = aut.verdict(self.q).label
-            ref = reference.verdict(f, self.trace, props, h)
-            if is_exact:
-                assert mine == ref, f"verdict {mine} != reference {ref} after {_show(self.trace)}"
-            elif mine in ("violated", "satisfied"):
-                assert ref == mine, (
-                    f"monitor says {mine} after {_show(self.trace)}, but an extension of at "
-                    f"most {h} steps disagrees (reference: {ref})"
-                )
-
-    MonitorMachine.__name__ = f"MonitorMachine_{aut.name or 'spec'}"
-    return MonitorMachine
+    attrs = {
+        "aut": aut,
+        "formula": f,
+        "props": props,
+        "horizon": h,
+        "exact": exact is not None and h >= aut.n_states - 1,
+        "preferred": _toward_violation(aut, distance_to_violation(aut)),
+    }
+    return type(f"MonitorMachine_{aut.name or 'spec'}", (MonitorMachine,), attrs)
 
 
 def _parse(text: str) -> Formula:

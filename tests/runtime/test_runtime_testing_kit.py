@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import run_state_machine_as_test
+from hypothesis.stateful import invariant, run_state_machine_as_test
 
 import speclang
 from compiler import compile_formula, ir
@@ -32,6 +32,22 @@ FAST = settings(max_examples=20, stateful_step_count=6, deadline=None, database=
 def test_state_machine_accepts_correct_monitors(text):
     f = speclang.parse_formula(text)
     run_state_machine_as_test(monitor_state_machine(compile_formula(f), f), settings=FAST)
+
+
+def test_subclass_adds_a_user_invariant():
+    f = speclang.parse_formula("G (door -> O key)")
+    base = monitor_state_machine(compile_formula(f), f)
+    checked = []
+
+    class NoViolationWithoutDoor(base):  # type: ignore[misc, valid-type]
+        @invariant()
+        def no_violation_before_the_door(self):
+            if not any("door" in letter for letter in self.trace):
+                checked.append(self.q)
+                assert self.aut.verdict(self.q) != Verdict.VIOLATED
+
+    run_state_machine_as_test(NoViolationWithoutDoor, settings=FAST)
+    assert checked
 
 
 def test_state_machine_catches_wrong_acceptance():
