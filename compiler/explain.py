@@ -15,6 +15,7 @@ Steps are numbered from 1 (the first letter of the trace), as in ``speclang moni
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -332,8 +333,54 @@ def _blame(index: int, part: Part, prefix: Sequence[Letter]) -> Blame:
 # --- three-valued evaluation on a prefix -----------------------------------------------------
 
 
+_MAX_QUOTE = 60
+
+
 def _q(f: Formula) -> str:
-    return f"`{to_text(f)}`"
+    text = to_text(f)
+    if len(text) > _MAX_QUOTE:
+        text = text[: _MAX_QUOTE - 3] + "..."
+    return f"`{text}`"
+
+
+_AT_STEP = re.compile(r"^(`[^`]+` (?:did not hold|held)) at step (\d+)$")
+
+
+def _merge(reasons: list[str]) -> str:
+    """Join reasons, folding "`p` did not hold at step 4", "... at step 5" into one phrase
+    with a step range (bounded operators expand into one such reason per step)."""
+    steps: dict[str, list[int]] = {}
+    out: list[str] = []
+    for r in _flatten(reasons):
+        m = _AT_STEP.match(r)
+        if m is None:
+            if r not in out:
+                out.append(r)
+            continue
+        if m.group(1) not in steps:
+            steps[m.group(1)] = []
+            out.append(m.group(1))
+        steps[m.group(1)].append(int(m.group(2)))
+    return "; ".join(f"{x} at {_steps(steps[x])}" if x in steps else x for x in out)
+
+
+def _steps(ks: list[int]) -> str:
+    ks = sorted(set(ks))
+    runs: list[str] = []
+    start = prev = ks[0]
+    for k in [*ks[1:], None]:
+        if k is not None and k == prev + 1:
+            prev = k
+            continue
+        runs.append(str(start) if start == prev else f"{start} to {prev}")
+        if k is not None:
+            start = prev = k
+    word = "step" if len(ks) == 1 else "steps"
+    return f"{word} " + (runs[0] if len(runs) == 1 else ", ".join(runs[:-1]) + " and " + runs[-1])
+
+
+def _flatten(reasons: list[str]) -> list[str]:
+    return [part for r in reasons for part in r.split("; ")]
 
 
 class _Eval:
@@ -457,8 +504,32 @@ class _Eval:
             return reason if a is FALSE else f"{reason}, and {_q(a)} did not hold after it"
         return f"{_q(f)} was false at {at}"
 
+    def _chain(self, f: Formula, i: int) -> list[tuple[Formula, int]]:
+        """The disjuncts of ``f`` at ``i`` with nested ``X (... | ...)`` unfolded into
+        disjuncts at later steps: ``F[0,2] b`` becomes ``b``@i, ``b``@i+1, ``b``@i+2."""
+        out: list[tuple[Formula, int]] = []
+        for a in f.args:
+            if a.op in (Op.NEXT, Op.WNEXT) and i + 1 < self.n:
+                g = a.args[0]
+                out.extend(self._chain(g, i + 1) if g.op is Op.OR else [(g, i + 1)])
+            else:
+                out.append((a, i))
+        return out
+
     def _why_or_false(self, f: Formula, i: int) -> str:
         at = f"step {i + 1}"
+        chain = self._chain(f, i)
+        if len({j for a, j in chain if not (j == i and a.op is Op.NOT)}) > 1:
+            # A bounded eventuality: name the trigger, then what failed at each later step.
+            premises = [a.args[0] for a, j in chain if j == i and a.op is Op.NOT]
+            rest = [(a, j) for a, j in chain if not (j == i and a.op is Op.NOT)]
+            order = {a.uid: k for k, (a, _) in enumerate(rest)}
+            rest.sort(key=lambda aj: (order[aj[0].uid], aj[1]))
+            details = _merge([self.why_false(a, j) for a, j in rest])
+            if premises:
+                held = " and ".join(_q(p) for p in premises)
+                return f"at {at} {held} held but what it required never happened: {details}"
+            return details
         premises = [a.args[0] for a in f.args if a.op is Op.NOT]
         rest = [a for a in f.args if a.op is not Op.NOT]
         if premises and rest:
@@ -466,14 +537,15 @@ class _Eval:
             wanted = " | ".join(to_text(r) for r in rest)
             head = f"at {at} {held} held but `{wanted}` was false"
             details = [self.why_false(r, i) for r in rest if r.op is not Op.ATOM]
-            return head + (": " + "; ".join(details) if details else "")
+            return head + (": " + _merge(details) if details else "")
         if premises:
             if len(premises) == 1:
                 return self.why_true(premises[0], i)
-            return f"at {at} " + " and ".join(_q(p) for p in premises) + " all held"
+            together = "both" if len(premises) == 2 else "all"
+            return f"at {at} " + " and ".join(_q(p) for p in premises) + f" {together} held"
         if all(r.op is Op.ATOM for r in rest):
             return f"none of {', '.join(_q(r) for r in rest)} held at {at}"
-        return "; ".join(self.why_false(r, i) for r in rest)
+        return _merge([self.why_false(r, i) for r in rest])
 
     def why_true(self, f: Formula, i: int) -> str:
         op, at = f.op, f"step {i + 1}"
@@ -485,6 +557,8 @@ class _Eval:
             good = next(a for a in f.args if self.val(a, i, False))
             return self.why_true(good, i)
         if op is Op.AND:
+            if all(a.op is Op.ATOM for a in f.args):
+                return " and ".join(_q(a) for a in f.args) + f" held at {at}"
             return " and ".join(self.why_true(a, i) for a in f.args)
         if op in (Op.NEXT, Op.WNEXT) and i + 1 < self.n:
             return self.why_true(f.args[0], i + 1)

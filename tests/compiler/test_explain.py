@@ -181,3 +181,21 @@ def test_blamed_conjuncts_are_hopeless_by_the_reference(parts, trace):
             g = speclang.parse_formula(blame.formula)
             h = compile_formula(g).n_states - 1
             assert reference.verdict(g, prefix, AB, horizon=h) == "violated", blame
+
+
+def test_bounded_eventuality_lists_the_steps_that_missed_it():
+    module = speclang.load(str(ROOT / "examples" / "shooter.spec"))
+    trace = [set(), {"low_health"}, {"low_health", "medkit"}] + [{"low_health"}] * 10
+    e = explain_trace(module.specs["recover"], trace, module=module)
+    assert e.cause.step == 13
+    assert e.cause.blames[0].reason == (
+        "at step 4 `low_health` held but what it required never happened: "
+        "`medkit` did not hold at steps 4 to 13; `low_health` held at steps 5 to 13"
+    )
+
+
+def test_two_forbidden_together_read_as_both():
+    e = explain_trace("G !(poison & low)", [set(), {"low", "poison"}])
+    assert e.cause.blames[0].reason == "`low` and `poison` held at step 2"
+    e = explain_trace("G (low -> !poison)", [{"low", "poison"}])
+    assert e.cause.blames[0].reason == "at step 1 `low` and `poison` both held"
