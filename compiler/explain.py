@@ -521,15 +521,15 @@ class _Eval:
         chain = self._chain(f, i)
         if len({j for a, j in chain if not (j == i and a.op is Op.NOT)}) > 1:
             # A bounded eventuality: name the trigger, then what failed at each later step.
-            premises = [a.args[0] for a, j in chain if j == i and a.op is Op.NOT]
-            rest = [(a, j) for a, j in chain if not (j == i and a.op is Op.NOT)]
-            order = {a.uid: k for k, (a, _) in enumerate(rest)}
-            rest.sort(key=lambda aj: (order[aj[0].uid], aj[1]))
-            details = _merge([self.why_false(a, j) for a, j in rest])
-            if premises:
-                held = " and ".join(_q(p) for p in premises)
-                return f"at {at} {held} held but what it required never happened: {details}"
-            return details
+            triggers = [a.args[0] for a, j in chain if j == i and a.op is Op.NOT]
+            later = [(a, j) for a, j in chain if not (j == i and a.op is Op.NOT)]
+            order = {a.uid: k for k, (a, _) in enumerate(later)}
+            later.sort(key=lambda aj: (order[aj[0].uid], aj[1]))
+            missed = _merge([self.why_false(a, j) for a, j in later])
+            if triggers:
+                held = " and ".join(_q(p) for p in triggers)
+                return f"at {at} {held} held but what it required never happened: {missed}"
+            return missed
         premises = [a.args[0] for a in f.args if a.op is Op.NOT]
         rest = [a for a in f.args if a.op is not Op.NOT]
         if premises and rest:
