@@ -12,6 +12,8 @@ names (``health``, ``pos_x``, ``pos_y``, ``damage_taken``) and this step's picku
     more than ``POISON_DAMAGE`` damage was taken this step (acid costs 8 per tick and at
     most one tick falls in a step of <= 32 tics; a vial costs 30).
 
+``scenario_reward`` is the step's reward before ``reward_scale``.
+
 ``env.unwrapped.game`` is a :class:`CachedGame`: it answers ``get_state()`` from the state
 the environment already fetched for this step, so a labeler reading the game costs no
 second copy of the screen buffers.
@@ -20,6 +22,7 @@ second copy of the screen buffers.
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 import gymnasium as gym
@@ -107,6 +110,10 @@ class VizDoomEnv(gym.Env):
         game = vzd.DoomGame()
         game.load_config(os.path.join(vzd.scenarios_path, f"{scenario}.cfg"))
         game.set_window_visible(False)
+        # ViZDoom writes its settings file into the working directory unless told otherwise.
+        game.set_doom_config_path(
+            os.path.join(tempfile.gettempdir(), f"speclang-vizdoom-{os.getpid()}.ini")
+        )
         game.set_sound_enabled(False)
         game.set_screen_resolution(vzd.ScreenResolution.RES_160X120)
         # Colour only when someone will watch; the agent sees luminance either way.
@@ -201,6 +208,7 @@ class VizDoomEnv(gym.Env):
         else:
             info = self._observe(state, first=False)
             terminated = truncated = False
+        info["scenario_reward"] = float(reward)
         return self._frames.copy(), float(reward) * self.reward_scale, terminated, truncated, info
 
     def render(self) -> np.ndarray | None:

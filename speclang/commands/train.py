@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
     if _algorithm(args.config) == "dqn":
         return _run_dqn(args)
+    if _algorithm(args.config) == "vizdoom_ppo":
+        return _run_vizdoom(args)
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
@@ -70,5 +72,25 @@ def _run_dqn(args: argparse.Namespace) -> int:
     try:
         run_dqn(load_dqn_config(args.config), Path(args.out), progress=not args.no_progress)
     except (ConfigError, ExperimentError) as exc:
+        raise SpecError(str(exc)) from None
+    return 0
+
+
+def _run_vizdoom(args: argparse.Namespace) -> int:
+    from agents.vizdoom.ppo import ConfigError, load_config, run
+
+    if args.resume or args.episodes is not None:
+        raise UsageError("VizDoom PPO runs take no --resume or --episodes (edit the config)")
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        raise SpecError(str(exc)) from None
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise UsageError("--seeds must be >= 1")
+        cfg.seeds = args.seeds
+    try:
+        run(cfg, Path(args.out), progress=not args.no_progress)
+    except ConfigError as exc:
         raise SpecError(str(exc)) from None
     return 0

@@ -1,0 +1,526 @@
+"""PPO from pixels in ViZDoom under compiled safeguards (CleanRL-style, one file).
+
+The agent sees ``frame_stack`` downscaled grayscale frames and the one-hot state of the
+active safeguard's monitor; a small CNN feeds an actor and a critic. Every environment is a
+``runtime.SafeguardWrapper`` around :class:`agents.vizdoom.env.VizDoomEnv`; the envs of a
+run are stepped in turn in one process (on two cores, worker processes only add copies).
+
+Methods (same step budget for all):
+
+``progressive``     the safeguard walks the progression (S0 -> S1 -> S2) in equal shares of
+                    the budget; the network and optimiser carry over at each switch.
+``zero_shot``       the final safeguard (S2) from the first step.
+``no_safeguard``    scenario reward only; the monitor is hidden from the agent and only
+                    counts violations (it restarts after each one).
+``intrinsic_fear``  zero_shot plus a danger head trained to predict a violation within
+                    ``fear_horizon`` steps, whose probability times ``fear_lambda`` is
+                    subtracted from the reward (Lipton et al. 2016).
+
+With a safeguard, a violation ends the episode with ``-violation_penalty`` and the reward
+carries the potential-based shaping term of ``compiler.shaping`` for the active monitor.
+
+    speclang train examples/experiments/vizdoom_cpu.toml --out runs/vizdoom
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomllib
+import torch
+from torch import nn
+
+from ..experiment import episodes_to_safe
+from .env import VizDoomEnv
+from .specs import load_specs, safeguard
+
+METHODS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear")
+
+
+class ConfigError(ValueError):
+    """A bad experiment file (shown to the user without traceback)."""
+
+
+@dataclass
+class PPOConfig:
+    name: str = "vizdoom_ppo"
+    algorithm: str = "vizdoom_ppo"
+    spec_file: str = "../vizdoom.spec"
+    progression: str = "vizdoom"
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    seeds: int = 5
+    seed: int = 0
+    scenario: str = "health_gathering_supreme"
+    frame_skip: int = 4
+    frame_stack: int = 4
+    downscale: int = 2
+    episode_timeout: int = 2100
+    total_timesteps: int = 20_000
+    num_envs: int = 4
+    num_steps: int = 128
+    learning_rate: float = 2.5e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    num_minibatches: int = 4
+    update_epochs: int = 3
+    clip_coef: float = 0.1
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    hidden: int = 256
+    # The scenario pays +1 per tic alive and -100 on death; scaled so returns are O(10).
+    reward_scale: float = 0.01
+    violation_penalty: float = 1.0
+    shaping: bool = True
+    potential: str = "violation_distance"
+    fear_lambda: float = 0.5
+    fear_horizon: int = 8
+    safe_window: int = 20
+    safe_rate: float = 0.9
+    device: str = "auto"
+    torch_threads: int = 1
+    base_dir: str = "."
+
+    def validate(self) -> None:
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad or not self.methods:
+            raise ConfigError(f"methods must be a non-empty list from {', '.join(METHODS)}")
+        if self.seeds < 1 or self.num_envs < 1 or self.num_steps < 1:
+            raise ConfigError("seeds, num_envs and num_steps must be >= 1")
+        if self.total_timesteps < self.num_envs * self.num_steps:
+            raise ConfigError("total_timesteps must cover at least one rollout")
+        if (self.num_envs * self.num_steps) % self.num_minibatches:
+            raise ConfigError("num_envs * num_steps must be divisible by num_minibatches")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError("device must be auto, cpu or cuda")
+
+
+def load_config(path: str | Path) -> PPOConfig:
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    known = {f.name for f in fields(PPOConfig)} - {"base_dir"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {', '.join(unknown)}")
+    defaults = PPOConfig()
+    for key, value in raw.items():
+        want = type(getattr(defaults, key))
+        ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = raw[key] = float(value)
+            ok = True
+        if not ok:
+            raise ConfigError(f"{path}: {key} must be {want.__name__}, got {value!r}")
+    cfg = PPOConfig(**raw, base_dir=str(Path(path).resolve().parent))
+    cfg.validate()
+    return cfg
+
+
+# --- the network ----------------------------------------------------------------------------
+
+
+class Agent(nn.Module):
+    """CNN over the frame stack; the monitor's one-hot joins after the convolutions."""
+
+    def __init__(self, frames: int, height: int, width: int, n_monitor: int, n_actions: int,
+                 hidden: int = 256) -> None:
+        super().__init__()
+        self.cnn = nn.Sequential(
+            nn.Conv2d(frames, 16, 8, stride=4), nn.ReLU(),
+            nn.Conv2d(16, 32, 4, stride=2), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            n_flat = self.cnn(torch.zeros(1, frames, height, width)).shape[1]
+        self.fc = nn.Sequential(nn.Linear(n_flat + n_monitor, hidden), nn.ReLU())
+        self.actor = nn.Linear(hidden, n_actions)
+        self.critic = nn.Linear(hidden, 1)
+        self.fear = nn.Linear(hidden, 1)
+        nn.init.orthogonal_(self.actor.weight, 0.01)
+        nn.init.zeros_(self.actor.bias)
+
+    def features(self, frames: torch.Tensor, monitor: torch.Tensor) -> torch.Tensor:
+        x = self.cnn(frames.float() / 255.0)
+        return self.fc(torch.cat([x, monitor], dim=1))
+
+    def forward(self, frames: torch.Tensor, monitor: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        h = self.features(frames, monitor)
+        return self.actor(h), self.critic(h).squeeze(-1), self.fear(h).squeeze(-1)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device = cuda but torch sees no CUDA device")
+    return torch.device(name)
+
+
+# --- environments ---------------------------------------------------------------------------
+
+
+class Envs:
+    """``num_envs`` safeguarded environments with autoreset, plus a monitor of the final
+    spec on every env (violations of S2 are what all methods are compared on)."""
+
+    def __init__(self, cfg: PPOConfig, method: str, seed: int) -> None:
+        from runtime.progression import ActiveSpec
+
+        path = Path(cfg.spec_file)
+        if not path.is_absolute():
+            path = Path(cfg.base_dir) / path
+        module, auts = load_specs(path)
+        if cfg.progression != "vizdoom":
+            module_names = module.progressions.get(cfg.progression)
+            if module_names is None:
+                raise ConfigError(f"{path}: no progression named {cfg.progression!r}")
+            module, auts = load_specs(path, list(module_names))
+        self.spec_names = list(auts)
+        self.final = self.spec_names[-1]
+        self.method = method
+        self.guarded = method != "no_safeguard"
+        chosen = auts if method == "progressive" else {self.final: auts[self.final]}
+        self.n_monitor = max(a.n_states for a in auts.values())
+        self.envs = []
+        self.final_monitors = []
+        for _ in range(cfg.num_envs):
+            env = VizDoomEnv(
+                cfg.scenario, frame_skip=cfg.frame_skip, frame_stack=cfg.frame_stack,
+                downscale=cfg.downscale, reward_scale=cfg.reward_scale,
+                episode_timeout=cfg.episode_timeout,
+            )
+            w = safeguard(
+                env, module, chosen, observation="dict",
+                reward="shaping" if (cfg.shaping and self.guarded) else "env",
+                on_violation="terminate" if self.guarded else "reset_monitor",
+                gamma=cfg.gamma, potential=cfg.potential, explain=False,
+            )
+            self.envs.append(w)
+            self.final_monitors.append(
+                ActiveSpec(self.final, auts[self.final], w.labeler, module.derived)
+            )
+        self.penalty = cfg.violation_penalty if self.guarded else 0.0
+        self.seed = seed
+        self.episodes = 0
+        self.q_final = [0] * cfg.num_envs
+        self.ep_return = np.zeros(cfg.num_envs)
+        self.ep_viol = np.zeros(cfg.num_envs, dtype=np.int64)
+        self.ep_fviol = np.zeros(cfg.num_envs, dtype=bool)
+        self.ep_len = np.zeros(cfg.num_envs, dtype=np.int64)
+        # One record per finished episode: (spec index, env return, length, violations,
+        # violated the final spec)
+        self.log: list[tuple[int, float, int, int, bool]] = []
+
+    def set_spec(self, name: str) -> None:
+        for w in self.envs:
+            w.set_spec(name)
+
+    def _reset(self, i: int) -> tuple[np.ndarray, int]:
+        obs, _ = self.envs[i].reset(seed=self.seed * 100_003 + self.episodes)
+        self.episodes += 1
+        self.q_final[i] = self.final_monitors[i].aut.initial
+        return obs["obs"], obs["monitor"]
+
+    def _close(self, i: int, spec: str) -> None:
+        self.log.append((self.spec_names.index(spec), float(self.ep_return[i]),
+                         int(self.ep_len[i]), int(self.ep_viol[i]), bool(self.ep_fviol[i])))
+        self.ep_return[i] = 0.0
+        self.ep_viol[i] = 0
+        self.ep_fviol[i] = False
+        self.ep_len[i] = 0
+
+    def reset(self) -> tuple[np.ndarray, np.ndarray]:
+        # Episodes cut short by a spec switch still count, under the spec they ran with.
+        for i, w in enumerate(self.envs):
+            if self.ep_len[i]:
+                self._close(i, w.spec_name)
+        out = [self._reset(i) for i in range(len(self.envs))]
+        return np.stack([o for o, _ in out]), np.array([q for _, q in out])
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        n = len(self.envs)
+        frames, qs = [], np.zeros(n, dtype=np.int64)
+        rewards = np.zeros(n, dtype=np.float32)
+        dones = np.zeros(n, dtype=bool)
+        violated = np.zeros(n, dtype=bool)
+        for i, w in enumerate(self.envs):
+            obs, r, term, trunc, info = w.step(int(actions[i]))
+            sg = info["safeguard"]
+            fm = self.final_monitors[i]
+            self.q_final[i] = fm.step(self.q_final[i], fm.binding.labels(None, info, w.env))
+            v = bool(sg["violated"])
+            violated[i] = v
+            rewards[i] = r - self.penalty * v
+            # The scenario's own reward (+1 per tic alive), unscaled and unshaped: what
+            # every method is compared on.
+            self.ep_return[i] += info["scenario_reward"]
+            self.ep_viol[i] += v
+            self.ep_fviol[i] |= fm.violated[self.q_final[i]]
+            self.ep_len[i] += 1
+            done = term or trunc
+            dones[i] = done
+            if done:
+                self._close(i, sg["spec"])
+                frame, q = self._reset(i)
+            else:
+                frame, q = obs["obs"], obs["monitor"]
+            frames.append(frame)
+            qs[i] = q
+        return np.stack(frames), qs, rewards, dones, violated
+
+    def close(self) -> None:
+        for w in self.envs:
+            w.close()
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+def fear_targets(violated: np.ndarray, dones: np.ndarray, horizon: int) -> tuple[np.ndarray, ...]:
+    """``(target, known)`` over ``[T, N]``: whether a violation comes within ``horizon``
+    steps of the same episode; unknown near the end of a rollout that did not end."""
+    T, N = violated.shape
+    target = np.zeros((T, N), dtype=np.float32)
+    known = np.zeros((T, N), dtype=bool)
+    for i in range(N):
+        dist = math.inf  # steps to the next violation in this episode
+        ended = False  # an episode end lies ahead within the rollout
+        for t in range(T - 1, -1, -1):
+            if dones[t, i]:
+                dist, ended = (0 if violated[t, i] else math.inf), True
+            else:
+                dist = dist + 1 if dist != math.inf else math.inf
+                if violated[t, i]:
+                    dist = 0
+            target[t, i] = float(dist < horizon)
+            known[t, i] = ended or dist < horizon or (T - 1 - t) >= horizon - 1
+    return target, known
+
+
+def train_run(cfg: PPOConfig, method: str, seed: int, out: Path | None,
+              device: torch.device, log: Any = None) -> dict[str, Any]:
+    """One (method, seed) run; returns its metrics (and saves its model under ``out``)."""
+    rng_seed = cfg.seed * 1000 + seed
+    torch.manual_seed(rng_seed)
+    np.random.seed(rng_seed)
+    envs = Envs(cfg, method, rng_seed)
+    n_actions = int(envs.envs[0].action_space.n)
+    k, h, w = envs.envs[0].env.observation_space.shape
+    agent = Agent(k, h, w, envs.n_monitor, n_actions, cfg.hidden).to(device)
+    opt = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
+    N, T = cfg.num_envs, cfg.num_steps
+    batch = N * T
+    n_updates = cfg.total_timesteps // batch
+    stages = envs.spec_names if method == "progressive" else [envs.final]
+    stage_of_update = [min(u * len(stages) // n_updates, len(stages) - 1) for u in range(n_updates)]
+    envs.set_spec(stages[0])
+    frames_np, q_np = envs.reset()
+    obs_buf = torch.zeros((T, N, k, h, w), dtype=torch.uint8, device=device)
+    mon_buf = torch.zeros((T, N, envs.n_monitor), device=device)
+    act_buf = torch.zeros((T, N), dtype=torch.long, device=device)
+    logp_buf = torch.zeros((T, N), device=device)
+    val_buf = torch.zeros((T, N), device=device)
+    fear_buf = torch.zeros((T, N), device=device)
+    rew = np.zeros((T, N), dtype=np.float32)
+    done_np = np.zeros((T, N), dtype=bool)
+    viol_np = np.zeros((T, N), dtype=bool)
+    show_monitor = method != "no_safeguard"
+    eye = torch.eye(envs.n_monitor, device=device)
+
+    def monitor_input(q: np.ndarray) -> torch.Tensor:
+        if not show_monitor:
+            return torch.zeros((len(q), envs.n_monitor), device=device)
+        return eye[torch.as_tensor(q, device=device)]
+
+    fear_on = method == "intrinsic_fear"
+    started = time.time()
+    steps = 0
+    for update in range(n_updates):
+        stage = stages[stage_of_update[update]]
+        if stage != envs.envs[0].spec_name and method == "progressive":
+            # Takes effect at each env's next reset; ending the episodes now makes the
+            # switch exact at the update boundary.
+            envs.set_spec(stage)
+            frames_np, q_np = envs.reset()
+        for t in range(T):
+            obs_t = torch.as_tensor(frames_np, device=device)
+            mon_t = monitor_input(q_np)
+            with torch.no_grad():
+                logits, value, fear_logit = agent(obs_t, mon_t)
+                dist = torch.distributions.Categorical(logits=logits)
+                action = dist.sample()
+            obs_buf[t], mon_buf[t], act_buf[t] = obs_t, mon_t, action
+            logp_buf[t], val_buf[t] = dist.log_prob(action), value
+            fear_buf[t] = torch.sigmoid(fear_logit)
+            frames_np, q_np, r, d, v = envs.step(action.cpu().numpy())
+            rew[t], done_np[t], viol_np[t] = r, d, v
+            steps += N
+        with torch.no_grad():
+            _, next_value, next_fear_logit = agent(
+                torch.as_tensor(frames_np, device=device), monitor_input(q_np)
+            )
+        rewards = torch.as_tensor(rew, device=device)
+        dones = torch.as_tensor(done_np, dtype=torch.float32, device=device)
+        if fear_on:
+            # Lipton et al.: the penalty falls on the step that enters a feared state.
+            nxt = torch.cat([fear_buf[1:], torch.sigmoid(next_fear_logit)[None]], dim=0)
+            rewards = rewards - cfg.fear_lambda * nxt * (1.0 - dones)
+        adv = torch.zeros_like(rewards)
+        last = torch.zeros(N, device=device)
+        for t in reversed(range(T)):
+            nv = next_value if t == T - 1 else val_buf[t + 1]
+            nonterm = 1.0 - dones[t]
+            delta = rewards[t] + cfg.gamma * nv * nonterm - val_buf[t]
+            last = delta + cfg.gamma * cfg.gae_lambda * nonterm * last
+            adv[t] = last
+        returns = adv + val_buf
+        f_target, f_known = fear_targets(viol_np, done_np, cfg.fear_horizon)
+        b_obs = obs_buf.reshape(batch, k, h, w)
+        b_mon = mon_buf.reshape(batch, -1)
+        b_act, b_logp = act_buf.reshape(-1), logp_buf.reshape(-1)
+        b_adv, b_ret = adv.reshape(-1), returns.reshape(-1)
+        b_ft = torch.as_tensor(f_target.reshape(-1), device=device)
+        b_fk = torch.as_tensor(f_known.reshape(-1), dtype=torch.float32, device=device)
+        mb = batch // cfg.num_minibatches
+        for _ in range(cfg.update_epochs):
+            perm = torch.randperm(batch, device=device)
+            for s in range(0, batch, mb):
+                idx = perm[s:s + mb]
+                logits, value, fear_logit = agent(b_obs[idx], b_mon[idx])
+                dist = torch.distributions.Categorical(logits=logits)
+                ratio = (dist.log_prob(b_act[idx]) - b_logp[idx]).exp()
+                a = b_adv[idx]
+                a = (a - a.mean()) / (a.std() + 1e-8)
+                pg = torch.max(-a * ratio, -a * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef))
+                loss = (pg.mean() + cfg.vf_coef * 0.5 * ((value - b_ret[idx]) ** 2).mean()
+                        - cfg.ent_coef * dist.entropy().mean())
+                if fear_on:
+                    bce = nn.functional.binary_cross_entropy_with_logits(
+                        fear_logit, b_ft[idx], reduction="none"
+                    )
+                    loss = loss + (bce * b_fk[idx]).sum() / b_fk[idx].sum().clamp(min=1.0)
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
+                opt.step()
+        if log is not None:
+            recent = envs.log[-20:]
+            mean_ret = float(np.mean([e[1] for e in recent])) if recent else float("nan")
+            log(f"{method} seed {seed} update {update + 1}/{n_updates} spec {stage} "
+                f"steps {steps} episodes {len(envs.log)} return(last 20) {mean_ret:.0f} "
+                f"{steps / (time.time() - started):.0f} steps/s")
+    envs.close()
+    metrics = run_metrics(cfg, envs.spec_names, envs.log, method, seed)
+    metrics["steps"] = steps
+    metrics["seconds"] = time.time() - started
+    if out is not None:
+        torch.save(
+            {"state_dict": agent.state_dict(),
+             "shape": [k, h, w, envs.n_monitor, n_actions, cfg.hidden],
+             "method": method, "seed": seed, "specs": envs.spec_names,
+             "show_monitor": show_monitor},
+            out / f"{method}_seed{seed}.pt",
+        )
+    return metrics
+
+
+def run_metrics(cfg: PPOConfig, spec_names: list[str], log: list[tuple], method: str,
+                seed: int) -> dict[str, Any]:
+    spec_ix = np.array([e[0] for e in log], dtype=np.int64)
+    ret = np.array([e[1] for e in log])
+    viol = np.array([e[3] for e in log], dtype=np.int64)
+    fviol = np.array([e[4] for e in log], dtype=bool)
+    n = len(log)
+    ets = episodes_to_safe(fviol, cfg.safe_window, cfg.safe_rate)
+    tail = max(1, n // 5)
+    rec: dict[str, Any] = {
+        "method": method,
+        "seed": seed,
+        "episodes": n,
+        "violations": int(viol.sum()),
+        "final_spec_violating_episodes": int(fviol.sum()),
+        "episodes_to_safe": ets if ets is not None else n,
+        "reached_safe": ets is not None,
+        "return": float(ret.mean()) if n else 0.0,
+        "return_last20pct": float(ret[-tail:].mean()) if n else 0.0,
+        "return_first20pct": float(ret[:tail].mean()) if n else 0.0,
+        "episode_returns": ret.tolist(),
+        "episode_final_violations": fviol.astype(int).tolist(),
+    }
+    for k, name in enumerate(spec_names):
+        rec[f"violations_{name}"] = int(viol[spec_ix == k].sum())
+        rec[f"episodes_{name}"] = int((spec_ix == k).sum())
+    return rec
+
+
+# --- the experiment -------------------------------------------------------------------------
+
+
+def run(cfg: PPOConfig, out: Path, *, progress: bool = True) -> list[dict[str, Any]]:
+    """Every method and seed in turn; ``results.json`` and ``summary.md`` under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.torch_threads)
+    device = pick_device(cfg.device)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+    def log(msg: str) -> None:
+        if progress:
+            print(msg, file=sys.stderr, flush=True)
+
+    results = []
+    for method in cfg.methods:
+        for seed in range(cfg.seeds):
+            results.append(train_run(cfg, method, seed, out, device, log))
+            (out / "results.json").write_text(
+                json.dumps({"config": asdict(cfg), "device": str(device), "runs": results})
+            )
+    (out / "summary.md").write_text(summarise(results))
+    return results
+
+
+# 97.5% quantiles of Student's t for 95% intervals with few seeds.
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+         9: 2.262, 10: 2.228}
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95% t-interval (0 for one value)."""
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) < 2:
+        return float(x.mean()) if len(x) else float("nan"), 0.0
+    t = _T975.get(len(x) - 1, 1.96)
+    return float(x.mean()), float(t * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def summarise(results: list[dict[str, Any]]) -> str:
+    """A Markdown table: mean ± 95% CI over seeds per method."""
+    methods = list(dict.fromkeys(r["method"] for r in results))
+    stage_keys = sorted({k for r in results for k in r if k.startswith("violations_")})
+    cols = ["violations", *stage_keys, "final_spec_violating_episodes", "episodes_to_safe",
+            "return", "return_first20pct", "return_last20pct", "episodes"]
+    lines = ["| method | seeds | " + " | ".join(cols) + " |",
+             "|---|---|" + "---|" * len(cols)]
+    for m in methods:
+        rs = [r for r in results if r["method"] == m]
+        cells = []
+        for c in cols:
+            vals = [r[c] for r in rs if c in r]
+            if not vals:
+                cells.append("-")
+                continue
+            mu, ci = mean_ci(vals)
+            cells.append(f"{mu:.1f} ± {ci:.1f}")
+        lines.append(f"| {m} | {len(rs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
