@@ -14,17 +14,36 @@ from compiler.mtbdd import LEAF
 from compiler.translate import explore
 
 
-def diagram_from_mtbdd(var: list[int], lo: list[int], hi: list[int], values: list,
+def diagram_from_mtbdd(var: list[int], lo: list[int], hi: list[int], value_labels: list[int],
                        roots: list[int]) -> Diagram:
+    """The part of an MTBDD reachable from ``roots`` as a :class:`Diagram`; a leaf holding
+    value index ``i`` gets the label ``value_labels[i]``."""
     v = np.asarray(var, dtype=np.int64)
     lo_a = np.asarray(lo, dtype=np.int64)
+    hi_a = np.asarray(hi, dtype=np.int64)
+    root_a = np.asarray(roots, dtype=np.int64)
     is_leaf = v == LEAF
-    labels = np.zeros(v.shape[0], dtype=np.int64)
-    leaves = np.flatnonzero(is_leaf)
-    if leaves.size:
-        labels[leaves] = np.asarray(values, dtype=np.int64)[lo_a[leaves]]
-    return Diagram(is_leaf, v, lo_a, np.asarray(hi, dtype=np.int64), labels,
-                   np.asarray(roots, dtype=np.int64))
+    # Reachability, top-down one level at a time (children test later propositions).
+    mark = np.zeros(v.shape[0], dtype=bool)
+    mark[root_a] = True
+    inner = np.flatnonzero(~is_leaf)
+    order = inner[np.argsort(v[inner], kind="stable")]
+    if order.size:
+        cuts = np.flatnonzero(np.diff(v[order])) + 1
+        for idx in np.split(order, cuts):
+            live = idx[mark[idx]]
+            mark[lo_a[live]] = True
+            mark[hi_a[live]] = True
+    keep = np.flatnonzero(mark)
+    new_index = np.full(v.shape[0], -1, dtype=np.int64)
+    new_index[keep] = np.arange(keep.size)
+    k_leaf = is_leaf[keep]
+    labels = np.zeros(keep.size, dtype=np.int64)
+    if k_leaf.any():
+        labels[k_leaf] = np.asarray(value_labels, dtype=np.int64)[lo_a[keep[k_leaf]]]
+    k_lo = np.where(k_leaf, 0, new_index[np.where(is_leaf[keep], 0, lo_a[keep])])
+    k_hi = np.where(k_leaf, 0, new_index[np.where(is_leaf[keep], 0, hi_a[keep])])
+    return Diagram(k_leaf, v[keep], k_lo, k_hi, labels, new_index[root_a])
 
 
 def diagram_of(aut: Automaton) -> Diagram:
@@ -58,7 +77,7 @@ def build_automaton(formula: ir.Formula, budget: Budget, *, name: str | None = N
                     source_hash: str | None = None) -> Automaton:
     ex = explore(formula, budget)
     dd = ex.dd
-    m = minimise(diagram_from_mtbdd(dd.var, dd.lo, dd.hi, dd.values, ex.roots),
+    m = minimise(diagram_from_mtbdd(dd.var, dd.lo, dd.hi, ex.leaf_states, ex.roots),
                  np.asarray(ex.accepting, dtype=bool))
     budget.check_time()
     original = ir.to_text(formula)

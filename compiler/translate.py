@@ -33,7 +33,7 @@ from typing import Any
 from compiler import ir, residuals
 from compiler.budget import Budget
 from compiler.ir import Formula, Op
-from compiler.mtbdd import MTBDD
+from compiler.mtbdd import LEAF, MTBDD
 from compiler.nnf import END, NONEMPTY, check_supported, ended_value, is_past_literal, nnf
 
 _INIT = ("<init>",)
@@ -41,13 +41,16 @@ _INIT = ("<init>",)
 
 @dataclass
 class Explored:
-    """The reachable, not yet minimal DFA: ``roots[q]`` in ``dd`` has state-id leaves."""
+    """The reachable, not yet minimal DFA: ``roots[q]`` is state q's diagram in ``dd``;
+    a leaf holding value index ``i`` leads to state ``leaf_states[i]`` (-1 for values that
+    are not states: ``dd`` may hold intermediate diagrams no root reaches)."""
 
     props: tuple[str, ...]
     dd: MTBDD
     roots: list[int]
     accepting: list[bool]
     residuals: list[Formula]
+    leaf_states: list[int]
 
 
 _land = residuals.conj
@@ -240,6 +243,8 @@ class _Explorer:
                 residuals.append(f)
             return q
 
+        walked: set[int] = set()
+        fvar, flo, fhi, fvalues = self.fdd.var, self.fdd.lo, self.fdd.hi, self.fdd.values
         q = 0
         while q < len(keys):
             key = keys[q]
@@ -265,12 +270,31 @@ class _Explorer:
                         return (x[0], x[1] + ((i, b is ir.TRUE),))
 
                     node = self.fdd.apply(add, node, bit, self._pair_memo[i])
-            roots.append(self.fdd.map_leaves(state_of, node, self._to_state, self.sdd))
+            if self.has_past:
+                roots.append(self.fdd.map_leaves(state_of, node, self._to_state, self.sdd))
+            else:
+                # Leaves are successor residuals already: register the new ones, walking
+                # only diagram nodes no earlier state has walked (their leaves are known).
+                roots.append(node)
+                stack = [node]
+                while stack:
+                    n = stack.pop()
+                    if n in walked:
+                        continue
+                    walked.add(n)
+                    if fvar[n] == LEAF:
+                        state_of(fvalues[flo[n]])
+                    else:
+                        stack.append(fhi[n])
+                        stack.append(flo[n])
             q += 1
             if q & 63 == 0:
                 budget.check_time()
         budget.check_time()
-        return Explored(self.props, self.sdd, roots, accepting, residuals)
+        if self.has_past:
+            return Explored(self.props, self.sdd, roots, accepting, residuals, self.sdd.values)
+        labels = [ids.get(v, -1) if isinstance(v, Formula) else -1 for v in fvalues]
+        return Explored(self.props, self.fdd, roots, accepting, residuals, labels)
 
 
 def explore(formula: Formula, budget: Budget) -> Explored:
