@@ -258,14 +258,20 @@ def WeakYesterday(a: Formula) -> Formula:
 
 
 def Since(a: Formula, b: Formula) -> Formula:
-    if b is TRUE or b is FALSE:
+    # As for U/R: `a S true` is false on the empty trace (LTLf2DFA/MONA's PPLTL convention),
+    # so it is kept, normalised to `true S true`; `a T false` is kept as `false T false`.
+    if b is FALSE:
         return b
+    if b is TRUE:
+        return Formula(Op.SINCE, (TRUE, TRUE))
     return Formula(Op.SINCE, (a, b))
 
 
 def Trigger(a: Formula, b: Formula) -> Formula:
-    if b is TRUE or b is FALSE:
+    if b is TRUE:
         return b
+    if b is FALSE:
+        return Formula(Op.TRIGGER, (FALSE, FALSE))
     return Formula(Op.TRIGGER, (a, b))
 
 
