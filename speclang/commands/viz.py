@@ -1,4 +1,5 @@
-"""``speclang viz``: draw the monitor of a spec or formula as SVG, PNG or Graphviz DOT.
+"""``speclang viz``: draw the monitor of a spec, a formula or a saved artifact as SVG, PNG or
+Graphviz DOT.
 
 ``-o`` picks the format by its suffix; without ``-o`` the DOT text goes to standard output.
 Without Graphviz ``dot`` on PATH a ``.dot`` file is still written (exit 0), while an SVG/PNG
@@ -27,6 +28,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--spec", metavar="NAME", help="the spec of FILE to draw")
     p.add_argument("-f", "--formula", metavar="FORMULA", help="draw this formula instead")
     p.add_argument(
+        "--artifact", metavar="ART.json", help="draw a monitor saved by `speclang compile -o`"
+    )
+    p.add_argument(
         "-o", "--output", metavar="OUT", help="OUT.svg, OUT.png or OUT.dot (default: DOT on stdout)"
     )
     p.add_argument(
@@ -40,9 +44,18 @@ def register(subparsers: Any) -> None:
 
 
 def one_automaton(args: argparse.Namespace) -> Any:
-    """The single automaton that FILE/--spec or -f selects."""
+    """The single automaton that FILE/--spec, -f or --artifact selects."""
     from speclang.commands.compile import compile_sources
 
+    if args.artifact is not None:
+        if args.file is not None or args.formula is not None or args.spec is not None:
+            raise UsageError("--artifact replaces FILE, --spec and -f")
+        from compiler.artifact import ArtifactError, load
+
+        try:
+            return load(args.artifact)
+        except ArtifactError as exc:
+            raise SpecError(str(exc)) from None
     compiled = compile_sources(args)
     if len(compiled) > 1:
         names = ", ".join(name for name, _, _ in compiled)

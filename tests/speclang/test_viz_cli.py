@@ -111,3 +111,15 @@ def test_report_needs_an_html_target(tmp_path, capsys):
         main(["report-spec", str(tmp_path / "missing.spec"), "-o", str(tmp_path / "r.html")]) == 1
     )
     assert "no such file" in capsys.readouterr().err
+
+
+def test_saved_artifact_draws_like_its_spec(tmp_path, capsys):
+    art = tmp_path / "cl.json"
+    assert main(["compile", GRID, "--spec", "cooled_lava", "-o", str(art)]) == 0
+    capsys.readouterr()
+    assert main(["viz", "--artifact", str(art)]) == 0
+    from_artifact = capsys.readouterr().out
+    assert main(["viz", GRID, "--spec", "cooled_lava"]) == 0
+    assert from_artifact == capsys.readouterr().out
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["viz", "--artifact", str(tmp_path / "bad.json")]) == 1
