@@ -99,12 +99,16 @@ def parse_mona_output(text: str) -> MonaDFA:
     )
 
 
-def mona_dfa(formula_text: str) -> MonaDFA:
-    """The minimal DFA of an LTLf formula in LTLf2DFA syntax, computed by MONA."""
-    from ltlf2dfa.parser.ltlf import LTLfParser
+def mona_dfa(formula_text: str, *, past: bool = False) -> MonaDFA:
+    """The minimal DFA of an LTLf formula (or, with ``past``, a PPLTL formula: ``Y WY S P O
+    H start``) in LTLf2DFA syntax, computed by MONA."""
+    if past:
+        from ltlf2dfa.parser.ppltl import PPLTLParser as Parser
+    else:
+        from ltlf2dfa.parser.ltlf import LTLfParser as Parser
 
     try:
-        parsed = LTLfParser()(formula_text)
+        parsed = Parser()(formula_text)
     except Exception as exc:  # lark raises several types; all mean bad syntax
         raise MonaError(f"LTLf2DFA cannot parse {formula_text!r}: {exc}") from exc
     with ltlf2dfa_lock():
@@ -158,6 +162,35 @@ def to_ltlf2dfa(f: object) -> str:
     if op is Op.RELEASE:
         return f"(({to_ltlf2dfa(a[0])}) R ({to_ltlf2dfa(a[1])}))"
     raise ValueError(f"LTLf2DFA has no past operators: {f}")
+
+
+def to_ppltl(f: object) -> str:
+    """Print a pure-past ``compiler.ir.Formula`` in LTLf2DFA's PPLTL syntax."""
+    from compiler.ir import Formula, Op
+
+    assert isinstance(f, Formula)
+    op, a = f.op, f.args
+    if op is Op.TRUE:
+        return "true"
+    if op is Op.FALSE:
+        return "false"
+    if op is Op.ATOM:
+        assert f.name is not None
+        return f.name
+    if op is Op.NOT:
+        return f"!({to_ppltl(a[0])})"
+    if op is Op.AND or op is Op.OR:
+        sep = " & " if op is Op.AND else " | "
+        return "(" + sep.join(to_ppltl(x) for x in a) + ")"
+    if op is Op.YESTERDAY:
+        return f"Y({to_ppltl(a[0])})"
+    if op is Op.WYESTERDAY:
+        return f"WY({to_ppltl(a[0])})"
+    if op is Op.SINCE:
+        return f"(({to_ppltl(a[0])}) S ({to_ppltl(a[1])}))"
+    if op is Op.TRIGGER:
+        return f"(({to_ppltl(a[0])}) P ({to_ppltl(a[1])}))"
+    raise ValueError(f"PPLTL has no future operators: {f}")
 
 
 def main(argv: list[str]) -> int:

@@ -177,9 +177,10 @@ class BatchedMonitor:
 
     def step(self, states: Any, letters: Any, out: Any = None) -> Any:
         """Successor states. ``letters``: packed bits ``[B]`` (any integer dtype) or bool
-        valuations ``[B, len(props)]``. ``out`` (numpy only) receives the result in place."""
+        valuations ``[B, len(props)]``. ``out`` (int32 array, or int64 tensor for torch;
+        ``states`` itself is fine) receives the result in place."""
         if self.backend == "torch":
-            return self._step_torch(states, letters)
+            return self._step_torch(states, letters, out)
         states = np.asarray(states)
         letters = np.asarray(letters)
         if letters.dtype == np.bool_:
@@ -242,7 +243,7 @@ class BatchedMonitor:
             node = np.where(inner, np.where(bit, aut.dd_hi[node], aut.dd_lo[node]), node)
         return aut.dd_lo[node].astype(np.int32)
 
-    def _step_torch(self, states: Any, letters: Any) -> Any:
+    def _step_torch(self, states: Any, letters: Any, out: Any = None) -> Any:
         import torch
 
         t = self._torch
@@ -265,13 +266,12 @@ class BatchedMonitor:
         # chunked to stay in cache.
         if "fused" in t or "class_of_bits" in t:
             batch = states.shape[0]
+            if out is None:
+                out = torch.empty(batch, dtype=torch.int64, device=states.device)
             chunk = CHUNK if states.device.type == "cpu" else max(batch, 1)
-            if batch <= chunk:
-                return self._gather_torch(states, letters)
-            out = torch.empty(batch, dtype=torch.int64, device=states.device)
             for lo in range(0, batch, chunk):
-                out[lo : lo + chunk] = self._gather_torch(
-                    states[lo : lo + chunk], letters[lo : lo + chunk]
+                self._gather_torch(
+                    states[lo : lo + chunk], letters[lo : lo + chunk], out[lo : lo + chunk]
                 )
             return out
         node = t["roots"][states]
@@ -285,15 +285,29 @@ class BatchedMonitor:
             node = torch.where(inner, nxt, node)
         return t["dd_lo"][node]
 
-    def _gather_torch(self, states: Any, letters: Any) -> Any:
+    def _gather_torch(self, states: Any, letters: Any, out: Any) -> None:
         import torch
 
         t = self._torch
+        idx = self._torch_scratch("idx", states.shape[0])
         if "fused" in t:
-            idx = torch.bitwise_left_shift(states, self.k).bitwise_or_(letters)
-            return torch.index_select(t["fused"], 0, idx)
-        cls = torch.index_select(t["class_of_bits"], 0, letters)
-        return torch.index_select(t["delta_flat"], 0, cls.add_(states, alpha=self.n_classes))
+            torch.bitwise_left_shift(states, self.k, out=idx)
+            idx.bitwise_or_(letters)
+            torch.index_select(t["fused"], 0, idx, out=out)
+            return
+        cls = self._torch_scratch("cls", states.shape[0])
+        torch.index_select(t["class_of_bits"], 0, letters, out=cls)
+        torch.add(cls, states, alpha=self.n_classes, out=idx)  # cls + n_classes * state
+        torch.index_select(t["delta_flat"], 0, idx, out=out)
+
+    def _torch_scratch(self, name: str, size: int) -> Any:
+        import torch
+
+        key = "scratch_" + name
+        buf = self._torch.get(key)
+        if buf is None or buf.shape[0] < size:
+            buf = self._torch[key] = torch.empty(size, dtype=torch.int64, device=self.device)
+        return buf[:size]
 
     # --- reading states --------------------------------------------------------------------
 

@@ -136,5 +136,8 @@ def test_chunked_and_in_place_steps_agree(fused_budget, monkeypatch):
     np.testing.assert_array_equal(in_place, whole)
     torch = pytest.importorskip("torch")
     t_mon = BatchedMonitor(aut, backend="torch", fused_budget=fused_budget)
-    got = t_mon.step(torch.from_numpy(states.astype(np.int64)), torch.from_numpy(letters))
+    t_states = torch.from_numpy(states.astype(np.int64))
+    got = t_mon.step(t_states, torch.from_numpy(letters))
     np.testing.assert_array_equal(got.numpy(), whole)
+    assert t_mon.step(t_states, torch.from_numpy(letters), out=t_states) is t_states
+    np.testing.assert_array_equal(t_states.numpy(), whole)
