@@ -5,12 +5,16 @@ from __future__ import annotations
 import itertools
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ltlf_gen import future_formulas
 
-from compiler.guards import guard_text
+from compiler import compile_formula
+from compiler.guards import edge_guards, guard_text
 
 PROPS = ("a", "b", "c", "d")
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 
 
 def _holds(expr: str, letter: dict[str, bool]) -> bool:
@@ -90,3 +94,16 @@ def test_wide_guard_falls_back_to_merged_cubes():
         letter = {p: False for p in props} | dict(zip(("p0", "p5", "p19"), bits, strict=True))
         assert _holds(text, letter) == _in_cubes(letter, cubes)
     assert "p19" not in text
+
+
+@settings(max_examples=40, deadline=None)
+@given(future_formulas(("a", "b", "c"), max_leaves=5, past=True))
+def test_edge_guards_partition_letters_like_the_automaton_steps(f):
+    aut = compile_formula(f)
+    props = aut.props
+    for q in range(aut.n_states):
+        guards = edge_guards(aut, q)
+        for letter in _letters(props):
+            holding = [t for t, g in guards.items() if _holds(g, letter)]
+            true_names = [p for p, v in letter.items() if v]
+            assert holding == [aut.step(q, true_names)], (str(f), q, guards, letter)
