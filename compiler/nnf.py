@@ -91,9 +91,8 @@ def ended_value(f: Formula) -> bool:
 
 
 def empty_value(f: Formula) -> bool:
-    """LTLf2DFA's value of ``f`` on the empty trace. Past operators (our choice, documented
-    in docs/semantics.md) behave as at a first step where every atom is false: Y false,
-    Z true, ``a S b`` and ``a T b`` take the value of ``b``."""
+    """LTLf2DFA's value of ``f`` on the empty trace (MONA's, for past operators too):
+    the strong operators X, U, Y, S are false, the weak ones WX, R, Z, T true."""
     r = _empty_memo.get(f.uid)
     if r is None:
         op = f.op
@@ -105,9 +104,7 @@ def empty_value(f: Formula) -> bool:
             r = all(empty_value(a) for a in f.args)
         elif op is Op.OR:
             r = any(empty_value(a) for a in f.args)
-        elif op is Op.SINCE or op is Op.TRIGGER:
-            r = empty_value(f.args[1])
         else:
-            r = op in (Op.WNEXT, Op.RELEASE, Op.WYESTERDAY)
+            r = op in (Op.WNEXT, Op.RELEASE, Op.WYESTERDAY, Op.TRIGGER)
         _empty_memo[f.uid] = r
     return r

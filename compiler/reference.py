@@ -89,16 +89,15 @@ def evaluate(formula: Formula, trace: Trace, pos: int | None = None) -> bool:
 
 
 def evaluate_empty(formula: Formula) -> bool:
-    """The LTLf2DFA/MONA value on the empty trace: atoms false, negation classical, X and U
-    false, WX and R true. Past operators: as at a first step where every atom is false
-    (Y false, Z true, ``a S b`` / ``a T b`` take the value of ``b``)."""
+    """The LTLf2DFA/MONA value on the empty trace: atoms false, negation classical, the
+    strong operators X, U, Y, S false (nothing exists), the weak ones WX, R, Z, T true."""
     op = formula.op
     a = formula.args
     if op is Op.TRUE:
         return True
-    if op in (Op.FALSE, Op.ATOM, Op.NEXT, Op.UNTIL, Op.YESTERDAY):
+    if op in (Op.FALSE, Op.ATOM, Op.NEXT, Op.UNTIL, Op.YESTERDAY, Op.SINCE):
         return False
-    if op in (Op.WNEXT, Op.RELEASE, Op.WYESTERDAY):
+    if op in (Op.WNEXT, Op.RELEASE, Op.WYESTERDAY, Op.TRIGGER):
         return True
     if op is Op.NOT:
         return not evaluate_empty(a[0])
@@ -106,8 +105,6 @@ def evaluate_empty(formula: Formula) -> bool:
         return all(evaluate_empty(x) for x in a)
     if op is Op.OR:
         return any(evaluate_empty(x) for x in a)
-    if op in (Op.SINCE, Op.TRIGGER):
-        return evaluate_empty(a[1])
     raise ValueError(f"unknown operator {op!r}")  # pragma: no cover
 
 

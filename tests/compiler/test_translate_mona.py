@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ltlf_gen import future_formulas, traces
+from ltlf_gen import future_formulas, past_formulas, traces
 
 from compiler import compile_formula
 from compiler.ir import Formula
@@ -57,6 +57,24 @@ def _compare(f: Formula, sample_traces: list[list[frozenset[str]]]) -> None:
 @given(future_formulas(PROPS, max_leaves=5, past=False), st.lists(traces(PROPS, 5), max_size=5))
 def test_random_future_formulas_match_mona(f: Formula, sample: list) -> None:
     _compare(f, sample)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(past_formulas(PROPS, max_leaves=5), st.lists(traces(PROPS, 5), max_size=5))
+def test_random_pure_past_formulas_match_mona_ppltl(f: Formula, sample: list) -> None:
+    if not f.is_pure_past:  # a formula without temporal operators is a future formula
+        return
+    ref = _load_ref()
+    text = ref.to_ppltl(f)
+    mona = ref.mona_dfa(text, past=True)
+    aut = compile_formula(f)
+    assert aut.n_states == mona.n_states, text
+    assert bool(aut.accepting[aut.initial]) == mona.initial_accepting, text
+    for trace in sample:
+        letters = [[p for p in step if p in mona.props] for step in trace]
+        assert aut.accepts([{p for p in s if p in aut.props} for s in trace]) == mona.accepts(
+            letters
+        ), f"{text} on {trace}"
 
 
 FAMILIES = [
