@@ -329,7 +329,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._q = q
         self._last_obs = obs
         if done:
-            self._close_episode()
+            self._close_episode(sg["state"])  # before any monitor reset
         elif self.shield is not None:
             self._add_mask(info)
         return self.encode(obs, self._q), reward, terminated, truncated, info
@@ -392,11 +392,12 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         info["action_mask"] = mask
         info["safeguard"]["shield_exhausted"] = exhausted
 
-    def _close_episode(self) -> None:
+    def _close_episode(self, final_state: int | None = None) -> None:
         st = self.stats[self._active.name]
+        q = self._q if final_state is None else final_state
         st.episodes += 1
         st.violating_episodes += int(self._violated_episode)
-        st.accepted_episodes += int(self._active.accepting[self._q])
+        st.accepted_episodes += int(self._active.accepting[q])
         self._open_episode = False
 
     def counterfactuals(
