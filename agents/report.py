@@ -234,11 +234,16 @@ def render_html(markdown: str, title: str) -> str:
     )
 
 
-def write_report(run_dir: Path, reference: str | None = None) -> list[Path]:
+def write_report(
+    run_dir: Path, reference: str | None = None, out_dir: Path | None = None
+) -> list[Path]:
+    """Plots and summaries of ``run_dir``, written into ``out_dir`` (default: ``run_dir``)."""
     results, curves = _load(run_dir)
-    written = plot_curves(results, curves, run_dir)
+    out = run_dir if out_dir is None else out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    written = plot_curves(results, curves, out)
     summary = summary_tables(results, reference)
     md = render_markdown(results, summary)
-    (run_dir / "summary.md").write_text(md, encoding="utf-8")
-    (run_dir / "summary.html").write_text(render_html(md, results["name"]), encoding="utf-8")
-    return [*written, run_dir / "summary.md", run_dir / "summary.html"]
+    (out / "summary.md").write_text(md, encoding="utf-8")
+    (out / "summary.html").write_text(render_html(md, results["name"]), encoding="utf-8")
+    return [*written, out / "summary.md", out / "summary.html"]

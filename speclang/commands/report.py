@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="method the others are tested against (default: the first progressive one)",
     )
+    p.add_argument("--out", default=None, help="write into this directory instead of RUN_DIR")
     p.set_defaults(func=run)
 
 
@@ -29,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from agents.report import ReportError, write_report
 
     try:
-        paths = write_report(Path(args.run_dir), reference=args.reference)
+        out = None if args.out is None else Path(args.out)
+        paths = write_report(Path(args.run_dir), reference=args.reference, out_dir=out)
     except ReportError as exc:
         raise SpecError(str(exc)) from None
     for path in paths:
