@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from compiler.automaton import Automaton, Verdict
-from compiler.ir import FALSE, TRUE, Formula, Op, to_text
+from compiler.ir import FALSE, TRUE, And, Formula, Op, Or, to_text
 
 if TYPE_CHECKING:
     from speclang.diagnostics import Span
@@ -271,7 +271,7 @@ def explain_trace(
     for t, letter in enumerate(letters, start=1):
         q = _step(aut, q, letter)
         v = aut.verdict(q)
-        residual = aut.residuals[q] if q < len(aut.residuals) else ""
+        residual = readable(aut.residuals[q]) if q < len(aut.residuals) else ""
         records.append(
             StepRecord(t, tuple(sorted(letter)), q, v.label, bool(aut.accepting[q]), residual)
         )
@@ -330,6 +330,80 @@ def _blame(index: int, part: Part, prefix: Sequence[Letter]) -> Blame:
     return Blame(index, part.text, to_text(f), part.span, reason)
 
 
+# --- printing in the user's terms ----------------------------------------------------------
+
+# Core IR has no implication: the compiler sees ``!a | b``. Users wrote ``a -> b``, so
+# disjunctions with negated members are shown as implications again.
+_UNARY = {Op.NOT: "!", Op.NEXT: "X ", Op.WNEXT: "WX ", Op.YESTERDAY: "Y ", Op.WYESTERDAY: "Z "}
+_BINARY = {Op.UNTIL: "U", Op.RELEASE: "R", Op.SINCE: "S", Op.TRIGGER: "T"}
+_SUGAR = {(Op.UNTIL, Op.TRUE): "F", (Op.RELEASE, Op.FALSE): "G", (Op.SINCE, Op.TRUE): "O",
+          (Op.TRIGGER, Op.FALSE): "H"}  # fmt: skip
+
+
+def _implication(f: Formula) -> tuple[Formula, Formula] | None:
+    if f.op is not Op.OR:
+        return None
+    negs = [a.args[0] for a in f.args if a.op is Op.NOT]
+    rest = [a for a in f.args if a.op is not Op.NOT]
+    if not negs or not rest:
+        return None
+    return And(*negs), Or(*rest)
+
+
+def _prec(f: Formula) -> int:
+    if _implication(f) is not None:
+        return 0
+    if f.op is Op.OR:
+        return 1
+    if f.op is Op.AND:
+        return 2
+    if f.op in _BINARY and (f.op, f.args[0].op) not in _SUGAR:
+        return 3
+    return 5
+
+
+def _wrap(f: Formula, at_least: int) -> str:
+    text = show(f)
+    return f"({text})" if _prec(f) < at_least else text
+
+
+def show(f: Formula) -> str:
+    """``f`` in speclang syntax, with implications written as such."""
+    c = f._cache
+    if "show" in c:
+        return c["show"]
+    op = f.op
+    imp = _implication(f)
+    if imp is not None:
+        text = f"{_wrap(imp[0], 1)} -> {_wrap(imp[1], 1)}"
+    elif op in (Op.TRUE, Op.FALSE, Op.ATOM):
+        text = to_text(f)
+    elif op in _UNARY:
+        text = _UNARY[op] + _wrap(f.args[0], 5)
+    elif op in (Op.AND, Op.OR):
+        sep, level = (" & ", 2) if op is Op.AND else (" | ", 1)
+        text = sep.join(_wrap(a, level + 1 if a.op is not op else level) for a in f.args)
+    else:
+        a, b = f.args
+        sugar = _SUGAR.get((op, a.op))
+        text = f"{sugar} {_wrap(b, 5)}" if sugar else f"{_wrap(a, 4)} {_BINARY[op]} {_wrap(b, 4)}"
+    c["show"] = text
+    return text
+
+
+@functools.lru_cache(maxsize=4096)
+def readable(residual: str) -> str:
+    """A residual obligation (speclang text from the compiler) shown with implications."""
+    if not residual:
+        return residual
+    import speclang
+
+    try:
+        return show(speclang.parse_formula(residual))
+    except speclang.SpecErrors:
+        return residual
+
+
 # --- three-valued evaluation on a prefix -----------------------------------------------------
 
 
@@ -337,7 +411,7 @@ _MAX_QUOTE = 60
 
 
 def _q(f: Formula) -> str:
-    text = to_text(f)
+    text = show(f)
     if len(text) > _MAX_QUOTE:
         text = text[: _MAX_QUOTE - 3] + "..."
     return f"`{text}`"

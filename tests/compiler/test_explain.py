@@ -199,3 +199,17 @@ def test_two_forbidden_together_read_as_both():
     assert e.cause.blames[0].reason == "`low` and `poison` held at step 2"
     e = explain_trace("G (low -> !poison)", [{"low", "poison"}])
     assert e.cause.blames[0].reason == "at step 1 `low` and `poison` both held"
+
+
+@settings(max_examples=150, deadline=None)
+@given(future_formulas(("a", "b", "c"), max_leaves=6, past=True))
+def test_readable_text_parses_back_to_the_same_formula(f):
+    from compiler.explain import show
+
+    text = show(f)
+    assert speclang.parse_formula(text) is f, text
+
+
+def test_residuals_are_shown_as_implications(grid):
+    e = _explain(grid, "cooled_lava", [set()])
+    assert e.steps[0].residual == "G !creeper & G (lava -> Y water)"
