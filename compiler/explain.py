@@ -367,11 +367,9 @@ def _wrap(f: Formula, at_least: int) -> str:
     return f"({text})" if _prec(f) < at_least else text
 
 
+@functools.lru_cache(maxsize=65536)
 def show(f: Formula) -> str:
     """``f`` in speclang syntax, with implications written as such."""
-    c = f._cache
-    if "show" in c:
-        return c["show"]
     op = f.op
     imp = _implication(f)
     if imp is not None:
@@ -387,7 +385,6 @@ def show(f: Formula) -> str:
         a, b = f.args
         sugar = _SUGAR.get((op, a.op))
         text = f"{sugar} {_wrap(b, 5)}" if sugar else f"{_wrap(a, 4)} {_BINARY[op]} {_wrap(b, 4)}"
-    c["show"] = text
     return text
 
 
