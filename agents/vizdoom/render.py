@@ -1,0 +1,144 @@
+"""Record one safeguarded VizDoom episode as frames with the monitor overlaid.
+
+Each frame shows the game (upscaled) above a panel with the step, the active spec, the
+monitor state and verdict (coloured), the true propositions and health; from the step that
+violates the spec on, the panel shows the compiler's explanation of the violation (which
+conjunct broke and why), so a viewer sees what the safeguard saw.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .env import VizDoomEnv
+from .specs import load_specs, safeguard
+
+VERDICT_COLOURS = {
+    "satisfied": (60, 200, 60),
+    "presumably_satisfied": (150, 220, 90),
+    "presumably_violated": (240, 170, 40),
+    "violated": (230, 50, 50),
+}
+SCALE = 2
+PANEL_HEIGHT = 96
+
+
+@dataclass
+class Episode:
+    frames: list[np.ndarray] = field(default_factory=list)
+    states: list[int] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
+    explanation: str | None = None
+    violation_step: int | None = None
+    scenario_return: float = 0.0
+
+
+class Policy:
+    """Actions from a saved PPO checkpoint, or a seeded forward-biased random walk."""
+
+    def __init__(self, model: str | Path | None, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.agent: Any = None
+        self.frame_stack, self.downscale = 4, 4
+        if model is not None:
+            import torch
+
+            from .ppo import Agent
+
+            ckpt = torch.load(str(model), map_location="cpu", weights_only=False)
+            k, h, w, n_mon, n_act, hidden = ckpt["shape"]
+            self.agent = Agent(k, h, w, n_mon, n_act, hidden)
+            self.agent.load_state_dict(ckpt["state_dict"])
+            self.agent.eval()
+            self.n_monitor = n_mon
+            self.show_monitor = bool(ckpt.get("show_monitor", True))
+            self.frame_stack, self.downscale = k, 120 // h
+
+    def act(self, frames: np.ndarray, q: int) -> int:
+        if self.agent is None:
+            return int(self.rng.choice([0, 0, 0, 1, 2]))
+        import torch
+
+        mon = torch.zeros(1, self.n_monitor)
+        if self.show_monitor and q < self.n_monitor:
+            mon[0, q] = 1.0
+        with torch.no_grad():
+            logits, _, _ = self.agent(torch.as_tensor(frames[None]), mon)
+        probs = torch.softmax(logits[0], -1).numpy().astype(np.float64)
+        return int(self.rng.choice(len(probs), p=probs / probs.sum()))
+
+
+def record(
+    spec_file: str | Path,
+    spec: str,
+    *,
+    model: str | Path | None = None,
+    seed: int = 0,
+    max_steps: int = 300,
+    after_violation: int = 12,
+) -> Episode:
+    """Play one episode under ``spec`` and return annotated frames."""
+    module, auts = load_specs(spec_file, [spec])
+    policy = Policy(model, seed)
+    env = VizDoomEnv(frame_stack=policy.frame_stack, downscale=policy.downscale,
+                     render_mode="rgb_array")
+    # "continue": the episode goes on past a violation for a few frames, so the viewer
+    # sees the moment and the verdict staying violated.
+    w = safeguard(env, module, auts, observation="dict", on_violation="continue", explain=True)
+    ep = Episode()
+    obs, info = w.reset(seed=seed)
+    ep.frames.append(_annotate(env.render(), 0, info, None))
+    for t in range(1, max_steps + 1):
+        obs, _, term, trunc, info = w.step(policy.act(obs["obs"], obs["monitor"]))
+        sg = info["safeguard"]
+        ep.scenario_return += info["scenario_reward"]
+        if "explanation" in sg and ep.explanation is None:
+            ep.explanation, ep.violation_step = sg["explanation"], t
+        ep.states.append(sg["state"])
+        ep.verdicts.append(sg["verdict"])
+        ep.frames.append(_annotate(env.render(), t, info, ep.explanation))
+        if term or trunc:
+            break
+        if ep.violation_step is not None and t - ep.violation_step >= after_violation:
+            break
+    w.close()
+    return ep
+
+
+def _annotate(rgb: np.ndarray, step: int, info: dict[str, Any], why: str | None) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    h, w = rgb.shape[:2]
+    game = Image.fromarray(rgb).resize((w * SCALE, h * SCALE), Image.NEAREST)
+    img = Image.new("RGB", (w * SCALE, h * SCALE + PANEL_HEIGHT), (20, 20, 20))
+    img.paste(game, (0, 0))
+    d = ImageDraw.Draw(img)
+    sg = info["safeguard"]
+    colour = VERDICT_COLOURS.get(sg["verdict"], (255, 255, 255))
+    d.rectangle([0, 0, w * SCALE - 1, h * SCALE - 1], outline=colour, width=3)
+    y = h * SCALE + 3
+    d.text((4, y), f"step {step}  spec {sg['spec']}  state q{sg['state']}", fill=(235, 235, 235))
+    d.text((4, y + 12), sg["verdict"].replace("_", " "), fill=colour)
+    true = sorted(p for p, v in sg["labels"].items() if v)
+    d.text((4, y + 24), f"health {info['health']:.0f}  true: {', '.join(true) or '-'}",
+           fill=(200, 200, 200))
+    if why:
+        for i, line in enumerate(textwrap.wrap(why, width=52)[:4]):
+            d.text((4, y + 38 + 12 * i), line, fill=(255, 120, 120))
+    return np.asarray(img)
+
+
+def save_gif(ep: Episode, path: str | Path, fps: int = 8) -> None:
+    from PIL import Image
+
+    frames = [Image.fromarray(f) for f in ep.frames]
+    # A palette shared by all frames keeps the GIF small and free of flicker.
+    first = frames[0].quantize(colors=64, method=Image.Quantize.MEDIANCUT)
+    rest = [f.quantize(palette=first) for f in frames[1:]]
+    first.save(str(path), save_all=True, append_images=rest, duration=int(1000 / fps), loop=0,
+               optimize=True)
