@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.automaton import Automaton, Verdict
-from compiler.viz import _STYLE, RenderUnavailable, inline_svg, to_dot, to_svg
+from compiler.viz import _STYLE, RenderUnavailable, inline_svg, residual_text, to_dot, to_svg
 
 _CSS = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 70em;
@@ -147,7 +147,7 @@ def _state_table(aut: Automaton) -> str:
     ]
     rows = ["<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
     for q in range(aut.n_states):
-        residual = aut.residuals[q] if q < len(aut.residuals) else ""
+        residual = residual_text(aut, q)
         cells = [
             f'<td class="num">{q}{" (initial)" if q == aut.initial else ""}</td>',
             f"<td>{_badge(int(aut.verdicts[q]))}</td>",

@@ -72,12 +72,25 @@ def _wrap_guard(guard: str) -> str:
     return " |\n".join(terms)
 
 
+def residual_text(aut: Automaton, q: int) -> str:
+    """State ``q``'s remaining obligation, with implications as the user writes them
+    (re-parsing costs about 1 ms a state, so large automata keep the compiler's text)."""
+    raw = aut.residuals[q] if q < len(aut.residuals) else ""
+    if aut.n_states > LARGE:
+        return raw
+    from compiler.explain import readable
+
+    return readable(raw)
+
+
 def _title(aut: Automaton, title: str | None) -> str:
     if title is None:
-        if aut.name and aut.formula:
-            title = f"{aut.name}: {aut.formula}"
-        else:
-            title = aut.name or aut.formula or ""
+        formula = aut.formula
+        if formula:
+            from compiler.explain import readable
+
+            formula = readable(formula)
+        title = f"{aut.name}: {formula}" if aut.name and formula else aut.name or formula or ""
     return title if len(title) <= _MAX_TITLE else title[: _MAX_TITLE - 3] + "..."
 
 
@@ -121,7 +134,7 @@ def to_dot(aut: Automaton, *, hide_sink: bool = False, title: str | None = None)
         any_accepting |= acc
         fill, border, font, legend = _STYLE[v]
         shape = "doublecircle" if acc else ("octagon" if v == 3 else "circle")
-        residual = aut.residuals[q] if q < len(aut.residuals) else ""
+        residual = residual_text(aut, q)
         tip = f"state {q}: {legend.split(' (')[0]}"
         if residual:
             tip += f"\nremaining obligation: {residual}"
