@@ -109,11 +109,11 @@ FAMILIES: dict[str, Callable[[int], tuple[str, str]]] = {
     "bounded": bounded,
 }
 SIZES: dict[str, list[int]] = {
-    "gfand": [2, 4, 8, 12, 16, 20],
+    "gfand": [2, 4, 8, 12, 16],
     "seqF": [2, 4, 8, 16, 24, 32],
     "uright": [2, 4, 8, 12, 16, 24, 32],
     "declare": [2, 4, 6, 8, 10],
-    "past": [2, 4, 8, 12, 16],
+    "past": [2, 4, 6, 8],
     "bounded": [1, 2, 4, 8, 16, 32, 64],
 }
 
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-k", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--mona", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per cell")
+    ap.add_argument("--timeout", type=float, default=45.0, help="seconds per cell")
     ap.add_argument("--max-states", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, help="write all measurements as JSON")
     ap.add_argument("--worker", choices=["ours", "mona"], help=argparse.SUPPRESS)
