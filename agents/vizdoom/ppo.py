@@ -480,8 +480,9 @@ def run(cfg: PPOConfig, out: Path, *, progress: bool = True) -> list[dict[str, A
             print(msg, file=sys.stderr, flush=True)
 
     results = []
-    for method in cfg.methods:
-        for seed in range(cfg.seeds):
+    # Seed-major, so that a run stopped early still compares every method on its seeds.
+    for seed in range(cfg.seeds):
+        for method in cfg.methods:
             results.append(train_run(cfg, method, seed, out, device, log))
             (out / "results.json").write_text(
                 json.dumps({"config": asdict(cfg), "device": str(device), "runs": results})
