@@ -181,12 +181,14 @@ class Envs:
         path = Path(cfg.spec_file)
         if not path.is_absolute():
             path = Path(cfg.base_dir) / path
-        module, auts = load_specs(path)
-        if cfg.progression != "vizdoom":
-            module_names = module.progressions.get(cfg.progression)
-            if module_names is None:
-                raise ConfigError(f"{path}: no progression named {cfg.progression!r}")
-            module, auts = load_specs(path, list(module_names))
+        import speclang
+
+        try:
+            module, auts = load_specs(path, progression=cfg.progression)
+        except (ValueError, speclang.SpecErrors) as exc:
+            raise ConfigError(str(exc)) from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         self.spec_names = list(auts)
         self.final = self.spec_names[-1]
         self.method = method

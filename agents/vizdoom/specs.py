@@ -20,17 +20,20 @@ def labeler() -> Labeler:
 
 
 def load_specs(
-    path: str | Path = DEFAULT_SPEC, names: list[str] | None = None
+    path: str | Path = DEFAULT_SPEC,
+    names: list[str] | None = None,
+    progression: str = DEFAULT_PROGRESSION,
 ) -> tuple[Any, dict[str, Automaton]]:
-    """``(module, {name: automaton})`` for ``names`` (default: the ``vizdoom`` progression)."""
+    """``(module, {name: automaton})`` for ``names``, by default those of ``progression``."""
     import compiler
     import speclang
 
     module = speclang.load(str(path))
     if names is None:
-        if DEFAULT_PROGRESSION not in module.progressions:
-            raise ValueError(f"{path}: no progression named {DEFAULT_PROGRESSION!r}")
-        names = list(module.progressions[DEFAULT_PROGRESSION])
+        if progression not in module.progressions:
+            known = ", ".join(module.progressions) or "none"
+            raise ValueError(f"{path}: no progression named {progression!r} (has: {known})")
+        names = list(module.progressions[progression])
     unknown = [n for n in names if n not in module.specs]
     if unknown:
         raise ValueError(f"{path}: no spec named {', '.join(map(repr, unknown))}")

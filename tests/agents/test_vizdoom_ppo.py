@@ -68,7 +68,7 @@ def test_same_seed_same_run(tmp_path):
     assert a["episode_returns"] == b["episode_returns"]
 
 
-def test_bad_config_is_a_clear_error(tmp_path):
+def test_bad_config_is_a_clear_error(tmp_path, capsys):
     p = tmp_path / "bad.toml"
     p.write_text('algorithm = "vizdoom_ppo"\nmethods = ["tabular"]\n')
     with pytest.raises(ConfigError, match="methods"):
@@ -78,6 +78,12 @@ def test_bad_config_is_a_clear_error(tmp_path):
         load_config(p)
     p.write_text('algorithm = "vizdoom_ppo"\nlearnig_rate = 0.1\n')
     assert main(["train", str(p), "--out", str(tmp_path / "x")]) == 1
+    # A spec file without the progression: an error naming it, before any training.
+    spec = tmp_path / "other.spec"
+    spec.write_text("props a\nspec only { G !a }\n")
+    p.write_text(f'algorithm = "vizdoom_ppo"\nspec_file = "{spec.as_posix()}"\n')
+    assert main(["train", str(p), "--out", str(tmp_path / "y")]) == 1
+    assert "no progression named 'vizdoom'" in capsys.readouterr().err
 
 
 def test_fear_targets_against_direct_count():
