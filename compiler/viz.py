@@ -112,8 +112,8 @@ def to_dot(aut: Automaton, *, hide_sink: bool = False, title: str | None = None)
             fontname=_FONT,
             fontsize="14",
             labelloc="t",
-            nodesep="0.35",
-            ranksep="0.45",
+            nodesep="0.8",  # room for loop labels next to edge labels
+            ranksep="0.7",
             bgcolor="white",
             tooltip=aut.formula or aut.name or "monitor",
         )
