@@ -4,6 +4,10 @@ One step per line, either a JSON array of the propositions that are true at that
 (``["key", "door"]``) or an object mapping propositions to booleans (``{"lava": false}``);
 propositions not mentioned are false. Blank lines are skipped. Every problem is reported
 with the file and line number.
+
+With a spec file's observables (``observe health: float``), an object line may also carry
+their values (``{"health": 25.5, "medkit": true}``); :func:`read_observations` returns them
+so that derived propositions (``prop low = health < 30``) can be evaluated.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import Any
 
 
 class TraceError(Exception):
@@ -38,11 +43,27 @@ def parse_step(
 ) -> frozenset[str]:
     """The set of true propositions of one trace line. ``props`` lists the names allowed
     (``None`` allows any)."""
+    return parse_observation(text, props, None, path=path, line=line)[0]
+
+
+def parse_observation(
+    text: str,
+    props: Collection[str] | None,
+    observables: Mapping[str, Any] | None,
+    *,
+    path: str = "<trace>",
+    line: int = 1,
+) -> tuple[frozenset[str], dict[str, object]]:
+    """True propositions and observable values of one trace line. In an object line, a
+    key naming one of ``observables`` (name -> type with ``kind`` and enum ``values``, as in
+    ``speclang.Module.observables``) carries a value of that type instead of a boolean."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceError(path, line, f"invalid JSON at column {exc.colno}: {exc.msg}") from None
+    obs = observables or {}
     true: set[str] = set()
+    values: dict[str, object] = {}
     if isinstance(value, list):
         for item in value:
             if not isinstance(item, str):
@@ -50,7 +71,13 @@ def parse_step(
             true.add(item)
         names: Iterable[str] = value
     elif isinstance(value, dict):
+        names = []
         for name, flag in value.items():
+            if name in obs:
+                values[name] = _observable_value(name, flag, obs[name], path, line)
+                continue
+            if props is not None and name not in props:
+                raise TraceError(path, line, _unknown(name, [*props, *obs]))
             if not isinstance(flag, bool):
                 raise TraceError(
                     path,
@@ -59,7 +86,7 @@ def parse_step(
                 )
             if flag:
                 true.add(name)
-        names = value.keys()
+            names.append(name)
     else:
         raise TraceError(
             path,
@@ -69,8 +96,31 @@ def parse_step(
     if props is not None:
         for name in names:
             if name not in props:
-                raise TraceError(path, line, _unknown(name, props))
-    return frozenset(true)
+                raise TraceError(path, line, _unknown(name, [*props, *obs]))
+    return frozenset(true), values
+
+
+def _observable_value(name: str, value: object, typ: Any, path: str, line: int) -> object:
+    kind = getattr(typ, "kind", None)
+    ok = {
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "enum": isinstance(value, str) and value in getattr(typ, "values", ()),
+        "text": isinstance(value, str),
+    }.get(str(kind), True)
+    if not ok:
+        expected = (
+            "one of " + ", ".join(getattr(typ, "values", ()))
+            if kind == "enum"
+            else f"an {kind}"
+            if str(kind)[:1] in "aeiou"
+            else f"a {kind}"
+        )
+        raise TraceError(
+            path, line, f'observable "{name}" must be {expected}, got {json.dumps(value)}'
+        )
+    return value
 
 
 def iter_trace(
@@ -81,6 +131,26 @@ def iter_trace(
     for number, text in enumerate(lines, start=1):
         if text.strip():
             yield number, parse_step(text, props, path=path, line=number)
+
+
+def read_observations(
+    path: str | os.PathLike[str],
+    props: Collection[str] | None,
+    observables: Mapping[str, Any],
+) -> list[tuple[frozenset[str], dict[str, object]]]:
+    """Like :func:`read_trace`, keeping observable values (see :func:`parse_observation`)."""
+    label = str(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [
+                parse_observation(text, props, observables, path=label, line=number)
+                for number, text in enumerate(fh, start=1)
+                if text.strip()
+            ]
+    except OSError as exc:
+        raise TraceError(label, 0, f"cannot read trace: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise TraceError(label, 0, "not a UTF-8 text file") from None
 
 
 def read_trace(path: str | os.PathLike[str], props: Collection[str] | None) -> list[frozenset[str]]:

@@ -42,8 +42,9 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _monitor(args: argparse.Namespace) -> tuple[Any, set[str]]:
-    """The automaton to run and the proposition names a trace may mention."""
+def _monitor(args: argparse.Namespace) -> tuple[Any, set[str], Any]:
+    """The automaton to run, the proposition names a trace may mention, and the module
+    (``None`` for a formula or an artifact)."""
     import compiler
     from compiler.budget import CompileError
 
@@ -60,42 +61,60 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str]]:
                 aut = load(args.artifact)
             except ArtifactError as exc:
                 raise SpecError(str(exc)) from None
-            return aut, set(aut.props) | set(aut.meta.get("declared_props", ()))
+            return aut, set(aut.props) | set(aut.meta.get("declared_props", ())), None
         budgets = {"max_states": args.max_states, "timeout": args.timeout}
         if args.formula is not None:
             aut = compiler.compile_formula(args.formula, weak_next=args.weak_next, **budgets)
-            return aut, set(aut.props)
+            return aut, set(aut.props), None
         module = load_module(args.file, weak_next=args.weak_next)
         names = select_specs(module, args.file, args.spec)
         if len(names) > 1:
             raise UsageError(f"{args.file} has {len(names)} specs; choose one with --spec NAME")
         aut = compiler.compile_spec(module, names[0], **budgets)
         # Declared propositions the spec does not mention may still appear in a trace.
-        return aut, set(aut.props) | set(module.atoms)
+        return aut, set(aut.props) | set(module.atoms), module
     except CompileError as exc:
         raise SpecError(str(exc)) from None
 
 
+Observation = tuple[frozenset[str], dict[str, object]]
+
+
+def _observations(path: str, allowed: set[str], observables: Any) -> Iterator[Observation]:
+    from speclang.traces import parse_observation, read_observations
+
+    if path != "-":
+        # A file is read whole first so that a bad line produces no partial output.
+        yield from read_observations(path, allowed, observables)
+        return
+    for number, text in enumerate(sys.stdin, start=1):
+        if text.strip():
+            yield parse_observation(text, allowed, observables, path="<stdin>", line=number)
+
+
 def run(args: argparse.Namespace) -> int:
     from speclang.diagnostics import SpecErrors
-    from speclang.traces import TraceError, iter_trace, read_trace
+    from speclang.traces import TraceError
 
     try:
-        aut, allowed = _monitor(args)
+        aut, allowed, module = _monitor(args)
     except SpecErrors as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    observables = module.observables if module is not None else {}
+    derived = module.derived if module is not None else {}
+    index = aut.prop_index
     try:
-        steps: Iterator[frozenset[str]]
-        if args.trace == "-":
-            steps = (step for _, step in iter_trace(sys.stdin, allowed, path="<stdin>"))
-        else:
-            # A file is read whole first so that a bad line produces no partial output.
-            steps = iter(read_trace(args.trace, allowed))
         q = aut.initial
-        index = aut.prop_index
-        for t, step in enumerate(steps, start=1):
-            q = aut.step(q, [p for p in step if p in index])
+        for t, (true, values) in enumerate(_observations(args.trace, allowed, observables), 1):
+            # Derived propositions (`prop low = health < 30`) hold when their observable
+            # is given in this step and satisfies the comparison.
+            computed = {
+                name
+                for name, d in derived.items()
+                if d.observable in values and d.evaluate(values[d.observable])
+            }
+            q = aut.step(q, [p for p in true | computed if p in index])
             record = {
                 "step": t,
                 "state": q,

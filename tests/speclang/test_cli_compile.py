@@ -262,3 +262,28 @@ def test_monitor_acceptance_agrees_with_the_reference_semantics(
         expected = reference.evaluate(formula, steps[:t])
         assert record["accepting"] == expected
         assert (record["verdict"] in ("satisfied", "presumably_satisfied")) == expected
+
+
+def test_monitor_evaluates_derived_propositions_from_observables(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = tmp_path / "ammo.spec"
+    spec.write_text(
+        "observe ammo: int\nprops shoot\nprop empty = ammo <= 0\n"
+        'spec save_ammo "no shooting with an empty gun" { G(empty -> !shoot) }\n'
+    )
+    trace = _trace_file(
+        tmp_path,
+        ['{"ammo": 2, "shoot": true}', '{"ammo": 0}', '{"ammo": 0, "shoot": true}'],
+    )
+    code, out, err = _run(capsys, "monitor", str(spec), "--trace", str(trace))
+    assert code == 0, err
+    assert [r["verdict"] for r in _records(out)] == [
+        "presumably_satisfied",
+        "presumably_satisfied",
+        "violated",
+    ]
+    bad = _trace_file(tmp_path, ['{"ammo": "none"}'])
+    code, _, err = _run(capsys, "monitor", str(spec), "--trace", str(bad))
+    assert code == 1
+    assert 'observable "ammo" must be an int' in err

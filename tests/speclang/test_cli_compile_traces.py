@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from speclang.traces import TraceError, iter_trace, read_trace
+from speclang.traces import TraceError, iter_trace, read_observations, read_trace
 
 PROPS = {"lava", "goal", "key"}
 
@@ -66,3 +66,36 @@ def test_any_names_when_props_is_none() -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match="cannot read trace"):
         read_trace(tmp_path / "missing.jsonl", PROPS)
+
+
+class _Obs:
+    def __init__(self, kind: str, values: tuple[str, ...] = ()) -> None:
+        self.kind, self.values = kind, values
+
+
+OBSERVABLES = {"health": _Obs("float"), "ammo": _Obs("int"), "mode": _Obs("enum", ("a", "b"))}
+
+
+def test_observable_values_are_kept(tmp_path: Path) -> None:
+    path = _write(tmp_path, '{"health": 25.5, "ammo": 0, "key": true}\n["goal"]\n{"mode": "b"}\n')
+    assert read_observations(path, PROPS, OBSERVABLES) == [
+        (frozenset({"key"}), {"health": 25.5, "ammo": 0}),
+        (frozenset({"goal"}), {}),
+        (frozenset(), {"mode": "b"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"ammo": 2.5}', 'observable "ammo" must be an int, got 2.5'),
+        ('{"health": true}', 'observable "health" must be a float, got true'),
+        ('{"mode": "c"}', 'observable "mode" must be one of a, b, got "c"'),
+        ('{"helth": 3}', 'unknown proposition "helth" (did you mean "health"?)'),
+    ],
+)
+def test_bad_observable_values(tmp_path: Path, line: str, message: str) -> None:
+    path = _write(tmp_path, line + "\n")
+    with pytest.raises(TraceError) as info:
+        read_observations(path, PROPS, OBSERVABLES)
+    assert str(info.value) == f"{path}:1: error: {message}"
