@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
         "--trace",
         required=True,
         metavar="TRACE.jsonl",
-        help='one JSON line per step: ["key", "door"] or {"lava": false}',
+        help='one JSON line per step: ["key", "door"] or {"lava": false}; - reads stdin',
     )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     add_budget_arguments(p)
@@ -73,7 +73,7 @@ def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str]]:
 def run(args: argparse.Namespace) -> int:
     from compiler.explain import explain_trace
     from speclang.diagnostics import SpecErrors
-    from speclang.traces import TraceError, read_trace
+    from speclang.traces import TraceError, iter_trace, read_trace
 
     try:
         target, module, aut, allowed = _target(args)
@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 1
     try:
-        trace = read_trace(args.trace, allowed)
+        if args.trace == "-":
+            trace = [step for _, step in iter_trace(sys.stdin, allowed, path="<stdin>")]
+        else:
+            trace = read_trace(args.trace, allowed)
     except TraceError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -81,3 +81,12 @@ def test_file_and_formula_together_is_a_usage_error(tmp_path, capsys):
     trace = _trace(tmp_path, "[]")
     assert main(["explain", GRID, "-f", "G a", "--trace", trace]) == 2
     assert main(["explain", GRID, "--trace", trace]) == 2
+
+
+def test_trace_from_stdin(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO('[]\n["lava"]\n'))
+    assert main(["explain", "-f", "G !lava", "--trace", "-", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["violation"]["step"] == 2
