@@ -144,7 +144,11 @@ def to_json(
     for kind, phi in potentials.items():
         if kind not in shaping.KINDS:
             raise ValueError(f"unknown potential kind {kind!r}")
-        pot_doc[kind] = [float(x) for x in np.asarray(phi, dtype=np.float64)]
+        arr = np.asarray(phi, dtype=np.float64)
+        # Refuse here what load() would refuse, so a saved file always loads.
+        if arr.shape != (aut.n_states,) or not ((arr >= 0) & (arr <= 1)).all():
+            raise ValueError(f"potentials[{kind!r}] must be {aut.n_states} numbers in [0, 1]")
+        pot_doc[kind] = [float(x) for x in arr]
 
     # Minimising every guard costs about a millisecond per edge: worth it for the monitors
     # people read, not for the 100k-edge automata of a benchmark.

@@ -276,3 +276,11 @@ def test_classify_packed_over_64_props_uses_words() -> None:
     )
     words = np.array([[0, 0], [0, 4], [2**63, 3]], dtype=np.uint64)
     np.testing.assert_array_equal(aut.classify_packed(words), [0, 1, 0])
+
+
+def test_save_refuses_potentials_that_load_would_reject(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"potentials\['progress'\] must be 3 numbers in \[0, 1\]"):
+        artifact.save(UNTIL, tmp_path / "x.json", potentials={"progress": np.array([0, 2, 1])})
+    assert not (tmp_path / "x.json").exists()
+    with pytest.raises(ValueError, match="unknown potential kind"):
+        artifact.to_json(UNTIL, potentials={"distance": np.zeros(3)})
