@@ -180,3 +180,23 @@ def test_shaping_table_agrees_with_the_transition_table(
 def test_shaping_table_rejects_bad_gamma() -> None:
     with pytest.raises(ValueError, match="gamma"):
         shaping.ShapingTable.build(UNTIL, "progress", 1.5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(table_automata())
+def test_structural_verdicts_match_reachability(t: TableAutomaton) -> None:
+    # Shaping relies on the verdicts of hand-built automata; check them against networkx.
+    g = _graph(t)
+    for q in range(len(t.accepting)):
+        reach = nx.descendants(g, q) | {q}
+        accepting_reachable = any(t.accepting[r] for r in reach)
+        all_accepting = all(t.accepting[r] for r in reach)
+        if not accepting_reachable:
+            expected = Verdict.VIOLATED
+        elif all_accepting:
+            expected = Verdict.SATISFIED
+        elif t.accepting[q]:
+            expected = Verdict.PRESUMABLY_SATISFIED
+        else:
+            expected = Verdict.PRESUMABLY_VIOLATED
+        assert t.aut.verdict(q) is expected
