@@ -298,6 +298,8 @@ class MiniGridLabeler(Labeler):
         self._doors: list[Any] = []
         self._action: int | None = None
         self._before: MiniGridValues | None = None
+        self._env: Any = None
+        self._base: Any = None
 
     def knows(self, name: str) -> bool:
         return name in self._names
@@ -311,7 +313,16 @@ class MiniGridLabeler(Labeler):
             raise TypeError(f"MiniGridLabeler needs a MiniGrid environment, got {type(u).__name__}")
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_grid": None, "_doors": [], "_before": None}
+        drop: dict[str, Any] = {
+            "_grid": None, "_doors": [], "_before": None, "_env": None, "_base": None
+        }
+        return {**self.__dict__, **drop}
+
+    def _unwrapped(self, env: Any) -> Any:
+        # ``env.unwrapped`` walks the whole wrapper chain; the labeler asks every step.
+        if env is not self._env:
+            self._env, self._base = env, env.unwrapped
+        return self._base
 
     def _door_list(self, grid: Any) -> list[Any]:
         # Doors never move within an episode and every reset builds a new grid object; the
@@ -324,7 +335,7 @@ class MiniGridLabeler(Labeler):
     def before_step(self, env: Any, action: Any) -> None:
         self._action = None if action is None else int(action)
         if self.view == "before":
-            u = env.unwrapped
+            u = self._unwrapped(env)
             self._before = self.state_values(env, u.agent_pos, u.agent_dir, u.carrying)
 
     def state_values(
@@ -342,7 +353,7 @@ class MiniGridLabeler(Labeler):
         ``carrying`` after taking ``action``. The one-step predictor passes ``front_cell``
         (what the front cell would hold after a pickup/drop) and ``door`` =
         ``(door, is_open, is_locked)`` (a door's state after a toggle)."""
-        grid = env.unwrapped.grid
+        grid = self._unwrapped(env).grid
         cells, width = grid.grid, grid.width
         x, y = int(pos[0]), int(pos[1])
         dx, dy = DIRECTIONS[direction]
@@ -373,7 +384,7 @@ class MiniGridLabeler(Labeler):
     def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> MiniGridValues:
         if self.view == "before" and self._before is not None:
             return self._before.with_action(self._action)
-        u = env.unwrapped
+        u = self._unwrapped(env)
         return self.state_values(env, u.agent_pos, u.agent_dir, u.carrying, action=self._action)
 
 

@@ -129,6 +129,11 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.observation_mode = observation
         self.reward_mode = reward
         self.on_violation = on_violation
+        # Mode checks hoisted out of the per-step path.
+        self._terminate_on_violation = on_violation == "terminate"
+        self._reset_on_violation = on_violation == "reset_monitor"
+        self._env_reward_only = reward == "env"
+        self._obs_unchanged = observation == "unchanged"
         self.gamma = float(gamma)
         self.penalty = float(penalty)
         self.safe_reward = float(safe_reward)
@@ -295,10 +300,13 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         violated = s.violated[q]
         if self.explain:
             self._trace.append(labels)
-        terminated = bool(env_terminated) or (violated and self.on_violation == "terminate")
+        terminated = bool(env_terminated) or (violated and self._terminate_on_violation)
         truncated = bool(truncated)
         done = terminated or truncated
-        reward = self._reward(float(env_reward), q_prev, q, violated, done)
+        env_reward = float(env_reward)
+        reward = env_reward if self._env_reward_only else self._reward(
+            env_reward, q_prev, q, violated, done
+        )
         info["cost"] = 1.0 if violated else 0.0
         sg: dict[str, Any] = {
             "spec": s.name,
@@ -317,22 +325,24 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             self._violated_episode = True
         if self.crm:
             info["counterfactuals"] = self.counterfactuals(
-                self._last_obs, action, obs, float(env_reward), labels,
-                bool(env_terminated), truncated,
+                self._last_obs, action, obs, env_reward, labels, bool(env_terminated), truncated
             )
         st = self._active_stats
         st.steps += 1
         st.violations += violated
-        st.env_return += float(env_reward)
-        if violated and self.on_violation == "reset_monitor":
+        st.env_return += env_reward
+        if violated and self._reset_on_violation:
             q = s.aut.initial
         self._q = q
-        self._last_obs = obs
+        if self.crm:
+            self._last_obs = obs
         if done:
             self._close_episode(sg["state"])  # before any monitor reset
         elif self.shield is not None:
             self._add_mask(info)
-        return self.encode(obs, self._q), reward, terminated, truncated, info
+        if self._obs_unchanged:
+            return obs, reward, terminated, truncated, info
+        return self.encode(obs, q), reward, terminated, truncated, info
 
     # --- pieces of a step ----------------------------------------------------------------
 
