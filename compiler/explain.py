@@ -487,43 +487,46 @@ class _Eval:
             return any(self.val(a, i, opt) for a in f.args)
         if op in (Op.NEXT, Op.WNEXT):
             return self.val(f.args[0], i + 1, opt) if i + 1 < n else opt
-        if op is Op.UNTIL:
-            a, b = f.args
-            for k in range(i, n):
-                if self.val(b, k, opt):
-                    return True
-                if not self.val(a, k, opt):
-                    return False
-            return opt
-        if op is Op.RELEASE:
-            a, b = f.args
-            for k in range(i, n):
-                if not self.val(b, k, opt):
-                    return False
-                if self.val(a, k, opt):
-                    return True
-            return opt
+        if op in (Op.UNTIL, Op.RELEASE):
+            return self._future_sweep(f, i, opt)
         if op is Op.YESTERDAY:
             return i > 0 and self.val(f.args[0], i - 1, opt)
         if op is Op.WYESTERDAY:
             return i == 0 or self.val(f.args[0], i - 1, opt)
-        if op is Op.SINCE:
-            a, b = f.args
-            for k in range(i, -1, -1):
-                if self.val(b, k, opt):
-                    return True
-                if not self.val(a, k, opt):
-                    return False
-            return False
-        if op is Op.TRIGGER:
-            a, b = f.args
-            for k in range(i, -1, -1):
-                if not self.val(b, k, opt):
-                    return False
-                if self.val(a, k, opt):
-                    return True
-            return True
+        if op in (Op.SINCE, Op.TRIGGER):
+            return self._past_sweep(f, i, opt)
         raise AssertionError(op)
+
+    # The binary temporal operators are filled in by one sweep over the positions (from the
+    # end for U/R, from the start for S/T) using their one-step unfolding, so evaluating
+    # `G (a -> O b)` at every step of a long episode is linear, not quadratic, and the
+    # recursion depth stays that of the formula.
+
+    def _future_sweep(self, f: Formula, i: int, opt: bool) -> bool:
+        a, b = f.args
+        until = f.op is Op.UNTIL
+        j = i + 1  # nearest later position already known (or the end of the prefix)
+        while j < self.n and (f.uid, j, opt) not in self.memo:
+            j += 1
+        later = self.memo[(f.uid, j, opt)] if j < self.n else opt
+        for k in range(j - 1, i - 1, -1):
+            bk, ak = self.val(b, k, opt), self.val(a, k, opt)
+            later = (bk or (ak and later)) if until else (bk and (ak or later))
+            self.memo[(f.uid, k, opt)] = later
+        return later
+
+    def _past_sweep(self, f: Formula, i: int, opt: bool) -> bool:
+        a, b = f.args
+        since = f.op is Op.SINCE
+        j = i - 1  # nearest earlier position already known (or before the start)
+        while j >= 0 and (f.uid, j, opt) not in self.memo:
+            j -= 1
+        before = self.memo[(f.uid, j, opt)] if j >= 0 else not since
+        for k in range(j + 1, i + 1):
+            bk, ak = self.val(b, k, opt), self.val(a, k, opt)
+            before = (bk or (ak and before)) if since else (bk and (ak or before))
+            self.memo[(f.uid, k, opt)] = before
+        return before
 
     # "why" helpers: preconditions are val(f, i, True) is False (definitely false) for
     # why_false and val(f, i, False) is True (definitely true) for why_true.
