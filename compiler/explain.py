@@ -151,7 +151,7 @@ class Explanation:
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
         out = [ln.rstrip() for ln in lines]
-        title = f"spec {self.name}" if self.name else f"formula {self.formula}"
+        title = f"spec {self.name}" if self.name else f"formula {readable(self.formula)}"
         if self.cause is None:
             out.append(
                 f"{title}: no violation ({self.final_verdict} after {len(self.steps)} steps)"
@@ -192,7 +192,7 @@ def _render_cause(cause: Cause, title: str, sources: Mapping[str, str]) -> str:
 
 def _split(f: Formula) -> list[Part]:
     args = f.args if f.op is Op.AND else (f,)
-    return [Part(a, to_text(a)) for a in args]
+    return [Part(a, show(a)) for a in args]
 
 
 def _parts_of(source: Any) -> tuple[str | None, Formula, list[Part]]:
@@ -310,7 +310,7 @@ def find_cause(parts: Sequence[Part], prefix: Sequence[Letter]) -> Cause:
             parts[i].text,
             to_text(parts[i].formula),
             parts[i].span,
-            f"still requires `{states[i][1].residuals[states[i][2]] or parts[i].text}`",
+            f"still requires `{readable(states[i][1].residuals[states[i][2]]) or parts[i].text}`",
         )
         for i in open_parts
     )

@@ -88,7 +88,7 @@ def test_rendered_cause_underlines_the_conjunct(grid):
 def test_future_obligation_failing_later_points_at_its_trigger():
     e = explain_trace("G(a -> X b) & F c", [{"a"}, {"c"}])
     assert e.cause.step == 2
-    assert e.cause.blames[0].text == "G (!a | X b)"
+    assert e.cause.blames[0].text == "G (a -> X b)"
     assert e.cause.blames[0].reason == (
         "at step 1 `a` held but `X b` was false: `b` did not hold at step 2"
     )
