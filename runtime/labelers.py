@@ -231,12 +231,19 @@ class Binding:
 
     def evaluate(self, values: Mapping[str, Any]) -> dict[str, bool]:
         """``{prop: bool}`` from the raw values a labeler (or a predictor) reported."""
+        return self.evaluate_bits(values)[0]
+
+    def evaluate_bits(self, values: Mapping[str, Any]) -> tuple[dict[str, bool], int]:
+        """``({prop: bool}, packed bits)`` where bit ``i`` is ``props[i]``: the letter in
+        both forms, in one pass (this runs on every environment step)."""
         if self._unchecked:
             for prop, src, _ in self._plan:
                 if src not in values:
                     raise self._missing(prop, src)
             self._unchecked = []
         labels: dict[str, bool] = {}
+        bits = 0
+        weight = 1
         for prop, src, cmp in self._plan:
             try:
                 raw = values[src]
@@ -244,8 +251,11 @@ class Binding:
                 raise LabelingError(
                     f'the labeler did not report "{src}" for spec "{self.spec}"'
                 ) from None
-            labels[prop] = cmp.evaluate(raw) if cmp is not None else bool(raw)
-        return labels
+            truth = labels[prop] = cmp.evaluate(raw) if cmp is not None else bool(raw)
+            if truth:
+                bits |= weight
+            weight <<= 1
+        return labels, bits
 
     def vector(self, labels: Mapping[str, bool]) -> np.ndarray:
         """The bool vector over ``props`` that automata step on."""

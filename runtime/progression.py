@@ -79,6 +79,13 @@ class ActiveSpec:
                 b |= w
         return b
 
+    def advance(self, q: int, values: Mapping[str, Any]) -> tuple[int, dict[str, bool]]:
+        """``(successor, labels)`` from a labeler's raw values: the per-step hot path."""
+        labels, bits = self.binding.evaluate_bits(values)
+        if self.cls is not None:
+            return self.delta[q][self.cls[bits]], labels
+        return self.aut.step(q, labels), labels
+
     def step(self, q: int, labels: Mapping[str, bool]) -> int:
         if self.cls is not None:
             return self.delta[q][self.cls[self.bits(labels)]]

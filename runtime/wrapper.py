@@ -294,9 +294,8 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.labeler.before_step(self.env, action)
         obs, env_reward, env_terminated, truncated, info = self.env.step(action)
         s = self._active
-        labels = s.binding.labels(obs, info, self.env)
         q_prev = self._q
-        q = s.step(q_prev, labels)
+        q, labels = s.advance(q_prev, self.labeler.values(obs, info, self.env))
         violated = s.violated[q]
         if self.explain:
             self._trace.append(labels)
