@@ -43,7 +43,8 @@ def register(subparsers: Any) -> None:
 
 
 def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str]]:
-    """(spec or formula, module or None, compiled automaton, allowed trace names)."""
+    """(spec or formula, module (or the formula's source), compiled automaton, allowed trace
+    names)."""
     import compiler
     import speclang
     from compiler.budget import CompileError
@@ -55,7 +56,8 @@ def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str]]:
                 raise UsageError("give either FILE [--spec NAME] or -f FORMULA")
             formula = speclang.parse_formula(args.formula, weak_next=args.weak_next)
             aut = compiler.compile_formula(formula, **budgets)
-            return formula, None, aut, set(aut.props)
+            target, sources = _formula_with_spans(args.formula, formula, args.weak_next)
+            return target, sources, aut, set(aut.props)
         if args.file is None:
             raise UsageError("give a spec FILE or -f FORMULA")
         module = load_module(args.file, weak_next=args.weak_next)
@@ -68,6 +70,28 @@ def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str]]:
         return module.specs[names[0]], module, aut, set(aut.props) | set(module.atoms)
     except CompileError as exc:
         raise SpecError(str(exc)) from None
+
+
+def _formula_with_spans(text: str, formula: Any, weak_next: bool) -> tuple[Any, Any]:
+    """A spec-like target for a ``-f`` formula whose top-level conjuncts carry spans into
+    the formula text, so the cause is underlined there as it would be in a file."""
+    from types import SimpleNamespace
+
+    from speclang.lower import lower_free, slice_span
+    from speclang.model import Conjunct
+    from speclang.parser import parse_formula_text
+    from speclang.syntax import NAry
+
+    path = "<formula>"
+    tree, _ = parse_formula_text(text, path, weak_next=weak_next)
+    items = tree.items if isinstance(tree, NAry) and tree.op == "AND" else (tree,)
+    conjuncts = [
+        Conjunct(lower_free(item), item.span, slice_span(text, item.span))
+        for item in items
+        if item is not None
+    ]
+    target = SimpleNamespace(name=None, formula=formula, conjuncts=conjuncts)
+    return target, SimpleNamespace(sources={path: text})
 
 
 def run(args: argparse.Namespace) -> int:

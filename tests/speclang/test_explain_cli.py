@@ -66,6 +66,17 @@ def test_formula_mode(tmp_path, capsys):
     assert main(["explain", "-f", "G(a -> X b)", "--trace", trace]) == 0
     out = capsys.readouterr().out
     assert "= cause: at step 1 `a` held but `X b` was false: `b` did not hold at step 2" in out
+    # The conjunct is underlined inside the formula as typed.
+    assert "<formula>:1:1: error[violation]: step 2 violates `G(a -> X b)`" in out
+    assert "1 | G(a -> X b)\n  | ^^^^^^^^^^^\n" in out
+
+
+def test_formula_mode_underlines_the_right_conjunct(tmp_path, capsys):
+    trace = _trace(tmp_path, "[]", '["lava"]')
+    assert main(["explain", "-f", "F goal & G !lava", "--trace", trace]) == 0
+    out = capsys.readouterr().out
+    assert "<formula>:1:10: error[violation]: step 2 violates `G !lava`" in out
+    assert "  |          ^^^^^^^\n" in out
 
 
 def test_bad_trace_line_is_located(tmp_path, capsys):
