@@ -8,11 +8,13 @@ can all appear in formulas); observables, specs and progressions have their own.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from speclang import syntax as S
 from speclang.diagnostics import Diagnostic, Span, did_you_mean, error, sort_key, warning
+from speclang.model import REGEX_FLAGS, TEXT_GRANULARITIES
 from speclang.parser import MAX_BOUND, parse_bytes, parse_text
 
 OBSERVABLE_TYPES = ("float", "int", "bool")
@@ -246,11 +248,43 @@ class Program:
                             "a progression lists specs declared in the same file"))
 
     def _check_type(self, t: S.ObsType) -> None:
-        if t.kind != "enum" and t.kind not in OBSERVABLE_TYPES:
+        if t.kind not in ("enum", "text") and t.kind not in OBSERVABLE_TYPES:
             self.diagnostics.append(error(
                 "E020", f'unknown observable type "{t.kind}"', t.span,
                 did_you_mean(t.kind, OBSERVABLE_TYPES)
                 or "use float, int, bool or an enumeration {a, b, ...}"))
+
+    def _check_text(self, d: S.TextDecl, kind: str) -> None:
+        name = d.observable.name
+        if kind != "text":
+            self.diagnostics.append(error(
+                "E017", f'cannot match {kind} observable "{name}" against text', d.value.span,
+                f"declare it with `observe {name}: text`"))
+            return
+        if d.granularity is not None and d.granularity.name not in TEXT_GRANULARITIES:
+            self.diagnostics.append(error(
+                "E024", f'unknown text granularity "@{d.granularity.name}"', d.granularity.span,
+                did_you_mean(d.granularity.name, TEXT_GRANULARITIES)
+                or "use @span (the default), @word or @sentence"))
+        if d.op == "contains":
+            if not any(k.strip() for k in d.keywords):
+                self.diagnostics.append(error(
+                    "E024", "empty keyword set", d.value.span, "list at least one phrase"))
+            return
+        source, _, flags = d.value.text[1:].rpartition("/")
+        bad = sorted(set(flags) - set(REGEX_FLAGS))
+        if bad:
+            self.diagnostics.append(error(
+                "E024", f'unknown regular expression flag "{bad[0]}"', d.value.span,
+                "the flags are i (ignore case), m (multiline), s (dot matches newline), "
+                "x (verbose)"))
+            return
+        try:
+            re.compile(source)
+        except re.error as exc:
+            self.diagnostics.append(error(
+                "E024", f"invalid regular expression: {exc.msg}", d.value.span,
+                f"at offset {exc.pos} of /{source}/" if exc.pos is not None else None))
 
     def _check_derived(self, unit: Unit, d: S.DerivedDecl) -> None:
         sym = unit.observables.get(d.observable.name)
@@ -266,7 +300,13 @@ class Program:
         t = sym.decl.type
         lit = d.value
         name = d.observable.name
-        if t.kind in ("float", "int"):
+        if isinstance(d, S.TextDecl):
+            self._check_text(d, t.kind)
+        elif t.kind == "text":
+            self.diagnostics.append(error(
+                "E017", f'text observable "{name}" cannot be compared with {d.op}', d.span,
+                f'use `{name} matches /regex/` or `{name} contains {{"phrase", ...}}`'))
+        elif t.kind in ("float", "int"):
             if lit.kind != "number":
                 self.diagnostics.append(error(
                     "E017", f'cannot compare {t.kind} observable "{name}" with "{lit.text}"',

@@ -112,7 +112,10 @@ def format_decl(d: S.Decl, *, weak_next: bool = False) -> str:
     if isinstance(d, S.ObserveDecl):
         return "observe " + ", ".join(f"{o.name.name}: {_type(o.type)}" for o in d.items)
     if isinstance(d, S.DerivedDecl):
-        return (f"prop {name_text(d.name.name)} = {d.observable.name} {d.op} {d.value.text}")
+        gran = (f" @{d.granularity.name}"
+                if isinstance(d, S.TextDecl) and d.granularity is not None else "")
+        return (f"prop {name_text(d.name.name)} = {d.observable.name} {d.op} {d.value.text}"
+                + gran)
     if isinstance(d, S.DefDecl):
         params = "" if d.params is None else "(" + ", ".join(p.name for p in d.params) + ")"
         return f"def {d.name.name}{params} = {pr.formula(d.body)}"

@@ -12,7 +12,7 @@ from compiler import ir
 from speclang import syntax as S
 from speclang.analysis import Program, Symbol, Unit
 from speclang.diagnostics import Span
-from speclang.model import Comparison, Conjunct, Module, ObservableType, SpecDef
+from speclang.model import Comparison, Conjunct, Module, ObservableType, SpecDef, TextPattern
 
 _UNARY: dict[str, Callable[[ir.Formula], ir.Formula]] = {
     "NOT": ir.Not,
@@ -173,7 +173,9 @@ def build_module(program: Program) -> Module:
         elif sym.kind == "derived":
             d = sym.decl
             assert isinstance(d, S.DerivedDecl)
-            module.derived[name] = Comparison(d.observable.name, d.op, _literal(d.value))
+            module.derived[name] = (
+                text_pattern(d) if isinstance(d, S.TextDecl)
+                else Comparison(d.observable.name, d.op, _literal(d.value)))
     for name, sym in root.observables.items():
         obs = sym.decl
         assert isinstance(obs, S.Observable)
@@ -195,6 +197,15 @@ def build_module(program: Program) -> Module:
         assert isinstance(prog, S.ProgressionDecl)
         module.progressions[name] = [i.name for i in prog.specs]
     return module
+
+
+def text_pattern(d: S.TextDecl) -> TextPattern:
+    gran = d.granularity.name if d.granularity is not None else "span"
+    if d.op == "contains":
+        return TextPattern(d.observable.name, "contains", TextPattern.keyword_regex(d.keywords),
+                           "", d.keywords, gran)
+    source, _, flags = d.value.text[1:].rpartition("/")
+    return TextPattern(d.observable.name, "matches", source, flags, (), gran)
 
 
 def _literal(lit: S.Literal) -> float | int | bool | str:

@@ -4,6 +4,7 @@ propositions, observables and derived propositions."""
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,73 @@ class Comparison:
         return f"{self.observable} {self.op} {shown}"
 
 
+TEXT_GRANULARITIES = ("span", "word", "sentence")
+REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+# A word for `@word` propositions: letters/digits with inner apostrophes or hyphens.
+WORD_RE = re.compile(r"\w+(?:['\u2019-]\w+)*")
+
+
+@dataclass(frozen=True)
+class TextPattern:
+    """A lexical proposition over a ``text`` observable (``prop p = reply matches /re/i``,
+    ``prop p = reply contains {"a b", "c"} @sentence``).
+
+    :meth:`evaluate` applies it to one piece of text: with granularity ``word`` the pattern
+    must match one whole word (keywords: equal it, ignoring case); otherwise it may occur
+    anywhere, keywords only between word boundaries and ignoring case. Which text a step
+    sees (the unit just completed, or the sentence so far) is the runtime's choice, made
+    from ``granularity`` (see ``llm.labels``)."""
+
+    observable: str
+    op: str  # "matches" | "contains"
+    regex: str  # "matches": the source; "contains": built from the keywords
+    flags: str = ""
+    keywords: tuple[str, ...] = ()
+    granularity: str = "span"
+
+    @staticmethod
+    def keyword_regex(keywords: tuple[str, ...]) -> str:
+        # Longest first so that "not medical advice" wins over "not"; inner whitespace may
+        # be any run of spaces or newlines, as generated text breaks lines anywhere.
+        alts = sorted({k.strip() for k in keywords if k.strip()}, key=len, reverse=True)
+        body = "|".join(r"\s+".join(map(re.escape, k.split())) for k in alts)
+        return rf"(?<!\w)(?:{body})(?!\w)"
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        flags = 0
+        for f in self.flags:
+            flags |= REGEX_FLAGS[f]
+        if self.op == "contains":
+            flags |= re.IGNORECASE
+        return _compile(self.regex, flags)
+
+    def evaluate(self, value: object) -> bool:
+        text = str(value)
+        pat = self.compiled
+        if self.granularity == "word":
+            return any(pat.fullmatch(m.group()) for m in WORD_RE.finditer(text))
+        return pat.search(text) is not None
+
+    def __str__(self) -> str:
+        if self.op == "contains":
+            shown = "{" + ", ".join('"' + k.replace('"', '\\"') + '"'
+                                    for k in self.keywords) + "}"
+        else:
+            shown = f"/{self.regex}/{self.flags}"
+        return f"{self.observable} {self.op} {shown} @{self.granularity}"
+
+
+_PATTERNS: dict[tuple[str, int], re.Pattern[str]] = {}
+
+
+def _compile(source: str, flags: int) -> re.Pattern[str]:
+    pat = _PATTERNS.get((source, flags))
+    if pat is None:
+        pat = _PATTERNS[(source, flags)] = re.compile(source, flags)
+    return pat
+
+
 @dataclass(frozen=True)
 class Conjunct:
     """A top-level ``&``-operand of a spec body, lowered, with where it was written."""
@@ -71,7 +139,7 @@ class Module:
     progressions: dict[str, list[str]] = field(default_factory=dict)
     props: list[str] = field(default_factory=list)
     observables: dict[str, ObservableType] = field(default_factory=dict)
-    derived: dict[str, Comparison] = field(default_factory=dict)
+    derived: dict[str, Comparison | TextPattern] = field(default_factory=dict)
     source_hash: str = ""
     weak_next: bool = False
     warnings: list[Diagnostic] = field(default_factory=list)

@@ -255,6 +255,30 @@ class _Builder:
         _kw, name, _eq, obs, op, lit = c
         return S.DerivedDecl(name, self._ident(obs), str(op), lit, span=self._span(c[0], lit))
 
+    def _text_decl(self, c: list[Any], op: str, value: S.Literal,
+                   keywords: tuple[str, ...] = ()) -> S.TextDecl:
+        gran = c[-1] if isinstance(c[-1], S.Ident) and len(c) > 6 else None
+        end = gran if gran is not None else value
+        return S.TextDecl(c[1], self._ident(c[3]), op, value, keywords, gran,
+                          span=self._span(c[0], end))
+
+    def text_regex(self, c: list[Any]) -> S.TextDecl:
+        return self._text_decl(c, "matches", S.Literal("regex", str(c[5]),
+                                                      span=self._tok_span(c[5])))
+
+    def text_keywords(self, c: list[Any]) -> S.TextDecl:
+        lit, words = c[5]
+        return self._text_decl(c, "contains", lit, words)
+
+    def keyword_set(self, c: list[Any]) -> tuple[S.Literal, tuple[str, ...]]:
+        words = tuple(_unescape(str(t)) for t in c if isinstance(t, Token) and t.type == "STRING")
+        text = "{" + ", ".join(str(t) for t in c if isinstance(t, Token)
+                               and t.type == "STRING") + "}"
+        return S.Literal("keywords", text, span=self._span(c[0], c[-1])), words
+
+    def granularity(self, c: list[Any]) -> S.Ident:
+        return S.Ident(str(c[1]), span=self._span(c[0], c[1]))
+
     def number(self, c: list[Any]) -> S.Literal:
         return S.Literal("number", str(c[0]), span=self._tok_span(c[0]))
 
@@ -369,6 +393,7 @@ _NAMED = {
     "INT": "an integer",
     "NUMBER": "a number",
     "CMP_OP": "a comparison operator (`<`, `<=`, `>`, `>=`, `==`, `!=`)",
+    "REGEX": "a regular expression `/.../`",
     "_RANGE": "`,`",
     "$END": "end of file",
 }

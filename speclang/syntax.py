@@ -184,6 +184,16 @@ class DerivedDecl(Node):
 
 
 @dataclass(frozen=True)
+class TextDecl(DerivedDecl):
+    """A lexical proposition over a ``text`` observable: ``op`` is "matches" (``value`` is a
+    "regex" literal ``/source/flags``) or "contains" (``value`` is a "keywords" literal, the
+    phrases are in ``keywords``). ``granularity`` is ``@word``/``@sentence``/``@span``."""
+
+    keywords: tuple[str, ...] = ()
+    granularity: Ident | None = None
+
+
+@dataclass(frozen=True)
 class DefDecl(Node):
     name: Ident
     params: tuple[Ident, ...] | None  # None: a plain definition; () cannot be written
