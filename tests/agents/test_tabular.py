@@ -18,7 +18,7 @@ def _cfg(methods: list[dict[str, Any]], **over: Any):
     data: dict[str, Any] = {
         "name": "t",
         "seeds": over.pop("seeds", 2),
-        "env": {"max_steps": 150, "violation_penalty": -1.0, **over.pop("env", {})},
+        "env": {"max_steps": 100, "violation_penalty": -1.0, **over.pop("env", {})},
         "specs": {"source": "builtin"},
         "agent": {"episodes": over.pop("episodes", 60)},
         "eval": {"episodes": 10},
@@ -106,7 +106,7 @@ def test_zero_shot_learns_the_task_safely() -> None:
 
 
 def test_intrinsic_fear_learns_danger_near_hazards() -> None:
-    cfg = _cfg([{"name": "f", "kind": "intrinsic_fear", "fear_horizon": 3}], episodes=150, seeds=1)
+    cfg = _cfg([{"name": "f", "kind": "intrinsic_fear", "fear_horizon": 3}], episodes=60, seeds=1)
     b = _train(cfg)
     pos, tot = b.st["fear_pos"][0], b.st["fear_tot"][0]
     assert tot.sum() > 0 and pos.sum() > 0
