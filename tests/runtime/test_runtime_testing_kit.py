@@ -69,7 +69,7 @@ def test_state_machine_catches_wrong_verdict():
         )
 
 
-@settings(max_examples=50, database=None)
+@settings(max_examples=50, database=None, deadline=None)
 @given(valuations(["x", "y", "z"]))
 def test_valuations_stay_within_props(letter):
     assert letter <= {"x", "y", "z"}

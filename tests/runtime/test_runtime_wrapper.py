@@ -352,3 +352,16 @@ def test_predictor_for_pickup_and_unlocking_matches_real_steps():
     face("door")
     assert check(u.actions.toggle)["door_state"] == "open"
     assert check(u.actions.forward)["front"] == "door"  # a locked door blocks the way
+
+
+def test_shielded_minigrid_wrapper_pickles():
+    from runtime.shield import MiniGridPredictor
+
+    env = SafeguardWrapper(lava_env(), no_lava(), MiniGridLabeler(),
+                           derived={"lava": ("on", "==", "lava")}, shield=MiniGridPredictor())
+    _, info = env.reset(seed=1)
+    clone = pickle.loads(pickle.dumps(env))
+    np.testing.assert_array_equal(clone.shield.mask(clone._active, 0, clone.env)[0],
+                                  info["action_mask"])
+    _, _, _, _, info2 = clone.step(0)
+    assert "action_mask" in info2
