@@ -29,8 +29,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+try:
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        "speclang.testing needs Hypothesis: pip install 'speclang[testing]'"
+    ) from exc
 
 from compiler import ir
 from compiler.ir import Formula
