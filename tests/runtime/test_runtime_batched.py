@@ -141,3 +141,16 @@ def test_chunked_and_in_place_steps_agree(fused_budget, monkeypatch):
     np.testing.assert_array_equal(got.numpy(), whole)
     assert t_mon.step(t_states, torch.from_numpy(letters), out=t_states) is t_states
     np.testing.assert_array_equal(t_states.numpy(), whole)
+
+
+def test_classes_computed_when_the_automaton_has_no_class_table():
+    import dataclasses
+
+    aut = counter_automaton()
+    bare = dataclasses.replace(aut, class_dd_var=None, class_dd_lo=None, class_dd_hi=None,
+                               delta=None)
+    cls, delta = letter_classes(bare)
+    assert delta.shape[1] == len(set(cls.tolist()))
+    mon = BatchedMonitor(bare, fused_budget=0)
+    for states, letters, expected in random_run(aut, 40, 8, np.random.default_rng(5)):
+        np.testing.assert_array_equal(mon.step(states.astype(np.int32), letters), expected)
