@@ -79,12 +79,16 @@ class ActiveSpec:
                 b |= w
         return b
 
-    def advance(self, q: int, values: Mapping[str, Any]) -> tuple[int, dict[str, bool]]:
-        """``(successor, labels)`` from a labeler's raw values: the per-step hot path."""
+    def advance(self, q: int, values: Mapping[str, Any]) -> tuple[int, dict[str, bool], int]:
+        """``(successor, labels, packed bits)`` from a labeler's raw values: the per-step
+        hot path."""
         labels, bits = self.binding.evaluate_bits(values)
         if self.cls is not None:
-            return self.delta[q][self.cls[bits]], labels
-        return self.aut.step(q, labels), labels
+            return self.delta[q][self.cls[bits]], labels, bits
+        return self.aut.step(q, labels), labels, bits
+
+    def letter_of_bits(self, bits: int) -> frozenset[str]:
+        return frozenset(p for p, w in self._weights if bits & w)
 
     def step(self, q: int, labels: Mapping[str, bool]) -> int:
         if self.cls is not None:

@@ -169,7 +169,8 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._pending: str | None = None
         self._q = self._active.aut.initial
         self._last_obs: Any = None
-        self._trace: list[dict[str, bool]] = []
+        # The episode's letters as packed bits (small ints), kept for explanations.
+        self._trace: list[int] = []
         self._active_stats = self.stats[self._active.name]
         self._violated_episode = False
         self._open_episode = False
@@ -295,10 +296,10 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         obs, env_reward, env_terminated, truncated, info = self.env.step(action)
         s = self._active
         q_prev = self._q
-        q, labels = s.advance(q_prev, self.labeler.values(obs, info, self.env))
+        q, labels, bits = s.advance(q_prev, self.labeler.values(obs, info, self.env))
         violated = s.violated[q]
         if self.explain:
-            self._trace.append(labels)
+            self._trace.append(bits)
         terminated = bool(env_terminated) or (violated and self._terminate_on_violation)
         truncated = bool(truncated)
         done = terminated or truncated
@@ -359,7 +360,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return env_reward + nxt - phi[q]
 
     def _explanation(self, s: ActiveSpec, q_prev: int) -> str:
-        trace = [frozenset(p for p, v in letter.items() if v) for letter in self._trace]
+        trace = [s.letter_of_bits(b) for b in self._trace]
         text = self._explain_with_compiler(s, trace)
         if text:
             return text
