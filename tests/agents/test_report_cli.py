@@ -107,14 +107,9 @@ def test_dqn_short_run(tmp_path) -> None:
     pytest.importorskip("torch")
     from agents.dqn import load_dqn_config, run_dqn
 
-    text = (EXAMPLES / "experiments" / "dqn.toml").read_text()
-    cfg_path = tmp_path / "dqn.toml"
-    text = text.replace('specs_source = "file"', 'specs_source = "builtin"')
-    text = text.replace("total_timesteps = 60000", "total_timesteps = 400")
-    text = text.replace("learning_starts = 1000", "learning_starts = 100")
-    text = text.replace("eval_episodes = 20", "eval_episodes = 2")
-    cfg_path.write_text(text)
-    cfg = load_dqn_config(cfg_path)
+    cfg = load_dqn_config(EXAMPLES / "experiments" / "dqn.toml")
+    cfg.specs_source = "builtin"
+    cfg.total_timesteps, cfg.learning_starts, cfg.eval_episodes = 400, 100, 2
     cfg.max_steps = 50
     results = run_dqn(cfg, tmp_path / "run", progress=False, tensorboard=False)
     episodes = [
@@ -124,8 +119,11 @@ def test_dqn_short_run(tmp_path) -> None:
     ]
     assert results["episodes"] == len(episodes) > 0
     assert results["total_violations"] == sum(e["violation"] for e in episodes)
-    # the safeguard ends violating episodes with the penalty
-    assert all(e["return"] <= -1.0 + 1e-6 for e in episodes if e["violation"])
+    # paper reward: +0.1 per safe step; the violating step gets -0.1 and ends the episode
+    for e in episodes:
+        expected = 0.1 * (e["length"] - 1) - 0.1 if e["violation"] else 0.1 * e["length"]
+        assert e["return"] == pytest.approx(expected, abs=1e-6)
+    assert cfg.reward_mode == "paper" and cfg.violation_penalty == -0.1
     assert (tmp_path / "run" / "q_network.pt").exists()
 
 
