@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import importlib
 import sys
 import time
@@ -121,9 +122,10 @@ def compile_sources(args: argparse.Namespace) -> list[tuple[str, Automaton, floa
 
         # Parsed first so that the reported time is the compilation alone.
         formula = speclang.parse_formula(args.formula, weak_next=args.weak_next)
+        digest = hashlib.sha256(args.formula.encode("utf-8")).hexdigest()
         start = time.perf_counter()
         try:
-            aut = compiler.compile_formula(formula, **budgets)
+            aut = compiler.compile_formula(formula, source_hash=digest, **budgets)
         except CompileError as exc:
             raise SpecError(str(exc)) from None
         return [(args.formula, aut, (time.perf_counter() - start) * 1e3)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -219,6 +220,7 @@ def test_monitor_from_artifact_matches_formula_and_reads_stdin(
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     _, piped, _ = _run(capsys, "monitor", "--artifact", str(art), "--trace", "-")
     assert direct == saved == piped
+    assert artifact.load(art).source_hash == hashlib.sha256(b"a U b").hexdigest()
     assert [r["accepting"] for r in _records(direct)] == [False, False, True, True]
 
 
