@@ -33,16 +33,19 @@ class BudgetExceeded(CompileError):
     """A compilation exceeded one of its budgets (``max_states``, ``max_nodes`` or
     ``timeout``)."""
 
-    def __init__(self, spec: str | None, budget: str, limit: float, reached: float) -> None:
+    def __init__(
+        self, spec: str | None, budget: str, limit: float, reached: float, what: str = ""
+    ) -> None:
         self.spec = spec
         self.budget = budget
         self.limit = limit
         self.reached = reached
-        what = f"spec `{spec}`" if spec else "formula"
+        subject = f"spec `{spec}`" if spec else "formula"
         unit = " s" if budget == "timeout" else ""
+        extra = f" {what}" if what else ""
         super().__init__(
-            f"{what}: budget {budget}={limit:g}{unit} exceeded (reached {reached:g}{unit}); "
-            f"raise the budget or simplify the specification"
+            f"{subject}: budget {budget}={limit:g}{unit} exceeded (reached {reached:g}{unit}"
+            f"{extra}); raise the budget or simplify the specification"
         )
 
 
@@ -76,7 +79,9 @@ class Budget:
 
     def too_many_residuals(self, n: int) -> None:
         """Distinct residual formulas (candidate states) far beyond ``max_states``."""
-        raise BudgetExceeded(self.spec, "max_states", self.max_states, n)
+        raise BudgetExceeded(
+            self.spec, "max_states", self.max_states, n, "distinct residual formulas"
+        )
 
     def residual_limit(self) -> int:
         return 4 * self.max_states + 1024
