@@ -237,11 +237,20 @@ def test_monitor_rejects_tampered_artifact(
     assert f"{art}: states[0].verdict" in err
 
 
-FORMULAS = ["G(a -> X b)", "a U (b & F c)", "G(b -> O a)", "F(a & WX false)", "!(F a & F b)"]
+FORMULAS = [
+    "G(a -> X b)",
+    "a U (b & F c)",
+    "G(b -> O a)",
+    "F(a & WX false)",
+    "!(F a & F b)",
+    "G(a -> F[0,2] b)",
+    "H(a -> Y b)",
+    "b S a",
+]
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     st.sampled_from(FORMULAS),
