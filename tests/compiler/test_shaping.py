@@ -200,3 +200,21 @@ def test_structural_verdicts_match_reachability(t: TableAutomaton) -> None:
         else:
             expected = Verdict.PRESUMABLY_VIOLATED
         assert t.aut.verdict(q) is expected
+
+
+@pytest.mark.parametrize("kind", shaping.KINDS)
+def test_signs_on_a_compiled_safeguard(kind: shaping.PotentialKind) -> None:
+    import compiler
+
+    aut = compiler.compile_formula("G !lava & F goal")
+    table = shaping.ShapingTable.build(aut, kind, gamma=0.99)
+    q0 = aut.initial
+    into_lava = aut.step(q0, {"lava"})
+    reached = aut.step(q0, {"goal"})
+    assert aut.verdict(into_lava) is Verdict.VIOLATED
+    assert table.reward(q0, into_lava) < 0
+    assert table.reward(reached, aut.step(reached, {"lava"})) < 0
+    assert table.reward(q0, aut.step(q0, set())) <= 0  # waiting is not rewarded
+    if kind != "violation_distance":
+        # Reaching the goal makes progress; the violation distance does not change with it.
+        assert table.reward(q0, reached) > 0
