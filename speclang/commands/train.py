@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="run directory to create (or resume)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
+    p.add_argument("--seed", type=int, default=None, help="override the master seed")
     p.add_argument("--episodes", type=int, default=None, help="override episodes per run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -35,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
     except ConfigError as exc:
         raise SpecError(str(exc)) from None
+    if args.seed is not None:
+        cfg.seed = args.seed
     if args.seeds is not None:
         if args.seeds < 1:
             raise UsageError("--seeds must be >= 1")
@@ -70,7 +73,10 @@ def _run_dqn(args: argparse.Namespace) -> int:
     if args.resume or args.seeds is not None or args.episodes is not None:
         raise UsageError("DQN runs take no --resume, --seeds or --episodes (edit the config)")
     try:
-        run_dqn(load_dqn_config(args.config), Path(args.out), progress=not args.no_progress)
+        cfg = load_dqn_config(args.config)
+        if args.seed is not None:
+            cfg.seed = args.seed
+        run_dqn(cfg, Path(args.out), progress=not args.no_progress)
     except (ConfigError, ExperimentError) as exc:
         raise SpecError(str(exc)) from None
     return 0
@@ -85,6 +91,8 @@ def _run_vizdoom(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
     except ConfigError as exc:
         raise SpecError(str(exc)) from None
+    if args.seed is not None:
+        cfg.seed = args.seed
     if args.seeds is not None:
         if args.seeds < 1:
             raise UsageError("--seeds must be >= 1")
