@@ -3,7 +3,8 @@ and optionally the JSON artifact (``-o``).
 
 Output choice for ``-o`` when a file holds several specs and no ``--spec`` is given: ``-o``
 names a directory that receives ``SPEC.json`` per spec. With exactly one automaton, ``-o``
-names the file to write (or an existing directory to write ``SPEC.json`` into).
+names the file to write, unless it is an existing directory or ends with ``/``: then
+``SPEC.json`` is written into it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import contextlib
 import hashlib
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -179,7 +181,8 @@ def select_specs(module: Any, path: str, spec: str | None) -> list[str]:
 
 def _outputs(out: str, names: list[str]) -> list[Path]:
     target = Path(out)
-    if len(names) == 1 and not target.is_dir():
+    wants_dir = out.endswith(("/", os.sep)) or target.is_dir()
+    if len(names) == 1 and not wants_dir:
         return [target]
     if target.suffix == ".json" and not target.is_dir():
         raise UsageError(

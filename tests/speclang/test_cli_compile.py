@@ -80,6 +80,16 @@ def test_compile_one_spec_to_one_file(
     assert artifact.load(target).n_states == 2
 
 
+def test_trailing_slash_means_a_directory(
+    capsys: pytest.CaptureFixture[str], spec_file: Path, tmp_path: Path
+) -> None:
+    code, out, _ = _run(
+        capsys, "compile", str(spec_file), "--spec", "reach", "-o", f"{tmp_path}/arts/"
+    )
+    assert code == 0
+    assert artifact.load(tmp_path / "arts" / "reach.json").name == "reach"
+
+
 def test_several_specs_need_a_directory(
     capsys: pytest.CaptureFixture[str], spec_file: Path, tmp_path: Path
 ) -> None:
