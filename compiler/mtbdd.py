@@ -117,6 +117,46 @@ class MTBDD:
         memo[k] = r
         return r
 
+    def apply_lattice(
+        self,
+        fn: Callable[[Any, Any], Hashable],
+        a: int,
+        b: int,
+        memo: dict[tuple[int, int], int],
+        unit: int,
+        zero: int,
+    ) -> int:
+        """Like :meth:`apply` for a commutative, idempotent ``fn`` with unit leaf ``unit``
+        and absorbing leaf ``zero`` (and/or on residuals): sub-diagrams meeting a unit, a
+        zero or themselves are answered without descending into them."""
+        if a == zero or b == zero:
+            return zero
+        if a in (unit, b):
+            return b
+        if b == unit:
+            return a
+        if a > b:
+            a, b = b, a
+        k = (a, b)
+        r = memo.get(k)
+        if r is not None:
+            return r
+        var, lo, hi = self.var, self.lo, self.hi
+        va, vb = var[a], var[b]
+        if va == LEAF and vb == LEAF:
+            r = self.leaf(fn(self.values[lo[a]], self.values[lo[b]]))
+        elif va == vb:
+            lo_r = self.apply_lattice(fn, lo[a], lo[b], memo, unit, zero)
+            r = self.mk(va, lo_r, self.apply_lattice(fn, hi[a], hi[b], memo, unit, zero))
+        elif va < vb:
+            lo_r = self.apply_lattice(fn, lo[a], b, memo, unit, zero)
+            r = self.mk(va, lo_r, self.apply_lattice(fn, hi[a], b, memo, unit, zero))
+        else:
+            lo_r = self.apply_lattice(fn, a, lo[b], memo, unit, zero)
+            r = self.mk(vb, lo_r, self.apply_lattice(fn, a, hi[b], memo, unit, zero))
+        memo[k] = r
+        return r
+
     def map_leaves(
         self,
         fn: Callable[[Any], Hashable],

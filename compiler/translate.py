@@ -89,26 +89,10 @@ class _Explorer:
     # --- Boolean operations on diagrams with formula leaves ---------------------------------
 
     def conj(self, a: int, b: int) -> int:
-        if a == self.F or b == self.F:
-            return self.F
-        if a == self.T:
-            return b
-        if b == self.T or a == b:
-            return a
-        if a > b:
-            a, b = b, a
-        return self.fdd.apply(_land, a, b, self._and)
+        return self.fdd.apply_lattice(_land, a, b, self._and, self.T, self.F)
 
     def disj(self, a: int, b: int) -> int:
-        if a == self.T or b == self.T:
-            return self.T
-        if a == self.F:
-            return b
-        if b == self.F or a == b:
-            return a
-        if a > b:
-            a, b = b, a
-        return self.fdd.apply(_lor, a, b, self._or)
+        return self.fdd.apply_lattice(_lor, a, b, self._or, self.F, self.T)
 
     def neg(self, a: int) -> int:
         # Only ever applied to Boolean (true/false-leaved) diagrams of past literals.
