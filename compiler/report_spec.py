@@ -136,12 +136,9 @@ def _picture(aut: Automaton, hide_sink: bool) -> str:
 
 
 def _state_table(aut: Automaton) -> str:
-    try:
-        from compiler.shaping import all_potentials
+    from compiler.shaping import all_potentials
 
-        pots: dict[str, Any] = all_potentials(aut)
-    except Exception:  # noqa: BLE001 - shaping is optional for a readable report
-        pots = {}
+    pots: dict[str, Any] = all_potentials(aut)
     head = ["state", "verdict", "accepting", "remaining obligation"] + [
         f"&phi; {html.escape(k.replace('_', ' '))}" for k in pots
     ]
