@@ -22,7 +22,7 @@ from compiler.budget import (
 from compiler.ir import Formula
 
 if TYPE_CHECKING:
-    from compiler.product import ProductMonitor
+    from compiler.product_monitor import ProductMonitor
 
 __all__ = [
     "Automaton",
@@ -92,7 +92,8 @@ def compile_file(
 
 def product(automata: Sequence[Automaton], **budgets: Any) -> ProductMonitor:
     """One monitor over the union of the parts' propositions that steps every part at once
-    and keeps each part's state and verdict (see :class:`compiler.product.ProductMonitor`)."""
-    from compiler.product import build_product
+    and keeps each part's state and verdict (see
+    :class:`compiler.product_monitor.ProductMonitor`)."""
+    from compiler.product_monitor import build_product
 
     return build_product(list(automata), **budgets)

@@ -63,3 +63,13 @@ def test_product_of_specs_keeps_names() -> None:
     q = mon.step(mon.initial, {"lava"})
     assert mon.part_verdicts(q)[0] is Verdict.VIOLATED
     assert mon.verdict(q) is Verdict.VIOLATED
+
+
+def test_product_stays_callable_after_use() -> None:
+    # compiler.product is a function; its implementation module must not shadow it.
+    import compiler
+
+    first = compiler.product([compile_formula("G a")])
+    second = compiler.product([compile_formula("F b")])
+    assert callable(compiler.product)
+    assert first.n_states == 2 and second.n_states == 2
