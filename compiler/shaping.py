@@ -160,16 +160,21 @@ def value_iteration(
     *,
     vi_gamma: float = DEFAULT_VI_GAMMA,
     p_true: np.ndarray | Sequence[float] | None = None,
+    policy: Literal["random", "best"] = "random",
     tol: float = 1e-10,
     max_iter: int = 10_000,
 ) -> np.ndarray:
-    """Normalised discounted acceptance under random letters:
-    ``V(q) = (1 - g) * accepting(q) + g * E[V(q')]`` with ``g = vi_gamma`` and ``q'`` the
-    successor on a letter drawn as in :func:`letter_distribution`. So ``V`` is the
-    ``g``-discounted fraction of future steps spent accepting: 1 on satisfied states, 0 on
-    the violation sink, in between elsewhere, higher where acceptance is near and likely."""
+    """Normalised discounted acceptance: ``V(q) = (1 - g) * accepting(q) + g * V'(q)`` with
+    ``g = vi_gamma``, where ``V'(q)`` is, for ``policy="random"``, ``E[V(q')]`` over the
+    successor on a letter drawn as in :func:`letter_distribution` (an uninformed
+    environment), and for ``policy="best"``, ``max V(q')`` over the successors (the automaton
+    as an MDP whose actions pick the next letter: what a perfect agent could still get).
+    So ``V`` is the ``g``-discounted fraction of future steps spent accepting: 1 on satisfied
+    states, 0 on the violation sink, in between elsewhere."""
     if not 0.0 < vi_gamma < 1.0:
         raise ValueError("vi_gamma must be in (0, 1)")
+    if policy not in ("random", "best"):
+        raise ValueError(f"unknown policy {policy!r}; expected 'random' or 'best'")
     n = aut.n_states
     dists = letter_distribution(aut, p_true)
     src = np.fromiter((q for q, d in enumerate(dists) for _ in d), dtype=np.int64)
@@ -178,7 +183,12 @@ def value_iteration(
     reward = (1.0 - vi_gamma) * np.asarray(aut.accepting, dtype=np.float64)
     v = np.asarray(aut.accepting, dtype=np.float64).copy()
     for _ in range(max_iter):
-        nxt = reward + vi_gamma * np.bincount(src, weights=w * v[dst], minlength=n)
+        if policy == "random":
+            ahead = np.bincount(src, weights=w * v[dst], minlength=n)
+        else:
+            ahead = np.full(n, -np.inf)
+            np.maximum.at(ahead, src, v[dst])
+        nxt = reward + vi_gamma * ahead
         done = np.max(np.abs(nxt - v), initial=0.0) < tol
         v = nxt
         if done:
@@ -195,15 +205,16 @@ def potentials(
     gamma: float = DEFAULT_VI_GAMMA,
     *,
     p_true: np.ndarray | Sequence[float] | None = None,
+    policy: Literal["random", "best"] = "random",
 ) -> np.ndarray:
-    """Potentials in ``[0, 1]`` for every state; ``gamma`` only matters for
-    ``value_iteration`` (its look-ahead discount)."""
+    """Potentials in ``[0, 1]`` for every state; ``gamma``, ``p_true`` and ``policy`` only
+    matter for ``value_iteration`` (see there)."""
     if kind == "violation_distance":
         return violation_distance(aut)
     if kind == "progress":
         return progress(aut)
     if kind == "value_iteration":
-        return value_iteration(aut, vi_gamma=gamma, p_true=p_true)
+        return value_iteration(aut, vi_gamma=gamma, p_true=p_true, policy=policy)
     raise ValueError(f"unknown potential kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 

@@ -218,3 +218,16 @@ def test_signs_on_a_compiled_safeguard(kind: shaping.PotentialKind) -> None:
     if kind != "violation_distance":
         # Reaching the goal makes progress; the violation distance does not change with it.
         assert table.reward(q0, reached) > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(table_automata(), st.floats(0.5, 0.95))
+def test_best_policy_value_iteration_matches_brute_force(t: TableAutomaton, g: float) -> None:
+    # Oracle: iterate the Bellman optimality equation on the explicit table to convergence.
+    v = t.accepting.astype(float)
+    for _ in range(500):  # 0.95**500 < 1e-11
+        v = (1 - g) * t.accepting + g * np.array([max(v[x] for x in row) for row in t.table])
+    phi = shaping.potentials(t.aut, "value_iteration", gamma=g, policy="best")
+    np.testing.assert_allclose(phi, v, atol=1e-7)
+    # A perfect agent never does worse than a random one.
+    assert (phi >= shaping.potentials(t.aut, "value_iteration", gamma=g) - 1e-9).all()
