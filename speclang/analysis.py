@@ -439,6 +439,8 @@ class Program:
         root = self.root
         if root is None or root.ast is None or not root.specs:
             return  # a library file: its declarations are for importers
+        if any(d.is_error for d in self.diagnostics):
+            return  # a misspelt use (E010) would make its declaration look unused
         for sym in root.own.values():
             if id(sym) in self.used or sym.name in S.KEYWORDS:
                 continue
