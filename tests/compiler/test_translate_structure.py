@@ -209,3 +209,9 @@ def test_scalable_families_have_their_minimal_sizes(formula: Formula, states: in
     assert aut.n_states == states
     # Derivatives with reduced residuals explore (almost) only the minimal states.
     assert aut.meta["explored_states"] <= states + 1
+
+
+def test_node_budget_bounds_memory() -> None:
+    with pytest.raises(BudgetExceeded) as info:
+        compile_formula(_gfand(16), name="nodes", max_nodes=20_000)
+    assert info.value.budget == "max_nodes" and info.value.limit == 20_000
