@@ -238,6 +238,12 @@ class SpecLogitsProcessor(LogitsProcessor):
             q = mon.rows[row].state
             if tables.far[q] > tables.reach or q == mon.sink:
                 continue  # no token can reach the sink from here (or it is reached already)
+            if self.keep == 1 and not tables.static_any[q]:
+                # Greedy fast path: the scores are only copied if the best token is refused.
+                best = int(torch.argmax(out[row]))
+                if not mon.would_violate(row, tables.texts[best]):
+                    self.checks += 1
+                    continue
             if out is scores:
                 out = scores.clone()
             line = out[row]
