@@ -29,6 +29,7 @@ from __future__ import annotations
 import enum
 import itertools
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 
 class Op(enum.IntEnum):
@@ -64,6 +65,8 @@ class Formula:
     args: tuple[Formula, ...]
     name: str | None
     uid: int
+    _hash: int
+    _cache: dict[str, Any]
 
     def __new__(cls, op: Op, args: tuple[Formula, ...] = (), name: str | None = None) -> Formula:
         key = (op, name, tuple(a.uid for a in args))
