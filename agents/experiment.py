@@ -31,7 +31,6 @@ from .monitors import unknown_props
 from .tabular import TabularBatch
 
 CHECKPOINT = "checkpoint.npz"
-SAFE_WINDOW_MIN = 1
 
 
 class ExperimentError(Exception):

@@ -30,8 +30,15 @@ import numpy as np
 from compiler.automaton import Automaton
 
 from .config import ExperimentConfig, MethodConfig
-from .envs.layouts import N_ACTIONS, N_STAGES, get_layout
-from .envs.minecraft import SAFE_STEP_REWARD, TASK_STEP_COST, TASK_SUCCESS_REWARD
+from .envs.layouts import (
+    N_ACTIONS,
+    N_STAGES,
+    SAFE_STEP_REWARD,
+    TASK_STEP_COST,
+    TASK_SUCCESS_REWARD,
+    advance_stage,
+    get_layout,
+)
 from .envs.minecraft_fast import FastMinecraft
 from .monitors import MonitorTables, correspondence
 from .transfer import transfer_values
@@ -399,8 +406,6 @@ class TabularBatch:
         """max_a Q at the start state (un-jittered start labels) of every run's final table."""
         K1 = self.K - 1
         start_mask = int(self.layout.base_masks()[self.layout.start_cell])
-        from .envs.layouts import advance_stage
-
         s = self.layout.start_cell * N_STAGES + advance_stage(0, start_mask)
         q0 = self.mon.next_global[self.mon.initial[K1], start_mask]
         ql = np.where(self.use_aut, q0 - self.mon.offset[K1], 0)

@@ -36,6 +36,12 @@ JITTER = 0.05  # per movable object and reset: probability of moving one cell
 # a move that would leave the grid keeps the object in place. Lava is terrain, never moved.
 JITTER_DELTAS: tuple[tuple[int, int], ...] = ((0, 1), (-1, 0), (0, -1), (1, 0))
 
+# Rewards (see agents/envs/minecraft.py for the two modes).
+REWARD_MODES = ("paper", "task")
+SAFE_STEP_REWARD = 0.1
+TASK_STEP_COST = -0.01
+TASK_SUCCESS_REWARD = 1.0
+
 # Task stages for the "task" reward mode: crafting needs wood first, then a work bench.
 STAGE_START, STAGE_WOOD, STAGE_CRAFTED = 0, 1, 2
 N_STAGES = 3

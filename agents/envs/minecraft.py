@@ -37,18 +37,16 @@ from .layouts import (
     N_STAGES,
     PROP_BIT,
     PROPS,
+    REWARD_MODES,
+    SAFE_STEP_REWARD,
     SLIP,
     STAGE_CRAFTED,
+    TASK_STEP_COST,
+    TASK_SUCCESS_REWARD,
     Layout,
     advance_stage,
     get_layout,
 )
-
-REWARD_MODES = ("paper", "task")
-SAFE_STEP_REWARD = 0.1
-TASK_STEP_COST = -0.01
-TASK_SUCCESS_REWARD = 1.0
-
 
 # --- sprites -------------------------------------------------------------------------------
 # MiniGrid caches tiles by (type, color, state), so every sprite uses its own pair.
