@@ -497,10 +497,48 @@ def parse_text(text: str, path: str, *, weak_next: bool = False) -> ParseResult:
     weak = weak_next if pragma is None else pragma == "weak"
     tree = _run(text, path, weak, "start", diags)
     if tree is None:
+        if diags and diags[-1].code == "E001":
+            diags[-1:] = _more_syntax_errors(text, path, weak)
         return ParseResult(text, None, diags)
     comments = tuple(S.Comment(t.line or 1, t.column or 1, str(t)) for t in _comments)
     file = S.SourceFile(tuple(tree), weak, pragma, comments, span=Span(path, 1, 1, 1, 1))
     return ParseResult(text, file, diags)
+
+
+_DECL_START = re.compile(
+    r"^[ \t]*(?:import|props|observe|prop|def|spec|progression)\b", re.MULTILINE)
+MAX_SYNTAX_ERRORS = 20
+
+
+def _more_syntax_errors(text: str, path: str, weak: bool) -> list[Diagnostic]:
+    """Recovery after a syntax error: declarations start with a keyword at the start of a
+    line and keywords never occur inside a formula as names, so parsing each such chunk on
+    its own finds the syntax errors of the other declarations too. Each chunk is padded
+    with newlines so that positions stay those of the whole file."""
+    starts = [m.start() for m in _DECL_START.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    found: list[Diagnostic] = []
+    for i, begin in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        chunk = "\n" * text.count("\n", 0, begin) + text[begin:end]
+        before = len(found)
+        _run(chunk, path, weak, "start", found)
+        # A chunk cut short reports "end of file"; in the whole file the parser met the
+        # next declaration's keyword there, so say that.
+        if (len(found) > before and end < len(text)
+                and found[-1].message.startswith("unexpected end of file")):
+            m = re.compile(r"[ \t]*(\w+)").match(text, end)
+            assert m is not None
+            line = text.count("\n", 0, end) + 1
+            col = m.start(1) - end + 1
+            d = found[-1]
+            found[-1] = error(
+                d.code, d.message.replace("end of file", f'"{m.group(1)}"', 1),
+                Span(path, line, col, line, col + len(m.group(1))), d.hint)
+        if len(found) >= MAX_SYNTAX_ERRORS:
+            break
+    return found or [error("E001", "syntax error", Span(path, 1, 1, 1, 2))]
 
 
 def parse_formula_text(
