@@ -11,17 +11,22 @@ sympy and whose unsatisfiable case is a canned picture). MONA's state 0 is an ex
 state that reads no trace letter and moves to state 1, the real initial state; counts here
 exclude it, except for the one-state automaton of an unsatisfiable formula.
 
-Usage as a script: ``python benchmarks/ltlf2dfa_ref.py "G(a -> F(b))"``.
+Usage as a script: ``python benchmarks/ltlf2dfa_ref.py "G(a -> F(b))"`` (one formula), or
+``python benchmarks/ltlf2dfa_ref.py --sweep 400 --seed 1`` (random formulas, future and
+pure past, compared with speclang's compiler).
 """
 
 from __future__ import annotations
 
+import argparse
 import fcntl
+import random
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 LOCK_PATH = "/tmp/speclang-ltlf2dfa.lock"
 
@@ -193,11 +198,75 @@ def to_ppltl(f: object) -> str:
     raise ValueError(f"PPLTL has no future operators: {f}")
 
 
+def _random_formula(rng: random.Random, depth: int, props: Sequence[str], past: bool) -> object:
+    """A random future (or pure-past) IR formula of the given nesting depth."""
+    from compiler import ir
+
+    if depth == 0 or rng.random() < 0.2:
+        return rng.choice([*(ir.Atom(p) for p in props), ir.TRUE, ir.FALSE])
+
+    def sub() -> Any:
+        return _random_formula(rng, depth - 1, props, past)
+
+    unary = (
+        [ir.Not, ir.Yesterday, ir.WeakYesterday, ir.Once, ir.Historically]
+        if past
+        else [ir.Not, ir.Next, ir.WeakNext, ir.Eventually, ir.Always]
+    )
+    binary = (
+        [ir.And, ir.Or, ir.Implies, ir.Since, ir.Trigger]
+        if past
+        else [ir.And, ir.Or, ir.Implies, ir.Until, ir.Release, ir.WeakUntil, ir.StrongRelease]
+    )
+    if rng.random() < 0.45:
+        return rng.choice(unary)(sub())
+    return rng.choice(binary)(sub(), sub())
+
+
+def sweep(count: int, seed: int, depth: int = 4, props: Sequence[str] = ("a", "b", "c")) -> int:
+    """Compare ``count`` random formulas (half future, half pure past) with MONA: state
+    count, empty-trace acceptance and acceptance of 20 random traces each. Prints every
+    mismatch and a summary; returns the number of mismatches."""
+    from compiler import compile_formula
+
+    rng = random.Random(seed)
+    bad = checked = 0
+    for i in range(count):
+        past = i % 2 == 1
+        f: Any = _random_formula(rng, depth, props, past)
+        if past and not f.is_pure_past:
+            continue  # no temporal operator left: not a PPLTL formula
+        text = to_ppltl(f) if past else to_ltlf2dfa(f)
+        ref = mona_dfa(text, past=past)
+        aut = compile_formula(f)
+        ok = aut.n_states == ref.n_states and bool(aut.accepting[0]) == ref.initial_accepting
+        for _ in range(20):
+            trace = [
+                {p for p in props if rng.random() < 0.5} for _ in range(rng.randint(1, 6))
+            ]
+            mine = aut.accepts([{p for p in s if p in aut.props} for s in trace])
+            ok = ok and mine == ref.accepts([[p for p in s if p in ref.props] for s in trace])
+        checked += 1
+        if not ok:
+            bad += 1
+            print(f"MISMATCH {text}: ours {aut.n_states} states, MONA {ref.n_states}")
+    print(f"{checked} formulas compared with MONA (seed {seed}, depth {depth}): {bad} mismatches")
+    return bad
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
-        return 2
-    dfa = mona_dfa(argv[0])
+    ap = argparse.ArgumentParser(description="LTLf2DFA/MONA reference DFAs")
+    ap.add_argument("formula", nargs="?", help="an LTLf (or, with --past, PPLTL) formula")
+    ap.add_argument("--past", action="store_true")
+    ap.add_argument("--sweep", type=int, metavar="N", help="compare N random formulas")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--depth", type=int, default=4)
+    args = ap.parse_args(argv)
+    if args.sweep:
+        return 1 if sweep(args.sweep, args.seed, args.depth) else 0
+    if not args.formula:
+        ap.error("give a formula or --sweep N")
+    dfa = mona_dfa(args.formula, past=args.past)
     print(f"states: {dfa.n_states}  initial accepting: {dfa.initial_accepting}")
     return 0
 
