@@ -12,6 +12,10 @@ names (``health``, ``pos_x``, ``pos_y``, ``damage_taken``) and this step's picku
     more than ``POISON_DAMAGE`` damage was taken this step (acid costs 8 per tick and at
     most one tick falls in a step of <= 32 tics; a vial costs 30).
 
+``objects`` lists the lower-case names of the objects in the labels buffer, and
+``sees_<object>`` is true for each of them (false for any other: ``info`` is a
+:class:`StepInfo`).
+
 ``scenario_reward`` is the step's reward before ``reward_scale``.
 
 ``env.unwrapped.game`` is a :class:`CachedGame`: it answers ``get_state()`` from the state
@@ -43,6 +47,16 @@ EXTRA_VARIABLES = ("POSITION_X", "POSITION_Y", "DAMAGE_TAKEN")
 POISON_DAMAGE = 20.0
 # Screen of 160x120 pixels averaged over 2x2 (or 4x4) blocks: exact, and cheap in numpy.
 DOWNSCALES = (1, 2, 4)
+
+
+class StepInfo(dict):
+    """A step's ``info``: ``sees_<object>`` is true for the objects on screen (lower-case
+    names from the labels buffer) and reads as false for any other object."""
+
+    def __missing__(self, key: str) -> bool:
+        if isinstance(key, str) and key.startswith("sees_"):
+            return False
+        raise KeyError(key)
 
 
 class CachedGame:
@@ -138,6 +152,7 @@ class VizDoomEnv(gym.Env):
         self._frames = np.zeros((frame_stack, h, w), dtype=np.uint8)
         self._last_vars = np.zeros(len(self._var_index))
         self._last_rgb: np.ndarray | None = None
+        self._last_objects: list[str] = []
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -169,7 +184,7 @@ class VizDoomEnv(gym.Env):
         else:
             self._frames[:-1] = self._frames[1:]
             self._frames[-1] = frame
-        info = self._variables(gv)
+        info = StepInfo(self._variables(gv))
         if first:
             info["medkit"] = info["poison"] = False
         else:
@@ -177,7 +192,10 @@ class VizDoomEnv(gym.Env):
             damage = info["damage_taken"] - prev["damage_taken"]
             info["medkit"] = info["health"] - prev["health"] + damage > 0
             info["poison"] = damage > POISON_DAMAGE
-        info["objects"] = sorted({str(lab.object_name) for lab in state.labels})
+        objects = {str(lab.object_name).lower() for lab in state.labels}
+        info["objects"] = self._last_objects = sorted(objects)
+        for name in objects:
+            info[f"sees_{name}"] = True
         self._last_vars = gv
         return info
 
@@ -200,9 +218,13 @@ class VizDoomEnv(gym.Env):
         if state is None:
             # The episode ended inside this step: the last observation is kept, the pickups
             # of the final tics are unknown (the game no longer reports variables).
-            info = self._variables(self._last_vars)
+            # Variables and objects in view keep their last values, as
+            # runtime.VizDoomLabeler does once the game stops reporting them.
+            info = StepInfo(self._variables(self._last_vars))
             info["medkit"] = info["poison"] = False
-            info["objects"] = []
+            info["objects"] = self._last_objects
+            for name in self._last_objects:
+                info[f"sees_{name}"] = True
             dead = bool(self._raw.is_player_dead())
             terminated, truncated = dead, not dead
         else:

@@ -100,3 +100,29 @@ def test_safeguard_on_real_episode(env):
                     assert not sg["violated"], "a vial was drunk that was never on screen"
             poisoned_any |= poisoned
     assert poisoned_any, "no poison in the chosen episodes: the pickup detection is off"
+
+
+def test_info_labels_equal_game_labels(env):
+    """The fast labeler (names straight from info) and runtime.VizDoomLabeler (game
+    variables and labels buffer read from the game) agree on every step, the last included."""
+    from agents.vizdoom.specs import labeler
+    from runtime.labelers import Binding
+
+    module, auts = load_specs(names=["s2", "seen_before_drunk", "never_low"])
+    props = sorted({p for a in auts.values() for p in a.props} | {"sees_custommedikit"})
+    fast, game = labeler("info"), labeler("game")
+    game.attach(env)
+    b_fast = Binding(props, fast, derived=module.derived)
+    b_game = Binding(props, game, derived=module.derived)
+    rng = np.random.default_rng(10)
+    env.reset(seed=10)
+    steps = seen = 0
+    done = False
+    while not done:
+        _, _, term, trunc, info = env.step(int(rng.choice([0, 0, 0, 1, 2])))
+        done = term or trunc
+        a, b = b_fast.labels(None, info, env), b_game.labels(None, info, env)
+        assert a == b, (steps, a, b)
+        steps += 1
+        seen += a["sees_poison"] + a["sees_custommedikit"]
+    assert steps > 20 and seen > 0
