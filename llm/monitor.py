@@ -63,6 +63,7 @@ class TextMonitor:
         self.labeler = labeler
         self.unit = unit
         self.sink = aut.violation_sink
+        self._next: dict[tuple[int, tuple[bool, ...]], int] = {}
         self.rows: list[_Row] = []
         self.reset(1)
 
@@ -79,6 +80,15 @@ class TextMonitor:
     def reset(self, batch: int) -> None:
         self.rows = [_Row(UnitStream(self.unit), self.aut.initial) for _ in range(batch)]
 
+    def advance(self, q: int, letter: dict[str, bool]) -> int:
+        """``aut.step`` memoised per (state, letter): the labeler yields few distinct letters
+        and this sits on the shield's per-token path."""
+        key = (q, tuple(letter[p] for p in self.aut.props))
+        nxt = self._next.get(key)
+        if nxt is None:
+            nxt = self._next[key] = self.aut.step(q, letter)
+        return nxt
+
     def letter(self, row: int | _Row, unit: Unit) -> dict[str, bool]:
         r = self.rows[row] if isinstance(row, int) else row
         return self.labeler.label(r.stream.text, unit)
@@ -87,7 +97,7 @@ class TextMonitor:
         new = []
         for u in units:
             letter = self.labeler.label(r.stream.text, u)
-            r.state = self.aut.step(r.state, letter)
+            r.state = self.advance(r.state, letter)
             new.append(Step(r.stream.text[u.start:u.end], tuple(p for p, v in letter.items()
                                                               if v),
                             r.state, self.aut.verdict(r.state).label))
@@ -122,12 +132,12 @@ class TextMonitor:
         stream = r.stream.copy()
         q = r.state
         for u in stream.append(piece):
-            q = self.aut.step(q, self.labeler.label(stream.text, u))
+            q = self.advance(q, self.labeler.label(stream.text, u))
             if q == self.sink:
                 return True
         pending = stream.pending()
         if pending is not None:
-            q = self.aut.step(q, self.labeler.label(stream.text, pending))
+            q = self.advance(q, self.labeler.label(stream.text, pending))
         return q == self.sink
 
     def texts(self) -> list[str]:

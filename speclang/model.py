@@ -3,6 +3,7 @@ propositions, observables and derived propositions."""
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable
@@ -79,7 +80,7 @@ class TextPattern:
         body = "|".join(r"\s+".join(map(re.escape, k.split())) for k in alts)
         return rf"(?<!\w)(?:{body})(?!\w)"
 
-    @property
+    @functools.cached_property
     def compiled(self) -> re.Pattern[str]:
         flags = 0
         for f in self.flags:
