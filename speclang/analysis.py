@@ -331,7 +331,22 @@ class Program:
                     "E017", f'enum observable "{name}" can only be compared with == or !=',
                     d.span, "enum values have no order"))
 
+    def _glued_operators(self, unit: Unit, f: S.Formula) -> dict[int, str]:
+        """Names written right after a capital operator letter (`Fire` lexes as `F ire`),
+        mapped to that letter, so an "undeclared" error can explain the split."""
+        lines = unit.text.split("\n")
+        glued: dict[int, str] = {}
+        for node in S.walk(f):
+            if isinstance(node, S.Unary) and isinstance(node.operand, S.Name):
+                op, arg = node.span, node.operand.span
+                if arg.line == op.line and arg.col == op.col + 1 and op.line <= len(lines):
+                    letter = lines[op.line - 1][op.col - 1 : op.col]
+                    if letter.isupper():
+                        glued[id(node.operand)] = letter
+        return glued
+
     def _check_formula(self, unit: Unit, f: S.Formula, params: set[str]) -> None:
+        glued = self._glued_operators(unit, f)
         for node in S.walk(f):
             if isinstance(node, S.Name):
                 if not node.quoted and node.name in S.KEYWORDS:
@@ -343,9 +358,13 @@ class Program:
                 if sym is None:
                     if unit.incomplete:
                         continue
+                    letter = glued.get(id(node))
+                    hint = (f'"{letter}{node.name}" reads as `{letter} {node.name}`: single '
+                            "capital letters are operators, propositions are lowercase"
+                            if letter else None)
                     self.diagnostics.append(error(
                         "E010", f'undeclared proposition "{node.name}"', node.span,
-                        did_you_mean(node.name, [*unit.scope, *params])
+                        hint or did_you_mean(node.name, [*unit.scope, *params])
                         or f"declare it with `props {node.name}`"))
                     continue
                 self.used.add(id(sym))
