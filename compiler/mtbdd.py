@@ -17,7 +17,7 @@ from typing import Any
 from compiler.budget import Budget
 
 LEAF = 1 << 30
-_CHECK_EVERY = 1 << 14
+_CHECK_EVERY = 1 << 12
 
 
 class MTBDD:
