@@ -382,7 +382,8 @@ def read_pragmas(text: str, path: str) -> tuple[str | None, list[Diagnostic]]:
 # --- syntax errors -------------------------------------------------------------------------
 
 _BINARY_SPELLINGS = {
-    "<->", "<=>", "iff", "->", "=>", "implies", "|", "||", "or", "^", "xor", "&", "&&",
+    "<->", "<=>", "iff", "->", "=>", "implies", "|", "||", "\\/", "or", "^", "xor", "&", "&&",
+    "/\\",
     "and", "U", "until", "R", "release", "W", "weak_until", "M", "strong_release", "S",
     "since", "T", "trigger",
 }
@@ -476,7 +477,8 @@ def _syntax_error(exc: UnexpectedInput, parser: Lark, text: str, path: str) -> D
     hint = None
     if tok.type in ("X", "F", "G", "U", "R", "W", "M", "S", "T", "Y", "Z", "O", "H", "N"):
         hint = "single capital letters are operators, not propositions"
-    return error("E001", f"unexpected {found}; expected {_join(words)}", span, hint)
+    expected_text = f"; expected {_join(words)}" if words else ""
+    return error("E001", f"unexpected {found}{expected_text}", span, hint)
 
 
 def _end_position(text: str) -> tuple[int, int]:

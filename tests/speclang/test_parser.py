@@ -91,6 +91,7 @@ def test_formula_parses_to(text: str, expected: ir.Formula) -> None:
         ("yesterday a since weak_yesterday b", "Y a S Z b"),
         ("once a trigger historically b", "O a T H b"),
         ("~a && b || c => d <=> a", "!a & b | c -> d <-> a"),
+        ("[]<>a /\\ b \\/ 0 -> 1", "G F a & b | false -> true"),
     ],
 )
 def test_keyword_and_symbol_spellings_agree(words: str, symbols: str) -> None:
