@@ -285,6 +285,10 @@ class Program:
             self.diagnostics.append(error(
                 "E024", f"invalid regular expression: {exc.msg}", d.value.span,
                 f"at offset {exc.pos} of /{source}/" if exc.pos is not None else None))
+        except (OverflowError, RecursionError, ValueError) as exc:
+            # `a{99999999999}` overflows inside the regex compiler instead of raising re.error
+            self.diagnostics.append(error(
+                "E024", f"invalid regular expression: {exc}", d.value.span, None))
 
     def _check_derived(self, unit: Unit, d: S.DerivedDecl) -> None:
         sym = unit.observables.get(d.observable.name)

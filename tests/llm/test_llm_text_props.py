@@ -52,6 +52,7 @@ def test_text_props_format_round_trip(tmp_path: Path, capsys: pytest.CaptureFixt
 @pytest.mark.parametrize(("line", "code", "where"), [
     ("prop a = reply matches /(x/", "E024", "3:24"),
     ("prop a = reply matches /x/z", "E024", "3:24"),
+    ("prop a = reply matches /a{99999999999}/", "E024", "3:24"),
     ('prop a = reply contains {"x"} @phrase', "E024", "3:31"),
     ('prop a = reply contains {"  "}', "E024", "3:25"),
     ("prop a = hp matches /x/", "E017", "3:21"),
