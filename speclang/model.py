@@ -39,8 +39,11 @@ class Comparison:
     op: str
     value: float | int | bool | str
 
-    def evaluate(self, value: object) -> bool:
-        return bool(_CMP[self.op](value, self.value))
+    def evaluate(self, value: Any) -> Any:
+        """A bool for a scalar; elementwise bools for a numpy array of values (the batched
+        runtime labels many environments at once)."""
+        result = _CMP[self.op](value, self.value)
+        return result if getattr(result, "shape", ()) else bool(result)
 
     def __str__(self) -> str:
         v = self.value

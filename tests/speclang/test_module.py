@@ -85,6 +85,11 @@ def test_derived_propositions_and_observables() -> None:
     assert (low.observable, low.op, low.value) == ("health", "<", 30)
     assert low.evaluate(29.5) and not low.evaluate(30.0)
     assert s.derived["critical"].evaluate(10) and not s.derived["critical"].evaluate(10.5)
+    import numpy as np
+
+    assert low.evaluate(np.array([10.0, 30.0, 29.9])).tolist() == [True, False, True]
+    assert m.derived["has_key"].evaluate(np.array(["key", "box"])).tolist() == [True, False]
+    assert m.derived["has_key"].evaluate(np.str_("key")) is True
     assert s.atoms == ["medkit", "poison", "shoot", "low_health", "critical", "no_ammo"]
     recover = s.specs["recover"].formula
     assert "low_health" in recover.atoms and "health" not in recover.atoms
