@@ -156,6 +156,7 @@ class ShieldTables:
             buf = io.BytesIO()
             np.savez_compressed(buf, static=np.packbits(static, axis=1))
             _write_atomic(path, buf.getvalue())
+        self.static_np = static
         self.static = torch.from_numpy(static)
         self.static_any = static.any(axis=1)
 
@@ -238,10 +239,11 @@ class SpecLogitsProcessor(LogitsProcessor):
             q = mon.rows[row].state
             if tables.far[q] > tables.reach or q == mon.sink:
                 continue  # no token can reach the sink from here (or it is reached already)
-            if self.keep == 1 and not tables.static_any[q]:
+            if self.keep == 1:
                 # Greedy fast path: the scores are only copied if the best token is refused.
                 best = int(torch.argmax(out[row]))
-                if not mon.would_violate(row, tables.texts[best]):
+                static_ok = not (tables.static_any[q] and tables.static_np[q, best])
+                if static_ok and not mon.would_violate(row, tables.texts[best]):
                     self.checks += 1
                     continue
             if out is scores:
