@@ -11,9 +11,13 @@ Errors are raised as :class:`SpecErrors`, whose ``str()`` is the rendered diagno
 
 from __future__ import annotations
 
-from compiler.ir import Formula
+from typing import TYPE_CHECKING
+
 from speclang.diagnostics import Diagnostic, Span, SpecErrors, render
 from speclang.model import Comparison, Conjunct, Module, ObservableType, SpecDef
+
+if TYPE_CHECKING:  # compiler imports numpy; `speclang check` does not need it
+    from compiler.ir import Formula
 
 __version__ = "0.1.0"
 

@@ -8,10 +8,12 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from compiler.ir import Formula
 from speclang.diagnostics import Diagnostic, Span
+
+if TYPE_CHECKING:  # numpy-free import keeps `speclang check` fast
+    from compiler.ir import Formula
 
 _CMP: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
