@@ -111,7 +111,10 @@ def plot_curves(results: dict[str, Any], curves: dict[str, np.ndarray], out: Pat
                 mean = np.array([s[0] for s in stats])
                 half = np.array([s[1] for s in stats])
                 (line,) = ax.plot(x, mean, label=method, lw=1.4)
-                ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.18)
+                lo, hi = mean - half, mean + half
+                if key in ("viol", "fviol"):  # rates: the symmetric t band is cut to [0, 1]
+                    lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+                ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.18)
             ax.set_xlabel("episode")
             ax.set_ylabel(label)
             ax.grid(alpha=0.3)
