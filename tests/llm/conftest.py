@@ -8,11 +8,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-pytest.importorskip("transformers")
-
 
 @pytest.fixture(scope="session")
 def tiny_tok() -> Any:
+    pytest.importorskip("transformers")
     from llm.tiny import tiny_tokenizer
 
     return tiny_tokenizer()

@@ -15,6 +15,7 @@ CHATBOT = str(ROOT / "examples" / "chatbot.spec")
 def test_chat_one_shot_prints_reply_and_verdict(capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
     monkeypatch.setenv("SPECLANG_CACHE", str(tmp_path))
     code = main(["chat", CHATBOT, "--spec", "no_profanity", "--tiny", "--prompt", "Hello",
                  "--max-new-tokens", "8"])
@@ -23,6 +24,20 @@ def test_chat_one_shot_prints_reply_and_verdict(capsys: pytest.CaptureFixture[st
     assert out.startswith("assistant> ")
     assert "[verdict] " in out and "no_profanity" in out
     assert any(p.name.startswith("masks-") for p in (tmp_path / "llm").iterdir())
+
+
+def test_interactive_chat_until_an_empty_line(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    monkeypatch.setenv("SPECLANG_CACHE", str(tmp_path))
+    lines = iter(["Hello", "Take 200", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert main(["chat", CHATBOT, "--spec", "dosage_disclaimer", "--tiny",
+                 "--max-new-tokens", "4"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("assistant> ") == 2 and out.count("[verdict] ") == 2
+    assert "dosage_disclaimer" in out.splitlines()[0]
 
 
 def test_chat_errors_are_clear(capsys: pytest.CaptureFixture[str]) -> None:
