@@ -115,3 +115,38 @@ def test_jitter_rule_agrees() -> None:
     fast_freq = np.mean(fast_masks != base, axis=0)
     gym_freq = np.mean(np.array(gym_masks) != base, axis=0)
     assert np.abs(fast_freq - gym_freq).max() < 0.05
+
+
+def _shortest_safe_task(name: str) -> int | None:
+    """Breadth-first search over (cell, stage) avoiding lava and creepers: the fewest steps
+    from the start to the diamond after wood and then a work bench (None if impossible)."""
+    from collections import deque
+
+    from agents.envs.layouts import advance_stage, move_table
+
+    layout = get_layout(name)
+    masks = layout.base_masks()
+    hazard = PROP_BIT["lava"] | PROP_BIT["creeper"]
+    moves = move_table(layout.size)
+    start = (layout.start_cell, advance_stage(0, int(masks[layout.start_cell])))
+    dist = {start: 0}
+    queue = deque([start])
+    while queue:
+        cell, stage = queue.popleft()
+        if stage == 2 and masks[cell] & PROP_BIT["diamond"]:
+            return dist[(cell, stage)]
+        for nxt in moves[cell]:
+            if masks[nxt] & hazard:
+                continue
+            state = (int(nxt), advance_stage(stage, int(masks[nxt])))
+            if state not in dist:
+                dist[state] = dist[(cell, stage)] + 1
+                queue.append(state)
+    return None
+
+
+def test_every_layout_can_be_solved_safely_with_similar_effort() -> None:
+    lengths = {name: _shortest_safe_task(name) for name in LAYOUTS}
+    assert all(n is not None for n in lengths.values()), lengths
+    # "similar difficulty": the safe solutions have comparable lengths
+    assert max(lengths.values()) <= 2 * min(lengths.values()), lengths
