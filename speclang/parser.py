@@ -20,7 +20,7 @@ from speclang.diagnostics import Diagnostic, Span, error
 from speclang.grammar import build_parser
 
 MAX_DEPTH = 256
-# lark's LALR parser manages ~50k tokens/s here; beyond this size a file is not a spec.
+# lark's pure-Python parser would take seconds beyond this size; no real spec is this big.
 MAX_FILE_BYTES = 256 * 1024
 MAX_BOUND = 1000
 
