@@ -36,6 +36,9 @@ _BINARY: dict[str, Callable[[ir.Formula, ir.Formula], ir.Formula]] = {
     "SINCE": ir.Since,
     "TRIGGER": ir.Trigger,
 }
+# Where a subformula sits, for the empty-trace reading of `last` (see Lowerer.formula).
+_TOP, _TOP_IMPLIED, _TEMPORAL = 0, 1, 2
+
 _CONST = {"true": ir.TRUE, "false": ir.FALSE, "last": ir.LAST, "end": ir.END, "first": ir.FIRST}
 
 
@@ -60,9 +63,18 @@ class Lowerer:
         self._unit_of = unit_of or {}
 
     def formula(self, f: S.Formula, scope: dict[str, Symbol] | None,
-                env: dict[str, ir.Formula]) -> ir.Formula:
-        """``scope`` None: a free formula, every name is a proposition."""
+                env: dict[str, ir.Formula], layer: int = _TOP) -> ir.Formula:
+        """``scope`` None: a free formula, every name is a proposition.
+
+        ``layer``: ``_TOP`` while ``f`` is reached from the root through Boolean connectives
+        only, ``_TOP_IMPLIED`` when one of them is an ``->`` or ``<->``, ``_TEMPORAL`` below
+        a temporal operator. In the ``_TOP_IMPLIED`` layer ``last`` lowers to
+        ``last & F true``: the same on every non-empty suffix, but false on the empty trace.
+        LTLf2DFA rewrites implications into NNF, where ``last`` becomes exactly that, so this
+        keeps the initial state's acceptance (and the state count) equal to MONA's."""
         if isinstance(f, S.Const):
+            if f.value == "last" and layer == _TOP_IMPLIED:
+                return ir.And(ir.LAST, ir.Eventually(ir.TRUE))
             return _CONST[f.value]
         if isinstance(f, S.Name):
             if f.name in env:
@@ -76,9 +88,10 @@ class Lowerer:
             args = tuple(self.formula(a, scope, env) for a in f.args)
             return self._definition(scope[f.name], args)
         if isinstance(f, S.Unary):
-            return _UNARY[f.op](self.formula(f.operand, scope, env))
+            inner = layer if f.op == "NOT" else _TEMPORAL
+            return _UNARY[f.op](self.formula(f.operand, scope, env, inner))
         if isinstance(f, S.Bounded):
-            body = self.formula(f.operand, scope, env)
+            body = self.formula(f.operand, scope, env, _TEMPORAL)
             if f.op == "NEXT":
                 return ir.NextN(f.lo, body)
             if f.op == "WNEXT":
@@ -87,10 +100,14 @@ class Lowerer:
                 return ir.BoundedEventually(f.lo, f.hi, body)
             return ir.BoundedAlways(f.lo, f.hi, body)
         if isinstance(f, S.Binary):
-            return _BINARY[f.op](self.formula(f.left, scope, env),
-                                 self.formula(f.right, scope, env))
+            if f.op in ("IMPLIES", "IFF"):
+                inner = _TEMPORAL if layer == _TEMPORAL else _TOP_IMPLIED
+            else:
+                inner = layer if f.op == "XOR" else _TEMPORAL
+            return _BINARY[f.op](self.formula(f.left, scope, env, inner),
+                                 self.formula(f.right, scope, env, inner))
         assert isinstance(f, S.NAry)
-        items = [self.formula(x, scope, env) for x in f.items]
+        items = [self.formula(x, scope, env, layer) for x in f.items]
         return ir.And(*items) if f.op == "AND" else ir.Or(*items)
 
     def _definition(self, sym: Symbol, args: tuple[ir.Formula, ...]) -> ir.Formula:
