@@ -163,7 +163,8 @@ class Automaton:
             if not inner.any():
                 break
             bit = flat[rows[inner], var[inner]]
-            node[inner] = np.where(bit, self.class_dd_hi[node[inner]], self.class_dd_lo[node[inner]])
+            at = node[inner]
+            node[inner] = np.where(bit, self.class_dd_hi[at], self.class_dd_lo[at])
         return self.class_dd_lo[node].reshape(vals.shape[:-1])
 
     # --- symbolic edges --------------------------------------------------------------------

@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as exc:
             # A command whose module is not written yet, or whose optional extra is missing,
             # simply does not appear; any other import error is a bug and surfaces.
-            if exc.name and (exc.name == f"speclang.commands.{name}" or not exc.name.startswith("speclang")):
+            missing = exc.name or ""
+            if missing == f"speclang.commands.{name}" or not missing.startswith("speclang"):
                 continue
             raise
         module.register(sub)
