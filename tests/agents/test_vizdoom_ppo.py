@@ -17,6 +17,7 @@ from agents.vizdoom.ppo import (  # noqa: E402
     mean_ci,
     run,
 )
+from agents.vizdoom.specs import DEFAULT_SPEC  # noqa: E402
 from speclang.cli import main  # noqa: E402
 
 SMOKE = """
@@ -35,8 +36,6 @@ methods = {methods}
 
 
 def _config(tmp_path, methods='["progressive", "no_safeguard", "intrinsic_fear"]'):
-    from agents.vizdoom.specs import DEFAULT_SPEC
-
     p = tmp_path / "smoke.toml"
     p.write_text(SMOKE.format(spec=DEFAULT_SPEC.as_posix(), methods=methods))
     return p
@@ -59,6 +58,11 @@ def test_smoke_run_through_the_cli(tmp_path):
     assert runs["no_safeguard"]["episodes_s0"] == 0
     assert (out / "progressive_seed0.pt").exists()
     assert "| progressive | 1 |" in (out / "summary.md").read_text()
+    # The trained policy plays a rendered episode (frame stack and size from the checkpoint).
+    gif = tmp_path / "ep.gif"
+    assert main(["render", str(DEFAULT_SPEC), "--spec", "s2", "--max-steps", "5", "--model",
+                 str(out / "progressive_seed0.pt"), "--out", str(gif)]) == 0
+    assert gif.stat().st_size > 0
 
 
 def test_same_seed_same_run(tmp_path):
