@@ -78,8 +78,13 @@ def main() -> int:
     # no explanation text; violations do not end the episode, so both variants replay
     # exactly the same steps and resets.
     guarded = safeguard(
-        plain, module, auts, observation="dict",
-        reward="shaping", on_violation="continue", explain=False,
+        plain,
+        module,
+        auts,
+        observation="dict",
+        reward="shaping",
+        on_violation="continue",
+        explain=False,
     )
     actions = np.random.default_rng(0).choice([0, 0, 0, 1, 2], size=args.steps)
     block(plain, actions[:200], 0)  # warm-up: first frames, caches
@@ -112,8 +117,10 @@ def main() -> int:
     print(f"plain     {med['plain']:8.0f} steps/s (median of {args.blocks})")
     print(f"safeguard {med['safeguard']:8.0f} steps/s (median of {args.blocks})")
     print(f"safeguard cost: {100 * cost:.1f}% (median of per-block paired wall-clock ratios)")
-    print(f"safeguard cost: {100 * statistics.median(insitu):.2f}% of guarded step time spent "
-          "outside the env (median over blocks, same steps)")
+    print(
+        f"safeguard cost: {100 * statistics.median(insitu):.2f}% of guarded step time spent "
+        "outside the env (median over blocks, same steps)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     guarded.close()

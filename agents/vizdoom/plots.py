@@ -32,8 +32,9 @@ def plot(run_dir: str | Path, out: str | Path, window: int = 10) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for m in methods:
         for ax, key in zip(axes, ("episode_returns", "episode_final_violations"), strict=True):
-            curves = [_smooth(np.asarray(r[key], dtype=float), window)
-                      for r in runs if r["method"] == m]
+            curves = [
+                _smooth(np.asarray(r[key], dtype=float), window) for r in runs if r["method"] == m
+            ]
             n = min(len(c) for c in curves)
             stack = np.stack([c[:n] for c in curves])
             x = np.arange(n) + window

@@ -134,12 +134,21 @@ def load_config(path: str | Path) -> PPOConfig:
 class Agent(nn.Module):
     """CNN over the frame stack; the monitor's one-hot joins after the convolutions."""
 
-    def __init__(self, frames: int, height: int, width: int, n_monitor: int, n_actions: int,
-                 hidden: int = 256) -> None:
+    def __init__(
+        self,
+        frames: int,
+        height: int,
+        width: int,
+        n_monitor: int,
+        n_actions: int,
+        hidden: int = 256,
+    ) -> None:
         super().__init__()
         self.cnn = nn.Sequential(
-            nn.Conv2d(frames, 16, 8, stride=4), nn.ReLU(),
-            nn.Conv2d(16, 32, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(frames, 16, 8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 4, stride=2),
+            nn.ReLU(),
             nn.Flatten(),
         )
         with torch.no_grad():
@@ -199,15 +208,23 @@ class Envs:
         self.final_monitors = []
         for _ in range(cfg.num_envs):
             env = VizDoomEnv(
-                cfg.scenario, frame_skip=cfg.frame_skip, frame_stack=cfg.frame_stack,
-                downscale=cfg.downscale, reward_scale=cfg.reward_scale,
+                cfg.scenario,
+                frame_skip=cfg.frame_skip,
+                frame_stack=cfg.frame_stack,
+                downscale=cfg.downscale,
+                reward_scale=cfg.reward_scale,
                 episode_timeout=cfg.episode_timeout,
             )
             w = safeguard(
-                env, module, chosen, observation="dict",
+                env,
+                module,
+                chosen,
+                observation="dict",
                 reward="shaping" if (cfg.shaping and self.guarded) else "env",
                 on_violation="terminate" if self.guarded else "reset_monitor",
-                gamma=cfg.gamma, potential=cfg.potential, explain=False,
+                gamma=cfg.gamma,
+                potential=cfg.potential,
+                explain=False,
             )
             self.envs.append(w)
             self.final_monitors.append(
@@ -236,8 +253,15 @@ class Envs:
         return obs["obs"], obs["monitor"]
 
     def _close(self, i: int, spec: str) -> None:
-        self.log.append((self.spec_names.index(spec), float(self.ep_return[i]),
-                         int(self.ep_len[i]), int(self.ep_viol[i]), bool(self.ep_fviol[i])))
+        self.log.append(
+            (
+                self.spec_names.index(spec),
+                float(self.ep_return[i]),
+                int(self.ep_len[i]),
+                int(self.ep_viol[i]),
+                bool(self.ep_fviol[i]),
+            )
+        )
         self.ep_return[i] = 0.0
         self.ep_viol[i] = 0
         self.ep_fviol[i] = False
@@ -311,8 +335,9 @@ def fear_targets(violated: np.ndarray, dones: np.ndarray, horizon: int) -> tuple
     return target, known
 
 
-def train_run(cfg: PPOConfig, method: str, seed: int, out: Path | None,
-              device: torch.device, log: Any = None) -> dict[str, Any]:
+def train_run(
+    cfg: PPOConfig, method: str, seed: int, out: Path | None, device: torch.device, log: Any = None
+) -> dict[str, Any]:
     """One (method, seed) run; returns its metrics (and saves its model under ``out``)."""
     rng_seed = cfg.seed * 1000 + seed
     torch.manual_seed(rng_seed)
@@ -399,15 +424,18 @@ def train_run(cfg: PPOConfig, method: str, seed: int, out: Path | None,
         for _ in range(cfg.update_epochs):
             perm = torch.randperm(batch, device=device)
             for s in range(0, batch, mb):
-                idx = perm[s:s + mb]
+                idx = perm[s : s + mb]
                 logits, value, fear_logit = agent(b_obs[idx], b_mon[idx])
                 dist = torch.distributions.Categorical(logits=logits)
                 ratio = (dist.log_prob(b_act[idx]) - b_logp[idx]).exp()
                 a = b_adv[idx]
                 a = (a - a.mean()) / (a.std() + 1e-8)
                 pg = torch.max(-a * ratio, -a * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef))
-                loss = (pg.mean() + cfg.vf_coef * 0.5 * ((value - b_ret[idx]) ** 2).mean()
-                        - cfg.ent_coef * dist.entropy().mean())
+                loss = (
+                    pg.mean()
+                    + cfg.vf_coef * 0.5 * ((value - b_ret[idx]) ** 2).mean()
+                    - cfg.ent_coef * dist.entropy().mean()
+                )
                 if fear_on:
                     bce = nn.functional.binary_cross_entropy_with_logits(
                         fear_logit, b_ft[idx], reduction="none"
@@ -420,26 +448,33 @@ def train_run(cfg: PPOConfig, method: str, seed: int, out: Path | None,
         if log is not None:
             recent = envs.log[-20:]
             mean_ret = float(np.mean([e[1] for e in recent])) if recent else float("nan")
-            log(f"{method} seed {seed} update {update + 1}/{n_updates} spec {stage} "
+            log(
+                f"{method} seed {seed} update {update + 1}/{n_updates} spec {stage} "
                 f"steps {steps} episodes {len(envs.log)} return(last 20) {mean_ret:.0f} "
-                f"{steps / (time.time() - started):.0f} steps/s")
+                f"{steps / (time.time() - started):.0f} steps/s"
+            )
     envs.close()
     metrics = run_metrics(cfg, envs.spec_names, envs.log, method, seed)
     metrics["steps"] = steps
     metrics["seconds"] = time.time() - started
     if out is not None:
         torch.save(
-            {"state_dict": agent.state_dict(),
-             "shape": [k, h, w, envs.n_monitor, n_actions, cfg.hidden],
-             "method": method, "seed": seed, "specs": envs.spec_names,
-             "show_monitor": show_monitor},
+            {
+                "state_dict": agent.state_dict(),
+                "shape": [k, h, w, envs.n_monitor, n_actions, cfg.hidden],
+                "method": method,
+                "seed": seed,
+                "specs": envs.spec_names,
+                "show_monitor": show_monitor,
+            },
             out / f"{method}_seed{seed}.pt",
         )
     return metrics
 
 
-def run_metrics(cfg: PPOConfig, spec_names: list[str], log: list[tuple], method: str,
-                seed: int) -> dict[str, Any]:
+def run_metrics(
+    cfg: PPOConfig, spec_names: list[str], log: list[tuple], method: str, seed: int
+) -> dict[str, Any]:
     spec_ix = np.array([e[0] for e in log], dtype=np.int64)
     ret = np.array([e[1] for e in log])
     viol = np.array([e[3] for e in log], dtype=np.int64)
@@ -494,8 +529,18 @@ def run(cfg: PPOConfig, out: Path, *, progress: bool = True) -> list[dict[str, A
 
 
 # 97.5% quantiles of Student's t for 95% intervals with few seeds.
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-         9: 2.262, 10: 2.228}
+_T975 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+}
 
 
 def mean_ci(values: list[float]) -> tuple[float, float]:
@@ -511,10 +556,17 @@ def summarise(results: list[dict[str, Any]]) -> str:
     """A Markdown table: mean ± 95% CI over seeds per method."""
     methods = list(dict.fromkeys(r["method"] for r in results))
     stage_keys = sorted({k for r in results for k in r if k.startswith("violations_")})
-    cols = ["violations", *stage_keys, "final_spec_violating_episodes", "episodes_to_safe",
-            "return", "return_first20pct", "return_last20pct", "episodes"]
-    lines = ["| method | seeds | " + " | ".join(cols) + " |",
-             "|---|---|" + "---|" * len(cols)]
+    cols = [
+        "violations",
+        *stage_keys,
+        "final_spec_violating_episodes",
+        "episodes_to_safe",
+        "return",
+        "return_first20pct",
+        "return_last20pct",
+        "episodes",
+    ]
+    lines = ["| method | seeds | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
     for m in methods:
         rs = [r for r in results if r["method"] == m]
         cells = []

@@ -85,8 +85,9 @@ def record(
     """Play one episode under ``spec`` and return annotated frames."""
     module, auts = load_specs(spec_file, [spec])
     policy = Policy(model, seed)
-    env = VizDoomEnv(frame_stack=policy.frame_stack, downscale=policy.downscale,
-                     render_mode="rgb_array")
+    env = VizDoomEnv(
+        frame_stack=policy.frame_stack, downscale=policy.downscale, render_mode="rgb_array"
+    )
     # "continue": the episode goes on past a violation for a few frames, so the viewer
     # sees the moment and the verdict staying violated.
     w = safeguard(env, module, auts, observation="dict", on_violation="continue", explain=True)
@@ -125,8 +126,11 @@ def _annotate(rgb: np.ndarray, step: int, info: dict[str, Any], why: str | None)
     d.text((4, y), f"step {step}  spec {sg['spec']}  state q{sg['state']}", fill=(235, 235, 235))
     d.text((4, y + 12), sg["verdict"].replace("_", " "), fill=colour)
     true = sorted(p for p, v in sg["labels"].items() if v)
-    d.text((4, y + 24), f"health {info['health']:.0f}  true: {', '.join(true) or '-'}",
-           fill=(200, 200, 200))
+    d.text(
+        (4, y + 24),
+        f"health {info['health']:.0f}  true: {', '.join(true) or '-'}",
+        fill=(200, 200, 200),
+    )
     if why:
         for i, line in enumerate(textwrap.wrap(why, width=52)[:4]):
             d.text((4, y + 38 + 12 * i), line, fill=(255, 120, 120))
@@ -140,5 +144,11 @@ def save_gif(ep: Episode, path: str | Path, fps: int = 8) -> None:
     # A palette shared by all frames keeps the GIF small and free of flicker.
     first = frames[0].quantize(colors=64, method=Image.Quantize.MEDIANCUT)
     rest = [f.quantize(palette=first) for f in frames[1:]]
-    first.save(str(path), save_all=True, append_images=rest, duration=int(1000 / fps), loop=0,
-               optimize=True)
+    first.save(
+        str(path),
+        save_all=True,
+        append_images=rest,
+        duration=int(1000 / fps),
+        loop=0,
+        optimize=True,
+    )

@@ -31,8 +31,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="episode and policy seed")
     p.add_argument("--max-steps", type=int, default=300, help="stop after this many steps")
     p.add_argument("--fps", type=int, default=8, help="GIF frames per second")
-    p.add_argument("--frame", metavar="OUT.png",
-                   help="also write one frame as PNG (the violating one, else the last)")
+    p.add_argument(
+        "--frame",
+        metavar="OUT.png",
+        help="also write one frame as PNG (the violating one, else the last)",
+    )
     p.set_defaults(func=run)
 
 
@@ -66,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
         k = ep.violation_step if ep.violation_step is not None else len(ep.frames) - 1
         Image.fromarray(ep.frames[k]).save(args.frame)
-    what = (f"violated at step {ep.violation_step}: {ep.explanation}"
-            if ep.violation_step is not None else f"final verdict {ep.verdicts[-1]}")
+    what = (
+        f"violated at step {ep.violation_step}: {ep.explanation}"
+        if ep.violation_step is not None
+        else f"final verdict {ep.verdicts[-1]}"
+    )
     print(f"{args.out}: {len(ep.frames)} frames, {what}")
     return 0

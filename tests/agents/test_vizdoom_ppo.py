@@ -60,8 +60,9 @@ def test_smoke_run_through_the_cli(tmp_path):
     assert "| progressive | 1 |" in (out / "summary.md").read_text()
     # The trained policy plays a rendered episode (frame stack and size from the checkpoint).
     gif = tmp_path / "ep.gif"
-    assert main(["render", str(DEFAULT_SPEC), "--spec", "s2", "--max-steps", "5", "--model",
-                 str(out / "progressive_seed0.pt"), "--out", str(gif)]) == 0
+    model = str(out / "progressive_seed0.pt")
+    argv = ["render", str(DEFAULT_SPEC), "--spec", "s2", "--max-steps", "5"]
+    assert main([*argv, "--model", model, "--out", str(gif)]) == 0
     assert gif.stat().st_size > 0
 
 

@@ -18,8 +18,22 @@ from speclang.cli import main  # noqa: E402
 def test_render_gif_of_a_violation(tmp_path, capsys):
     out, frame = tmp_path / "ep.gif", tmp_path / "f.png"
     # Seed 10's random walk drinks a vial at step 51 (see test_vizdoom_env).
-    rc = main(["render", str(DEFAULT_SPEC), "--spec", "s0", "--seed", "10", "--max-steps",
-               "60", "--out", str(out), "--frame", str(frame)])
+    rc = main(
+        [
+            "render",
+            str(DEFAULT_SPEC),
+            "--spec",
+            "s0",
+            "--seed",
+            "10",
+            "--max-steps",
+            "60",
+            "--out",
+            str(out),
+            "--frame",
+            str(frame),
+        ]
+    )
     assert rc == 0
     msg = capsys.readouterr().out
     assert "violated at step 51" in msg and "G !poison" in msg
@@ -33,8 +47,11 @@ def test_render_gif_of_a_violation(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("extra", "code"),
-    [(["--spec", "nope", "--out", "x.gif"], 1), (["--spec", "s0", "--out", "x.mp4"], 2),
-     (["--spec", "s0", "--out", "x.gif", "--model", "missing.pt"], 1)],
+    [
+        (["--spec", "nope", "--out", "x.gif"], 1),
+        (["--spec", "s0", "--out", "x.mp4"], 2),
+        (["--spec", "s0", "--out", "x.gif", "--model", "missing.pt"], 1),
+    ],
 )
 def test_render_bad_arguments(tmp_path, extra, code, capsys):
     extra = [str(tmp_path / e) if e.endswith((".gif", ".mp4", ".pt")) else e for e in extra]
