@@ -236,9 +236,10 @@ def run_experiment(
     config_path = out / "config.json"
     ckpt = out / CHECKPOINT
     cfg_json = json.dumps(cfg.to_dict(), sort_keys=True, indent=1)
+    if resume and not config_path.exists() and out.exists() and any(out.iterdir()):
+        raise ExperimentError(f"{out}: not a run directory (no config.json)")
+    resume = resume and config_path.exists()  # resuming nothing starts the run
     if resume:
-        if not config_path.exists():
-            raise ExperimentError(f"{out}: nothing to resume (no config.json)")
         if json.loads(config_path.read_text()) != json.loads(cfg_json):
             raise ExperimentError(f"{out}: the configuration differs from the run being resumed")
         if (out / "results.json").exists():

@@ -17,7 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("config", help="experiment file, e.g. examples/experiments/demo.toml")
     p.add_argument("--out", required=True, help="run directory to create (or resume)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run (starts it if RUN_DIR is new; a finished run is kept)",
+    )
     p.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
     p.add_argument("--seed", type=int, default=None, help="override the master seed")
     p.add_argument("--episodes", type=int, default=None, help="override episodes per run")

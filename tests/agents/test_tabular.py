@@ -155,3 +155,10 @@ def test_resume_refuses_a_different_config(tmp_path) -> None:
         run_experiment(cfg, tmp_path / "r", resume=True, progress=False, tensorboard=False)
     with pytest.raises(ExperimentError, match="not empty"):
         run_experiment(cfg, tmp_path / "r", progress=False, tensorboard=False)
+
+
+def test_resume_of_nothing_starts_and_of_a_finished_run_returns_it(tmp_path) -> None:
+    cfg = _cfg([{"name": "z", "kind": "zero_shot"}], episodes=5)
+    first = run_experiment(cfg, tmp_path / "r", resume=True, progress=False, tensorboard=False)
+    again = run_experiment(cfg, tmp_path / "r", resume=True, progress=False, tensorboard=False)
+    assert first is not None and again == first
