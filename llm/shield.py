@@ -48,9 +48,11 @@ def tokenizer_hash(tokenizer: Any) -> str:
     return h.hexdigest()[:20]
 
 
-def token_texts(tokenizer: Any, cache_dir: Path | None = None) -> list[str]:
+def token_texts(tokenizer: Any, cache_dir: Path | None = None,
+                vocab_hash: str | None = None) -> list[str]:
     """The text each token id adds when decoded on its own (cached per tokenizer)."""
-    cache = (cache_dir or default_cache_dir()) / f"tokens-{tokenizer_hash(tokenizer)}.json"
+    vocab_hash = vocab_hash or tokenizer_hash(tokenizer)
+    cache = (cache_dir or default_cache_dir()) / f"tokens-{vocab_hash}.json"
     if cache.is_file():
         return list(json.loads(cache.read_text(encoding="utf-8")))
     n = max(len(tokenizer), max(tokenizer.get_vocab().values()) + 1)
@@ -125,12 +127,13 @@ class ShieldTables:
 
     def __init__(self, monitor: TextMonitor, tokenizer: Any, cache_dir: Path | None = None):
         cache_dir = cache_dir or default_cache_dir()
-        self.texts = token_texts(tokenizer, cache_dir)
+        vocab_hash = tokenizer_hash(tokenizer)  # hashing 49k entries costs ~0.3 s: once
+        self.texts = token_texts(tokenizer, cache_dir, vocab_hash)
         aut = monitor.aut
         self.far = _sink_distance(aut)
         self.reach = _units_per_token(self.texts, monitor.unit)
         key = hashlib.sha256(json.dumps([
-            aut.formula, list(aut.props), monitor.unit, tokenizer_hash(tokenizer),
+            aut.formula, list(aut.props), monitor.unit, vocab_hash,
             {p: str(monitor.labeler.patterns.get(p)) for p in aut.props},
         ]).encode()).hexdigest()[:24]
         path = cache_dir / f"masks-{key}.npz"
