@@ -52,7 +52,7 @@ def spec_reward(monitor: TextMonitor, kind: str = "verdict", *,
     if kind == "potential":
         from compiler.shaping import potentials
 
-        phi = potentials(monitor.aut, kind=potential)
+        phi = potentials(monitor.aut, kind=potential)  # type: ignore[arg-type]
 
     def reward(prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (),
                **kwargs: Any) -> list[float]:

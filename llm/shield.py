@@ -161,7 +161,7 @@ class ShieldTables:
             _write_atomic(path, buf.getvalue())
         self.static_np = static
         self.static = torch.from_numpy(static)
-        self.static_any = static.any(axis=1)
+        self.static_any: np.ndarray = np.asarray(static.any(axis=1))
 
 
 class SequenceTracker:
