@@ -136,16 +136,8 @@ class Automaton:
         states = np.asarray(states)
         if self.delta is not None:
             return self.delta[states, self.classify(valuations)]
-        node = self.roots[states]
-        rows = np.arange(states.shape[0])
-        for _ in range(len(self.props) + 1):
-            var = self.dd_var[node]
-            inner = var >= 0
-            if not inner.any():
-                break
-            bit = valuations[rows[inner], var[inner]]
-            node[inner] = np.where(bit, self.dd_hi[node[inner]], self.dd_lo[node[inner]])
-        return self.dd_lo[node]
+        leaves = _walk(self.dd_var, self.dd_lo, self.dd_hi, self.roots[states], valuations)
+        return self.dd_lo[leaves]
 
     def classify(self, valuations: np.ndarray) -> np.ndarray:
         """Letter class ids of bool valuations ``[..., len(props)]``."""
@@ -155,17 +147,9 @@ class Automaton:
         vals = np.asarray(valuations, dtype=bool)
         # reshape(-1, 0) cannot infer the row count when there are no props (`G false`).
         flat = vals.reshape(int(np.prod(vals.shape[:-1])), len(self.props))
-        node = np.zeros(flat.shape[0], dtype=np.int64)
-        rows = np.arange(flat.shape[0])
-        for _ in range(len(self.props) + 1):
-            var = self.class_dd_var[node]
-            inner = var >= 0
-            if not inner.any():
-                break
-            bit = flat[rows[inner], var[inner]]
-            at = node[inner]
-            node[inner] = np.where(bit, self.class_dd_hi[at], self.class_dd_lo[at])
-        return self.class_dd_lo[node].reshape(vals.shape[:-1])
+        start = np.zeros(flat.shape[0], dtype=np.int64)
+        leaves = _walk(self.class_dd_var, self.class_dd_lo, self.class_dd_hi, start, flat)
+        return self.class_dd_lo[leaves].reshape(vals.shape[:-1])
 
     # --- symbolic edges --------------------------------------------------------------------
 
@@ -384,3 +368,21 @@ def _dd_from_columns(
     lo_a[inner] = flip(lo_a[inner])
     hi_a[inner] = flip(hi_a[inner])
     return v, lo_a, hi_a, np.asarray([flip(r) for r in roots], dtype=np.int32)
+
+
+def _walk(
+    var: np.ndarray, lo: np.ndarray, hi: np.ndarray, start: np.ndarray, valuations: np.ndarray
+) -> np.ndarray:
+    """Leaf node reached by each row, from its ``start`` node of an ordered decision
+    diagram, reading bool ``valuations[row, prop]``. Every path tests each proposition at
+    most once, so ``valuations.shape[1] + 1`` rounds of gathers reach all leaves."""
+    node = np.array(start, dtype=np.int64)
+    rows = np.arange(node.shape[0])
+    for _ in range(valuations.shape[1] + 1):
+        v = var[node]
+        inner = v >= 0
+        if not inner.any():
+            break
+        at = node[inner]
+        node[inner] = np.where(valuations[rows[inner], v[inner]], hi[at], lo[at])
+    return node

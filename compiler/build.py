@@ -3,10 +3,6 @@ explore derivatives, minimise, number canonically, attach verdicts and letter cl
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 
 from compiler import ir
@@ -77,22 +73,9 @@ def automaton_from_minimal(m: Minimal, props: tuple[str, ...], residuals: list[s
     return aut
 
 
-@contextmanager
-def _deep_recursion(limit: int = 200_000) -> Iterator[None]:
-    # Formula walks recurse on the nesting depth, and bounded operators nest deeply
-    # (F[0,1000] b is 1000 nested X). CPython 3.11+ runs Python-to-Python calls without
-    # growing the C stack, so a high limit is safe; it is restored afterwards.
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, limit))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
-
-
 def build_automaton(formula: ir.Formula, budget: Budget, *, name: str | None = None,
                     source_hash: str | None = None) -> Automaton:
-    with _deep_recursion():
+    with ir.deep_recursion():
         return _build(formula, budget, name, source_hash)
 
 

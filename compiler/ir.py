@@ -26,8 +26,10 @@ Core operators (``Op``):
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import itertools
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -157,6 +159,21 @@ class Formula:
             for a in reversed(node.args):
                 if a.uid not in seen:
                     stack.append((a, False))
+
+
+@contextlib.contextmanager
+def deep_recursion(limit: int = 200_000) -> Iterator[None]:
+    """Raise the recursion limit for a formula walk, then restore it.
+
+    Walks recurse on the nesting depth, and lowering or unrolling makes deep formulas
+    (``F[0,1000] b`` is 1000 nested ``X``; chains of definitions nest too). CPython 3.11+
+    runs Python-to-Python calls without growing the C stack, so a high limit is safe."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def key(f: Formula) -> tuple:

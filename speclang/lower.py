@@ -3,10 +3,8 @@ into atoms, bounded operators unrolled by ``compiler.ir``."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from compiler import ir
 from speclang import syntax as S
@@ -40,18 +38,6 @@ _BINARY: dict[str, Callable[[ir.Formula, ir.Formula], ir.Formula]] = {
 _TOP, _TOP_IMPLIED, _TEMPORAL = 0, 1, 2
 
 _CONST = {"true": ir.TRUE, "false": ir.FALSE, "last": ir.LAST, "end": ir.END, "first": ir.FIRST}
-
-
-@contextlib.contextmanager
-def deep_recursion(limit: int = 20_000) -> Iterator[None]:
-    """Surface nesting is capped by the parser, but chains of definitions can still build
-    deep formulas; pure-Python recursion of this depth is safe on CPython 3.11+."""
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, limit))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
 
 
 Resolver = Callable[[str], Symbol | None]
@@ -198,7 +184,7 @@ def build_module(program: Program) -> Module:
         assert isinstance(obs, S.Observable)
         module.observables[name] = ObservableType(
             obs.type.kind, tuple(v.name for v in obs.type.values))
-    with deep_recursion():
+    with ir.deep_recursion():
         for name, sym in root.specs.items():
             decl = sym.decl
             assert isinstance(decl, S.SpecDecl)
@@ -237,5 +223,5 @@ def _literal(lit: S.Literal) -> float | int | bool | str:
 
 
 def lower_free(f: S.Formula) -> ir.Formula:
-    with deep_recursion():
+    with ir.deep_recursion():
         return Lowerer().formula(f, None, {})
