@@ -101,3 +101,70 @@ def run_method(
                                "n": len(texts)}
     result.samples = texts[:3]
     return result
+
+
+TOY_SPEC = '''
+observe reply: text
+prop a = reply matches /a/i
+prop e = reply matches /e/i
+prop o = reply matches /o/i
+spec no_a { G !a }
+spec no_ae { G !(a | e) }
+spec no_aeo { G !(a | e | o) }
+progression vowels = [no_a, no_ae, no_aeo]
+'''
+
+
+def toy_experiment(seeds: Sequence[int], steps: int = 12) -> list[MethodResult]:
+    """Every method on the tiny random model and the toy `vowels` progression: a check of
+    the whole pipeline (a random model's text is not language, so it says nothing about
+    medical specs)."""
+    import speclang
+    from llm.tiny import tiny_model, tiny_tokenizer
+
+    module = speclang.loads(TOY_SPEC)
+    tok = tiny_tokenizer()
+    train = ["Hello", "Take", "Drink water", "Sleep", "Rest", "Call"]
+    held = ["How", "Pain", "Fever", "Dose"]
+    out = []
+    for seed in seeds:
+        for method in METHODS:
+            cfg = TrainConfig("rloo", k=4, max_new_tokens=4, lr=5e-2, beta=0.01, seed=seed)
+            out.append(run_method(method, tiny_model(tok, seed=seed), tok, module, "vowels",
+                                  train, held, steps=steps, batch=2, config=cfg, eval_k=16,
+                                  unit="token"))
+    return out
+
+
+def summarise(results: Sequence[MethodResult]) -> str:
+    """A markdown table: mean over seeds with a 95 % t-interval half-width."""
+    import statistics
+
+    t95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+
+    def ci(xs: list[float]) -> str:
+        m = statistics.mean(xs)
+        if len(xs) < 2:
+            return f"{m:.3f}"
+        h = t95.get(len(xs) - 1, 1.96) * statistics.stdev(xs) / len(xs) ** 0.5
+        return f"{m:.3f} ± {h:.3f}"
+
+    specs = list(results[0].violation)
+    rows = ["| method | seeds | " + " | ".join(f"violation {s}" for s in specs) + " | KL |",
+            "|---|---|" + "---|" * (len(specs) + 1)]
+    for method in METHODS:
+        rs = [r for r in results if r.method == method]
+        cells = [ci([r.violation[s]["rate"] for r in rs]) for s in specs]
+        rows.append(f"| {method} | {len(rs)} | " + " | ".join(cells)
+                    + f" | {ci([r.kl for r in rs])} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="toy progressive fine-tuning on a tiny model")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=12)
+    a = ap.parse_args()
+    print(summarise(toy_experiment(range(a.seeds), a.steps)))
