@@ -26,6 +26,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-shield", action="store_true",
                    help="generate freely; only label the replies")
     p.add_argument("--prompt", metavar="TEXT", help="answer this one message and exit")
+    p.add_argument("--label", metavar="TEXT_FILE",
+                   help="no model: label a finished text (- for standard input) with its "
+                   "verdict, steps and explanation, as JSON")
     p.add_argument("--tiny", action="store_true",
                    help="use the tiny offline test model instead of SmolLM2 (for testing)")
     p.set_defaults(func=run)
@@ -52,6 +55,8 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
         monitor = TextMonitor.from_module(module, args.spec, unit=args.unit)
     except ValueError as exc:
         raise SpecError(f"{args.file}: spec {args.spec!r}: {exc}") from None
+    if args.label is not None:
+        return _label(args, monitor, out)
     if args.tiny:
         from llm.tiny import tiny_model, tiny_tokenizer
 
@@ -87,4 +92,22 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
         print(f"[verdict] {turn.verdict}: {turn.explanation}", file=out, flush=True)
         if not interactive:
             break
+    return 0
+
+
+def _label(args: argparse.Namespace, monitor: Any, out: Any) -> int:
+    import json
+
+    from llm.monitor import label_text
+
+    if args.label == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            with open(args.label, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"{args.label}: cannot read the text ({exc})") from None
+    result = label_text(monitor, text)
+    print(json.dumps(result.to_json(), ensure_ascii=False), file=out)
     return 0

@@ -47,3 +47,18 @@ def test_chat_errors_are_clear(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["chat", CHATBOT, "--spec", "refer_diagnosis", "--tiny", "--prompt", "x"]) == 1
     assert "diagnosis" in capsys.readouterr().err
     assert main(["chat", CHATBOT, "--spec", "no_profanity", "--max-new-tokens", "0"]) == 2
+
+
+def test_label_a_finished_text_without_a_model(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path) -> None:
+    import json
+
+    reply = tmp_path / "reply.txt"
+    reply.write_text("Take 400 mg now. I am not a doctor.", encoding="utf-8")
+    assert main(["chat", CHATBOT, "--spec", "dosage_disclaimer", "--label", str(reply)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["verdict"] == "violated" and got["first_violation"] == 2
+    assert got["steps"][2]["text"] == "mg" and "dosage" in got["explanation"]
+    assert main(["chat", CHATBOT, "--spec", "dosage_disclaimer", "--label",
+                 str(tmp_path / "missing.txt")]) == 1
+    assert "cannot read" in capsys.readouterr().err
