@@ -21,7 +21,8 @@ is a Boolean function of the letter, computed from the past bits:
     Y f = prev(f) (false at step 0)     Z f = prev(f) (true at step 0)
     f S g = g | (f & prev(f S g))       f T g = g & (f | prev(f T g))   (at step 0: g)
 A pure-past formula is evaluated at the last step: it is compiled as ``F(last & P)``, which
-accepts exactly the non-empty prefixes whose last step satisfies P.
+accepts exactly the non-empty prefixes whose last step satisfies P (with ``H f`` and ``O f``
+in its Boolean top layer read directly as ``G f`` and ``F f``: see ``at_last_step``).
 """
 
 from __future__ import annotations
@@ -57,13 +58,33 @@ _land = residuals.conj
 _lor = residuals.disj
 
 
+def at_last_step(p: Formula) -> Formula:
+    """A future formula that holds at the first step exactly when the pure-past ``p`` holds
+    at the last step (on non-empty traces).
+
+    ``F(last & p)`` always works, but its residual keeps every past bit alive: once an
+    ``H`` conjunct has failed, the states still differ in bits that can no longer matter,
+    and exploration grows exponentially before minimisation merges them back. ``H f`` at
+    the last step is ``G f`` (f at every step) and ``O f`` is ``F f``, so failures become
+    the violation sink at once and the H/O bits disappear."""
+    if p.op is Op.AND:
+        return ir.And(*(at_last_step(a) for a in p.args))
+    if p.op is Op.OR:
+        return ir.Or(*(at_last_step(a) for a in p.args))
+    if p.op is Op.TRIGGER and p.args[0] is ir.FALSE:  # H f
+        return ir.Always(p.args[1])
+    if p.op is Op.SINCE and p.args[0] is ir.TRUE:  # O f
+        return ir.Eventually(p.args[1])
+    return ir.Eventually(ir.And(ir.LAST, p))
+
+
 class _Explorer:
     def __init__(self, formula: Formula, budget: Budget) -> None:
         check_supported(formula)
         self.budget = budget
         self.original = formula
         self.pure_past = formula.is_pure_past
-        target = ir.Eventually(ir.And(ir.LAST, formula)) if self.pure_past else formula
+        target = at_last_step(formula) if self.pure_past else formula
         self.start = nnf(target)
         self.props = tuple(sorted(formula.atoms))
         self.index = {p: i for i, p in enumerate(self.props)}
