@@ -10,9 +10,13 @@
    batch once, feeding the result back as the next states).
 2. Wrapper overhead per step on ``MiniGrid-Empty-8x8-v0``: the bare env and the same env
    under ``SafeguardWrapper`` stepped with the same actions, interleaved in one run, median
-   of per-block timings; the difference in microseconds and as a ratio.
+   of per-block timings; the difference in microseconds and as a ratio. The wrapper wraps
+   the env object that is stepped bare, and a second bare block per round gives the noise
+   floor (A/A difference). The wrapper's own cost in that loop is also measured per step:
+   the wrapped step minus the inner env's step (median over steps), against the same for
+   the bare env.
 
-Usage: ``.venv/bin/python benchmarks/monitor.py [--quick] [--json out.json]``
+Usage: ``.venv/bin/python benchmarks/monitor.py [--quick] [--wrapper-only] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ def bench_batched(aut: Any, quick: bool, fused: bool = True) -> list[dict[str, A
 
     from runtime.batched import FUSED_TABLE_BUDGET, BatchedMonitor
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     rng = np.random.default_rng(0)
     budget = FUSED_TABLE_BUDGET if fused else 0
     np_mon = BatchedMonitor(aut, fused_budget=budget)
@@ -132,39 +136,55 @@ def bench_wrapper(quick: bool) -> dict[str, Any]:
     from runtime.wrapper import SafeguardWrapper
 
     aut = compile_formula("G !on_lava & G (front_is_wall -> !forward)", name="minigrid_safe")
+    # The wrapper wraps the very env object that is stepped bare: two env instances differ
+    # by several µs per step on this machine (memory layout), which would bias the result.
     bare = gym.make("MiniGrid-Empty-8x8-v0")
     wrapped = SafeguardWrapper(
-        gym.make("MiniGrid-Empty-8x8-v0"), aut, MiniGridLabeler(), reward="shaping",
+        bare, aut, MiniGridLabeler(), reward="shaping",
         on_violation="continue",  # same trajectories as the bare env: no extra resets
     )
     rng = np.random.default_rng(0)
-    block, blocks = (500, 10) if quick else (2000, 15)
-    actions = rng.integers(0, 3, size=block)
+    block, blocks = (500, 10) if quick else (2000, 30)
+    actions = [int(a) for a in rng.integers(0, 3, size=block)]
+    # "bare_again" (the bare env once more) is an A/A control: its difference to "bare" is
+    # the noise floor of the bare-vs-wrapped difference in this run.
+    runs: dict[str, Any] = {"bare": bare, "wrapped": wrapped, "bare_again": bare}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    wall: dict[str, list[float]] = {k: [] for k in runs}
 
-    cpu: dict[int, list[float]] = {id(bare): [], id(wrapped): []}
-
-    def run(env: Any) -> float:
-        env.reset(seed=0)
+    def run(key: str) -> None:
+        env = runs[key]
+        env.reset(seed=0)  # every block follows the same trajectory
         c0, t0 = time.process_time(), time.perf_counter()
         for a in actions:
-            _, _, term, trunc, _ = env.step(int(a))
+            _, _, term, trunc, _ = env.step(a)
             if term or trunc:
                 env.reset()
-        cpu[id(env)].append((time.process_time() - c0) / block)
-        return (time.perf_counter() - t0) / block
+        cpu[key].append((time.process_time() - c0) / block)
+        wall[key].append((time.perf_counter() - t0) / block)
 
-    run(bare), run(wrapped)  # warm-up
-    cpu[id(bare)].clear()
-    cpu[id(wrapped)].clear()
-    bare_t, wrapped_t = [], []
-    for _ in range(blocks):  # interleaved, so machine load hits both alike
-        bare_t.append(run(bare))
-        wrapped_t.append(run(wrapped))
+    keys = list(runs)
+    for k in keys:  # warm-up
+        run(k)
+    for times in (*cpu.values(), *wall.values()):
+        times.clear()
+    for i in range(blocks):  # interleaved, rotating the order, so load hits all alike
+        for k in keys[i % 3:] + keys[: i % 3]:
+            run(k)
+    bare_t, wrapped_t = wall["bare"], wall["wrapped"]
     b, w = statistics.median(bare_t), statistics.median(wrapped_t)
-    b_cpu, w_cpu = statistics.median(cpu[id(bare)]), statistics.median(cpu[id(wrapped)])
+    b_cpu, w_cpu = statistics.median(cpu["bare"]), statistics.median(cpu["wrapped"])
     # On a shared machine the fastest block of each is the least disturbed estimate.
     b_min, w_min = min(bare_t), min(wrapped_t)
+    # Each wrapped block minus the bare block of the same round: load that changes between
+    # rounds cancels out of each pair.
+    pairs = zip(cpu["bare"], cpu["wrapped"], strict=True)
+    paired = statistics.median([w_c - b_c for b_c, w_c in pairs])
+    aa = statistics.median(cpu["bare_again"]) - b_cpu
     return {
+        "aa_cpu_us": aa * 1e6,
+        "overhead_cpu_paired_us": paired * 1e6,
+        "overhead_cpu_paired_ratio": paired / b_cpu,
         "bare_cpu_us": b_cpu * 1e6,
         "wrapped_cpu_us": w_cpu * 1e6,
         "overhead_cpu_us": (w_cpu - b_cpu) * 1e6,
@@ -182,6 +202,50 @@ def bench_wrapper(quick: bool) -> dict[str, Any]:
         "overhead_us": (w - b) * 1e6,
         "overhead_ratio": (w - b) / b,
     }
+
+
+def bench_wrapper_own(quick: bool) -> dict[str, Any]:
+    """The wrapper's own per-step cost inside the real MiniGrid loop: each step of the
+    wrapped env timed from outside, minus the inner env's step timed by a thin wrapper just
+    inside; the same for the bare env (under the thin wrapper only) as the baseline. Medians
+    over single steps are robust to preemption, and the cost of MiniGrid's own step, which
+    varies by several µs between identical envs on a loaded machine, cancels out."""
+    import gymnasium as gym
+    import minigrid  # noqa: F401
+
+    from compiler import compile_formula
+    from runtime.labelers import MiniGridLabeler
+    from runtime.wrapper import SafeguardWrapper
+
+    clock = time.perf_counter_ns
+    inner_ns = [0]
+
+    class Timed(gym.Wrapper):
+        def step(self, action: Any) -> Any:
+            t = clock()
+            out = self.env.step(action)
+            inner_ns[0] = clock() - t
+            return out
+
+    aut = compile_formula("G !on_lava & G (front_is_wall -> !forward)", name="minigrid_safe")
+    bare = Timed(gym.make("MiniGrid-Empty-8x8-v0"))
+    wrapped = SafeguardWrapper(
+        bare, aut, MiniGridLabeler(), reward="shaping", on_violation="continue"
+    )
+    actions = [int(a) for a in np.random.default_rng(0).integers(0, 3, size=2000)]
+    outside: dict[str, list[int]] = {"bare": [], "wrapped": []}
+    for i in range(2 if quick else 6):
+        for key, env in ((("bare", bare), ("wrapped", wrapped))[:: 1 if i % 2 else -1]):
+            env.reset(seed=0)
+            for a in actions:
+                t = clock()
+                _, _, term, trunc, _ = env.step(a)
+                outside[key].append(clock() - t - inner_ns[0])
+                if term or trunc:
+                    env.reset()
+    b = statistics.median(outside["bare"]) / 1e3
+    w = statistics.median(outside["wrapped"]) / 1e3
+    return {"own_bare_us": b, "own_wrapped_us": w, "own_overhead_us": w - b}
 
 
 def bench_wrapper_alone(quick: bool) -> dict[str, Any]:
@@ -249,18 +313,7 @@ def machine() -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats")
-    ap.add_argument("--json", type=Path, help="also write the results as JSON")
-    args = ap.parse_args(argv)
-    info = machine()
-    print(f"# {info['date']}  {info['cpu']}  {info['cores']} cores  "
-          f"numpy {info['numpy']}  torch {info['torch']}")
-    big = big_spec()
-    rows = bench_batched(door_key_conjunction(), args.quick)
-    rows += bench_batched(big, args.quick)
-    rows += bench_batched(big, args.quick, fused=False)
+def _print_batched(rows: list[dict[str, Any]]) -> None:
     print("\n| spec (props, states) | path | backend | threads | batch | µs/step (median) "
           "| transitions/s (median) | transitions/s (best) | transitions/CPU-s (median) |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
@@ -271,16 +324,41 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['transitions_per_s'] / 1e6:,.1f} M | {r['best_transitions_per_s'] / 1e6:,.1f} M "
             f"| {r['transitions_per_cpu_s'] / 1e6:,.1f} M |"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    ap.add_argument("--json", type=Path, help="also write the results as JSON")
+    ap.add_argument("--wrapper-only", action="store_true", help="skip the batched stepping")
+    args = ap.parse_args(argv)
+    info = machine()
+    print(f"# {info['date']}  {info['cpu']}  {info['cores']} cores  "
+          f"numpy {info['numpy']}  torch {info['torch']}")
+    rows: list[dict[str, Any]] = []
+    if not args.wrapper_only:
+        big = big_spec()
+        rows += bench_batched(door_key_conjunction(), args.quick)
+        rows += bench_batched(big, args.quick)
+        rows += bench_batched(big, args.quick, fused=False)
+        _print_batched(rows)
     w = bench_wrapper(args.quick)
     w.update(bench_wrapper_alone(args.quick))
+    w.update(bench_wrapper_own(args.quick))
     print(f"\nwrapper overhead on {w['env']} ({w['labeler']}, reward={w['reward']}): "
           f"bare {w['bare_us']:.1f} µs/step, wrapped {w['wrapped_us']:.1f} µs/step, "
           f"overhead {w['overhead_us']:.1f} µs ({100 * w['overhead_ratio']:.1f} %) [medians]; "
           f"fastest blocks: bare {w['bare_min_us']:.1f}, wrapped {w['wrapped_min_us']:.1f}, "
           f"overhead {w['overhead_min_us']:.1f} µs ({100 * w['overhead_min_ratio']:.1f} %); "
           f"CPU time: bare {w['bare_cpu_us']:.1f}, wrapped {w['wrapped_cpu_us']:.1f}, "
-          f"overhead {w['overhead_cpu_us']:.1f} µs ({100 * w['overhead_cpu_ratio']:.1f} %); "
-          f"wrapper alone (frozen env, warm caches): {w['wrapper_alone_cpu_us']:.2f} µs CPU/step")
+          f"overhead {w['overhead_cpu_us']:.1f} µs ({100 * w['overhead_cpu_ratio']:.1f} %), "
+          f"median of paired block differences {w['overhead_cpu_paired_us']:.1f} µs "
+          f"({100 * w['overhead_cpu_paired_ratio']:.1f} %), A/A (bare again minus bare) "
+          f"{w['aa_cpu_us']:.1f} µs; "
+          f"wrapper alone (frozen env, warm caches): {w['wrapper_alone_cpu_us']:.2f} µs CPU/step; "
+          f"own cost per step in the real loop (median step minus inner env step): "
+          f"wrapped {w['own_wrapped_us']:.2f}, bare {w['own_bare_us']:.2f}, "
+          f"difference {w['own_overhead_us']:.2f} µs")
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "batched": rows, "wrapper": w}, indent=1))
     return 0

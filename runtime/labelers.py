@@ -89,6 +89,16 @@ class Labeler:
     def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> Mapping[str, Any]:
         raise NotImplementedError
 
+    def bits_function(
+        self, plan: Sequence[tuple[str, str, ComparisonLike | None]]
+    ) -> Callable[[Any, Mapping[str, Any], Any], int] | None:
+        """Optional fast path for :meth:`Binding.bits_function`: a function
+        ``(obs, info, env) -> packed bits`` (bit ``i`` is ``plan[i]``, a ``(prop, source
+        name, comparison or None)`` triple) that must agree with evaluating ``values``.
+        Built once per spec when the wrapper is made; ``None`` (the default) means
+        ``values`` plus :meth:`Binding.bits`."""
+        return None
+
     def describe(self) -> str:
         names = self.known_names()
         shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
@@ -214,6 +224,7 @@ class Binding:
             (p, self.derived[p].observable if p in self.derived else p, self.derived.get(p))
             for p in self.props
         ]
+        self._label_cache: dict[int, dict[str, bool]] = {}
         self._unchecked = [src for _, src, _ in self._plan if labeler.knows(src) is None]
         for prop, src, _ in self._plan:
             if labeler.knows(src) is False:
@@ -256,6 +267,46 @@ class Binding:
                 bits |= weight
             weight <<= 1
         return labels, bits
+
+    def bits(self, values: Mapping[str, Any]) -> int:
+        """The packed bits of :meth:`evaluate_bits` without building the labels dict."""
+        if self._unchecked:
+            return self.evaluate_bits(values)[1]
+        bits = 0
+        weight = 1
+        for _, src, cmp in self._plan:
+            try:
+                raw = values[src]
+            except KeyError:
+                raise LabelingError(
+                    f'the labeler did not report "{src}" for spec "{self.spec}"'
+                ) from None
+            if (cmp.evaluate(raw) if cmp is not None else raw):
+                bits |= weight
+            weight <<= 1
+        return bits
+
+    def bits_function(self) -> Callable[[Any, Mapping[str, Any], Any], int]:
+        """``(obs, info, env) -> packed bits`` for one environment step: the labeler's own
+        fast path when it has one (:meth:`Labeler.bits_function`), else ``values`` followed
+        by :meth:`bits`. Not picklable (closures): holders rebuild it after unpickling."""
+        fast = None if self._unchecked else self.labeler.bits_function(tuple(self._plan))
+        if fast is not None:
+            return fast
+        values, bits = self.labeler.values, self.bits
+        return lambda obs, info, env: bits(values(obs, info, env))
+
+    def labels_of_bits(self, bits: int) -> dict[str, bool]:
+        """``{prop: bool}`` (a fresh dict, in ``props`` order) of packed ``bits``; equal to
+        the labels :meth:`evaluate_bits` returns with those bits. Dicts are built once per
+        distinct letter and copied."""
+        cache = self._label_cache
+        d = cache.get(bits)
+        if d is None:
+            d = {p: bool(bits >> i & 1) for i, p in enumerate(self.props)}
+            if len(cache) < 4096:
+                cache[bits] = d
+        return d.copy()
 
     def vector(self, labels: Mapping[str, bool]) -> np.ndarray:
         """The bool vector over ``props`` that automata step on."""
@@ -343,7 +394,7 @@ class MiniGridLabeler(Labeler):
         return self._doors
 
     def before_step(self, env: Any, action: Any) -> None:
-        self._action = None if action is None else int(action)
+        self._action = action if type(action) is int else None if action is None else int(action)
         if self.view == "before":
             u = self._unwrapped(env)
             self._before = self.state_values(env, u.agent_pos, u.agent_dir, u.carrying)
@@ -397,6 +448,83 @@ class MiniGridLabeler(Labeler):
         u = self._unwrapped(env)
         return self.state_values(env, u.agent_pos, u.agent_dir, u.carrying, action=self._action)
 
+    def bits_function(
+        self, plan: Sequence[tuple[str, str, ComparisonLike | None]]
+    ) -> Callable[[Any, Mapping[str, Any], Any], int]:
+        """Packed bits straight from the environment, computing only the facts the bound
+        names need (``on_lava`` and ``forward`` never look at doors); agrees with
+        ``values`` (tested in ``tests/runtime/test_runtime_labelers.py``)."""
+        needs: set[str] = set()
+        eq: list[tuple[int, Any, int]] = []  # (fact index, value, bit): fact == value
+        other: list[tuple[Callable[[_Facts], Any], ComparisonLike | None, int]] = []
+        for i, (_, src, cmp) in enumerate(plan):
+            needs |= _MINIGRID_NEEDS[src]
+            simple = _MINIGRID_EQ.get(src)
+            if cmp is None and simple is not None:
+                eq.append((_Facts._fields.index(simple[0]), simple[1], 1 << i))
+            else:
+                other.append((_MINIGRID_FNS[src], cmp, 1 << i))
+        eq_t, other_t = tuple(eq), tuple(other)
+        need_fd = "front_door" in needs
+        need_front = need_fd or "front" in needs
+        need_on = "on" in needs
+        need_held = "held" in needs
+        need_doors = "doors" in needs
+        before = self.view == "before"
+        lab = self
+        # (grid, its cell list, width, height): a grid object lives for one episode
+        layout: list[Any] = [None, None, 0, 0]
+
+        def bits(obs: Any, info: Mapping[str, Any], env: Any) -> int:
+            f: tuple[Any, ...]
+            if before and lab._before is not None:
+                f = lab._before.facts[:5] + (lab._action,)
+            else:
+                u = lab._base if env is lab._env else lab._unwrapped(env)
+                grid = u.grid
+                front = on = held = fd = doors = None
+                if need_front or need_on:
+                    if grid is layout[0]:
+                        cells, width, height = layout[1], layout[2], layout[3]
+                    else:
+                        cells, width, height = grid.grid, grid.width, grid.height
+                        layout[:] = grid, cells, width, height
+                    pos = u.agent_pos
+                    x, y = int(pos[0]), int(pos[1])
+                    if need_on:
+                        cell = cells[y * width + x]
+                        on = "empty" if cell is None else cell.type
+                    if need_front:
+                        dx, dy = DIRECTIONS[u.agent_dir]
+                        fx, fy = x + dx, y + dy
+                        if 0 <= fx < width and 0 <= fy < height:
+                            cell = cells[fy * width + fx]
+                            front = "empty" if cell is None else cell.type
+                            if need_fd and front == "door":
+                                fd = (bool(cell.is_open), bool(cell.is_locked))
+                        else:
+                            front = "empty"
+                if need_held:
+                    c = u.carrying
+                    held = "nothing" if c is None else c.type
+                if need_doors:
+                    ds = lab._door_list(grid)
+                    doors = tuple((bool(d.is_open), bool(d.is_locked)) for d in ds) if ds else ()
+                f = (front, on, held, fd, doors, lab._action)
+            b = 0
+            for i, value, w in eq_t:
+                if f[i] == value:
+                    b |= w
+            if other_t:
+                nf = _Facts._make(f)
+                for fn, cmp, w in other_t:
+                    raw = fn(nf)
+                    if cmp.evaluate(raw) if cmp is not None else raw:
+                        b |= w
+            return b
+
+        return bits
+
 
 class _Facts(NamedTuple):
     front: str
@@ -433,6 +561,32 @@ _MINIGRID_FNS: dict[str, Callable[[_Facts], Any]] = {
     **{f"carrying_{c}": _equals("held", c) for c in MINIGRID_CARRIED},
     **{a: _equals("action", i) for i, a in enumerate(MINIGRID_ACTIONS)},
 }
+
+
+# The facts each name reads, and the names that are ``fact == value`` tests.
+_MINIGRID_NEEDS: dict[str, frozenset[str]] = {
+    "front": frozenset({"front"}),
+    "on": frozenset({"on"}),
+    "carrying": frozenset({"held"}),
+    "at_goal": frozenset({"on"}),
+    "front_door_open": frozenset({"front_door"}),
+    "front_door_locked": frozenset({"front_door"}),
+    "door_open": frozenset({"doors"}),
+    "door_locked": frozenset({"doors"}),
+    "door_state": frozenset({"front_door", "doors"}),
+    **{f"front_is_{c}": frozenset({"front"}) for c in MINIGRID_CELLS},
+    **{f"on_{c}": frozenset({"on"}) for c in MINIGRID_CELLS},
+    **{f"carrying_{c}": frozenset({"held"}) for c in MINIGRID_CARRIED},
+    **{a: frozenset({"action"}) for a in MINIGRID_ACTIONS},
+}
+_MINIGRID_EQ: dict[str, tuple[str, Any]] = {
+    "at_goal": ("on", "goal"),
+    **{f"front_is_{c}": ("front", c) for c in MINIGRID_CELLS},
+    **{f"on_{c}": ("on", c) for c in MINIGRID_CELLS},
+    **{f"carrying_{c}": ("held", c) for c in MINIGRID_CARRIED},
+    **{a: ("action", i) for i, a in enumerate(MINIGRID_ACTIONS)},
+}
+assert set(_MINIGRID_NEEDS) == set(_MINIGRID_FNS)
 
 
 class MiniGridValues(dict):

@@ -66,11 +66,42 @@ class ActiveSpec:
         self._weights = [(p, 1 << i) for i, p in enumerate(aut.props)]
         self.cls: list[int] | None = None
         self.delta: list[list[int]] = []
+        # ``next[q][bits]``: class and delta fused into one lookup, when that table is small.
+        self.next: list[list[int]] | None = None
         if len(aut.props) <= 16:
             from .batched import letter_classes
 
             cls, delta = letter_classes(aut)
             self.cls, self.delta = cls.tolist(), delta.tolist()
+            if aut.n_states * len(self.cls) <= 1 << 16:
+                self.next = [[row[c] for c in self.cls] for row in self.delta]
+        # ``bits_of(obs, info, env)``: the step's letter as packed bits (a closure, rebuilt
+        # after unpickling).
+        self.bits_of = self.binding.bits_function()
+        # ``{bits: labels}`` of the letters seen so far (Binding.labels_of_bits fills it);
+        # callers copy before handing a dict out.
+        self.label_dicts = self.binding._label_cache
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "bits_of"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+        # Rebuilt on first use: while unpickling, the labeler may not be restored yet.
+        def first_bits(obs: Any, info: Mapping[str, Any], env: Any) -> int:
+            self.bits_of = self.binding.bits_function()
+            return self.bits_of(obs, info, env)
+
+        self.bits_of = first_bits
+
+    def step_bits(self, q: int, bits: int) -> int:
+        """The successor of ``q`` on the letter with packed ``bits``."""
+        if self.next is not None:
+            return self.next[q][bits]
+        if self.cls is not None:
+            return self.delta[q][self.cls[bits]]
+        return self.aut.step(q, self.binding.labels_of_bits(bits))
 
     def bits(self, labels: Mapping[str, bool]) -> int:
         b = 0

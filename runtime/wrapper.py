@@ -133,6 +133,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._terminate_on_violation = on_violation == "terminate"
         self._reset_on_violation = on_violation == "reset_monitor"
         self._env_reward_only = reward == "env"
+        self._shaping = reward == "shaping"
         self._obs_unchanged = observation == "unchanged"
         self.gamma = float(gamma)
         self.penalty = float(penalty)
@@ -292,11 +293,19 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if not self._open_episode:
             raise gym.error.ResetNeeded("call reset() before step() (or after an episode ended)")
-        self.labeler.before_step(self.env, action)
-        obs, env_reward, env_terminated, truncated, info = self.env.step(action)
+        # The per-step hot path (issue 5: a few µs): locals instead of repeated attribute
+        # lookups, the letter as packed bits straight from the labeler, one table lookup for
+        # the successor, and the labels dict copied from a per-letter cache.
+        env = self.env
+        self.labeler.before_step(env, action)
+        obs, env_reward, env_terminated, truncated, info = env.step(action)
         s = self._active
         q_prev = self._q
-        q, labels, bits = s.advance(q_prev, self.labeler.values(obs, info, self.env))
+        bits = s.bits_of(obs, info, env)
+        nxt = s.next
+        q = nxt[q_prev][bits] if nxt is not None else s.step_bits(q_prev, bits)
+        labels = s.label_dicts.get(bits)
+        labels = labels.copy() if labels is not None else s.binding.labels_of_bits(bits)
         violated = s.violated[q]
         if self.explain:
             self._trace.append(bits)
@@ -304,11 +313,15 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         truncated = bool(truncated)
         done = terminated or truncated
         env_reward = float(env_reward)
-        reward = env_reward if self._env_reward_only else self._reward(
-            env_reward, q_prev, q, violated, done
-        )
+        if self._env_reward_only:
+            reward = env_reward
+        elif self._shaping:
+            phi = self._phi[s.name]
+            reward = env_reward + (0.0 if done else self.gamma * phi[q]) - phi[q_prev]
+        else:
+            reward = self._reward(env_reward, q_prev, q, violated, done)
         info["cost"] = 1.0 if violated else 0.0
-        sg: dict[str, Any] = {
+        info["safeguard"] = sg = {
             "spec": s.name,
             "state": q,
             "verdict": s.verdict_labels[q],
@@ -316,7 +329,6 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             "labels": labels,
             "violated": violated,
         }
-        info["safeguard"] = sg
         if s.part_verdicts is not None:
             sg["parts"] = s.part_verdicts[q]
         if violated:
@@ -327,22 +339,22 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             info["counterfactuals"] = self.counterfactuals(
                 self._last_obs, action, obs, env_reward, labels, bool(env_terminated), truncated
             )
+            self._last_obs = obs
         st = self._active_stats
         st.steps += 1
         st.violations += violated
         st.env_return += env_reward
         if violated and self._reset_on_violation:
-            q = s.aut.initial
-        self._q = q
-        if self.crm:
-            self._last_obs = obs
+            self._q = s.aut.initial
+        else:
+            self._q = q
         if done:
-            self._close_episode(sg["state"])  # before any monitor reset
+            self._close_episode(q)  # the state reached, before any monitor reset
         elif self.shield is not None:
             self._add_mask(info)
         if self._obs_unchanged:
             return obs, reward, terminated, truncated, info
-        return self.encode(obs, q), reward, terminated, truncated, info
+        return self.encode(obs, self._q), reward, terminated, truncated, info
 
     # --- pieces of a step ----------------------------------------------------------------
 

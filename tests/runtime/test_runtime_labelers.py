@@ -161,3 +161,85 @@ def test_minigrid_labeler_rejects_other_envs():
 
     with pytest.raises(TypeError, match="MiniGrid"):
         MiniGridLabeler().attach(gym.make("CartPole-v1"))
+
+
+# --- the wrapper's fast path: packed bits straight from the labeler -------------------------
+
+MINIGRID_BINDINGS = [
+    # (props, derived): subsets exercise computing only the facts the names need
+    (("forward", "front_is_wall", "on_lava"), {}),
+    (("door_open",), {}),
+    (("front_door_locked", "pickup", "toggle"), {}),
+    (("held_key", "near_door", "not_locked"), {
+        "held_key": ("carrying", "==", "key"),
+        "near_door": ("front", "==", "door"),
+        "not_locked": ("door_state", "!=", "locked"),
+    }),
+    (tuple(sorted(MiniGridLabeler().known_names())), {}),
+]
+
+
+@pytest.mark.parametrize("view", ["after", "before"])
+def test_minigrid_bits_function_agrees_with_values(view):
+    """``Binding.bits_function`` (MiniGrid's fast path) gives the bits and labels that
+    evaluating ``values`` gives, along random DoorKey episodes (doors, keys, pickups)."""
+    import gymnasium as gym
+    import minigrid  # noqa: F401
+
+    env = gym.make("MiniGrid-DoorKey-5x5-v0")
+    env.reset(seed=1)
+    lab = MiniGridLabeler(view)
+    lab.attach(env)
+    bindings = [Binding(props, lab, derived=derived, spec="t")
+                for props, derived in MINIGRID_BINDINGS]
+    fast = [b.bits_function() for b in bindings]
+    rng = np.random.default_rng(0)
+    seen: set[int] = set()
+    for _ in range(300):
+        a = int(rng.integers(0, 6))
+        lab.before_step(env, a)
+        obs, _, term, trunc, info = env.step(a)
+        values = lab.values(obs, info, env)
+        for b, f in zip(bindings, fast, strict=True):
+            labels, bits = b.evaluate_bits(values)
+            assert f(obs, info, env) == bits == b.bits(values)
+            assert b.labels_of_bits(bits) == labels
+            assert list(b.labels_of_bits(bits)) == list(labels)  # props order
+        seen.add(bindings[-1].evaluate_bits(values)[1])
+        if term or trunc:
+            env.reset(seed=int(rng.integers(0, 100)))
+    assert len(seen) > 5  # the walk saw several different letters
+
+
+def test_generic_bits_function_and_label_copies():
+    lab = InfoLabeler({"on_lava": "lava", "health": "hp"})
+    b = Binding(("low", "on_lava"), lab, derived={"low": ("health", "<", 30)}, spec="safe")
+    f = b.bits_function()
+    assert f(None, {"lava": True, "hp": 50}, None) == 2
+    assert f(None, {"lava": False, "hp": 12}, None) == 1
+    first = b.labels_of_bits(3)
+    first["low"] = False  # a caller's change does not leak into the next step's labels
+    assert b.labels_of_bits(3) == {"low": True, "on_lava": True}
+    with pytest.raises(LabelingError, match="hp"):
+        f(None, {"lava": True}, None)
+
+
+def test_active_spec_step_bits_matches_step_on_labels():
+    from runtime.build import automaton_from_function
+    from runtime.progression import ActiveSpec
+
+    aut = automaton_from_function(
+        ["a", "b"], 3, lambda q, v: 2 if q == 2 or (v["a"] and v["b"]) else int(v["a"]),
+        accepting=[True, True, False], name="ab",
+    )
+    s = ActiveSpec("ab", aut, InfoLabeler(["a", "b"]), None)
+    tables = (s.next, s.cls)
+    for fused in (True, False):
+        s.next = tables[0] if fused else None
+        for q in range(3):
+            for bits in range(4):
+                labels = s.binding.labels_of_bits(bits)
+                assert s.step_bits(q, bits) == aut.step(q, labels) == s.step(q, labels)
+    s.cls = None
+    s.next = None
+    assert [s.step_bits(1, b) for b in range(4)] == [0, 1, 0, 2]
