@@ -35,7 +35,7 @@ def run(args: Any) -> int:
 
     everything = []
     failed = False
-    chunks: list[str] = []
+    blocks: list[str] = []  # one per file: its diagnostics, then its summary line
     for path in args.files:
         diags, sources = check_file(path, weak_next=args.weak_next)
         everything.extend(diags)
@@ -43,8 +43,7 @@ def run(args: Any) -> int:
         warnings = len(diags) - errors
         failed |= errors > 0
         if args.format == "human":
-            if diags:
-                chunks.append(render_all(diags, sources))
+            chunks = [render_all(diags, sources)] if diags else []
             if errors:
                 summary = f"{path}: {_plural(errors, 'error')}"
                 if warnings:
@@ -53,8 +52,15 @@ def run(args: Any) -> int:
                 summary = f"{path}: ok" + (f" ({_plural(warnings, 'warning')})" if warnings
                                            else "")
             chunks.append(summary)
+            blocks.append("\n\n".join(chunks))
     if args.format == "json":
         sys.stdout.write(to_json(everything) + "\n")
     else:
-        sys.stdout.write("\n\n".join(chunks) + "\n")
+        # Clean files print one line each; a blank line sets off files with diagnostics.
+        out = ""
+        for i, block in enumerate(blocks):
+            if i:
+                out += "\n\n" if "\n" in block or "\n" in blocks[i - 1] else "\n"
+            out += block
+        sys.stdout.write(out + "\n")
     return 1 if failed else 0
