@@ -12,9 +12,11 @@
    under ``SafeguardWrapper`` stepped with the same actions, interleaved in one run, median
    of per-block timings; the difference in microseconds and as a ratio. The wrapper wraps
    the env object that is stepped bare, and a second bare block per round gives the noise
-   floor (A/A difference). The wrapper's own cost in that loop is also measured per step:
-   the wrapped step minus the inner env's step (median over steps), against the same for
-   the bare env.
+   floor (A/A difference); the same wrapper with ``explain=False`` runs in the rotation as
+   well. The wrapper's own cost in that loop is also measured per step:
+   the wrapped step minus the inner env's step (median over ordinary steps), against the
+   same for the bare env; steps that build an explanation (entering the violation sink)
+   are counted and timed separately.
 
 Usage: ``.venv/bin/python benchmarks/monitor.py [--quick] [--wrapper-only] [--json out.json]``
 """
@@ -147,8 +149,15 @@ def bench_wrapper(quick: bool) -> dict[str, Any]:
     block, blocks = (500, 10) if quick else (2000, 30)
     actions = [int(a) for a in rng.integers(0, 3, size=block)]
     # "bare_again" (the bare env once more) is an A/A control: its difference to "bare" is
-    # the noise floor of the bare-vs-wrapped difference in this run.
-    runs: dict[str, Any] = {"bare": bare, "wrapped": wrapped, "bare_again": bare}
+    # the noise floor of the bare-vs-wrapped difference in this run. "no_explain" is the
+    # wrapper with explain=False: the explanation sentence built on the step that enters
+    # the violation sink (once per episode here) is its single most expensive part.
+    no_explain = SafeguardWrapper(
+        bare, aut, MiniGridLabeler(), reward="shaping", on_violation="continue", explain=False
+    )
+    runs: dict[str, Any] = {
+        "bare": bare, "wrapped": wrapped, "bare_again": bare, "no_explain": no_explain
+    }
     cpu: dict[str, list[float]] = {k: [] for k in runs}
     wall: dict[str, list[float]] = {k: [] for k in runs}
 
@@ -169,7 +178,7 @@ def bench_wrapper(quick: bool) -> dict[str, Any]:
     for times in (*cpu.values(), *wall.values()):
         times.clear()
     for i in range(blocks):  # interleaved, rotating the order, so load hits all alike
-        for k in keys[i % 3:] + keys[: i % 3]:
+        for k in keys[i % 4:] + keys[: i % 4]:
             run(k)
     bare_t, wrapped_t = wall["bare"], wall["wrapped"]
     b, w = statistics.median(bare_t), statistics.median(wrapped_t)
@@ -181,8 +190,11 @@ def bench_wrapper(quick: bool) -> dict[str, Any]:
     pairs = zip(cpu["bare"], cpu["wrapped"], strict=True)
     paired = statistics.median([w_c - b_c for b_c, w_c in pairs])
     aa = statistics.median(cpu["bare_again"]) - b_cpu
+    ne = statistics.median(cpu["no_explain"]) - b_cpu
     return {
         "aa_cpu_us": aa * 1e6,
+        "no_explain_overhead_cpu_us": ne * 1e6,
+        "no_explain_overhead_cpu_ratio": ne / b_cpu,
         "overhead_cpu_paired_us": paired * 1e6,
         "overhead_cpu_paired_ratio": paired / b_cpu,
         "bare_cpu_us": b_cpu * 1e6,
@@ -233,19 +245,30 @@ def bench_wrapper_own(quick: bool) -> dict[str, Any]:
         bare, aut, MiniGridLabeler(), reward="shaping", on_violation="continue"
     )
     actions = [int(a) for a in np.random.default_rng(0).integers(0, 3, size=2000)]
-    outside: dict[str, list[int]] = {"bare": [], "wrapped": []}
+    outside: dict[str, list[int]] = {"bare": [], "wrapped": [], "explaining": []}
     for i in range(2 if quick else 6):
         for key, env in ((("bare", bare), ("wrapped", wrapped))[:: 1 if i % 2 else -1]):
             env.reset(seed=0)
             for a in actions:
                 t = clock()
-                _, _, term, trunc, _ = env.step(a)
-                outside[key].append(clock() - t - inner_ns[0])
+                _, _, term, trunc, info = env.step(a)
+                own = clock() - t - inner_ns[0]
+                # The step entering the violation sink builds an explanation sentence
+                # (compiler.explain): rare, but far costlier than an ordinary step.
+                explaining = key == "wrapped" and "explanation" in info["safeguard"]
+                outside["explaining" if explaining else key].append(own)
                 if term or trunc:
                     env.reset()
     b = statistics.median(outside["bare"]) / 1e3
     w = statistics.median(outside["wrapped"]) / 1e3
-    return {"own_bare_us": b, "own_wrapped_us": w, "own_overhead_us": w - b}
+    n_expl = len(outside["explaining"])
+    expl = statistics.median(outside["explaining"]) / 1e3 if n_expl else 0.0
+    n_wrapped = n_expl + len(outside["wrapped"])
+    return {
+        "own_bare_us": b, "own_wrapped_us": w, "own_overhead_us": w - b,
+        "explanation_us": expl, "explanations_per_1000_steps": 1000 * n_expl / n_wrapped,
+        "explanation_per_step_us": expl * n_expl / n_wrapped,
+    }
 
 
 def bench_wrapper_alone(quick: bool) -> dict[str, Any]:
@@ -354,11 +377,15 @@ def main(argv: list[str] | None = None) -> int:
           f"overhead {w['overhead_cpu_us']:.1f} µs ({100 * w['overhead_cpu_ratio']:.1f} %), "
           f"median of paired block differences {w['overhead_cpu_paired_us']:.1f} µs "
           f"({100 * w['overhead_cpu_paired_ratio']:.1f} %), A/A (bare again minus bare) "
-          f"{w['aa_cpu_us']:.1f} µs; "
+          f"{w['aa_cpu_us']:.1f} µs, with explain=False {w['no_explain_overhead_cpu_us']:.1f} µs "
+          f"({100 * w['no_explain_overhead_cpu_ratio']:.1f} %); "
           f"wrapper alone (frozen env, warm caches): {w['wrapper_alone_cpu_us']:.2f} µs CPU/step; "
           f"own cost per step in the real loop (median step minus inner env step): "
           f"wrapped {w['own_wrapped_us']:.2f}, bare {w['own_bare_us']:.2f}, "
-          f"difference {w['own_overhead_us']:.2f} µs")
+          f"difference {w['own_overhead_us']:.2f} µs on ordinary steps; explanations "
+          f"(steps entering the sink): {w['explanations_per_1000_steps']:.1f} per 1,000 steps, "
+          f"{w['explanation_us']:.0f} µs each (median), {w['explanation_per_step_us']:.2f} µs "
+          f"per step on average")
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "batched": rows, "wrapper": w}, indent=1))
     return 0
