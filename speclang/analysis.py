@@ -251,8 +251,8 @@ class Program:
         if t.kind not in ("enum", "text") and t.kind not in OBSERVABLE_TYPES:
             self.diagnostics.append(error(
                 "E020", f'unknown observable type "{t.kind}"', t.span,
-                did_you_mean(t.kind, OBSERVABLE_TYPES)
-                or "use float, int, bool or an enumeration {a, b, ...}"))
+                did_you_mean(t.kind, (*OBSERVABLE_TYPES, "text"))
+                or "use float, int, bool, text or an enumeration {a, b, ...}"))
 
     def _check_text(self, d: S.TextDecl, kind: str) -> None:
         name = d.observable.name
