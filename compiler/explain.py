@@ -235,7 +235,10 @@ def _letter(aut: Automaton, letter: Any) -> Letter:
     return frozenset(letter)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _step(aut: Automaton, q: int, letter: Letter) -> int:
+    # Explanations replay whole episodes whose letters repeat a lot; automata hash by
+    # identity, so the cache is exact.
     index = aut.prop_index
     return aut.step(q, [p for p in letter if p in index])
 
@@ -709,6 +712,14 @@ class Explainer:
             prefix = [_letter(self.automaton, x) for x in self.letters[: self.violation_step]]
             self._cause = find_cause(self.parts, prefix)
         return self._cause
+
+    def explain_violating_prefix(self, letters: Sequence[Any]) -> str:
+        """One line for an episode whose *last* letter entered the violation sink, without
+        replaying it through :meth:`step` first (a wrapper that monitors the episode itself
+        already knows where the violation happened)."""
+        prefix = [_letter(self.automaton, x) for x in letters]
+        cause = find_cause(self.parts, prefix)
+        return (f"{self.name}: " if self.name else "") + cause.summary
 
     def explain_last_violation(self) -> str | None:
         """One line naming the violated conjunct and the reason, or ``None`` when the

@@ -395,10 +395,8 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             if ex is None:
                 source = s.source if s.source is not None else s.aut
                 ex = self._explainers[s.name] = Explainer(source, automaton=s.aut, module=s.module)
-            ex.reset()
-            for letter in trace:
-                ex.step(letter)
-            return ex.explain_last_violation()
+            # This is called on the step that entered the sink: the trace ends there.
+            return ex.explain_violating_prefix(trace)
         except Exception:  # noqa: BLE001
             # The explanation is a courtesy on an already-violating step; a failure in the
             # blame analysis must not end a training run, so fall back to the residual.
