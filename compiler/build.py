@@ -3,6 +3,8 @@ explore derivatives, minimise, number canonically, attach verdicts and letter cl
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from compiler import ir
@@ -75,8 +77,17 @@ def automaton_from_minimal(m: Minimal, props: tuple[str, ...], residuals: list[s
 
 def build_automaton(formula: ir.Formula, budget: Budget, *, name: str | None = None,
                     source_hash: str | None = None) -> Automaton:
-    with ir.deep_recursion():
-        return _build(formula, budget, name, source_hash)
+    # The construction allocates millions of small tuples that stay alive in memo tables,
+    # so the cyclic garbage collector keeps rescanning them (about 15% of a large
+    # compilation) while finding almost nothing to free; pause it for the duration.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with ir.deep_recursion():
+            return _build(formula, budget, name, source_hash)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def _build(formula: ir.Formula, budget: Budget, name: str | None,

@@ -34,8 +34,10 @@ def _unique_rows(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return m, np.zeros(0, dtype=np.int64)
     width = m.shape[1]
     mix = _MIX[np.arange(width) % _MIX.shape[0]] * (np.arange(width, dtype=np.int64) + 1)
+    # Integer matrix products wrap modulo 2**64 exactly like the elementwise sums they
+    # replace (same hash values), without the temporary matrices: about 4x faster.
     with np.errstate(over="ignore"):
-        h = (m * mix).sum(axis=1) ^ (m[:, ::-1] * mix).sum(axis=1).view(np.int64) * 31
+        h = (m @ mix) ^ (m @ mix[::-1]) * 31
     _, first, inv = np.unique(h, return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
     uniq = m[first]
@@ -63,6 +65,62 @@ def _successor_count_exceeds(aut: Automaton, root: int, limit: int) -> bool:
             stack.append(int(hi[node]))
             stack.append(int(lo[node]))
     return False
+
+
+def _preorder_walk(root: int, g_lo: np.ndarray, g_hi: np.ndarray, inner: np.ndarray,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Pre-order numbering of the nodes reachable from ``root`` (false child first, a
+    shared node numbered when first reached): the visit order and ``index`` (-1 when
+    unreached)."""
+    glo, ghi, inner_l = g_lo.tolist(), g_hi.tolist(), inner.tolist()
+    index = [-1] * len(glo)
+    order: list[int] = []
+    stack = [root]
+    while stack:
+        g = stack.pop()
+        if index[g] >= 0:
+            continue
+        index[g] = len(order)
+        order.append(g)
+        if inner_l[g]:
+            stack.append(ghi[g])
+            stack.append(glo[g])
+    return np.asarray(order, dtype=np.int64), np.asarray(index, dtype=np.int64)
+
+
+def _preorder(root: int, g_lo: np.ndarray, g_hi: np.ndarray, g_level: np.ndarray, depth: int,
+              offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What :func:`_preorder_walk` returns, vectorised level by level when the reachable
+    diagram is a tree (every node has one parent, as in ``F(p1 & F(p2 & ...))`` with its
+    2**n classes): a node's number is its parent's plus one, plus the size of the false
+    subtree for a true child. Children lie on strictly later levels than their parents.
+    Diagrams with shared nodes fall back to the walk."""
+    total = g_lo.shape[0]
+    reached = np.zeros(total, dtype=bool)
+    reached[root] = True
+    per_level: list[np.ndarray] = []
+    for level in range(depth):
+        start, end = int(offset[level]), int(offset[level + 1])
+        idx = start + np.flatnonzero(reached[start:end])
+        per_level.append(idx)
+        reached[g_lo[idx]] = True
+        reached[g_hi[idx]] = True
+    edges = [g_lo[idx] for idx in per_level] + [g_hi[idx] for idx in per_level]
+    if edges and np.bincount(np.concatenate(edges), minlength=total).max() > 1:
+        return _preorder_walk(root, g_lo, g_hi, g_level < depth)
+    size = np.ones(total, dtype=np.int64)
+    for idx in reversed(per_level):
+        size[idx] = 1 + size[g_lo[idx]] + size[g_hi[idx]]
+    num = np.zeros(total, dtype=np.int64)
+    for idx in per_level:
+        lo_idx = g_lo[idx]
+        num[lo_idx] = num[idx] + 1
+        num[g_hi[idx]] = num[idx] + 1 + size[lo_idx]
+    nodes = np.flatnonzero(reached)
+    order = nodes[np.argsort(num[nodes], kind="stable")]
+    index = np.full(total, -1, dtype=np.int64)
+    index[order] = np.arange(order.shape[0], dtype=np.int64)
+    return order, index
 
 
 def attach_letter_classes(aut: Automaton, budget: Budget | None = None) -> None:
@@ -99,54 +157,40 @@ def attach_letter_classes(aut: Automaton, budget: Budget | None = None) -> None:
 
     # Number the class diagram in pre-order from the root (node 0, where classify starts),
     # false branch first; classes are numbered in the order the walk reaches them.
+    #
+    # Every (level, row) gets a global id ``offset[level] + row``. A row that does not
+    # branch at its level is the same node as its (only) child one level down; ``res``
+    # maps every global id to the branching (or final-level) node it stands for, computed
+    # bottom-up with numpy so that the numbering below only meets real nodes.
     depth = len(levels)
-    out_var: list[int] = []
-    out_lo: list[int] = []
-    out_hi: list[int] = []
-    class_rows: list[int] = []
-    index: dict[tuple[int, int], int] = {}
-    level_lists = [(b.tolist(), lc.tolist(), hc.tolist()) for b, lc, hc in levels]
+    sizes = [lc.shape[0] for _, lc, _ in levels] + [rows.shape[0]]
+    offset = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    total = int(offset[-1])
+    res_below = offset[depth] + np.arange(sizes[depth], dtype=np.int64)
+    g_lo = np.zeros(total, dtype=np.int64)
+    g_hi = np.zeros(total, dtype=np.int64)
+    g_level = np.full(total, depth, dtype=np.int64)
+    for level in range(depth - 1, -1, -1):
+        branching, lo_child, hi_child = levels[level]
+        start, end = int(offset[level]), int(offset[level + 1])
+        ids = np.arange(start, end, dtype=np.int64)
+        g_lo[start:end] = res_below[lo_child]
+        g_hi[start:end] = res_below[hi_child]
+        g_level[start:end] = level
+        res_below = np.where(branching, ids, res_below[lo_child])
+    root = int(res_below[0])
 
-    def resolve(level: int, row: int) -> tuple[int, int]:
-        while level < depth and not level_lists[level][0][row]:
-            row = level_lists[level][1][row]
-            level += 1
-        return level, row
-
-    stack: list[tuple[int, int, int, int]] = []  # (level, row, parent node, 0=lo / 1=hi)
-
-    def visit(level: int, row: int) -> int:
-        key = resolve(level, row)
-        node = index.get(key)
-        if node is not None:
-            return node
-        node = len(out_var)
-        index[key] = node
-        lvl, r = key
-        if lvl == depth:
-            out_var.append(-1)
-            out_lo.append(len(class_rows))
-            out_hi.append(0)
-            class_rows.append(r)
-        else:
-            out_var.append(lvl)
-            out_lo.append(-1)
-            out_hi.append(-1)
-            stack.append((lvl + 1, level_lists[lvl][2][r], node, 1))
-            stack.append((lvl + 1, level_lists[lvl][1][r], node, 0))
-        return node
-
-    visit(0, 0)
-    while stack:
-        lvl, r, parent, side = stack.pop()
-        child = visit(lvl, r)
-        if side == 0:
-            out_lo[parent] = child
-        else:
-            out_hi[parent] = child
+    order_a, index_a = _preorder(root, g_lo, g_hi, g_level, depth, offset)
+    level_o = g_level[order_a]
+    is_class = level_o == depth
+    class_rows = order_a[is_class] - offset[depth]
+    class_no = np.cumsum(is_class) - 1
+    out_var = np.where(is_class, -1, level_o)
+    out_lo = np.where(is_class, class_no, index_a[g_lo[order_a]])
+    out_hi = np.where(is_class, 0, index_a[g_hi[order_a]])
     aut.class_dd_var = np.asarray(out_var, dtype=np.int32)
     aut.class_dd_lo = np.asarray(out_lo, dtype=np.int32)
     aut.class_dd_hi = np.asarray(out_hi, dtype=np.int32)
-    aut.delta = np.ascontiguousarray(targets[np.asarray(class_rows, dtype=np.int64)].T).astype(
+    aut.delta = np.ascontiguousarray(targets[class_rows].T).astype(
         np.int32
     )

@@ -20,6 +20,10 @@ LEAF = 1 << 30
 _CHECK_EVERY = 1 << 12
 
 
+def _released(a: int, b: int) -> int:  # pragma: no cover - never called
+    raise AssertionError("apply_lattice recursion used after its call returned")
+
+
 class MTBDD:
     __slots__ = (
         "var", "lo", "hi", "values", "_unique", "_leaves", "budget", "_next_check", "max_leaves"
@@ -129,33 +133,64 @@ class MTBDD:
         """Like :meth:`apply` for a commutative, idempotent ``fn`` with unit leaf ``unit``
         and absorbing leaf ``zero`` (and/or on residuals): sub-diagrams meeting a unit, a
         zero or themselves are answered without descending into them."""
-        if a == zero or b == zero:
-            return zero
-        if a in (unit, b):
-            return b
-        if b == unit:
-            return a
-        if a > b:
-            a, b = b, a
-        k = (a, b)
-        r = memo.get(k)
-        if r is not None:
+        # The hot loop of exploration. The recursion is a closure over local names (no
+        # attribute lookups, no argument passing of the constants) with ``mk`` inlined;
+        # nodes are created in exactly the order the plain recursion would create them.
+        var, lo, hi, values, unique = self.var, self.lo, self.hi, self.values, self._unique
+        memo_get, unique_get, leaf, grew = memo.get, self._unique.get, self.leaf, self._grew
+
+        def rec(a: int, b: int) -> int:
+            if a == zero or b == zero:
+                return zero
+            if a in (unit, b):
+                return b
+            if b == unit:
+                return a
+            if a > b:
+                a, b = b, a
+            k = (a, b)
+            r = memo_get(k)
+            if r is not None:
+                return r
+            va = var[a]
+            vb = var[b]
+            if va == vb:
+                if va == LEAF:
+                    r = leaf(fn(values[lo[a]], values[lo[b]]))
+                    memo[k] = r
+                    return r
+                lo_r = rec(lo[a], lo[b])
+                hi_r = rec(hi[a], hi[b])
+            elif va < vb:
+                lo_r = rec(lo[a], b)
+                hi_r = rec(hi[a], b)
+            else:
+                va = vb
+                lo_r = rec(a, lo[b])
+                hi_r = rec(a, hi[b])
+            if lo_r == hi_r:
+                r = lo_r
+            else:
+                uk = (va, lo_r, hi_r)
+                r = unique_get(uk)
+                if r is None:
+                    r = len(var)
+                    var.append(va)
+                    lo.append(lo_r)
+                    hi.append(hi_r)
+                    unique[uk] = r
+                    if r >= self._next_check - 1:  # what _grew tests, without the call
+                        grew()
+            memo[k] = r
             return r
-        var, lo, hi = self.var, self.lo, self.hi
-        va, vb = var[a], var[b]
-        if va == LEAF and vb == LEAF:
-            r = self.leaf(fn(self.values[lo[a]], self.values[lo[b]]))
-        elif va == vb:
-            lo_r = self.apply_lattice(fn, lo[a], lo[b], memo, unit, zero)
-            r = self.mk(va, lo_r, self.apply_lattice(fn, hi[a], hi[b], memo, unit, zero))
-        elif va < vb:
-            lo_r = self.apply_lattice(fn, lo[a], b, memo, unit, zero)
-            r = self.mk(va, lo_r, self.apply_lattice(fn, hi[a], b, memo, unit, zero))
-        else:
-            lo_r = self.apply_lattice(fn, a, lo[b], memo, unit, zero)
-            r = self.mk(vb, lo_r, self.apply_lattice(fn, a, hi[b], memo, unit, zero))
-        memo[k] = r
-        return r
+
+        try:
+            return rec(a, b)
+        finally:
+            # ``rec`` refers to itself through its closure cell: break that cycle so the
+            # closure (and what it holds) is freed by reference counting, not left to the
+            # cyclic collector (which build_automaton pauses).
+            rec = _released
 
     def map_leaves(
         self,

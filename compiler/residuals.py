@@ -95,14 +95,29 @@ def _merge(c1: Clause, c2: Clause) -> Clause | None:
     else:
         only1, only2 = c1 - c2, c2 - c1
         drop: set[Formula] = set()
+        # The pair loop is hot (conjunctions of residual leaves): ``implies`` is inlined as
+        # a memo lookup. ``a is not b`` always holds here, as the sets are disjoint; once
+        # ``a`` is dropped every later pair with it would be skipped, hence the ``break``.
+        imp_get = _imp_memo.get
         for a in only1:
+            if a in drop:
+                continue
+            au = a.uid
             for b in only2:
-                if b in drop or a in drop:
+                if b in drop:
                     continue
-                if implies(a, b):
+                r = imp_get((au, b.uid))
+                if r is None:
+                    r = implies(a, b)
+                if r:
                     drop.add(b)
-                elif implies(b, a):
+                    continue
+                r = imp_get((b.uid, au))
+                if r is None:
+                    r = implies(b, a)
+                if r:
                     drop.add(a)
+                    break
         merged = (c1 | c2) - drop if drop else c1 | c2
     for lit in merged:
         if lit.op is Op.NOT and lit.args[0] in merged:

@@ -184,7 +184,8 @@ class _Explorer:
         elif op is Op.ATOM:
             assert f.name is not None
             r = self.fdd.mk(self.index[f.name], self.F, self.T)
-        elif is_past_literal(f):
+        elif self.has_past and is_past_literal(f):
+            # (Without past operators in the formula no residual holds a past literal.)
             r = self.past(f, prev)
         elif op is Op.NOT:
             g = f.args[0]
@@ -280,6 +281,7 @@ class _Explorer:
             else:
                 # Leaves are successor residuals already: register the new ones, walking
                 # only diagram nodes no earlier state has walked (their leaves are known).
+                # (state_of inlined for the plain-future case: this loop is hot.)
                 roots.append(node)
                 stack = [node]
                 while stack:
@@ -288,10 +290,21 @@ class _Explorer:
                         continue
                     walked.add(n)
                     if fvar[n] == LEAF:
-                        state_of(fvalues[flo[n]])
+                        g = fvalues[flo[n]]
+                        if g not in ids:
+                            budget.check_states(len(keys) + 1)
+                            ids[g] = len(keys)
+                            keys.append(g)
+                            residuals.append(g)
                     else:
-                        stack.append(fhi[n])
-                        stack.append(flo[n])
+                        # Children already walked would be skipped when popped: do not
+                        # push them at all (same visit order, far fewer pops).
+                        c = fhi[n]
+                        if c not in walked:
+                            stack.append(c)
+                        c = flo[n]
+                        if c not in walked:
+                            stack.append(c)
             q += 1
             if q & 63 == 0:
                 budget.check_time()
