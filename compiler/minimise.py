@@ -155,8 +155,14 @@ def bfs_order(c: Canonical, initial: int) -> np.ndarray:
                     new_id[t] = len(order)
                     order.append(t)
             else:
-                stack.append(hi[node])
-                stack.append(lo[node])
+                # A child already done would be skipped when popped: not pushing it keeps
+                # the same visit order with far fewer stack operations.
+                child = hi[node]
+                if not done[child]:
+                    stack.append(child)
+                child = lo[node]
+                if not done[child]:
+                    stack.append(child)
     return np.asarray(new_id, dtype=np.int64)
 
 
