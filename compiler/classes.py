@@ -27,9 +27,11 @@ MAX_LEVEL_ROWS = 1 << 16
 _MIX = np.random.default_rng(20261127).integers(1, 2**62, size=4096, dtype=np.int64) | 1
 
 
-def _unique_rows(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _unique_rows(m: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Distinct rows and the inverse index, via a 64-bit hash of each row; the hash is
-    verified (rows with equal hashes must be equal) and exact sorting is the fallback."""
+    verified (rows with equal hashes must be equal) and exact sorting is the fallback.
+    None when there are more than ``limit`` distinct rows: distinct rows are at least as
+    many as distinct hashes, so that is decided before the (costly) verification."""
     if m.shape[0] == 0:
         return m, np.zeros(0, dtype=np.int64)
     width = m.shape[1]
@@ -39,6 +41,8 @@ def _unique_rows(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(over="ignore"):
         h = (m @ mix) ^ (m @ mix[::-1]) * 31
     _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    if limit is not None and first.shape[0] > limit:
+        return None
     inv = inv.reshape(-1)
     uniq = m[first]
     if np.array_equal(uniq[inv], m):
@@ -142,9 +146,10 @@ def attach_letter_classes(aut: Automaton, budget: Budget | None = None) -> None:
         lo_rows = np.where(test, lo[rows], rows)
         hi_rows = np.where(test, hi[rows], rows)
         branching = test.any(axis=1)
-        children, inv = _unique_rows(np.concatenate([lo_rows, hi_rows[branching]]))
-        if children.shape[0] > limit:
+        unique = _unique_rows(np.concatenate([lo_rows, hi_rows[branching]]), limit)
+        if unique is None or unique[0].shape[0] > limit:
             return
+        children, inv = unique
         k = rows.shape[0]
         lo_child = inv[:k]
         hi_child = lo_child.copy()
