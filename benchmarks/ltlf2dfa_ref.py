@@ -124,78 +124,52 @@ def mona_dfa(formula_text: str, *, past: bool = False) -> MonaDFA:
 
 
 def mona_dfa_ppltl(formula_text: str) -> MonaDFA:
-    """The minimal DFA of a pure-past formula in LTLf2DFA's PPLTL syntax (``Y O H S``),
-    evaluated at the last step, computed by MONA under the same lock. (Added for
-    benchmarks/compile.py's past-time family.)"""
-    from ltlf2dfa.parser.ppltl import PPLTLParser
+    """The minimal DFA of a pure-past formula in LTLf2DFA's PPLTL syntax, evaluated at the
+    last step (``mona_dfa(..., past=True)``; kept for benchmarks/compile.py)."""
+    return mona_dfa(formula_text, past=True)
 
-    try:
-        parsed = PPLTLParser()(formula_text)
-    except Exception as exc:  # lark raises several types; all mean bad syntax
-        raise MonaError(f"LTLf2DFA cannot parse {formula_text!r}: {exc}") from exc
-    with ltlf2dfa_lock():
-        out = parsed.to_dfa(mona_dfa_out=True)
-    if not out:
-        raise MonaError(f"MONA timed out or failed on {formula_text!r}")
-    return parse_mona_output(out)
+
+def _bracketed(f: object, unary: dict, binary: dict, what: str) -> str:
+    """Print a ``compiler.ir.Formula`` fully bracketed with the given temporal operator
+    spellings (LTLf2DFA's LTLf and PPLTL syntaxes differ only there)."""
+    from compiler.ir import Formula, Op
+
+    assert isinstance(f, Formula)
+    op, a = f.op, f.args
+    if op is Op.TRUE:
+        return "true"
+    if op is Op.FALSE:
+        return "false"
+    if op is Op.ATOM:
+        assert f.name is not None
+        return f.name
+    if op is Op.NOT:
+        return f"!({_bracketed(a[0], unary, binary, what)})"
+    if op is Op.AND or op is Op.OR:
+        sep = " & " if op is Op.AND else " | "
+        return "(" + sep.join(_bracketed(x, unary, binary, what) for x in a) + ")"
+    if op in unary:
+        return f"{unary[op]}({_bracketed(a[0], unary, binary, what)})"
+    if op in binary:
+        left, right = (_bracketed(x, unary, binary, what) for x in a)
+        return f"(({left}) {binary[op]} ({right}))"
+    raise ValueError(f"{what}: {f}")
 
 
 def to_ltlf2dfa(f: object) -> str:
     """Print a future-only ``compiler.ir.Formula`` in LTLf2DFA syntax, fully bracketed."""
-    from compiler.ir import Formula, Op
+    from compiler.ir import Op
 
-    assert isinstance(f, Formula)
-    op, a = f.op, f.args
-    if op is Op.TRUE:
-        return "true"
-    if op is Op.FALSE:
-        return "false"
-    if op is Op.ATOM:
-        assert f.name is not None
-        return f.name
-    if op is Op.NOT:
-        return f"!({to_ltlf2dfa(a[0])})"
-    if op is Op.AND or op is Op.OR:
-        sep = " & " if op is Op.AND else " | "
-        return "(" + sep.join(to_ltlf2dfa(x) for x in a) + ")"
-    if op is Op.NEXT:
-        return f"X({to_ltlf2dfa(a[0])})"
-    if op is Op.WNEXT:
-        return f"WX({to_ltlf2dfa(a[0])})"
-    if op is Op.UNTIL:
-        return f"(({to_ltlf2dfa(a[0])}) U ({to_ltlf2dfa(a[1])}))"
-    if op is Op.RELEASE:
-        return f"(({to_ltlf2dfa(a[0])}) R ({to_ltlf2dfa(a[1])}))"
-    raise ValueError(f"LTLf2DFA has no past operators: {f}")
+    return _bracketed(f, {Op.NEXT: "X", Op.WNEXT: "WX"}, {Op.UNTIL: "U", Op.RELEASE: "R"},
+                      "LTLf2DFA has no past operators")
 
 
 def to_ppltl(f: object) -> str:
     """Print a pure-past ``compiler.ir.Formula`` in LTLf2DFA's PPLTL syntax."""
-    from compiler.ir import Formula, Op
+    from compiler.ir import Op
 
-    assert isinstance(f, Formula)
-    op, a = f.op, f.args
-    if op is Op.TRUE:
-        return "true"
-    if op is Op.FALSE:
-        return "false"
-    if op is Op.ATOM:
-        assert f.name is not None
-        return f.name
-    if op is Op.NOT:
-        return f"!({to_ppltl(a[0])})"
-    if op is Op.AND or op is Op.OR:
-        sep = " & " if op is Op.AND else " | "
-        return "(" + sep.join(to_ppltl(x) for x in a) + ")"
-    if op is Op.YESTERDAY:
-        return f"Y({to_ppltl(a[0])})"
-    if op is Op.WYESTERDAY:
-        return f"WY({to_ppltl(a[0])})"
-    if op is Op.SINCE:
-        return f"(({to_ppltl(a[0])}) S ({to_ppltl(a[1])}))"
-    if op is Op.TRIGGER:
-        return f"(({to_ppltl(a[0])}) P ({to_ppltl(a[1])}))"
-    raise ValueError(f"PPLTL has no future operators: {f}")
+    return _bracketed(f, {Op.YESTERDAY: "Y", Op.WYESTERDAY: "WY"},
+                      {Op.SINCE: "S", Op.TRIGGER: "P"}, "PPLTL has no future operators")
 
 
 def _random_formula(rng: random.Random, depth: int, props: Sequence[str], past: bool) -> object:
