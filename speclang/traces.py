@@ -164,3 +164,38 @@ def read_trace(path: str | os.PathLike[str], props: Collection[str] | None) -> l
         raise TraceError(label, 0, f"cannot read trace: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise TraceError(label, 0, "not a UTF-8 text file") from None
+
+
+# --- free formulas: which names a trace may mention ---------------------------------------
+
+
+def parse_alphabet(text: str | None) -> frozenset[str] | None:
+    """The ``--props`` option of ``monitor``/``explain``: proposition names separated by
+    commas or spaces, or ``None`` when the option is absent."""
+    if text is None:
+        return None
+    return frozenset(n for n in text.replace(",", " ").split() if n)
+
+
+class IgnoredNames:
+    """A free formula (``-f``) declares no alphabet, so a trace may mention propositions the
+    formula does not use (a corpus trace over ``a b c`` for the formula ``b``): they cannot
+    change its verdicts and are ignored, with one warning per name on standard error.
+    ``--props`` declares the alphabet instead, and then any other name is an error."""
+
+    def __init__(self, used: Collection[str], path: str) -> None:
+        self.used = frozenset(used)
+        self.path = path
+        self.warned: set[str] = set()
+
+    def check(self, step: int, names: Iterable[str]) -> None:
+        import sys
+
+        for name in sorted(set(names) - self.used - self.warned):
+            self.warned.add(name)
+            print(
+                f'{self.path}: warning: step {step} mentions "{name}", which the formula does '
+                "not use; it is ignored (declare the alphabet with --props to make this an "
+                "error)",
+                file=sys.stderr,
+            )

@@ -38,17 +38,27 @@ def register(subparsers: Any) -> None:
         help='one JSON line per step: ["key", "door"] or {"lava": false}; - reads stdin',
     )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument(
+        "--props",
+        metavar="NAMES",
+        help="with -f: the propositions a trace may mention (comma-separated); without it, "
+        "names the formula does not use are ignored with a warning",
+    )
     add_budget_arguments(p)
     p.set_defaults(func=run)
 
 
-def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str]]:
+def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str] | None]:
     """(spec or formula, module (or the formula's source), compiled automaton, allowed trace
-    names)."""
+    names: ``None`` allows any, for a -f formula without --props)."""
     import compiler
     import speclang
     from compiler.budget import CompileError
+    from speclang.traces import parse_alphabet
 
+    alphabet = parse_alphabet(args.props)
+    if alphabet is not None and args.formula is None:
+        raise UsageError("--props declares the alphabet of a -f formula")
     budgets = {"max_states": args.max_states, "timeout": args.timeout}
     try:
         if args.formula is not None:
@@ -57,7 +67,7 @@ def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str]]:
             formula = speclang.parse_formula(args.formula, weak_next=args.weak_next)
             aut = compiler.compile_formula(formula, **budgets)
             target, sources = _formula_with_spans(args.formula, formula, args.weak_next)
-            return target, sources, aut, set(aut.props)
+            return target, sources, aut, None if alphabet is None else set(aut.props) | alphabet
         if args.file is None:
             raise UsageError("give a spec FILE or -f FORMULA")
         module = load_module(args.file, weak_next=args.weak_next)
@@ -97,7 +107,7 @@ def _formula_with_spans(text: str, formula: Any, weak_next: bool) -> tuple[Any, 
 def run(args: argparse.Namespace) -> int:
     from compiler.explain import explain_trace
     from speclang.diagnostics import SpecErrors
-    from speclang.traces import TraceError, iter_trace, read_trace
+    from speclang.traces import IgnoredNames, TraceError, iter_trace, read_trace
 
     try:
         target, module, aut, allowed = _target(args)
@@ -112,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
     except TraceError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    if allowed is None:
+        ignored = IgnoredNames(aut.props, args.trace)
+        for t, step in enumerate(trace, 1):
+            ignored.check(t, step)
+        trace = [step & ignored.used for step in trace]
     explanation = explain_trace(target, trace, module=module, automaton=aut)
     if args.format == "json":
         print(json.dumps(explanation.to_json(), indent=2))

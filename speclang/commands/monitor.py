@@ -38,21 +38,32 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--trace", required=True, metavar="TRACE.jsonl", help="the trace; - reads standard input"
     )
+    p.add_argument(
+        "--props",
+        metavar="NAMES",
+        help="with -f: the propositions a trace may mention (comma-separated); without it, "
+        "names the formula does not use are ignored with a warning",
+    )
     add_budget_arguments(p)
     p.set_defaults(func=run)
 
 
-def _monitor(args: argparse.Namespace) -> tuple[Any, set[str], Any]:
-    """The automaton to run, the proposition names a trace may mention, and the module
-    (``None`` for a formula or an artifact)."""
+def _monitor(args: argparse.Namespace) -> tuple[Any, set[str] | None, Any]:
+    """The automaton to run, the proposition names a trace may mention (``None``: any, for a
+    free formula without ``--props``), and the module (``None`` for a formula or an
+    artifact)."""
     import compiler
     from compiler.budget import CompileError
+    from speclang.traces import parse_alphabet
 
     given = [x for x in (args.file, args.formula, args.artifact) if x is not None]
     if len(given) != 1:
         raise UsageError("give exactly one of FILE, -f FORMULA or --artifact ART.json")
     if args.spec is not None and args.file is None:
         raise UsageError("--spec selects a spec of FILE")
+    alphabet = parse_alphabet(args.props)
+    if alphabet is not None and args.formula is None:
+        raise UsageError("--props declares the alphabet of a -f formula")
     try:
         if args.artifact is not None:
             from compiler.artifact import ArtifactError, load
@@ -65,7 +76,7 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str], Any]:
         budgets = {"max_states": args.max_states, "timeout": args.timeout}
         if args.formula is not None:
             aut = compiler.compile_formula(args.formula, weak_next=args.weak_next, **budgets)
-            return aut, set(aut.props), None
+            return aut, (None if alphabet is None else set(aut.props) | alphabet), None
         module = load_module(args.file, weak_next=args.weak_next)
         names = select_specs(module, args.file, args.spec)
         if len(names) > 1:
@@ -80,7 +91,9 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str], Any]:
 Observation = tuple[frozenset[str], dict[str, object]]
 
 
-def _observations(path: str, allowed: set[str], observables: Any) -> Iterator[Observation]:
+def _observations(
+    path: str, allowed: set[str] | None, observables: Any
+) -> Iterator[Observation]:
     from speclang.traces import parse_observation, read_observations
 
     if path != "-":
@@ -94,7 +107,7 @@ def _observations(path: str, allowed: set[str], observables: Any) -> Iterator[Ob
 
 def run(args: argparse.Namespace) -> int:
     from speclang.diagnostics import SpecErrors
-    from speclang.traces import TraceError
+    from speclang.traces import IgnoredNames, TraceError
 
     try:
         aut, allowed, module = _monitor(args)
@@ -104,9 +117,12 @@ def run(args: argparse.Namespace) -> int:
     observables = module.observables if module is not None else {}
     derived = module.derived if module is not None else {}
     index = aut.prop_index
+    ignored = IgnoredNames(aut.props, args.trace) if allowed is None else None
     try:
         q = aut.initial
         for t, (true, values) in enumerate(_observations(args.trace, allowed, observables), 1):
+            if ignored is not None:
+                ignored.check(t, true)
             # Derived propositions (`prop low = health < 30`) hold when their observable
             # is given in this step and satisfies the comparison.
             computed = {

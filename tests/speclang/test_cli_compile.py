@@ -271,14 +271,20 @@ def test_monitor_acceptance_agrees_with_the_reference_semantics(
 ) -> None:
     formula = speclang.parse_formula(text)
     trace = _trace_file(tmp_path, [json.dumps(sorted(s)) for s in steps])
-    # A trace may only mention the formula's own propositions.
+    # A free formula declares no alphabet: names it does not use are ignored with a warning,
+    # unless --props declares the alphabet, which makes any other name an error.
     props = {p for s in steps for p in s}
     known = set(compiler.compile_formula(formula).props)
-    code, out, err = _run(capsys, "monitor", "-f", text, "--trace", str(trace))
     if not props <= known:
+        code, _, err = _run(
+            capsys, "monitor", "-f", text, "--props", ",".join(sorted(known)) or "none",
+            "--trace", str(trace),
+        )
         assert code == 1 and "unknown proposition" in err
-        return
+    code, out, err = _run(capsys, "monitor", "-f", text, "--trace", str(trace))
     assert code == 0, err
+    for name in props - known:
+        assert f'"{name}", which the formula does not use; it is ignored' in err
     for t, record in enumerate(_records(out), start=1):
         expected = reference.evaluate(formula, steps[:t])
         assert record["accepting"] == expected
