@@ -110,8 +110,14 @@ class Automaton:
 
     def step(self, state: int, letter: Valuation | np.ndarray) -> int:
         """Successor of ``state`` on one letter (a bool vector over ``props``, a set of true
-        proposition names, or a ``{name: bool}`` map)."""
-        vec = letter if isinstance(letter, np.ndarray) else self.valuation_vector(letter)
+        proposition names, or a ``{name: bool}`` map). Names outside ``props`` are ignored:
+        ``props`` holds only the propositions the formula uses, and the others (declared in
+        the spec file, or present in a shared trace) cannot change its state."""
+        vec = (
+            letter
+            if isinstance(letter, np.ndarray)
+            else self.valuation_vector(letter, strict=False)
+        )
         node = int(self.roots[state])
         var, lo, hi = self.dd_var, self.dd_lo, self.dd_hi
         while var[node] >= 0:

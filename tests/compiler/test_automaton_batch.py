@@ -2,6 +2,7 @@
 with scalar stepping either way."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,3 +31,12 @@ def test_step_batch_matches_scalar_step_with_and_without_dense_table(formula: st
     if aut.delta is not None:
         classes = aut.classify(vals)
         assert np.array_equal(aut.delta[states, classes], expected)
+
+
+def test_step_ignores_names_the_automaton_does_not_use() -> None:
+    spec_file = Path(__file__).resolve().parents[2] / "examples" / "minecraft.spec"
+    aut = compiler.compile_file(str(spec_file), spec="t1")
+    assert "wood" not in aut.props  # declared by the file, unused by t1
+    q = aut.step(aut.initial, {"wood", "iron"})
+    assert aut.verdict(q).label == "presumably_satisfied"
+    assert aut.verdict(aut.step(q, {"wood": True, "lava": True})).label == "violated"
