@@ -169,6 +169,16 @@ def read_trace(path: str | os.PathLike[str], props: Collection[str] | None) -> l
 # --- free formulas: which names a trace may mention ---------------------------------------
 
 
+def add_alphabet_argument(parser: Any) -> None:
+    """The ``--props`` option shared by ``monitor`` and ``explain``."""
+    parser.add_argument(
+        "--props",
+        metavar="NAMES",
+        help="with -f: the propositions a trace may mention (comma-separated); without it, "
+        "names the formula does not use are ignored with a warning",
+    )
+
+
 def parse_alphabet(text: str | None) -> frozenset[str] | None:
     """The ``--props`` option of ``monitor``/``explain``: proposition names separated by
     commas or spaces, or ``None`` when the option is absent."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from speclang.cli import SpecError, UsageError
 from speclang.commands.compile import add_budget_arguments, load_module, select_specs
+from speclang.traces import add_alphabet_argument
 
 
 def register(subparsers: Any) -> None:
@@ -38,12 +39,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--trace", required=True, metavar="TRACE.jsonl", help="the trace; - reads standard input"
     )
-    p.add_argument(
-        "--props",
-        metavar="NAMES",
-        help="with -f: the propositions a trace may mention (comma-separated); without it, "
-        "names the formula does not use are ignored with a warning",
-    )
+    add_alphabet_argument(p)
     add_budget_arguments(p)
     p.set_defaults(func=run)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from speclang.cli import SpecError, UsageError
 
@@ -40,12 +41,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
     except ConfigError as exc:
         raise SpecError(str(exc)) from None
-    if args.seed is not None:
-        cfg.seed = args.seed
-    if args.seeds is not None:
-        if args.seeds < 1:
-            raise UsageError("--seeds must be >= 1")
-        cfg.seeds = args.seeds
+    _override_seeds(cfg, args)
     if args.episodes is not None:
         if args.episodes < 1:
             raise UsageError("--episodes must be >= 1")
@@ -67,6 +63,16 @@ def _algorithm(path: str) -> str:
             return str(tomllib.load(fh).get("algorithm", "tabular"))
     except (OSError, tomllib.TOMLDecodeError):
         return "tabular"  # load_config reports the problem with its file name
+
+
+def _override_seeds(cfg: Any, args: argparse.Namespace) -> None:
+    """``--seed`` and ``--seeds`` override the config's first seed and seed count."""
+    if args.seed is not None:
+        cfg.seed = args.seed
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise UsageError("--seeds must be >= 1")
+        cfg.seeds = args.seeds
 
 
 def _run_dqn(args: argparse.Namespace) -> int:
@@ -95,12 +101,7 @@ def _run_vizdoom(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
     except ConfigError as exc:
         raise SpecError(str(exc)) from None
-    if args.seed is not None:
-        cfg.seed = args.seed
-    if args.seeds is not None:
-        if args.seeds < 1:
-            raise UsageError("--seeds must be >= 1")
-        cfg.seeds = args.seeds
+    _override_seeds(cfg, args)
     try:
         run(cfg, Path(args.out), progress=not args.no_progress)
     except ConfigError as exc:
