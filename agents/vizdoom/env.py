@@ -16,7 +16,8 @@ names (``health``, ``pos_x``, ``pos_y``, ``damage_taken``) and this step's picku
 ``sees_<object>`` is true for each of them (false for any other: ``info`` is a
 :class:`StepInfo`).
 
-``scenario_reward`` is the step's reward before ``reward_scale``.
+``scenario_reward`` is the scenario's own reward of the step (+1 per tic alive, -100 on
+death), whatever the agent is paid (``task_reward``) and before ``reward_scale``.
 
 ``env.unwrapped.game`` is a :class:`CachedGame`: it answers ``get_state()`` from the state
 the environment already fetched for this step, so a labeler reading the game costs no
@@ -42,6 +43,10 @@ ACTIONS: tuple[tuple[str, tuple[int, int, int]], ...] = (
     ("turn_right", (0, 1, 0)),
 )
 SCENARIOS = ("health_gathering_supreme", "health_gathering")
+# What the agent is paid (before ``reward_scale``): "scenario" is the scenario's own +1 per
+# tic alive and -100 on death; "medkits" is +1 per medkit picked up, which rewards the same
+# behaviour (health keeps the player alive) without a delay of hundreds of tics.
+TASK_REWARDS = ("scenario", "medkits")
 # Game variables added to the scenario's own (HEALTH) so specs can bind them.
 EXTRA_VARIABLES = ("POSITION_X", "POSITION_Y", "DAMAGE_TAKEN")
 POISON_DAMAGE = 20.0
@@ -86,7 +91,9 @@ class VizDoomEnv(gym.Env):
         frame_skip: tics per step (the action is repeated).
         frame_stack: frames per observation.
         downscale: block size of the pixel averaging (120x160 -> 60x80 for 2).
-        reward_scale: multiplies the scenario's reward (+1 per tic alive, -100 on death).
+        reward_scale: multiplies the task reward.
+        task_reward: one of ``TASK_REWARDS``; ``info["scenario_reward"]`` always carries
+            the scenario's own reward, whatever the agent is paid.
         episode_timeout: tics before truncation (default: the scenario's 2100).
         render_mode: ``"rgb_array"`` keeps colour frames for :meth:`render`.
     """
@@ -101,6 +108,7 @@ class VizDoomEnv(gym.Env):
         frame_stack: int = 4,
         downscale: int = 2,
         reward_scale: float = 1.0,
+        task_reward: str = "scenario",
         episode_timeout: int | None = None,
         render_mode: str | None = None,
     ) -> None:
@@ -110,6 +118,9 @@ class VizDoomEnv(gym.Env):
             raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}; got {scenario!r}")
         if downscale not in DOWNSCALES:
             raise ValueError(f"downscale must be one of {DOWNSCALES}; got {downscale}")
+        if task_reward not in TASK_REWARDS:
+            known = ", ".join(TASK_REWARDS)
+            raise ValueError(f"task_reward must be one of {known}; got {task_reward!r}")
         if frame_skip < 1 or frame_stack < 1:
             raise ValueError("frame_skip and frame_stack must be >= 1")
         if render_mode not in (None, "rgb_array"):
@@ -119,6 +130,7 @@ class VizDoomEnv(gym.Env):
         self.frame_stack = frame_stack
         self.downscale = downscale
         self.reward_scale = float(reward_scale)
+        self.task_reward = task_reward
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": max(1, 35 // frame_skip)}
         game = vzd.DoomGame()
@@ -231,7 +243,8 @@ class VizDoomEnv(gym.Env):
             info = self._observe(state, first=False)
             terminated = truncated = False
         info["scenario_reward"] = float(reward)
-        return self._frames.copy(), float(reward) * self.reward_scale, terminated, truncated, info
+        task = float(info["medkit"]) if self.task_reward == "medkits" else float(reward)
+        return self._frames.copy(), task * self.reward_scale, terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from ..experiment import episodes_to_safe
-from .env import VizDoomEnv
+from .env import TASK_REWARDS, VizDoomEnv
 from .specs import load_specs, safeguard
 
 METHODS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear")
@@ -75,7 +75,10 @@ class PPOConfig:
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     hidden: int = 256
-    # The scenario pays +1 per tic alive and -100 on death; scaled so returns are O(10).
+    # What the agent is paid (agents.vizdoom.env.TASK_REWARDS); the scenario's own reward
+    # (+1 per tic alive, -100 on death) is what the methods are compared on either way.
+    task_reward: str = "scenario"
+    # Scales the task reward; 0.01 brings the scenario's returns to O(10).
     reward_scale: float = 0.01
     violation_penalty: float = 1.0
     shaping: bool = True
@@ -98,6 +101,8 @@ class PPOConfig:
             raise ConfigError("total_timesteps must cover at least one rollout")
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ConfigError("num_envs * num_steps must be divisible by num_minibatches")
+        if self.task_reward not in TASK_REWARDS:
+            raise ConfigError(f"task_reward must be one of {', '.join(TASK_REWARDS)}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError("device must be auto, cpu or cuda")
 
@@ -213,6 +218,7 @@ class Envs:
                 frame_stack=cfg.frame_stack,
                 downscale=cfg.downscale,
                 reward_scale=cfg.reward_scale,
+                task_reward=cfg.task_reward,
                 episode_timeout=cfg.episode_timeout,
             )
             w = safeguard(
@@ -238,9 +244,10 @@ class Envs:
         self.ep_viol = np.zeros(cfg.num_envs, dtype=np.int64)
         self.ep_fviol = np.zeros(cfg.num_envs, dtype=bool)
         self.ep_len = np.zeros(cfg.num_envs, dtype=np.int64)
-        # One record per finished episode: (spec index, env return, length, violations,
-        # violated the final spec)
-        self.log: list[tuple[int, float, int, int, bool]] = []
+        self.ep_medkits = np.zeros(cfg.num_envs, dtype=np.int64)
+        # One record per finished episode: (spec index, scenario return, length, violations,
+        # violated the final spec, medkits picked up)
+        self.log: list[tuple[int, float, int, int, bool, int]] = []
 
     def set_spec(self, name: str) -> None:
         for w in self.envs:
@@ -260,8 +267,10 @@ class Envs:
                 int(self.ep_len[i]),
                 int(self.ep_viol[i]),
                 bool(self.ep_fviol[i]),
+                int(self.ep_medkits[i]),
             )
         )
+        self.ep_medkits[i] = 0
         self.ep_return[i] = 0.0
         self.ep_viol[i] = 0
         self.ep_fviol[i] = False
@@ -295,6 +304,7 @@ class Envs:
             self.ep_viol[i] += v
             self.ep_fviol[i] |= fm.violated[self.q_final[i]]
             self.ep_len[i] += 1
+            self.ep_medkits[i] += bool(info["medkit"])
             done = term or trunc
             dones[i] = done
             if done:
@@ -448,9 +458,11 @@ def train_run(
         if log is not None:
             recent = envs.log[-20:]
             mean_ret = float(np.mean([e[1] for e in recent])) if recent else float("nan")
+            mean_med = float(np.mean([e[5] for e in recent])) if recent else float("nan")
             log(
                 f"{method} seed {seed} update {update + 1}/{n_updates} spec {stage} "
                 f"steps {steps} episodes {len(envs.log)} return(last 20) {mean_ret:.0f} "
+                f"medkits(last 20) {mean_med:.1f} "
                 f"{steps / (time.time() - started):.0f} steps/s"
             )
     envs.close()
@@ -479,6 +491,7 @@ def run_metrics(
     ret = np.array([e[1] for e in log])
     viol = np.array([e[3] for e in log], dtype=np.int64)
     fviol = np.array([e[4] for e in log], dtype=bool)
+    medkits = np.array([e[5] for e in log], dtype=np.float64)
     n = len(log)
     ets = episodes_to_safe(fviol, cfg.safe_window, cfg.safe_rate)
     tail = max(1, n // 5)
@@ -493,7 +506,11 @@ def run_metrics(
         "return": float(ret.mean()) if n else 0.0,
         "return_last20pct": float(ret[-tail:].mean()) if n else 0.0,
         "return_first20pct": float(ret[:tail].mean()) if n else 0.0,
+        "medkits": float(medkits.mean()) if n else 0.0,
+        "medkits_first20pct": float(medkits[:tail].mean()) if n else 0.0,
+        "medkits_last20pct": float(medkits[-tail:].mean()) if n else 0.0,
         "episode_returns": ret.tolist(),
+        "episode_medkits": medkits.astype(int).tolist(),
         "episode_final_violations": fviol.astype(int).tolist(),
     }
     for k, name in enumerate(spec_names):
