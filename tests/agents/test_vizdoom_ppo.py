@@ -32,6 +32,8 @@ update_epochs = 1
 downscale = 4
 frame_stack = 2
 methods = {methods}
+task_reward = "medkits"
+reward_scale = 1.0
 """
 
 
@@ -52,6 +54,8 @@ def test_smoke_run_through_the_cli(tmp_path):
         assert r["steps"] == 256
         assert sum(r[f"episodes_{s}"] for s in ("s0", "s1", "s2")) == r["episodes"]
         assert r["violations"] == sum(r[f"violations_{s}"] for s in ("s0", "s1", "s2"))
+        assert len(r["episode_medkits"]) == len(r["episode_returns"]) == r["episodes"]
+        assert r["medkits"] == pytest.approx(np.mean(r["episode_medkits"]))
     # 4 updates over 3 stages: the progression visits S0 and S2 at least.
     prog = runs["progressive"]
     assert prog["episodes_s0"] >= 1
@@ -80,6 +84,9 @@ def test_bad_config_is_a_clear_error(tmp_path, capsys):
         load_config(p)
     p.write_text('algorithm = "vizdoom_ppo"\nnum_envs = "four"\n')
     with pytest.raises(ConfigError, match="num_envs must be int"):
+        load_config(p)
+    p.write_text('algorithm = "vizdoom_ppo"\ntask_reward = "health"\n')
+    with pytest.raises(ConfigError, match="task_reward"):
         load_config(p)
     p.write_text('algorithm = "vizdoom_ppo"\nlearnig_rate = 0.1\n')
     assert main(["train", str(p), "--out", str(tmp_path / "x")]) == 1
@@ -120,3 +127,15 @@ def test_mean_ci():
     assert mu == 2.0
     assert ci == pytest.approx(4.303 * 1.0 / np.sqrt(3))
     assert mean_ci([5.0]) == (5.0, 0.0)
+
+
+def test_shipped_configs_load():
+    """Every VizDoom experiment file in examples/ is a valid config (the GPU one included,
+    although its device cannot be opened here)."""
+    experiments = DEFAULT_SPEC.parent / "experiments"
+    paths = sorted(experiments.glob("vizdoom_*.toml"))
+    assert {p.name for p in paths} >= {"vizdoom_cpu.toml", "vizdoom_gpu.toml"}
+    for p in paths:
+        cfg = load_config(p)
+        assert cfg.total_timesteps >= cfg.num_envs * cfg.num_steps
+    assert load_config(experiments / "vizdoom_cpu.toml").task_reward == "medkits"
