@@ -10,6 +10,8 @@ shown for a metric when the interval excludes 0.
 seed in the run's environment (same scenario, frame skip and episode length).
 
     .venv/bin/python benchmarks/vizdoom_learning.py runs/vizdoom_cpu [--random-episodes 100]
+
+Several run directories (e.g. one per seed, as the GPU configuration suggests) are pooled.
 """
 
 from __future__ import annotations
@@ -104,19 +106,20 @@ def random_policy(config: dict, episodes: int, seeds: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run_dir")
+    ap.add_argument("run_dirs", nargs="+", help="one or more run directories, pooled")
     ap.add_argument("--random-episodes", type=int, default=0)
     ap.add_argument("--random-seeds", type=int, default=5)
     args = ap.parse_args(argv)
-    res = json.loads((Path(args.run_dir) / "results.json").read_text())
-    print(learning_table(res["runs"]), end="")
-    secs = [r["seconds"] for r in res["runs"]]
+    results = [json.loads((Path(d) / "results.json").read_text()) for d in args.run_dirs]
+    runs = [r for res in results for r in res["runs"]]
+    print(learning_table(runs), end="")
+    secs = [r["seconds"] for r in runs]
     print(
         f"\nwall time per run: median {np.median(secs):.0f} s, range {min(secs):.0f}-"
         f"{max(secs):.0f} s, total {sum(secs) / 60:.1f} min over {len(secs)} runs"
     )
     if args.random_episodes:
-        print(random_policy(res["config"], args.random_episodes, args.random_seeds), end="")
+        print(random_policy(results[0]["config"], args.random_episodes, args.random_seeds), end="")
     return 0
 
 

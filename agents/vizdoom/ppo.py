@@ -581,6 +581,9 @@ def summarise(results: list[dict[str, Any]]) -> str:
         "return",
         "return_first20pct",
         "return_last20pct",
+        "medkits",
+        "medkits_first20pct",
+        "medkits_last20pct",
         "episodes",
     ]
     lines = ["| method | seeds | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
