@@ -2,8 +2,9 @@
 
     python -m agents.vizdoom.plots runs/vizdoom_short docs/pictures/vizdoom_short_curves.png
 
-Left: scenario return per episode, right: share of episodes violating the final spec, both
-as a moving average over ``window`` episodes, averaged over seeds (shaded: min to max).
+Scenario return per episode, medkits per episode (when the run recorded them) and share of
+episodes violating the final spec, each as a moving average over ``window`` episodes,
+averaged over seeds (shaded: min to max), against the episode index.
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ def plot(run_dir: str | Path, out: str | Path, window: int = 10) -> None:
 
     runs = json.loads((Path(run_dir) / "results.json").read_text())["runs"]
     methods = list(dict.fromkeys(r["method"] for r in runs))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    panels = [
+        ("episode_returns", f"scenario return (moving avg, {window} ep.)"),
+        ("episode_medkits", "medkits per episode"),
+        ("episode_final_violations", "episodes violating S2 (share)"),
+    ]
+    panels = [(k, label) for k, label in panels if all(k in r for r in runs)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
     for m in methods:
-        for ax, key in zip(axes, ("episode_returns", "episode_final_violations"), strict=True):
+        for ax, (key, _) in zip(axes, panels, strict=True):
             curves = [
                 _smooth(np.asarray(r[key], dtype=float), window) for r in runs if r["method"] == m
             ]
@@ -40,12 +47,11 @@ def plot(run_dir: str | Path, out: str | Path, window: int = 10) -> None:
             x = np.arange(n) + window
             (line,) = ax.plot(x, stack.mean(0), label=f"{m} ({len(curves)} seeds)")
             ax.fill_between(x, stack.min(0), stack.max(0), alpha=0.15, color=line.get_color())
-    axes[0].set_ylabel(f"scenario return (moving avg, {window} ep.)")
-    axes[1].set_ylabel("episodes violating S2 (share)")
-    for ax in axes:
+    for ax, (_, label) in zip(axes, panels, strict=True):
+        ax.set_ylabel(label)
         ax.set_xlabel("episode")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    axes[-1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(str(out), dpi=90)
     plt.close(fig)

@@ -139,3 +139,32 @@ def test_shipped_configs_load():
         cfg = load_config(p)
         assert cfg.total_timesteps >= cfg.num_envs * cfg.num_steps
     assert load_config(experiments / "vizdoom_cpu.toml").task_reward == "medkits"
+
+
+def test_curves_plot(tmp_path):
+    """The curves script draws a panel per recorded series (medkits only when present)."""
+    pytest.importorskip("matplotlib")
+    from agents.vizdoom.plots import plot
+
+    rng = np.random.default_rng(0)
+    runs = [
+        {
+            "method": m,
+            "seed": s,
+            "episode_returns": rng.normal(300, 50, 40).tolist(),
+            "episode_medkits": rng.integers(0, 5, 40).tolist(),
+            "episode_final_violations": rng.integers(0, 2, 40).tolist(),
+        }
+        for m in ("progressive", "no_safeguard")
+        for s in range(2)
+    ]
+    (tmp_path / "results.json").write_text(json.dumps({"runs": runs}))
+    plot(tmp_path, tmp_path / "a.png", window=5)
+    for r in runs:
+        del r["episode_medkits"]
+    (tmp_path / "results.json").write_text(json.dumps({"runs": runs}))
+    plot(tmp_path, tmp_path / "b.png", window=5)
+    from PIL import Image
+
+    wide, narrow = Image.open(tmp_path / "a.png").size[0], Image.open(tmp_path / "b.png").size[0]
+    assert wide > narrow  # three panels against two
