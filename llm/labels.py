@@ -14,23 +14,180 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from speclang.model import WORD_RE, TextPattern
 
 UNITS = ("token", "word", "sentence")
 # A sentence ends after . ! ? (optionally closing quotes/brackets) followed by whitespace,
 # or at a blank line; "e.g. this" is split too, which only makes steps finer.
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)|\n\s*\n")
+# Matches are only tried where a run of end punctuation begins (the lookbehind): a long run
+# such as "??????" without whitespace after it is then one failed attempt per scan, not
+# one per character (which made every scan quadratic in the run's length).
+_SENTENCE_END = re.compile(r"(?<![.!?])[.!?]+[\"')\]]*(?=\s)|\n\s*\n")
+_END_CHARS = frozenset(".!?\"')]")
+
+
+def _run_start(text: str, pos: int) -> int:
+    """``pos`` moved back to the start of the punctuation run it is in, so that a scan from
+    there can still match that run (the lookbehind above refuses to start mid-run)."""
+    while pos > 0 and text[pos - 1] in _END_CHARS:
+        pos -= 1
+    return pos
+
+
 _WS = re.compile(r"\s")
 
 Classifier = Callable[[str], bool]
 
+try:  # Python >= 3.11
+    from re import _constants as _sre_c
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover
+    import sre_constants as _sre_c  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
-@dataclass(frozen=True)
-class Unit:
+_CATEGORY_CLASS = {
+    _sre_c.CATEGORY_DIGIT: r"\d", _sre_c.CATEGORY_NOT_DIGIT: r"\D",
+    _sre_c.CATEGORY_SPACE: r"\s", _sre_c.CATEGORY_NOT_SPACE: r"\S",
+    _sre_c.CATEGORY_WORD: r"\w", _sre_c.CATEGORY_NOT_WORD: r"\W",
+}
+_ZERO_WIDTH = {_sre_c.AT, _sre_c.ASSERT, _sre_c.ASSERT_NOT}
+_REPEATS = {_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, getattr(_sre_c, "POSSESSIVE_REPEAT", None)}
+
+
+def _first_chars(items: Iterable[tuple[Any, Any]]) -> tuple[list[str] | None, bool]:
+    """The character-class items one of which must be the first character any match of
+    this parsed sequence consumes, and whether the sequence can match the empty string;
+    ``None`` where that is not worked out (any character, negated sets, inline flags...)."""
+    out: list[str] = []
+    for op, av in items:
+        if op in _ZERO_WIDTH:
+            continue  # assertions consume nothing
+        if op is _sre_c.LITERAL:
+            first, nullable = [re.escape(chr(av))], False
+        elif op is _sre_c.IN:
+            first, nullable = [], False
+            for kind, val in av:
+                if kind is _sre_c.LITERAL:
+                    first.append(re.escape(chr(val)))
+                elif kind is _sre_c.RANGE:
+                    first.append(f"{re.escape(chr(val[0]))}-{re.escape(chr(val[1]))}")
+                elif kind is _sre_c.CATEGORY and val in _CATEGORY_CLASS:
+                    first.append(_CATEGORY_CLASS[val])
+                else:
+                    return None, False
+        elif op is _sre_c.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            if add_flags or del_flags:
+                return None, False
+            first, nullable = _first_chars(sub.data)
+        elif op is getattr(_sre_c, "ATOMIC_GROUP", None):
+            first, nullable = _first_chars(av.data)
+        elif op is _sre_c.BRANCH:
+            first, nullable = [], False
+            for alt in av[1]:
+                f, n = _first_chars(alt.data)
+                if f is None:
+                    return None, False
+                first += f
+                nullable = nullable or n
+        elif op in _REPEATS:
+            low, _high, sub = av
+            first, nullable = _first_chars(sub.data)
+            nullable = nullable or low == 0
+        else:
+            return None, False
+        if first is None:
+            return None, False
+        out += first
+        if not nullable:
+            return out, False
+    return out, True
+
+
+def _required_literals(items: Iterable[tuple[Any, Any]]) -> list[str] | None:
+    """Strings one of which every match of this parsed sequence contains (None: no such
+    set found). Runs of literal characters qualify, and so do mandatory groups, branches
+    (the union of their alternatives' sets) and repeats of at least one; among the
+    candidates, the set whose shortest string is longest is kept."""
+    options: list[list[str]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            options.append(["".join(run)])
+            run.clear()
+
+    for op, av in items:
+        if op is _sre_c.LITERAL:
+            run.append(chr(av))
+            continue
+        flush()
+        sub: list[str] | None = None
+        if op is _sre_c.SUBPATTERN and not av[1] and not av[2]:
+            sub = _required_literals(av[3].data)
+        elif op is getattr(_sre_c, "ATOMIC_GROUP", None):
+            sub = _required_literals(av.data)
+        elif op is _sre_c.BRANCH:
+            alts = [_required_literals(alt.data) for alt in av[1]]
+            if all(a is not None for a in alts):
+                sub = [x for a in alts for x in a]  # type: ignore[union-attr]
+        elif op in _REPEATS and av[0] >= 1:
+            sub = _required_literals(av[2].data)
+        if sub:
+            options.append(sub)
+    flush()
+    return max(options, key=lambda o: min(map(len, o)), default=None)
+
+
+def match_prefilter(pattern: re.Pattern[str]) -> Callable[[str], bool] | None:
+    """A quick necessary condition for ``pattern.search(text)`` to find a match: false
+    means no match, true means run the pattern. Python's ``re`` is slow on patterns that
+    open with ``\\b``, a lookbehind or a case-insensitive branch (~2 us on a sentence),
+    and most sentences contain none of what a pattern needs:
+
+    - strings one of which every match contains (keywords: "doctor"...), tested as
+      substrings: case-insensitively only when text and strings are ASCII, where ``re``'s
+      case folding is plain ``lower()``; kept when each string has 3 characters or more;
+    - otherwise the class of the first character of every match (digits, for a dosage),
+      kept only when it has no letter.
+
+    ``None`` when neither is found or selective."""
+    flags = pattern.flags & ~re.VERBOSE
+    if flags & re.LOCALE:
+        return None
+    try:
+        parsed = _sre_parse.parse(pattern.pattern, flags)
+    except Exception:  # noqa: BLE001 - an unusual pattern only loses the shortcut
+        return None
+    literals = _required_literals(parsed.data)
+    if literals and min(map(len, literals)) >= 3:
+        if not flags & re.IGNORECASE:
+            return lambda text: any(lit in text for lit in literals)
+        if all(lit.isascii() for lit in literals):
+            lowered = sorted({lit.lower() for lit in literals})
+
+            def maybe(text: str) -> bool:
+                if not text.isascii():
+                    return True
+                text = text.lower()
+                return any(lit in text for lit in lowered)
+
+            return maybe
+    first, nullable = _first_chars(parsed.data)
+    if first is None or nullable or not first:
+        return None
+    probe = re.compile("[" + "".join(first) + "]", flags)
+    if any(probe.match(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+        return None
+    return lambda text: probe.search(text) is not None
+
+
+class Unit(NamedTuple):
     """A completed unit: ``text[start:end]`` of the whole text; ``sentence_start`` is where
-    the sentence containing the unit's end begins."""
+    the sentence containing the unit's end begins. (A named tuple: several are made per
+    generated token on the shield's path, and a frozen dataclass costs ~1 us to build.)"""
 
     start: int
     end: int
@@ -51,16 +208,33 @@ class UnitStream:
         self.text = ""
         self.unit_start = 0  # start of the pending (incomplete) unit
         self.sentence_start = 0
+        # Position of the last character that can begin a sentence end (. ! ? or a newline;
+        # -1 if none): every sentence-end match begins at one, so a scan of text after it
+        # can be skipped.
+        self.last_mark = -1
+        # Proposition values already computed on units of this text, ``(prop, unit) ->
+        # bool``: a unit's value only depends on the text up to its end, which appending
+        # never changes, so the shield's check of a pending unit is reused when it completes.
+        self.known: dict[tuple[str, Unit], bool] = {}
 
     def copy(self) -> UnitStream:
         other = UnitStream.__new__(UnitStream)
         other.unit, other.text = self.unit, self.text
         other.unit_start, other.sentence_start = self.unit_start, self.sentence_start
+        other.last_mark = self.last_mark
+        known = self.known
+        if len(known) > 16:  # forget completed units: they are never labelled again
+            known = self.known = {k: v for k, v in known.items()
+                                  if k[1].start >= self.unit_start}
+        other.known = dict(known)
         return other
 
     def append(self, piece: str) -> list[Unit]:
         old = len(self.text)
         self.text += piece
+        mark = max(piece.rfind("."), piece.rfind("!"), piece.rfind("?"), piece.rfind("\n"))
+        if mark >= 0:
+            self.last_mark = old + mark
         if self.unit == "token":
             if not piece.strip():
                 return []  # whitespace-only tokens carry no content
@@ -76,19 +250,27 @@ class UnitStream:
         return self._cut(len(self.text), final=True)
 
     def pending(self) -> Unit | None:
-        """The incomplete unit, as if it completed now (None when only whitespace)."""
-        if not self.text[self.unit_start:].strip():
+        """The incomplete unit, as if it completed now (None when only whitespace): the same
+        unit :meth:`finish` would complete, so that judging a text before it ends agrees
+        with judging it once finished."""
+        tail = self.text[self.unit_start:]
+        if not tail or tail.isspace():
             return None
-        return Unit(self.unit_start, len(self.text), self._sentence_of(self.unit_start))
+        start = len(self.text) - len(tail.lstrip())
+        return Unit(start, len(self.text), self._sentence_of(start))
 
     def _sentence_of(self, pos: int) -> int:
         start = self.sentence_start
+        if self.last_mark < start:
+            return start
         for m in _SENTENCE_END.finditer(self.text, start, max(pos, start)):
             start = m.end()
         return start
 
     def _advance_sentences(self, old: int) -> None:
-        scan = max(self.sentence_start, old - 8)
+        scan = _run_start(self.text, max(self.sentence_start, old - 8))
+        if self.last_mark < scan:
+            return
         for m in _SENTENCE_END.finditer(self.text, scan):
             if m.end() < len(self.text) or self.text[m.end() - 1].isspace():
                 self.sentence_start = max(self.sentence_start, m.end())
@@ -98,17 +280,21 @@ class UnitStream:
         text = self.text
         if self.unit == "word":
             # A word ends at the first whitespace after non-whitespace.
-            pos = max(self.unit_start, old - 1)
+            start, n = self.unit_start, len(text)
+            pos = max(start, old - 1)
             while True:
-                while self.unit_start < len(text) and text[self.unit_start].isspace():
-                    self.unit_start += 1
-                m = _WS.search(text, max(pos, self.unit_start))
+                while start < n and text[start].isspace():
+                    start += 1
+                m = _WS.search(text, max(pos, start))
                 if m is None:
                     break
-                units.append(Unit(self.unit_start, m.start(), self._sentence_of(self.unit_start)))
-                self.unit_start = pos = m.start()
+                end = m.start()
+                units.append(Unit(start, end, self._sentence_of(start)))
+                start = pos = end
+            self.unit_start = start
         else:
-            for m in _SENTENCE_END.finditer(text, max(self.unit_start, old - 8)):
+            scan = _run_start(text, max(self.unit_start, old - 8))
+            for m in _SENTENCE_END.finditer(text, scan):
                 if m.end() <= self.unit_start:
                     continue
                 start = self.unit_start
@@ -143,6 +329,9 @@ class TextLabeler:
         self.props = tuple(props)
         self.patterns = dict(patterns or {})
         self.classifiers = dict(classifiers or {})
+        # Per span/sentence pattern, the quick test that rules out a match (or None).
+        self._prefilters = {p: match_prefilter(pat.compiled)
+                            for p, pat in self.patterns.items() if pat.granularity != "word"}
         unbound = [p for p in self.props if p not in self.patterns and p not in self.classifiers]
         if unbound:
             raise ValueError(
@@ -162,20 +351,23 @@ class TextLabeler:
 
     def label(self, text: str, unit: Unit) -> dict[str, bool]:
         """The letter of one completed ``unit`` of ``text``."""
-        out: dict[str, bool] = {}
+        return {p: self.holds(p, text, unit) for p in self.props}
+
+    def holds(self, prop: str, text: str, unit: Unit) -> bool:
+        """One proposition of :meth:`label` (the shield evaluates only those it needs)."""
+        pat = self.patterns.get(prop)
+        if pat is None:
+            return bool(self.classifiers[prop](text[unit.sentence_start:unit.end]))
+        if pat.granularity == "word":
+            return pat.evaluate(text[unit.start:unit.end])
         sentence = text[unit.sentence_start:unit.end]
-        for p in self.props:
-            pat = self.patterns.get(p)
-            if pat is None:
-                out[p] = bool(self.classifiers[p](sentence))
-            elif pat.granularity == "word":
-                out[p] = pat.evaluate(text[unit.start:unit.end])
-            elif pat.granularity == "sentence":
-                out[p] = pat.compiled.search(sentence) is not None
-            else:
-                offset = unit.start - unit.sentence_start
-                out[p] = any(m.end() > offset for m in pat.compiled.finditer(sentence))
-        return out
+        quick = self._prefilters[prop]
+        if quick is not None and not quick(sentence):
+            return False
+        if pat.granularity == "sentence":
+            return pat.compiled.search(sentence) is not None
+        offset = unit.start - unit.sentence_start
+        return any(m.end() > offset for m in pat.compiled.finditer(sentence))
 
     def words(self, text: str) -> list[str]:
         return WORD_RE.findall(text)

@@ -42,6 +42,19 @@ class _Row:
     stream: UnitStream
     state: int
     steps: list[Step] = field(default_factory=list)
+    # What :meth:`TextMonitor.would_violate` found safe, per piece: the stream after the
+    # piece, the state and the completed units with their letters, so that feeding the
+    # chosen piece next costs nothing. Valid while ``probed_at`` still describes the row.
+    probes: dict[str, tuple[UnitStream, int, list[tuple[Unit, tuple[bool, ...], int]]]] = \
+        field(default_factory=dict)
+    probed_at: tuple[int, int, int] = (-1, -1, -1)
+
+    def position(self) -> tuple[int, int, int]:
+        return (len(self.stream.text), self.stream.unit_start, self.state)
+
+
+_MAX_PROBES = 64  # per row and position; the shield checks at most top_k pieces per step
+_MAX_TREE_PROPS = 12  # decision trees over more propositions would be too large to build
 
 
 class TextMonitor:
@@ -64,6 +77,9 @@ class TextMonitor:
         self.unit = unit
         self.sink = aut.violation_sink
         self._next: dict[tuple[int, tuple[bool, ...]], int] = {}
+        self._sink_trees: dict[int, Any] = {}
+        self._next_values: dict[tuple[int, tuple[bool, ...]], int] = {}
+        self._verdict_labels = [aut.verdict(q).label for q in range(aut.n_states)]
         self.rows: list[_Row] = []
         self.reset(1)
 
@@ -83,7 +99,7 @@ class TextMonitor:
     def advance(self, q: int, letter: dict[str, bool]) -> int:
         """``aut.step`` memoised per (state, letter): the labeler yields few distinct letters
         and this sits on the shield's per-token path."""
-        key = (q, tuple(letter[p] for p in self.aut.props))
+        key = (q, tuple([letter[p] for p in self.aut.props]))
         nxt = self._next.get(key)
         if nxt is None:
             nxt = self._next[key] = self.aut.step(q, letter)
@@ -93,24 +109,65 @@ class TextMonitor:
         r = self.rows[row] if isinstance(row, int) else row
         return self.labeler.label(r.stream.text, unit)
 
-    def _step(self, r: _Row, units: Iterable[Unit]) -> list[Step]:
-        new = []
-        for u in units:
-            letter = self.labeler.label(r.stream.text, u)
-            r.state = self.advance(r.state, letter)
-            new.append(Step(r.stream.text[u.start:u.end], tuple(p for p, v in letter.items()
-                                                              if v),
-                            r.state, self.aut.verdict(r.state).label))
+    def _record(self, r: _Row, done: list[tuple[Unit, tuple[bool, ...], int]]) -> list[Step]:
+        if not done:
+            return []
+        text, labels, props = r.stream.text, self._verdict_labels, self.labeler.props
+        new = [Step(text[u.start:u.end],
+                    tuple([p for p, v in zip(props, values, strict=True) if v]), q, labels[q])
+               for u, values, q in done]
         r.steps.extend(new)
         return new
+
+    def _holds(self, stream: UnitStream, prop: str, unit: Unit) -> bool:
+        key = (prop, unit)
+        value = stream.known.get(key)
+        if value is None:
+            value = stream.known[key] = self.labeler.holds(prop, stream.text, unit)
+        return value
+
+    def _values(self, stream: UnitStream, unit: Unit) -> tuple[bool, ...]:
+        """The letter of ``unit`` as values over ``labeler.props`` (reusing ``known``)."""
+        known, text, holds = stream.known, stream.text, self.labeler.holds
+        out = []
+        for p in self.labeler.props:
+            key = (p, unit)
+            value = known.get(key)
+            if value is None:
+                value = known[key] = holds(p, text, unit)
+            out.append(value)
+        return tuple(out)
+
+    def _successor(self, q: int, values: tuple[bool, ...]) -> int:
+        key = (q, values)
+        nxt = self._next_values.get(key)
+        if nxt is None:
+            nxt = self._next_values[key] = self.aut.step(q, dict(zip(self.labeler.props,
+                                                                     values, strict=True)))
+        return nxt
+
+    def _step(self, r: _Row, units: Iterable[Unit]) -> list[Step]:
+        done = []
+        for u in units:
+            values = self._values(r.stream, u)
+            r.state = self._successor(r.state, values)
+            done.append((u, values, r.state))
+        return self._record(r, done)
 
     def feed(self, row: int, piece: str) -> list[Step]:
         """Append generated text to sequence ``row``; returns the steps it completed."""
         r = self.rows[row]
+        if r.probes and r.probed_at == r.position():
+            probe = r.probes.get(piece)
+            if probe is not None:  # would_violate already did this work
+                r.stream, r.state, done = probe
+                r.probes = {}
+                return self._record(r, done)
         return self._step(r, r.stream.append(piece))
 
     def finish(self, row: int) -> list[Step]:
         r = self.rows[row]
+        r.probes = {}
         return self._step(r, r.stream.finish())
 
     def state(self, row: int) -> int:
@@ -129,16 +186,72 @@ class TextMonitor:
         if self.sink is None:
             return False
         r = self.rows[row]
-        stream = r.stream.copy()
         q = r.state
+        if q == self.sink:
+            return True
+        stream = r.stream.copy()
+        done = []
         for u in stream.append(piece):
-            q = self.advance(q, self.labeler.label(stream.text, u))
+            values = self._values(stream, u)
+            q = self._successor(q, values)
             if q == self.sink:
                 return True
+            done.append((u, values, q))
         pending = stream.pending()
-        if pending is not None:
-            q = self.advance(q, self.labeler.label(stream.text, pending))
-        return q == self.sink
+        if pending is not None and self._reaches_sink(q, stream, pending):
+            return True
+        at = r.position()
+        if r.probed_at != at:
+            r.probes, r.probed_at = {}, at
+        if len(r.probes) < _MAX_PROBES:
+            r.probes[piece] = (stream, q, done)
+        return False
+
+    def _reaches_sink(self, q: int, stream: UnitStream, unit: Unit) -> bool:
+        """Whether stepping ``unit`` from ``q`` reaches the sink, evaluating only the
+        propositions that decide it (see :meth:`_sink_tree`)."""
+        tree = self._sink_trees.get(q)
+        if tree is None:
+            tree = self._sink_trees[q] = self._sink_tree(q)
+        if tree == ():
+            return self._successor(q, self._values(stream, unit)) == self.sink
+        holds = self._holds
+        while tree.__class__ is tuple:
+            prop, if_false, if_true = tree
+            tree = if_true if holds(stream, prop, unit) else if_false
+        return tree
+
+    def _sink_tree(self, q: int) -> Any:
+        """A decision tree ``(prop, if_false, if_true)`` with boolean leaves for "one step
+        from ``q`` reaches the sink". Each node tests, preferably, a proposition whose being
+        false settles the answer, as propositions are false on most units: for
+        ``G(dosage -> O disclaimer)`` the check of a word is one search for a dosage.
+        ``()`` when there are too many propositions to tabulate."""
+        props = list(self.aut.props)
+        if len(props) > _MAX_TREE_PROPS:
+            return ()
+        table: dict[tuple[bool, ...], bool] = {}
+        for bits in range(1 << len(props)):
+            values = tuple(bool(bits >> i & 1) for i in range(len(props)))
+            table[values] = self.advance(q, dict(zip(props, values, strict=True))) == self.sink
+
+        def build(free: list[int], fixed: dict[int, bool]) -> Any:
+            outs = {table[full] for full in table
+                    if all(full[i] == b for i, b in fixed.items())}
+            if len(outs) == 1:
+                return outs.pop()
+
+            def settled_when_false(i: int) -> bool:
+                sub = {**fixed, i: False}
+                return len({table[full] for full in table
+                            if all(full[j] == b for j, b in sub.items())}) == 1
+
+            pick = next((i for i in free if settled_when_false(i)), free[0])
+            rest = [i for i in free if i != pick]
+            return (props[pick], build(rest, {**fixed, pick: False}),
+                    build(rest, {**fixed, pick: True}))
+
+        return build(list(range(len(props))), {})
 
     def texts(self) -> list[str]:
         return [r.stream.text for r in self.rows]
