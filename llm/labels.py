@@ -26,12 +26,15 @@ UNITS = ("token", "word", "sentence")
 # one per character (which made every scan quadratic in the run's length).
 _SENTENCE_END = re.compile(r"(?<![.!?])[.!?]+[\"')\]]*(?=\s)|\n\s*\n")
 _END_CHARS = frozenset(".!?\"')]")
+_LAST_MARK = re.compile(r"[.!?\n][^.!?\n]*\Z")
 
 
 def _run_start(text: str, pos: int) -> int:
-    """``pos`` moved back to the start of the punctuation run it is in, so that a scan from
-    there can still match that run (the lookbehind above refuses to start mid-run)."""
-    while pos > 0 and text[pos - 1] in _END_CHARS:
+    """``pos`` moved back to the start of the run of punctuation and whitespace it is in, so
+    that a scan from there matches that run as a scan of the whole text would: the
+    lookbehind above refuses to start mid-run, and a blank line that grows ("\\n\\n" then
+    "\\n") must be matched whole."""
+    while pos > 0 and (text[pos - 1] in _END_CHARS or text[pos - 1].isspace()):
         pos -= 1
     return pos
 
@@ -231,10 +234,29 @@ class UnitStream:
 
     def append(self, piece: str) -> list[Unit]:
         old = len(self.text)
-        self.text += piece
-        mark = max(piece.rfind("."), piece.rfind("!"), piece.rfind("?"), piece.rfind("\n"))
-        if mark >= 0:
-            self.last_mark = old + mark
+        text = self.text = self.text + piece
+        mark = _LAST_MARK.search(piece)
+        if mark is not None:
+            self.last_mark = old + mark.start()
+        if self.unit == "word":
+            # _cut's word case, inlined: this runs once or twice per generated token.
+            units: list[Unit] = []
+            start, n = self.unit_start, len(text)
+            pos = max(start, old - 1)
+            while True:
+                while start < n and text[start].isspace():
+                    start += 1
+                m = _WS.search(text, max(pos, start))
+                if m is None:
+                    break
+                end = m.start()
+                sentence = (self.sentence_start if self.last_mark < self.sentence_start
+                            else self._sentence_of(start))
+                units.append(Unit(start, end, sentence))
+                start = pos = end
+            self.unit_start = start
+            self._advance_sentences(old)
+            return units
         if self.unit == "token":
             if not piece.strip():
                 return []  # whitespace-only tokens carry no content
@@ -257,14 +279,16 @@ class UnitStream:
         if not tail or tail.isspace():
             return None
         start = len(self.text) - len(tail.lstrip())
-        return Unit(start, len(self.text), self._sentence_of(start))
+        sentence = (self.sentence_start if self.last_mark < self.sentence_start
+                    else self._sentence_of(start))
+        return Unit(start, len(self.text), sentence)
 
     def _sentence_of(self, pos: int) -> int:
         start = self.sentence_start
         if self.last_mark < start:
             return start
-        for m in _SENTENCE_END.finditer(self.text, start, max(pos, start)):
-            start = m.end()
+        for m in _SENTENCE_END.finditer(self.text, _run_start(self.text, start), max(pos, start)):
+            start = max(start, m.end())
         return start
 
     def _advance_sentences(self, old: int) -> None:
