@@ -39,6 +39,8 @@ class MethodResult:
     violation: dict[str, dict[str, Any]] = field(default_factory=dict)
     kl: float = 0.0
     samples: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    mean_tokens: float = 0.0
 
 
 def schedule(method: str, specs: Sequence[str], steps: int) -> list[tuple[list[str], int]]:
@@ -87,19 +89,17 @@ def run_method(
             log(f"{method} seed {cfg.seed} stage {i} {active}: mean reward "
                 f"{result.stages[-1].mean_reward:.3f}")
     torch.manual_seed(10_000 + cfg.seed)
-    ids, attn, start, texts = trainer.sample(eval_prompts, eval_k)
-    with torch.no_grad():
-        from llm.trainer import _sequence_logprobs
-
-        trainer.policy.eval()
-        kl = _sequence_logprobs(trainer.policy, ids, attn, start) - trainer._ref_logprobs(
-            ids, attn, start)
-    result.kl = float(kl.mean())
+    ev = trainer.evaluate(eval_prompts, lambda t: False, k=eval_k)
+    texts = ev["texts"]
+    result.kl = ev["kl"]
     for s, mon in monitors.items():
-        bad = sum(label_text(mon, t).violated for t in texts)
+        flags = [label_text(mon, t).violated for t in texts]
+        bad = sum(flags)
         result.violation[s] = {"rate": bad / len(texts), "ci95": list(wilson(bad, len(texts))),
-                               "n": len(texts)}
+                               "n": len(texts), "flags": flags}
     result.samples = texts[:3]
+    result.texts = texts
+    result.mean_tokens = sum(ev["lengths"]) / len(ev["lengths"])
     return result
 
 
@@ -136,24 +136,67 @@ def toy_experiment(seeds: Sequence[int], steps: int = 12) -> list[MethodResult]:
     return out
 
 
+def smollm_experiment(seeds: Sequence[int], steps: int, *, progression: str = "medical",
+                      methods: Sequence[str] = METHODS, batch: int = 4, k: int = 4,
+                      tokens: int = 40, lr: float = 2e-3, beta: float = 0.05,
+                      lora_layers: int = 8, heldout: int = 20, eval_k: int = 4,
+                      log: Callable[[str], None] | None = None) -> list[MethodResult]:
+    """Every method on SmolLM2-135M-Instruct (LoRA rank 16 on all projections of the top
+    ``lora_layers`` layers, as in ``llm.smollm_finetune``) and a progression of
+    ``examples/llm/medical.spec``, on the prompts of ``examples/llm/prompts.json``; each
+    method starts from a freshly loaded model and is evaluated on the first ``heldout``
+    held-out prompts x ``eval_k`` samples under the same sampling seed."""
+    import json
+    from pathlib import Path
+
+    import speclang
+    from llm import smollm
+    from llm.smollm_finetune import TARGETS
+
+    root = Path(__file__).resolve().parents[1]
+    module = speclang.load(str(root / "examples" / "llm" / "medical.spec"))
+    prompts = json.loads((root / "examples" / "llm" / "prompts.json").read_text())
+    out = []
+    for seed in seeds:
+        for method in methods:
+            model, tok = smollm.load()
+
+            def chat(q: str) -> str:
+                return tok.apply_chat_template(  # noqa: B023
+                    [{"role": "user", "content": q}], add_generation_prompt=True,
+                    tokenize=False)
+
+            cfg = TrainConfig("rloo", k=k, max_new_tokens=tokens, lr=lr, beta=beta,
+                              lora_rank=16, lora_alpha=32, lora_targets=TARGETS["all"],
+                              lora_layers=lora_layers, seed=seed, temperature=0.8)
+            out.append(run_method(method, model, tok, module, progression,
+                                  [chat(q) for q in prompts["train"]],
+                                  [chat(q) for q in prompts["heldout"][:heldout]],
+                                  steps=steps, batch=batch, config=cfg, eval_k=eval_k,
+                                  log=log))
+            if log is not None:
+                r = out[-1]
+                log(f"{method} seed {seed}: " + ", ".join(
+                    f"{s} {v['rate']:.3f}" for s, v in r.violation.items())
+                    + f", KL {r.kl:.3f}, mean tokens {r.mean_tokens:.1f}")
+    return out
+
+
 def summarise(results: Sequence[MethodResult]) -> str:
     """A markdown table: mean over seeds with a 95 % t-interval half-width."""
-    import statistics
-
-    t95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+    from llm.trainer import t_interval
 
     def ci(xs: list[float]) -> str:
-        m = statistics.mean(xs)
-        if len(xs) < 2:
-            return f"{m:.3f}"
-        h = t95.get(len(xs) - 1, 1.96) * statistics.stdev(xs) / len(xs) ** 0.5
-        return f"{m:.3f} ± {h:.3f}"
+        m, lo, hi = t_interval(xs)
+        return f"{m:.3f}" if len(xs) < 2 else f"{m:.3f} ± {hi - m:.3f}"
 
     specs = list(results[0].violation)
     rows = ["| method | seeds | " + " | ".join(f"violation {s}" for s in specs) + " | KL |",
             "|---|---|" + "---|" * (len(specs) + 1)]
     for method in METHODS:
         rs = [r for r in results if r.method == method]
+        if not rs:
+            continue
         cells = [ci([r.violation[s]["rate"] for r in rs]) for s in specs]
         rows.append(f"| {method} | {len(rs)} | " + " | ".join(cells)
                     + f" | {ci([r.kl for r in rs])} |")
@@ -162,9 +205,35 @@ def summarise(results: Sequence[MethodResult]) -> str:
 
 if __name__ == "__main__":
     import argparse
+    import json
+    import sys
 
-    ap = argparse.ArgumentParser(description="toy progressive fine-tuning on a tiny model")
+    ap = argparse.ArgumentParser(
+        description="progressive fine-tuning with baselines: a toy progression on a tiny "
+                    "random model (default), or SmolLM2 on examples/llm/medical.spec")
+    ap.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
+    ap.add_argument("--progression", default="medical", help="(smollm2) a progression of "
+                    "examples/llm/medical.spec")
+    ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--out", default=None, help="(smollm2) JSONL, one line per method/seed")
     a = ap.parse_args()
-    print(summarise(toy_experiment(range(a.seeds), a.steps)))
+    seeds = range(a.first_seed, a.first_seed + a.seeds)
+    if a.model == "tiny":
+        print(summarise(toy_experiment(seeds, a.steps)))
+    else:
+        import dataclasses
+
+        import torch
+
+        torch.set_num_threads(1)
+        res = smollm_experiment(seeds, a.steps, progression=a.progression,
+                                methods=a.methods.split(","),
+                                log=lambda m: print("# " + m, file=sys.stderr, flush=True))
+        if a.out:
+            with open(a.out, "a") as f:
+                for r in res:
+                    f.write(json.dumps(dataclasses.asdict(r), ensure_ascii=False) + "\n")
+        print(summarise(res))

@@ -1,68 +1,187 @@
-"""A short CPU fine-tuning run of SmolLM2-135M-Instruct (LoRA, RLOO) against one text spec
-of ``examples/llm/medical.spec``: violation rate on held-out prompts before and after, KL to
-the reference, samples; one line of JSON per seed.
+"""A CPU fine-tuning run of SmolLM2-135M-Instruct (LoRA, RLOO with a KL penalty) against one
+text spec of ``examples/llm/medical.spec``, on the prompts of ``examples/llm/prompts.json``.
 
-    HF_HUB_OFFLINE=1 nice -n 19 python -m llm.smollm_finetune --spec dosage_disclaimer --seeds 3
+Per seed: the violation rate on every held-out prompt x ``--eval-k`` samples before and
+after training, drawn under the same torch seed so that the two evaluations pair up sample
+by sample (exact McNemar test per seed), the KL to the reference, completion lengths (a
+collapse into short or empty replies would also avoid violations) and sample pairs. One
+line of JSON per seed goes to ``--out``; a markdown summary (per-seed table, mean paired
+drop over seeds with a 95 % t-interval, pooled McNemar test) goes to stdout.
+
+    HF_HUB_OFFLINE=1 nice -n 10 python -m llm.smollm_finetune --spec no_dosage --seeds 3 \\
+        --out runs/llm/finetune.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {
+    "qv": ("q_proj", "v_proj"),
+    "all": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--spec", default="dosage_disclaimer")
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=8)
-    ap.add_argument("--tokens", type=int, default=32)
-    ap.add_argument("--k", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=2)
-    ap.add_argument("--lr", type=float, default=2e-4)
-    a = ap.parse_args()
+def _utc() -> str:
+    return time.strftime("%H:%M:%S", time.gmtime())
 
+
+def _load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, list[str]]
+             ) -> dict[str, Any]:
     import torch
 
-    import speclang
     from llm import TextMonitor, label_text, smollm
     from llm.rewards import spec_reward
-    from llm.trainer import SpecTrainer, TrainConfig
+    from llm.trainer import SpecTrainer, TrainConfig, mcnemar
 
-    module = speclang.load(str(ROOT / "examples" / "llm" / "medical.spec"))
-    prompts = json.loads((ROOT / "examples" / "llm" / "prompts.json").read_text())
+    t0 = time.time()
     mon = TextMonitor.from_module(module, a.spec, unit="word")
 
     def violated(text: str) -> bool:
         return label_text(mon, text).violated
 
-    for seed in range(a.seeds):
-        t0 = time.time()
-        model, tok = smollm.load()
+    model, tok = smollm.load()
 
-        def chat(q: str) -> str:
-            return tok.apply_chat_template([{"role": "user", "content": q}],  # noqa: B023
-                                           add_generation_prompt=True, tokenize=False)
+    def chat(q: str) -> str:
+        return tok.apply_chat_template([{"role": "user", "content": q}],
+                                       add_generation_prompt=True, tokenize=False)
 
-        train = [chat(q) for q in prompts["train"]]
-        held = [chat(q) for q in prompts["heldout"]]
-        cfg = TrainConfig("rloo", k=a.k, max_new_tokens=a.tokens, lr=a.lr, beta=0.05,
-                          lora_rank=8, seed=seed, temperature=0.8)
-        tr = SpecTrainer(model, tok, [spec_reward(TextMonitor.from_module(
-            module, a.spec, unit="word"))], cfg)
-        torch.manual_seed(1000 + seed)
-        before = tr.evaluate(held, violated, k=2)
-        tr.train(train, a.steps, batch=a.batch)
-        torch.manual_seed(1000 + seed)
-        after = tr.evaluate(held, violated, k=2)
-        print(json.dumps({
-            "seed": seed, "spec": a.spec, "steps": a.steps, "before": before, "after": after,
+    train = [chat(q) for q in prompts["train"]]
+    held = [chat(q) for q in prompts["heldout"][:a.heldout or None]]
+    cfg = TrainConfig("rloo", k=a.k, max_new_tokens=a.tokens, lr=a.lr, beta=a.beta,
+                      lora_rank=a.rank, lora_alpha=a.alpha, lora_targets=TARGETS[a.targets],
+                      lora_layers=a.lora_layers,
+                      seed=seed, temperature=a.temperature)
+    tr = SpecTrainer(model, tok, [spec_reward(TextMonitor.from_module(
+        module, a.spec, unit="word"))], cfg)
+    torch.manual_seed(1000 + seed)
+    before = tr.evaluate(held, violated, k=a.eval_k)
+    t_train = time.time()
+    tr.train(train, a.steps, batch=a.batch,
+             log=lambda s: print(f"# seed {seed} update {s.step}: reward {s.reward:.3f} "
+                                 f"kl {s.kl:.3f} ({time.time() - t_train:.0f} s)", flush=True))
+    train_s = time.time() - t_train
+    torch.manual_seed(1000 + seed)
+    after = tr.evaluate(held, violated, k=a.eval_k)
+    test = mcnemar(before["flags"], after["flags"])
+    pairs = [{"prompt": prompts["heldout"][i // a.eval_k], "before": b, "after": c,
+              "violated_before": fb, "violated_after": fc}
+             for i, (b, c, fb, fc) in enumerate(zip(before["texts"], after["texts"],
+                                                    before["flags"], after["flags"],
+                                                    strict=True))]
+
+    def brief(ev: dict[str, Any]) -> dict[str, Any]:
+        lengths = ev["lengths"]
+        return {"violation_rate": ev["violation_rate"], "ci95": ev["ci95"], "n": ev["n"],
+                "kl": ev["kl"], "mean_tokens": sum(lengths) / len(lengths),
+                "empty": sum(1 for t in ev["texts"] if not t.strip()), "flags": ev["flags"]}
+
+    return {"seed": seed, "spec": a.spec, "config": {**tr.config_dict(), "steps": a.steps,
+                                                     "batch": a.batch},
+            "before": brief(before), "after": brief(after), "mcnemar": test,
             "train_rewards": [round(h.reward, 3) for h in tr.history],
-            "minutes": round((time.time() - t0) / 60, 2)}, ensure_ascii=False), flush=True)
+            "train_kl": [round(h.kl, 3) for h in tr.history],
+            "train_minutes": round(train_s / 60, 2),
+            "minutes": round((time.time() - t0) / 60, 2), "pairs": pairs}
+
+
+def summarise(rows: list[dict[str, Any]]) -> str:
+    from llm.trainer import mcnemar, t_interval
+
+    def fmt(lo_hi: list[float] | tuple[float, float]) -> str:
+        return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"
+
+    out = ["| seed | violation before | violation after | drop | McNemar b/c, p | KL after "
+           "| mean tokens before/after | train min |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        b, a_ = r["before"], r["after"]
+        m = r["mcnemar"]
+        out.append(f"| {r['seed']} | {b['violation_rate']:.3f} {fmt(b['ci95'])} | "
+                   f"{a_['violation_rate']:.3f} {fmt(a_['ci95'])} | "
+                   f"{b['violation_rate'] - a_['violation_rate']:.3f} | "
+                   f"{m['b']}/{m['c']}, {m['p']:.2g} | {a_['kl']:.3f} | "
+                   f"{b['mean_tokens']:.1f} / {a_['mean_tokens']:.1f} | "
+                   f"{r['train_minutes']:.1f} |")
+    out += ["", "| quantity (over seeds) | mean | 95 % t-interval |", "|---|---|---|"]
+    series = {
+        "violation rate before": [r["before"]["violation_rate"] for r in rows],
+        "violation rate after": [r["after"]["violation_rate"] for r in rows],
+        "paired drop (before - after)": [r["before"]["violation_rate"]
+                                         - r["after"]["violation_rate"] for r in rows],
+        "KL to the reference after": [r["after"]["kl"] for r in rows],
+        "mean completion tokens after": [r["after"]["mean_tokens"] for r in rows],
+    }
+    for name, xs in series.items():
+        m, lo, hi = t_interval(xs)
+        out.append(f"| {name} | {m:.3f} | [{lo:.3f}, {hi:.3f}] |")
+    pooled_b = [f for r in rows for f in r["before"]["flags"]]
+    pooled_a = [f for r in rows for f in r["after"]["flags"]]
+    test = mcnemar(pooled_b, pooled_a)
+    out += ["", f"Pooled: {sum(pooled_b)}/{len(pooled_b)} violate before, "
+                f"{sum(pooled_a)}/{len(pooled_a)} after; exact McNemar on the paired "
+                f"samples: {test['b']} only before, {test['c']} only after, "
+                f"p = {test['p']:.2g}."]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--spec", default="no_dosage")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=8, help="RLOO updates per seed")
+    ap.add_argument("--batch", type=int, default=6, help="training prompts per update")
+    ap.add_argument("--k", type=int, default=4, help="samples per prompt (RLOO group)")
+    ap.add_argument("--tokens", type=int, default=40, help="max new tokens per completion")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--beta", type=float, default=0.05, help="KL weight")
+    ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--alpha", type=int, default=32)
+    ap.add_argument("--targets", choices=sorted(TARGETS), default="all")
+    ap.add_argument("--lora-layers", type=int, default=8,
+                    help="adapt only the last N of the 30 layers (0: all)")
+    ap.add_argument("--temperature", type=float, default=0.8)
+    ap.add_argument("--eval-k", type=int, default=4, help="samples per held-out prompt")
+    ap.add_argument("--heldout", type=int, default=20, help="first N held-out prompts (0: all)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (2 threads on 2 shared cores ran 3-4x slower)")
+    ap.add_argument("--out", type=Path, default=None, help="JSONL, one line per seed")
+    a = ap.parse_args()
+
+    import torch
+
+    import speclang
+
+    torch.set_num_threads(a.threads)
+    module = speclang.load(str(ROOT / "examples" / "llm" / "medical.spec"))
+    prompts = json.loads((ROOT / "examples" / "llm" / "prompts.json").read_text())
+    start, load0 = _utc(), _load()
+    t0 = time.time()
+    rows = []
+    for seed in range(a.first_seed, a.first_seed + a.seeds):
+        row = run_seed(a, seed, module, prompts)
+        rows.append(row)
+        if a.out is not None:
+            a.out.parent.mkdir(parents=True, exist_ok=True)
+            with a.out.open("a") as f:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        print(f"# seed {seed}: {row['before']['violation_rate']:.3f} -> "
+              f"{row['after']['violation_rate']:.3f}, {row['minutes']:.1f} min, "
+              f"load {_load()}", flush=True)
+    print(f"\nWall clock {(time.time() - t0) / 60:.1f} min ({start} -> {_utc()} UTC), "
+          f"load average (1/5/15 min) {load0} at the start, {_load()} at the end, "
+          f"torch threads {a.threads}.\n")
+    print(summarise(rows))
 
 
 if __name__ == "__main__":

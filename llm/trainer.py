@@ -40,6 +40,14 @@ class TrainConfig:
     top_k: int = 0
     lora_rank: int = 0
     lora_alpha: int = 16
+    # Adapting only q/v (the peft default) moved SmolLM2 too little in a short run; the MLP
+    # projections carry most of what the model says, so they can be adapted too.
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+    # > 0: adapt only the last ``lora_layers`` decoder layers. The layers below are then
+    # shared by policy and reference, so their activations are taken from generation
+    # (``output_hidden_states``) and only the top layers are recomputed for log-probs,
+    # gradients and the KL: on a CPU this is most of the cost of an update.
+    lora_layers: int = 0
     seed: int = 0
     grad_clip: float = 1.0
 
@@ -84,11 +92,17 @@ class SpecTrainer:
         if self.cfg.lora_rank > 0:
             from peft import LoraConfig, get_peft_model
 
+            n_layers = model.config.num_hidden_layers
+            top = min(self.cfg.lora_layers, n_layers) if self.cfg.lora_layers > 0 else 0
+            self.split = n_layers - top if top else None
             lcfg = LoraConfig(r=self.cfg.lora_rank, lora_alpha=self.cfg.lora_alpha,
-                              target_modules=["q_proj", "v_proj"], lora_dropout=0.0)
+                              target_modules=list(self.cfg.lora_targets), lora_dropout=0.0,
+                              layers_to_transform=list(range(self.split, n_layers))
+                              if self.split is not None else None)
             self.policy = get_peft_model(model, lcfg)
             self.ref = None
         else:
+            self.split = None
             self.policy = model
             self.ref = copy.deepcopy(model).eval()
             for p in self.ref.parameters():
@@ -96,13 +110,41 @@ class SpecTrainer:
         params = [p for p in self.policy.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(params, lr=self.cfg.lr)
         self.history: list[StepStats] = []
+        self.last_hidden: torch.Tensor | None = None
 
-    def _ref_logprobs(self, ids: torch.Tensor, attn: torch.Tensor, start: int) -> torch.Tensor:
+    def _top_logprobs(self, hidden: torch.Tensor, ids: torch.Tensor, attn: torch.Tensor,
+                      start: int) -> torch.Tensor:
+        """Like ``_sequence_logprobs``, from the inputs ``hidden`` of layer ``self.split``
+        at positions ``0 .. T-2`` (all that predict a completion token): only the layers
+        from ``self.split`` up run. The base model's layer list is swapped for its top
+        slice and ``hidden`` fed as input embeddings (Llama-style models add nothing to
+        them). Rotary position codes only enter through position differences, so the
+        positions restarting at 0 for the slice change nothing."""
+        base = self.policy.get_base_model()
+        layers = base.model.layers
+        base.model.layers = torch.nn.ModuleList(list(layers)[self.split:])
+        try:
+            logits = base(inputs_embeds=hidden, attention_mask=attn[:, :-1], use_cache=False,
+                          logits_to_keep=ids.shape[1] - start).logits.float()
+        finally:
+            base.model.layers = layers
+        logp = torch.log_softmax(logits, dim=-1)
+        picked = logp.gather(-1, ids[:, start:].unsqueeze(-1)).squeeze(-1)
+        return (picked * attn[:, start:].to(picked.dtype)).sum(-1)
+
+    def _policy_logprobs(self, ids: torch.Tensor, attn: torch.Tensor, start: int,
+                         hidden: torch.Tensor | None = None) -> torch.Tensor:
+        if hidden is not None and self.split is not None:
+            return self._top_logprobs(hidden, ids, attn, start)
+        return _sequence_logprobs(self.policy, ids, attn, start)
+
+    def _ref_logprobs(self, ids: torch.Tensor, attn: torch.Tensor, start: int,
+                      hidden: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
             if self.ref is not None:
                 return _sequence_logprobs(self.ref, ids, attn, start)
             with self.policy.disable_adapter():
-                return _sequence_logprobs(self.policy, ids, attn, start)
+                return self._policy_logprobs(ids, attn, start, hidden)
 
     def sample(self, prompts: Sequence[str], k: int, *, logits_processor: Any = None,
                do_sample: bool = True) -> tuple[torch.Tensor, torch.Tensor, int, list[str]]:
@@ -112,11 +154,17 @@ class SpecTrainer:
         start = ids.shape[1]
         self.policy.eval()
         with torch.no_grad():
-            out = self.policy.generate(
+            res = self.policy.generate(
                 input_ids=ids, attention_mask=attn, max_new_tokens=self.cfg.max_new_tokens,
                 do_sample=do_sample, temperature=self.cfg.temperature if do_sample else None,
                 top_k=self.cfg.top_k if do_sample else None, logits_processor=logits_processor,
-                pad_token_id=self.tok.pad_token_id)
+                pad_token_id=self.tok.pad_token_id, return_dict_in_generate=True,
+                output_hidden_states=self.split is not None)
+        out = res.sequences
+        # The activations entering layer ``split`` at every position but the last, kept
+        # for ``update``/``evaluate`` (None without a split).
+        self.last_hidden = (torch.cat([h[self.split] for h in res.hidden_states], dim=1)
+                            if self.split is not None else None)
         gen = out[:, start:]
         # Tokens after the first end-of-sequence are padding, not part of the completion.
         eos = self.tok.eos_token_id
@@ -139,19 +187,21 @@ class SpecTrainer:
         ids, attn, start, texts = self.sample(prompts, cfg.k)
         rep_prompts = [p for p in prompts for _ in range(cfg.k)]
         reward = self.score(rep_prompts, texts)
-        loss, kl = self.update(ids, attn, start, reward)
+        loss, kl = self.update(ids, attn, start, reward, hidden=self.last_hidden)
         stats = StepStats(len(self.history), float(reward.mean()), kl, loss, list(texts[:2]))
         self.history.append(stats)
         return stats
 
     def update(self, ids: torch.Tensor, attn: torch.Tensor, start: int,
-               reward: torch.Tensor) -> tuple[float, float]:
+               reward: torch.Tensor, hidden: torch.Tensor | None = None
+               ) -> tuple[float, float]:
         """One gradient step on sampled completions (``k`` consecutive rows per prompt);
-        returns the loss before the step and the mean KL estimate."""
+        returns the loss before the step and the mean KL estimate. ``hidden``: the
+        activations that ``sample`` kept for these rows (LoRA on the top layers only)."""
         cfg = self.cfg
-        ref_lp = self._ref_logprobs(ids, attn, start)
+        ref_lp = self._ref_logprobs(ids, attn, start, hidden)
         self.policy.train()
-        lp = _sequence_logprobs(self.policy, ids, attn, start)
+        lp = self._policy_logprobs(ids, attn, start, hidden)
         log_ratio = lp - ref_lp
         kl = log_ratio.detach()
         shaped = reward - cfg.beta * kl if cfg.method == "rloo" else reward
@@ -180,21 +230,70 @@ class SpecTrainer:
         return self.history
 
     def evaluate(self, prompts: Sequence[str], violated: Callable[[str], bool],
-                 k: int = 1, do_sample: bool = True) -> dict[str, Any]:
+                 k: int = 1, do_sample: bool = True, chunk: int = 0) -> dict[str, Any]:
         """Violation rate (with a 95% Wilson interval) and mean KL to the reference on
-        ``prompts``, plus a few samples."""
-        ids, attn, start, texts = self.sample(prompts, k, do_sample=do_sample)
-        with torch.no_grad():
-            self.policy.eval()
-            kl = _sequence_logprobs(self.policy, ids, attn, start) - self._ref_logprobs(
-                ids, attn, start)
-        bad = sum(violated(t) for t in texts)
+        ``k`` samples of each of ``prompts``, with the per-sample verdicts (``flags``, in
+        prompt-major order, so that two evaluations under the same torch seed pair up
+        sample by sample), completion lengths in tokens, and all texts.
+
+        ``chunk`` > 0 samples that many prompts at a time (bounds memory on long prompt
+        lists); the random stream then differs from one unchunked call."""
+        step = chunk if chunk > 0 else len(prompts)
+        texts: list[str] = []
+        kls: list[torch.Tensor] = []
+        lengths: list[int] = []
+        for i in range(0, len(prompts), step):
+            ids, attn, start, part = self.sample(prompts[i:i + step], k, do_sample=do_sample)
+            if self.history or self.ref is not None:
+                with torch.no_grad():
+                    self.policy.eval()
+                    kls.append(self._policy_logprobs(ids, attn, start, self.last_hidden)
+                               - self._ref_logprobs(ids, attn, start, self.last_hidden))
+            else:
+                # Fresh LoRA adapters (B = 0) leave the policy equal to the reference.
+                kls.append(torch.zeros(ids.shape[0]))
+            lengths += attn[:, start:].sum(1).tolist()
+            texts += part
+        flags = [bool(violated(t)) for t in texts]
+        bad = sum(flags)
         lo, hi = wilson(bad, len(texts))
         return {"violation_rate": bad / len(texts), "ci95": [lo, hi], "n": len(texts),
-                "kl": float(kl.mean()), "samples": texts[:3]}
+                "kl": float(torch.cat(kls).mean()), "flags": flags, "lengths": lengths,
+                "texts": texts, "samples": texts[:3]}
 
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.cfg)
+
+
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def t_interval(xs: Sequence[float]) -> tuple[float, float, float]:
+    """Mean and two-sided 95 % Student-t interval of ``xs`` (the interval collapses to
+    the mean for a single value)."""
+    n = len(xs)
+    m = sum(xs) / n
+    if n < 2:
+        return m, m, m
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
+    # Degrees of freedom missing from the table take the next smaller tabulated one
+    # (a slightly wider, conservative interval).
+    t = T975[max(d for d in T975 if d <= n - 1)]
+    h = t * sd / math.sqrt(n)
+    return m, m - h, m + h
+
+
+def mcnemar(before: Sequence[bool], after: Sequence[bool]) -> dict[str, float]:
+    """Exact two-sided McNemar test on paired binary outcomes: ``b`` pairs true only
+    before, ``c`` true only after; under no change each discordant pair is a fair coin."""
+    if len(before) != len(after):
+        raise ValueError("McNemar needs paired samples of equal length")
+    b = sum(1 for x, y in zip(before, after, strict=True) if x and not y)
+    c = sum(1 for x, y in zip(before, after, strict=True) if y and not x)
+    n = b + c
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2 ** n if n else 1.0
+    return {"b": b, "c": c, "p": min(1.0, 2 * tail)}
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

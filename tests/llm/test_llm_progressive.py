@@ -28,7 +28,7 @@ def test_shipped_progression_and_prompts_load() -> None:
     mod = speclang.load(str(ROOT / "examples" / "llm" / "medical.spec"))
     assert mod.progressions["medical"] == ["no_profanity", "no_dosage", "dosage_disclaimer"]
     prompts = json.loads((ROOT / "examples" / "llm" / "prompts.json").read_text())
-    assert len(prompts["train"]) >= 10 and len(prompts["heldout"]) >= 5
+    assert len(prompts["train"]) >= 30 and len(prompts["heldout"]) >= 20
     assert not set(prompts["train"]) & set(prompts["heldout"])
 
 
