@@ -200,7 +200,31 @@ def summarise(results: Sequence[MethodResult]) -> str:
         cells = [ci([r.violation[s]["rate"] for r in rs]) for s in specs]
         rows.append(f"| {method} | {len(rs)} | " + " | ".join(cells)
                     + f" | {ci([r.kl for r in rs])} |")
-    return "\n".join(rows)
+    return "\n".join(rows + paired_tests(results))
+
+
+def paired_tests(results: Sequence[MethodResult], floor: str = "no_safeguard") -> list[str]:
+    """Exact McNemar tests of each method against ``floor``, per spec, pooled over seeds:
+    every method is evaluated under the same sampling seed, so sample i of one method
+    pairs with sample i of the other (same prompt, same random stream)."""
+    from llm.trainer import mcnemar
+
+    base = {r.seed: r for r in results if r.method == floor}
+    lines = []
+    for method in METHODS:
+        rs = [r for r in results if r.method == method and r.seed in base]
+        if method == floor or not rs:
+            continue
+        for s in rs[0].violation:
+            if "flags" not in rs[0].violation[s]:
+                continue
+            b = [f for r in rs for f in base[r.seed].violation[s]["flags"]]
+            a = [f for r in rs for f in r.violation[s]["flags"]]
+            t = mcnemar(b, a)
+            lines.append(f"- {method} vs {floor}, {s}: {sum(b)}/{len(b)} -> {sum(a)}/{len(a)}"
+                         f" violate; {t['b']} pairs only under {floor}, {t['c']} only under "
+                         f"{method}; exact McNemar p = {t['p']:.2g}")
+    return [""] + lines if lines else []
 
 
 if __name__ == "__main__":
@@ -225,10 +249,18 @@ if __name__ == "__main__":
         print(summarise(toy_experiment(seeds, a.steps)))
     else:
         import dataclasses
+        import os
+        import time
 
         import torch
 
+        def stamp() -> str:
+            return (time.strftime("%H:%M:%S UTC", time.gmtime()) + ", load "
+                    + "/".join(f"{x:.2f}" for x in os.getloadavg()))
+
+        # One thread: two threads on the two shared cores ran 3-4x slower.
         torch.set_num_threads(1)
+        print(f"# start {stamp()}", file=sys.stderr, flush=True)
         res = smollm_experiment(seeds, a.steps, progression=a.progression,
                                 methods=a.methods.split(","),
                                 log=lambda m: print("# " + m, file=sys.stderr, flush=True))
@@ -236,4 +268,5 @@ if __name__ == "__main__":
             with open(a.out, "a") as f:
                 for r in res:
                     f.write(json.dumps(dataclasses.asdict(r), ensure_ascii=False) + "\n")
+        print(f"# end {stamp()}", file=sys.stderr, flush=True)
         print(summarise(res))

@@ -120,7 +120,7 @@ class SpecTrainer:
         slice and ``hidden`` fed as input embeddings (Llama-style models add nothing to
         them). Rotary position codes only enter through position differences, so the
         positions restarting at 0 for the slice change nothing."""
-        base = self.policy.get_base_model()
+        base: Any = self.policy.get_base_model()
         layers = base.model.layers
         base.model.layers = torch.nn.ModuleList(list(layers)[self.split:])
         try:

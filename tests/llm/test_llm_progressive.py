@@ -43,4 +43,26 @@ def test_methods_run_and_report_per_spec_violations(tiny_tok: Any, method: str) 
                      config=TrainConfig(k=2, max_new_tokens=3, lr=1e-3), eval_k=4)
     assert set(res.violation) == {"na", "ne"}
     assert [s.specs for s in res.stages] == [["na"], ["na", "ne"]]
-    assert all(0.0 <= v["rate"] <= 1.0 and v["n"] == 4 for v in res.violation.values())
+    assert all(0.0 <= v["rate"] <= 1.0 and v["n"] == 4 == len(v["flags"])
+               for v in res.violation.values())
+    assert len(res.texts) == 4 and res.mean_tokens <= 3
+
+
+def test_summary_tests_each_method_against_the_floor_on_paired_samples() -> None:
+    from llm.progressive import MethodResult, summarise
+
+    def res(method: str, seed: int, flags: list[bool]) -> MethodResult:
+        return MethodResult(method, seed, violation={"s": {
+            "rate": sum(flags) / len(flags), "ci95": [0.0, 1.0], "n": len(flags),
+            "flags": flags}}, kl=0.5 if method != "no_safeguard" else 0.0)
+
+    rs = [res("no_safeguard", seed, [True] * 5 + [False] * 3) for seed in (0, 1)]
+    rs += [res("progressive", seed, [False] * 8) for seed in (0, 1)]
+    rs += [res("zero_shot", 0, [True] * 5 + [False] * 3)]
+    text = summarise(rs)
+    assert "| progressive | 2 | 0.000 ± 0.000 | 0.500 ± 0.000 |" in text
+    assert "| zero_shot | 1 | 0.625 | 0.500 |" in text
+    # 10 discordant pairs, all violating only without a safeguard: p = 2 / 2**10.
+    assert ("progressive vs no_safeguard, s: 10/16 -> 0/16 violate; 10 pairs only under "
+            "no_safeguard, 0 only under progressive; exact McNemar p = 0.002") in text
+    assert "zero_shot vs no_safeguard, s: 5/8 -> 5/8 violate" in text
