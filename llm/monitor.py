@@ -3,6 +3,7 @@ monitor state kept per sequence of a batch, and a post-hoc verdict with an expla
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,14 +46,26 @@ class _Row:
     # What :meth:`TextMonitor.would_violate` found safe, per piece: the stream after the
     # piece, the state and the completed units with their letters, so that feeding the
     # chosen piece next costs nothing. Valid while ``probed_at`` still describes the row.
-    probes: dict[str, tuple[UnitStream, int, list[tuple[Unit, tuple[bool, ...], int]]]] = \
-        field(default_factory=dict)
+    probes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     probed_at: tuple[int, int, int] = (-1, -1, -1)
+    # For checks that are not remembered: per leading whitespace, the stream after it.
+    bases: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def position(self) -> tuple[int, int, int]:
         return (len(self.stream.text), self.stream.unit_start, self.state)
 
 
+class _Text:
+    """A text to judge a unit of, with its own (empty) memory of proposition values."""
+
+    __slots__ = ("text", "known")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.known: dict[tuple[str, Unit], bool] = {}
+
+
+_WHITESPACE = re.compile(r"\s")
 _MAX_PROBES = 64  # per row and position; the shield checks at most top_k pieces per step
 _MAX_TREE_PROPS = 12  # decision trees over more propositions would be too large to build
 
@@ -160,8 +173,14 @@ class TextMonitor:
         if r.probes and r.probed_at == r.position():
             probe = r.probes.get(piece)
             if probe is not None:  # would_violate already did this work
-                r.stream, r.state, done = probe
-                r.probes = {}
+                if probe[0] is None:  # ... up to the last word (_last_word_violates)
+                    _, (stream, q, _v, _s, _ss, done), rest = probe
+                    stream = stream.copy()
+                    stream.append(rest)  # completes nothing: no whitespace in it
+                    r.stream, r.state = stream, q
+                else:
+                    r.stream, r.state, done = probe
+                r.probes, r.bases = {}, {}
                 return self._record(r, done)
         return self._step(r, r.stream.append(piece))
 
@@ -179,16 +198,24 @@ class TextMonitor:
     def violated(self, row: int) -> bool:
         return self.sink is not None and self.rows[row].state == self.sink
 
-    def would_violate(self, row: int, piece: str) -> bool:
+    def would_violate(self, row: int, piece: str, *, remember: bool = True) -> bool:
         """Whether appending ``piece`` to ``row`` reaches the violation sink, counting the
         pending unit as if it ended right after ``piece`` (so a match is refused before the
-        word that completes it is closed)."""
+        word that completes it is closed).
+
+        ``remember`` keeps the work for :meth:`feed` if ``piece`` is fed next (the greedy
+        shield's one check per token); without it, checks of many pieces at one position
+        (sampling) share the part before the last word instead."""
         if self.sink is None:
             return False
         r = self.rows[row]
         q = r.state
         if q == self.sink:
             return True
+        if not remember and self.unit == "word":
+            rest = piece.lstrip()
+            if rest and _WHITESPACE.search(rest) is None:
+                return self._last_word_violates(r, piece[:len(piece) - len(rest)], rest)
         stream = r.stream.copy()
         done = []
         for u in stream.append(piece):
@@ -202,12 +229,47 @@ class TextMonitor:
             return True
         at = r.position()
         if r.probed_at != at:
-            r.probes, r.probed_at = {}, at
+            r.probes, r.bases, r.probed_at = {}, {}, at
         if len(r.probes) < _MAX_PROBES:
             r.probes[piece] = (stream, q, done)
         return False
 
-    def _reaches_sink(self, q: int, stream: UnitStream, unit: Unit) -> bool:
+    def _last_word_violates(self, r: _Row, lead: str, rest: str) -> bool:
+        """:meth:`would_violate` for a piece made of whitespace ``lead`` (maybe empty) and
+        one word fragment ``rest``: what ``lead`` does (complete the pending word, move the
+        sentence start) is worked out once per position and ``lead``; then ``rest`` only
+        extends or starts the pending word, which is judged as if it ended there."""
+        at = r.position()
+        if r.probed_at != at:
+            r.probes, r.bases, r.probed_at = {}, {}, at
+        base = r.bases.get(lead)
+        if base is None:
+            stream = r.stream.copy()
+            q, violated, done = r.state, False, []
+            for u in stream.append(lead) if lead else ():
+                values = self._values(stream, u)
+                q = self._successor(q, values)
+                if q == self.sink:
+                    violated = True
+                    break
+                done.append((u, values, q))
+            # After an append the text from ``unit_start`` holds no whitespace: that is
+            # where the pending word starts once ``rest`` (no whitespace) is appended, in
+            # the same sentence (a sentence only ends before whitespace).
+            start = stream.unit_start
+            base = r.bases[lead] = (stream, q, violated, start, stream._sentence_of(start),
+                                    done)
+        stream, q, violated, start, sentence, _ = base
+        if violated:
+            return True
+        text = stream.text + rest
+        if self._reaches_sink(q, _Text(text), Unit(start, len(text), sentence)):
+            return True
+        if len(r.probes) < _MAX_PROBES:  # feed() finishes the work if this piece is fed
+            r.probes[lead + rest] = (None, base, rest)
+        return False
+
+    def _reaches_sink(self, q: int, stream: UnitStream | _Text, unit: Unit) -> bool:
         """Whether stepping ``unit`` from ``q`` reaches the sink, evaluating only the
         propositions that decide it (see :meth:`_sink_tree`)."""
         tree = self._sink_trees.get(q)

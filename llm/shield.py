@@ -114,6 +114,22 @@ def _argmax(t: torch.Tensor) -> int:
     return int(t.numpy().argmax()) if _numpy_ok(t) else int(torch.argmax(t))
 
 
+def _top_k(arr: np.ndarray, k: int) -> list[int]:
+    """The indices of the ``k`` largest scores, best first, as ``torch.topk`` would give
+    them (up to the order of ties) in under half its time on a 49k vocabulary: the k-th
+    largest of every 16th score is a threshold that at least ``k`` scores reach, so only
+    those (about 1 %) are sorted."""
+    n = arr.shape[0]
+    k = min(k, n)
+    if n > 64 * k:
+        sub = arr[::16]
+        thr = np.partition(sub, sub.shape[0] - k)[sub.shape[0] - k]
+        cand = np.flatnonzero(arr >= thr)
+        if cand.shape[0] >= k:  # fewer only with NaN scores
+            return cand[np.argsort(arr[cand], kind="stable")[::-1][:k]].tolist()
+    return torch.topk(torch.from_numpy(arr), k).indices.tolist()
+
+
 @dataclass
 class Intervention:
     """The shield refused the model's preferred token at one step of one sequence."""
@@ -171,6 +187,7 @@ class ShieldTables:
         self.static_np = static
         self.static = torch.from_numpy(static)
         self.static_any: np.ndarray = np.asarray(static.any(axis=1))
+        self.static_idx = [np.flatnonzero(row) for row in static]  # what masking writes
 
 
 class SequenceTracker:
@@ -288,30 +305,32 @@ class SpecLogitsProcessor(LogitsProcessor):
             if out is scores:
                 out = scores.clone()
             line = out[row]
-            arr = line.numpy() if _numpy_ok(line) else None
-            best = int(arr.argmax()) if arr is not None else int(torch.argmax(line))
-            if tables.static_any[q]:
-                line.masked_fill_(tables.static[q], neg)
+            try:  # the row's scores as a writable numpy view: scalar reads and writes on a
+                arr, copied = line.numpy(), False  # torch tensor cost ~5 us each
+            except (TypeError, RuntimeError):
+                arr, copied = line.detach().to("cpu", torch.float32).numpy(), True
+            best = int(arr.argmax())
+            if any_static[q]:
+                arr[tables.static_idx[q]] = neg
             allowed: list[int] = []
-            if self.keep == 1:
-                # Greedy: walk down the ranking until a safe token; nothing else changes,
-                # so the cost is one argmax and one check while the model behaves.
+            if greedy:
+                # Walk down the ranking until a safe token; nothing else changes, so the
+                # cost is one argmax and one check per refused token.
                 for _ in range(self.top_k):
-                    t = int(arr.argmax()) if arr is not None else int(torch.argmax(line))
-                    if line[t] == neg:
+                    t = int(arr.argmax())
+                    if arr[t] == neg:
                         break
                     self.checks += 1
-                    if not mon.would_violate(row, tables.texts[t]):
+                    if not mon.would_violate(row, texts[t]):
                         allowed.append(t)
                         break
-                    line[t] = neg
+                    arr[t] = neg
             else:
-                cand = torch.topk(line, min(self.top_k, line.shape[0])).indices.tolist()
-                for t in cand:
-                    if line[t] == neg:
+                for t in _top_k(arr, self.top_k):
+                    if arr[t] == neg:
                         break
                     self.checks += 1
-                    if not mon.would_violate(row, tables.texts[t]):
+                    if not mon.would_violate(row, texts[t], remember=False):
                         allowed.append(t)
                         if len(allowed) >= self.keep:
                             break
@@ -319,16 +338,18 @@ class SpecLogitsProcessor(LogitsProcessor):
                 allowed = [int(self.eos)]
             if allowed and allowed[0] != best:
                 iv = Intervention(row, int(input_ids.shape[1]) - (self.tracker.prompt_len or 0),
-                                  tables.texts[best], len(allowed),
-                                  self._reason(row, tables.texts[best]))
+                                  texts[best], len(allowed), self._reason(row, texts[best]))
                 self.interventions.append(iv)
                 if self.verbose:
                     print(iv, flush=True)
-            if self.keep == 1 and allowed and line[allowed[0]] != neg:
-                continue  # the best remaining score is the verified token
-            keep_vals = line[allowed].clone()
-            line.fill_(neg)
-            line[allowed] = keep_vals if bool(torch.isfinite(keep_vals).all()) else 0.0
+            if not (greedy and allowed and arr[allowed[0]] != neg):
+                # Only the verified tokens keep their scores (the best remaining score is
+                # already the verified token for greedy, unless only EOS is left).
+                keep_vals = arr[allowed].copy()
+                arr.fill(neg)
+                arr[allowed] = keep_vals if np.isfinite(keep_vals).all() else 0.0
+            if copied:
+                out[row] = torch.from_numpy(arr).to(out.device, out.dtype)
         return out
 
 

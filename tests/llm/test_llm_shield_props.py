@@ -60,7 +60,10 @@ def test_would_violate_is_the_reference_verdict_of_the_extended_text(
     for p in prefix:
         mon.feed(0, p)
     assume(not mon.violated(0))
-    assert mon.would_violate(0, piece) == _reference(spec, unit, [*prefix, piece])
+    expected = _reference(spec, unit, [*prefix, piece])
+    assert mon.would_violate(0, piece, remember=False) == expected  # sampling's way
+    assert mon.would_violate(0, piece) == expected  # greedy's way
+    assert mon.would_violate(0, piece, remember=False) == expected  # after it, same answer
 
 
 @settings(max_examples=150, deadline=None)
@@ -75,10 +78,10 @@ def test_feeding_after_checks_equals_feeding_alone(
     checked.reset(1)
     plain.reset(1)
     for i, p in enumerate(text):
-        for c in candidates[i] if i < len(candidates) else []:
-            checked.would_violate(0, c)
-        if i < len(candidates) and i % 2 == 0:
-            checked.would_violate(0, p)  # the piece fed next was checked
+        for j, c in enumerate(candidates[i] if i < len(candidates) else []):
+            checked.would_violate(0, c, remember=j % 2 == 0)
+        if i < len(candidates) and i % 2 == 0:  # the piece fed next was checked
+            checked.would_violate(0, p, remember=i % 4 == 0)
         checked.feed(0, p)
         plain.feed(0, p)
         assert checked.state(0) == plain.state(0)
@@ -233,3 +236,20 @@ def test_sampling_shield_keeps_exactly_the_safe_tokens_among_the_top_k(
         assert all(out[0, t] == scores[0, t] for t in safe)
     else:
         assert finite == {tiny_tok.eos_token_id}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from([1, 8, 32]), st.booleans())
+def test_top_k_of_a_large_vocabulary_is_torch_topk(seed: int, k: int, ties: bool) -> None:
+    import numpy as np
+
+    from llm.shield import _top_k
+
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal(49152).astype(np.float32)
+    if ties:  # many equal scores, and masked ones
+        scores = np.round(scores, 1)
+        scores[rng.integers(0, 49152, 500)] = -np.inf
+    got = _top_k(scores, k)
+    want = torch.topk(torch.from_numpy(scores), k).values.numpy()
+    assert len(set(got)) == k and np.array_equal(scores[got], want)
