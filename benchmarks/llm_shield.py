@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import LogitsProcessorList
 
+    import llm
     import speclang
     from llm import TextMonitor
     from llm.shield import ShieldTables, SpecLogitsProcessor
@@ -179,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {"tokenizer": args.tokenizer, "vocab": vocab, "real_model": args.real,
                "tokens": args.tokens, "batch": batch, "unit": args.unit,
                "top_k": args.top_k, "keep": args.keep, "torch_threads": 1,
-               "reply_tokens": n_reply, "load_before": os.getloadavg(), "specs": {}}
+               "reply_tokens": n_reply, "load_before": os.getloadavg(),
+               "llm_package": str(Path(llm.__file__).parent), "specs": {}}
     run([])  # warm-up
     for spec in SPECS:
         mon = TextMonitor.from_module(module, spec, unit=args.unit)
@@ -248,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(spec, json.dumps(results["specs"][spec]), flush=True)
     results["load_after"] = os.getloadavg()
-    print(f"\nload average before/after: {results['load_before']} / {results['load_after']}")
+    print(f"\nllm package: {results['llm_package']}; load average before/after: "
+          f"{results['load_before']} / {results['load_after']}")
     print("\n| spec | plain generate | inside generate (runs / calls) | replay, reply text "
           "| replay, sampling top-k | replay, generated | argmax first / again |")
     print("|---|---|---|---|---|---|---|")

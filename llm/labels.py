@@ -255,7 +255,8 @@ class UnitStream:
                 units.append(Unit(start, end, sentence))
                 start = pos = end
             self.unit_start = start
-            self._advance_sentences(old)
+            if self.last_mark >= self.sentence_start:  # else no sentence end can be new
+                self._advance_sentences(old)
             return units
         if self.unit == "token":
             if not piece.strip():

@@ -180,8 +180,7 @@ class TextMonitor:
                     r.stream, r.state = stream, q
                 else:
                     r.stream, r.state, done = probe
-                r.probes, r.bases = {}, {}
-                return self._record(r, done)
+                return self._record(r, done)  # the probes are dropped at the next check
         return self._step(r, r.stream.append(piece))
 
     def finish(self, row: int) -> list[Step]:
