@@ -14,6 +14,9 @@ Cost control, per sequence and decoding step:
 3. the remaining candidates are checked exactly, with their context, in logit order, only
    among the ``top_k`` best; everything unchecked is masked too, so the shield is sound:
    sampling only ever picks verified tokens (as top-k sampling would).
+
+The check itself is :meth:`TextMonitor.would_violate`; the greedy path's check of the best
+token is reused when the tracker feeds that token, so a token is labelled once.
 """
 
 from __future__ import annotations
