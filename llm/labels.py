@@ -357,6 +357,7 @@ class TextLabeler:
         # Per span/sentence pattern, the quick test that rules out a match (or None).
         self._prefilters = {p: match_prefilter(pat.compiled)
                             for p, pat in self.patterns.items() if pat.granularity != "word"}
+        self._evaluators: dict[str, Callable[[str, Unit], bool]] = {}
         unbound = [p for p in self.props if p not in self.patterns and p not in self.classifiers]
         if unbound:
             raise ValueError(
@@ -380,19 +381,38 @@ class TextLabeler:
 
     def holds(self, prop: str, text: str, unit: Unit) -> bool:
         """One proposition of :meth:`label` (the shield evaluates only those it needs)."""
+        evaluate = self._evaluators.get(prop)
+        if evaluate is None:
+            evaluate = self._evaluators[prop] = self._evaluator(prop)
+        return evaluate(text, unit)
+
+    def _evaluator(self, prop: str) -> Callable[[str, Unit], bool]:
+        """``holds`` for one proposition, with its granularity and quick test bound."""
         pat = self.patterns.get(prop)
         if pat is None:
-            return bool(self.classifiers[prop](text[unit.sentence_start:unit.end]))
+            classify = self.classifiers[prop]
+            return lambda text, unit: bool(classify(text[unit.sentence_start:unit.end]))
         if pat.granularity == "word":
-            return pat.evaluate(text[unit.start:unit.end])
-        sentence = text[unit.sentence_start:unit.end]
-        quick = self._prefilters[prop]
-        if quick is not None and not quick(sentence):
-            return False
+            evaluate = pat.evaluate
+            return lambda text, unit: evaluate(text[unit.start:unit.end])
+        compiled, quick = pat.compiled, self._prefilters[prop]
         if pat.granularity == "sentence":
-            return pat.compiled.search(sentence) is not None
-        offset = unit.start - unit.sentence_start
-        return any(m.end() > offset for m in pat.compiled.finditer(sentence))
+            def sentence_holds(text: str, unit: Unit) -> bool:
+                sentence = text[unit.sentence_start:unit.end]
+                if quick is not None and not quick(sentence):
+                    return False
+                return compiled.search(sentence) is not None
+
+            return sentence_holds
+
+        def span_holds(text: str, unit: Unit) -> bool:
+            sentence = text[unit.sentence_start:unit.end]
+            if quick is not None and not quick(sentence):
+                return False
+            offset = unit.start - unit.sentence_start
+            return any(m.end() > offset for m in compiled.finditer(sentence))
+
+        return span_holds
 
     def words(self, text: str) -> list[str]:
         return WORD_RE.findall(text)

@@ -92,6 +92,7 @@ class TextMonitor:
         self._next: dict[tuple[int, tuple[bool, ...]], int] = {}
         self._sink_trees: dict[int, Any] = {}
         self._next_values: dict[tuple[int, tuple[bool, ...]], int] = {}
+        self._true_names: dict[tuple[bool, ...], tuple[str, ...]] = {}  # letter -> true props
         self._verdict_labels = [aut.verdict(q).label for q in range(aut.n_states)]
         self.rows: list[_Row] = []
         self.reset(1)
@@ -125,10 +126,14 @@ class TextMonitor:
     def _record(self, r: _Row, done: list[tuple[Unit, tuple[bool, ...], int]]) -> list[Step]:
         if not done:
             return []
-        text, labels, props = r.stream.text, self._verdict_labels, self.labeler.props
-        new = [Step(text[u.start:u.end],
-                    tuple([p for p, v in zip(props, values, strict=True) if v]), q, labels[q])
-               for u, values, q in done]
+        text, labels, names = r.stream.text, self._verdict_labels, self._true_names
+        new = []
+        for u, values, q in done:
+            true = names.get(values)
+            if true is None:
+                true = names[values] = tuple(
+                    [p for p, v in zip(self.labeler.props, values, strict=True) if v])
+            new.append(Step(text[u.start:u.end], true, q, labels[q]))
         r.steps.extend(new)
         return new
 
