@@ -10,7 +10,7 @@ Methods (same step budget for all):
 ``progressive``     the safeguard walks the progression (S0 -> S1 -> S2) in equal shares of
                     the budget; the network and optimiser carry over at each switch.
 ``zero_shot``       the final safeguard (S2) from the first step.
-``no_safeguard``    scenario reward only; the monitor is hidden from the agent and only
+``no_safeguard``    task reward only; the monitor is hidden from the agent and only
                     counts violations (it restarts after each one).
 ``intrinsic_fear``  zero_shot plus a danger head trained to predict a violation within
                     ``fear_horizon`` steps, whose probability times ``fear_lambda`` is
