@@ -131,6 +131,22 @@ def summarise(rows: list[dict[str, Any]]) -> str:
                 f"{sum(pooled_a)}/{len(pooled_a)} after; exact McNemar on the paired "
                 f"samples: {test['b']} only before, {test['c']} only after, "
                 f"p = {test['p']:.2g}."]
+    if all("pairs" in r for r in rows):
+        # Side measures of how the replies changed (not what was trained on): a digit
+        # anywhere, and a pointer to a professional, which a cautious reply would add.
+        import re
+
+        def count(pattern: str, key: str) -> int:
+            return sum(bool(re.search(pattern, p[key], re.I)) for r in rows for p in r["pairs"])
+
+        n = sum(len(r["pairs"]) for r in rows)
+        refer = r"doctor|healthcare|professional|physician|pharmacist"
+        same = sum(p["before"] == p["after"] for r in rows for p in r["pairs"])
+        out.append(f"Replies with a digit anywhere: {count(r'[0-9]', 'before')}/{n} before, "
+                   f"{count(r'[0-9]', 'after')}/{n} after; naming a doctor, pharmacist or "
+                   f"(healthcare) professional: {count(refer, 'before')}/{n} before, "
+                   f"{count(refer, 'after')}/{n} after; identical before and after: "
+                   f"{same}/{n}.")
     return "\n".join(out)
 
 
@@ -156,7 +172,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (2 threads on 2 shared cores ran 3-4x slower)")
     ap.add_argument("--out", type=Path, default=None, help="JSONL, one line per seed")
+    ap.add_argument("--summarise", type=Path, default=None,
+                    help="only print the summary of an earlier run's JSONL")
     a = ap.parse_args()
+    if a.summarise is not None:
+        print(summarise([json.loads(line) for line in a.summarise.read_text().splitlines()
+                         if line.strip()]))
+        return
 
     import torch
 
