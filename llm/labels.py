@@ -27,6 +27,7 @@ UNITS = ("token", "word", "sentence")
 _SENTENCE_END = re.compile(r"(?<![.!?])[.!?]+[\"')\]]*(?=\s)|\n\s*\n")
 _END_CHARS = frozenset(".!?\"')]")
 _LAST_MARK = re.compile(r"[.!?\n][^.!?\n]*\Z")
+_LAST_NOT_RUN = re.compile(r"[^.!?\"')\]\s](?=[.!?\"')\]\s]*\Z)")
 
 
 def _run_start(text: str, pos: int) -> int:
@@ -215,6 +216,10 @@ class UnitStream:
         # -1 if none): every sentence-end match begins at one, so a scan of text after it
         # can be skipped.
         self.last_mark = -1
+        # Where the text's trailing run of punctuation and whitespace begins (``len(text)``
+        # if it ends otherwise), so that scans starting in that run find its start without
+        # walking back over it character by character (long runs such as "??????").
+        self.run_end_start = 0
         # Proposition values already computed on units of this text, ``(prop, unit) ->
         # bool``: a unit's value only depends on the text up to its end, which appending
         # never changes, so the shield's check of a pending unit is reused when it completes.
@@ -225,10 +230,13 @@ class UnitStream:
         other.unit, other.text = self.unit, self.text
         other.unit_start, other.sentence_start = self.unit_start, self.sentence_start
         other.last_mark = self.last_mark
+        other.run_end_start = self.run_end_start
         known = self.known
-        if len(known) > 16:  # forget completed units: they are never labelled again
-            known = self.known = {k: v for k, v in known.items()
-                                  if k[1].start >= self.unit_start}
+        if len(known) > 8:
+            # Only a unit that ends where the text ends now can be asked about again (as
+            # the word that whitespace completes next); the others never are.
+            n = len(self.text)
+            known = self.known = {k: v for k, v in known.items() if k[1].end >= n}
         other.known = dict(known)
         return other
 
@@ -238,6 +246,9 @@ class UnitStream:
         mark = _LAST_MARK.search(piece)
         if mark is not None:
             self.last_mark = old + mark.start()
+        last = _LAST_NOT_RUN.search(piece)
+        if last is not None:  # else the piece only extends the trailing run
+            self.run_end_start = old + last.end()
         if self.unit == "word":
             # _cut's word case, inlined: this runs once or twice per generated token.
             units: list[Unit] = []
@@ -284,16 +295,22 @@ class UnitStream:
                     else self._sentence_of(start))
         return Unit(start, len(self.text), sentence)
 
+    def _run_start(self, pos: int) -> int:
+        """:func:`_run_start` on this text, in one step inside the trailing run."""
+        if pos >= self.run_end_start:
+            return min(pos, self.run_end_start)
+        return _run_start(self.text, pos)
+
     def _sentence_of(self, pos: int) -> int:
         start = self.sentence_start
         if self.last_mark < start:
             return start
-        for m in _SENTENCE_END.finditer(self.text, _run_start(self.text, start), max(pos, start)):
+        for m in _SENTENCE_END.finditer(self.text, self._run_start(start), max(pos, start)):
             start = max(start, m.end())
         return start
 
     def _advance_sentences(self, old: int) -> None:
-        scan = _run_start(self.text, max(self.sentence_start, old - 8))
+        scan = self._run_start(max(self.sentence_start, old - 8))
         if self.last_mark < scan:
             return
         for m in _SENTENCE_END.finditer(self.text, scan):
@@ -318,7 +335,7 @@ class UnitStream:
                 start = pos = end
             self.unit_start = start
         else:
-            scan = _run_start(text, max(self.unit_start, old - 8))
+            scan = self._run_start(max(self.unit_start, old - 8))
             for m in _SENTENCE_END.finditer(text, scan):
                 if m.end() <= self.unit_start:
                     continue

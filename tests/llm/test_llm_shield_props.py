@@ -253,3 +253,15 @@ def test_top_k_of_a_large_vocabulary_is_torch_topk(seed: int, k: int, ties: bool
     got = _top_k(scores, k)
     want = torch.topk(torch.from_numpy(scores), k).values.numpy()
     assert len(set(got)) == k and np.array_equal(scores[got], want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces)
+def test_trailing_run_shortcut_finds_the_same_run_start(parts: list[str]) -> None:
+    from llm.labels import _run_start
+
+    s = UnitStream("word")
+    for p in parts:
+        s.append(p)
+        assert [s._run_start(i) for i in range(len(s.text) + 1)] == \
+            [_run_start(s.text, i) for i in range(len(s.text) + 1)]
