@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=int, default=1, help="safe tokens to find (1: greedy)")
     ap.add_argument("--flush-mb", default="0,16,64",
                     help="megabytes read between replayed calls, comma list")
-    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--json", "--out", dest="json", type=Path,
+                    help="also write the results here")
     args = ap.parse_args(argv)
 
     import numpy as np
