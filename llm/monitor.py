@@ -44,8 +44,9 @@ class _Row:
     state: int
     steps: list[Step] = field(default_factory=list)
     # What :meth:`TextMonitor.would_violate` found safe, per piece: the stream after the
-    # piece, the state and the completed units with their letters, so that feeding the
-    # chosen piece next costs nothing. Valid while ``probed_at`` still describes the row.
+    # piece, the state and the completed units with their letters (or, for checks not
+    # remembered, the shared work up to the last word), so that feeding the chosen piece
+    # next costs little. Valid while ``probed_at`` still describes the row.
     probes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     probed_at: tuple[int, int, int] = (-1, -1, -1)
     # For checks that are not remembered: per leading whitespace, the stream after it.
@@ -67,7 +68,7 @@ class _Text:
 
 _WHITESPACE = re.compile(r"\s")
 _MAX_PROBES = 64  # per row and position; the shield checks at most top_k pieces per step
-_MAX_TREE_PROPS = 12  # decision trees over more propositions would be too large to build
+_MAX_TREE_PROPS = 8  # building a tree tabulates 2^n letters, each node scanning the table
 
 
 class TextMonitor:
