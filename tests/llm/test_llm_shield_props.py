@@ -265,3 +265,21 @@ def test_trailing_run_shortcut_finds_the_same_run_start(parts: list[str]) -> Non
         s.append(p)
         assert [s._run_start(i) for i in range(len(s.text) + 1)] == \
             [_run_start(s.text, i) for i in range(len(s.text) + 1)]
+
+
+def test_without_decision_trees_checks_evaluate_whole_letters(monkeypatch: Any) -> None:
+    """Monitors over more propositions than a tree is built for take the other path."""
+    import llm.monitor
+
+    monkeypatch.setattr(llm.monitor, "_MAX_TREE_PROPS", 0)
+    cases = [("Take 200", " mg"), ("I am not a doctor. Take 200", " mg"), ("oh", " damn"),
+             ("Wow", "!!"), ("Take 5", "mg"), ("fine", " text")]
+    for spec in SPECS:
+        for prefix, piece in cases:
+            mon = TextMonitor.from_module(MOD, spec, unit="word")
+            mon.reset(1)
+            mon.feed(0, prefix)
+            assert mon._sink_tree(mon.state(0)) == ()
+            expected = _reference(spec, "word", [prefix, piece])
+            assert mon.would_violate(0, piece) == expected, (spec, prefix, piece)
+            assert mon.would_violate(0, piece, remember=False) == expected
