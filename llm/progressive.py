@@ -204,16 +204,21 @@ def summarise(results: Sequence[MethodResult]) -> str:
 
 
 def paired_tests(results: Sequence[MethodResult], floor: str = "no_safeguard") -> list[str]:
-    """Exact McNemar tests of each method against ``floor``, per spec, pooled over seeds:
-    every method is evaluated under the same sampling seed, so sample i of one method
-    pairs with sample i of the other (same prompt, same random stream)."""
-    from llm.trainer import mcnemar
+    """Each method against ``floor``, and progressive against zero-shot, per spec: an
+    exact McNemar test pooled over seeds (every method is evaluated under the same
+    sampling seed, so sample i of one method pairs with sample i of the other: same
+    prompt, same random stream) and the mean per-seed rate difference with a 95 %
+    t-interval."""
+    from llm.trainer import mcnemar, t_interval
 
-    base = {r.seed: r for r in results if r.method == floor}
     lines = []
-    for method in METHODS:
+    pairs = [(m, floor) for m in METHODS if m != floor]
+    if "progressive" in METHODS and "zero_shot" in METHODS:
+        pairs.append(("progressive", "zero_shot"))
+    for method, other in pairs:
+        base = {r.seed: r for r in results if r.method == other}
         rs = [r for r in results if r.method == method and r.seed in base]
-        if method == floor or not rs:
+        if not rs:
             continue
         for s in rs[0].violation:
             if "flags" not in rs[0].violation[s]:
@@ -221,9 +226,13 @@ def paired_tests(results: Sequence[MethodResult], floor: str = "no_safeguard") -
             b = [f for r in rs for f in base[r.seed].violation[s]["flags"]]
             a = [f for r in rs for f in r.violation[s]["flags"]]
             t = mcnemar(b, a)
-            lines.append(f"- {method} vs {floor}, {s}: {sum(b)}/{len(b)} -> {sum(a)}/{len(a)}"
-                         f" violate; {t['b']} pairs only under {floor}, {t['c']} only under "
-                         f"{method}; exact McNemar p = {t['p']:.2g}")
+            m, lo, hi = t_interval([base[r.seed].violation[s]["rate"] - r.violation[s]["rate"]
+                                    for r in rs])
+            lines.append(f"- {method} vs {other}, {s}: {sum(b)}/{len(b)} -> {sum(a)}/{len(a)}"
+                         f" violate; {t['b']} pairs only under {other}, {t['c']} only under "
+                         f"{method}; exact McNemar p = {t['p']:.2g}; per-seed difference "
+                         f"{other} - {method} {m:.3f} [{lo:.3f}, {hi:.3f}] (95 % t, "
+                         f"{len(rs)} seeds)")
     return [""] + lines if lines else []
 
 
@@ -243,9 +252,16 @@ if __name__ == "__main__":
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--out", default=None, help="(smollm2) JSONL, one line per method/seed")
+    ap.add_argument("--summarise", default=None,
+                    help="only print the summary of an earlier run's JSONL (--out)")
     a = ap.parse_args()
     seeds = range(a.first_seed, a.first_seed + a.seeds)
-    if a.model == "tiny":
+    if a.summarise:
+        with open(a.summarise) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        print(summarise([MethodResult(**{**r, "stages": [StageLog(**g) for g in r["stages"]]})
+                         for r in rows]))
+    elif a.model == "tiny":
         print(summarise(toy_experiment(seeds, a.steps)))
     else:
         import dataclasses

@@ -66,3 +66,20 @@ def test_summary_tests_each_method_against_the_floor_on_paired_samples() -> None
     assert ("progressive vs no_safeguard, s: 10/16 -> 0/16 violate; 10 pairs only under "
             "no_safeguard, 0 only under progressive; exact McNemar p = 0.002") in text
     assert "zero_shot vs no_safeguard, s: 5/8 -> 5/8 violate" in text
+
+
+def test_summary_compares_progressive_with_zero_shot_per_seed() -> None:
+    from llm.progressive import MethodResult, summarise
+
+    def res(method: str, seed: int, bad: int) -> MethodResult:
+        flags = [True] * bad + [False] * (4 - bad)
+        return MethodResult(method, seed, violation={"s": {
+            "rate": bad / 4, "ci95": [0.0, 1.0], "n": 4, "flags": flags}})
+
+    rs = [res("zero_shot", 0, 1), res("zero_shot", 1, 1), res("progressive", 0, 2),
+          res("progressive", 1, 3)]
+    text = summarise(rs)
+    # differences zero_shot - progressive: -0.25, -0.5 -> mean -0.375, sd 0.177, t(1) 12.706
+    assert ("progressive vs zero_shot, s: 2/8 -> 5/8 violate; 0 pairs only under zero_shot, "
+            "3 only under progressive; exact McNemar p = 0.25; per-seed difference "
+            "zero_shot - progressive -0.375 [-1.963, 1.213]") in text
