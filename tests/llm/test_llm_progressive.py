@@ -27,6 +27,18 @@ def test_schedules_split_the_budget_and_keep_earlier_specs() -> None:
 def test_shipped_progression_and_prompts_load() -> None:
     mod = speclang.load(str(ROOT / "examples" / "llm" / "medical.spec"))
     assert mod.progressions["medical"] == ["no_profanity", "no_dosage", "dosage_disclaimer"]
+    assert mod.progressions["dosing"] == ["no_mass_dosage", "no_dosage"]
+    from llm import TextMonitor, label_text
+
+    # `dosing` tightens: every dose by weight is a dose, not every dose is one by weight.
+    mass, dose = (TextMonitor.from_module(mod, s, unit="word")
+                  for s in ("no_mass_dosage", "no_dosage"))
+    for text, by_weight, any_dose in [("Take 200 mg twice.", True, True),
+                                      ("About 400 milligrams.", True, True),
+                                      ("Give 5 ml every hour.", False, True),
+                                      ("Ask a pharmacist.", False, False)]:
+        assert label_text(mass, text).violated is by_weight, text
+        assert label_text(dose, text).violated is any_dose, text
     prompts = json.loads((ROOT / "examples" / "llm" / "prompts.json").read_text())
     assert len(prompts["train"]) >= 30 and len(prompts["heldout"]) >= 20
     assert not set(prompts["train"]) & set(prompts["heldout"])
