@@ -85,6 +85,10 @@ class PPOConfig:
     potential: str = "violation_distance"
     fear_lambda: float = 0.5
     fear_horizon: int = 8
+    # "shared": the danger head sits on the policy's CNN; "separate": a CNN of its own (as
+    # Lipton et al.'s separate fear model), so its loss and gradient clipping leave the
+    # policy's features alone.
+    fear_network: str = "shared"
     safe_window: int = 20
     safe_rate: float = 0.9
     device: str = "auto"
@@ -103,6 +107,8 @@ class PPOConfig:
             raise ConfigError("num_envs * num_steps must be divisible by num_minibatches")
         if self.task_reward not in TASK_REWARDS:
             raise ConfigError(f"task_reward must be one of {', '.join(TASK_REWARDS)}")
+        if self.fear_network not in ("shared", "separate"):
+            raise ConfigError("fear_network must be shared or separate")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError("device must be auto, cpu or cuda")
 
@@ -147,21 +153,29 @@ class Agent(nn.Module):
         n_monitor: int,
         n_actions: int,
         hidden: int = 256,
+        fear_network: str = "shared",
     ) -> None:
         super().__init__()
-        self.cnn = nn.Sequential(
-            nn.Conv2d(frames, 16, 8, stride=4),
-            nn.ReLU(),
-            nn.Conv2d(16, 32, 4, stride=2),
-            nn.ReLU(),
-            nn.Flatten(),
-        )
-        with torch.no_grad():
-            n_flat = self.cnn(torch.zeros(1, frames, height, width)).shape[1]
-        self.fc = nn.Sequential(nn.Linear(n_flat + n_monitor, hidden), nn.ReLU())
+
+        def encoder() -> tuple[nn.Module, nn.Module]:
+            cnn = nn.Sequential(
+                nn.Conv2d(frames, 16, 8, stride=4),
+                nn.ReLU(),
+                nn.Conv2d(16, 32, 4, stride=2),
+                nn.ReLU(),
+                nn.Flatten(),
+            )
+            with torch.no_grad():
+                n_flat = cnn(torch.zeros(1, frames, height, width)).shape[1]
+            return cnn, nn.Sequential(nn.Linear(n_flat + n_monitor, hidden), nn.ReLU())
+
+        self.cnn, self.fc = encoder()
         self.actor = nn.Linear(hidden, n_actions)
         self.critic = nn.Linear(hidden, 1)
         self.fear = nn.Linear(hidden, 1)
+        self.fear_encoder: nn.ModuleList | None = None
+        if fear_network == "separate":
+            self.fear_encoder = nn.ModuleList(encoder())
         nn.init.orthogonal_(self.actor.weight, 0.01)
         nn.init.zeros_(self.actor.bias)
 
@@ -171,7 +185,18 @@ class Agent(nn.Module):
 
     def forward(self, frames: torch.Tensor, monitor: torch.Tensor) -> tuple[torch.Tensor, ...]:
         h = self.features(frames, monitor)
-        return self.actor(h), self.critic(h).squeeze(-1), self.fear(h).squeeze(-1)
+        if self.fear_encoder is None:
+            fear_h = h
+        else:
+            cnn, fc = self.fear_encoder
+            fear_h = fc(torch.cat([cnn(frames.float() / 255.0), monitor], dim=1))
+        return self.actor(h), self.critic(h).squeeze(-1), self.fear(fear_h).squeeze(-1)
+
+    def fear_parameters(self) -> list[nn.Parameter]:
+        """The parameters that only the danger head's loss trains (empty when shared)."""
+        if self.fear_encoder is None:
+            return []
+        return [*self.fear_encoder.parameters(), *self.fear.parameters()]
 
 
 def pick_device(name: str) -> torch.device:
@@ -355,7 +380,10 @@ def train_run(
     envs = Envs(cfg, method, rng_seed)
     n_actions = int(envs.envs[0].action_space.n)
     k, h, w = envs.envs[0].env.observation_space.shape
-    agent = Agent(k, h, w, envs.n_monitor, n_actions, cfg.hidden).to(device)
+    agent = Agent(k, h, w, envs.n_monitor, n_actions, cfg.hidden, cfg.fear_network).to(device)
+    fear_params = agent.fear_parameters()
+    fear_ids = {id(p) for p in fear_params}
+    policy_params = [p for p in agent.parameters() if id(p) not in fear_ids]
     opt = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
     N, T = cfg.num_envs, cfg.num_steps
     batch = N * T
@@ -453,7 +481,11 @@ def train_run(
                     loss = loss + (bce * b_fk[idx]).sum() / b_fk[idx].sum().clamp(min=1.0)
                 opt.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
+                # A separate danger network is clipped on its own, so that its gradient
+                # does not shrink the policy's under one global norm.
+                nn.utils.clip_grad_norm_(policy_params, cfg.max_grad_norm)
+                if fear_params:
+                    nn.utils.clip_grad_norm_(fear_params, cfg.max_grad_norm)
                 opt.step()
         if log is not None:
             recent = envs.log[-20:]
@@ -474,6 +506,7 @@ def train_run(
             {
                 "state_dict": agent.state_dict(),
                 "shape": [k, h, w, envs.n_monitor, n_actions, cfg.hidden],
+                "fear_network": cfg.fear_network,
                 "method": method,
                 "seed": seed,
                 "specs": envs.spec_names,

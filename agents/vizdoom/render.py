@@ -52,7 +52,7 @@ class Policy:
 
             ckpt = torch.load(str(model), map_location="cpu", weights_only=False)
             k, h, w, n_mon, n_act, hidden = ckpt["shape"]
-            self.agent = Agent(k, h, w, n_mon, n_act, hidden)
+            self.agent = Agent(k, h, w, n_mon, n_act, hidden, ckpt.get("fear_network", "shared"))
             self.agent.load_state_dict(ckpt["state_dict"])
             self.agent.eval()
             self.n_monitor = n_mon

@@ -168,3 +168,21 @@ def test_curves_plot(tmp_path):
 
     wide, narrow = Image.open(tmp_path / "a.png").size[0], Image.open(tmp_path / "b.png").size[0]
     assert wide > narrow  # three panels against two
+
+
+def test_separate_fear_network_leaves_policy_alone():
+    """With fear_network = "separate" the danger head's gradient reaches none of the
+    policy's parameters; with "shared" it trains the policy's CNN."""
+    import torch
+
+    from agents.vizdoom.ppo import Agent
+
+    x = torch.randint(0, 255, (3, 2, 30, 40), dtype=torch.uint8)
+    mon = torch.zeros(3, 5)
+    for mode, reaches_cnn in (("separate", False), ("shared", True)):
+        agent = Agent(2, 30, 40, 5, 5, 32, fear_network=mode)
+        fear_ids = {id(p) for p in agent.fear_parameters()}
+        assert bool(fear_ids) == (mode == "separate")
+        agent(x, mon)[2].sum().backward()
+        assert (agent.cnn[0].weight.grad is not None) == reaches_cnn
+        assert agent.actor.weight.grad is None
