@@ -89,6 +89,10 @@ class PPOConfig:
     # Lipton et al.'s separate fear model), so its loss and gradient clipping leave the
     # policy's features alone.
     fear_network: str = "shared"
+    # Lipton et al. phase the fear penalty in: its weight rises linearly from 0 to
+    # fear_lambda over this share of the budget (0: full weight from the first step, when
+    # the untrained danger model says 0.5 everywhere and ending the episode looks cheap).
+    fear_phase_in: float = 0.0
     safe_window: int = 20
     safe_rate: float = 0.9
     device: str = "auto"
@@ -107,6 +111,8 @@ class PPOConfig:
             raise ConfigError("num_envs * num_steps must be divisible by num_minibatches")
         if self.task_reward not in TASK_REWARDS:
             raise ConfigError(f"task_reward must be one of {', '.join(TASK_REWARDS)}")
+        if not 0.0 <= self.fear_phase_in <= 1.0:
+            raise ConfigError("fear_phase_in must be in [0, 1]")
         if self.fear_network not in ("shared", "separate"):
             raise ConfigError("fear_network must be shared or separate")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -441,7 +447,10 @@ def train_run(
         if fear_on:
             # Lipton et al.: the penalty falls on the step that enters a feared state.
             nxt = torch.cat([fear_buf[1:], torch.sigmoid(next_fear_logit)[None]], dim=0)
-            rewards = rewards - cfg.fear_lambda * nxt * (1.0 - dones)
+            lam = cfg.fear_lambda
+            if cfg.fear_phase_in > 0:
+                lam *= min(1.0, (steps - batch) / (cfg.fear_phase_in * cfg.total_timesteps))
+            rewards = rewards - lam * nxt * (1.0 - dones)
         adv = torch.zeros_like(rewards)
         last = torch.zeros(N, device=device)
         for t in reversed(range(T)):

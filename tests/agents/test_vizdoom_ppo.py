@@ -88,6 +88,9 @@ def test_bad_config_is_a_clear_error(tmp_path, capsys):
     p.write_text('algorithm = "vizdoom_ppo"\ntask_reward = "health"\n')
     with pytest.raises(ConfigError, match="task_reward"):
         load_config(p)
+    p.write_text('algorithm = "vizdoom_ppo"\nfear_phase_in = 1.5\n')
+    with pytest.raises(ConfigError, match="fear_phase_in"):
+        load_config(p)
     p.write_text('algorithm = "vizdoom_ppo"\nlearnig_rate = 0.1\n')
     assert main(["train", str(p), "--out", str(tmp_path / "x")]) == 1
     # A spec file without the progression: an error naming it, before any training.
