@@ -4,7 +4,13 @@ RL experiments (agents/config.py ``METHOD_KINDS``), as far as they carry over to
 - ``progressive``: the training budget is split evenly over the progression; stage ``i``
   rewards the specs ``0..i`` (summed), so earlier safeguards stay in force;
 - ``zero_shot``: the whole budget on the final stage's reward (all specs at once);
-- ``no_safeguard``: no fine-tuning at all (the reference model), the floor to compare with.
+- ``no_safeguard``: no fine-tuning at all (the reference model), the floor to compare with;
+- ``intrinsic_fear``: ``zero_shot`` plus a danger model (``llm.fear``, Lipton et al. 2016)
+  trained online to predict a violation of any spec within ``fear_horizon`` tokens from the
+  policy's final hidden state, whose mean prediction over a completion, times
+  ``fear_lambda``, is subtracted from its reward. As in the gridworld and VizDoom
+  experiments (``agents/tabular.py``, ``agents/vizdoom/ppo.py``) it keeps the zero-shot
+  safeguard; the RL catastrophe that ends an episode has no analogue in a completion.
 
 Every method is evaluated on held-out prompts: the violation rate of each spec (with a
 95 % Wilson interval), the KL to the reference, and a few samples.
@@ -20,7 +26,7 @@ from llm.monitor import TextMonitor, label_text
 from llm.rewards import spec_reward
 from llm.trainer import SpecTrainer, TrainConfig, wilson
 
-METHODS = ("progressive", "zero_shot", "no_safeguard")
+METHODS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear")
 
 
 @dataclass
@@ -41,6 +47,7 @@ class MethodResult:
     samples: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     mean_tokens: float = 0.0
+    fear: dict[str, Any] = field(default_factory=dict)  # ``FearPenalty.stats`` (fear only)
 
 
 def schedule(method: str, specs: Sequence[str], steps: int) -> list[tuple[list[str], int]]:
@@ -49,7 +56,7 @@ def schedule(method: str, specs: Sequence[str], steps: int) -> list[tuple[list[s
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     if method == "no_safeguard":
         return []
-    if method == "zero_shot":
+    if method in ("zero_shot", "intrinsic_fear"):
         return [(list(specs), steps)]
     n = len(specs)
     shares = [steps // n + (1 if i < steps % n else 0) for i in range(n)]
@@ -71,6 +78,8 @@ def run_method(
     eval_k: int = 4,
     unit: str = "word",
     log: Callable[[str], None] | None = None,
+    fear_lambda: float = 0.5,
+    fear_horizon: int = 8,
 ) -> MethodResult:
     import torch
 
@@ -79,6 +88,13 @@ def run_method(
     cfg = config or TrainConfig()
     trainer = SpecTrainer(model, tokenizer, [], cfg)
     result = MethodResult(method, cfg.seed)
+    fear = None
+    if method == "intrinsic_fear":
+        from llm.fear import FearPenalty
+
+        fear = FearPenalty(tokenizer, list(monitors.values()), model.config.hidden_size,
+                           lam=fear_lambda, horizon=fear_horizon, seed=cfg.seed)
+        trainer.penalty = fear
     for i, (active, n) in enumerate(schedule(method, specs, steps)):
         trainer.rewards = [spec_reward(monitors[s]) for s in active]
         before = len(trainer.history)
@@ -88,6 +104,9 @@ def run_method(
         if log is not None:
             log(f"{method} seed {cfg.seed} stage {i} {active}: mean reward "
                 f"{result.stages[-1].mean_reward:.3f}")
+    if fear is not None:
+        result.fear = fear.stats()
+        trainer.penalty = None
     torch.manual_seed(10_000 + cfg.seed)
     ev = trainer.evaluate(eval_prompts, lambda t: False, k=eval_k)
     texts = ev["texts"]
@@ -115,7 +134,8 @@ progression vowels = [no_a, no_ae, no_aeo]
 '''
 
 
-def toy_experiment(seeds: Sequence[int], steps: int = 12) -> list[MethodResult]:
+def toy_experiment(seeds: Sequence[int], steps: int = 12,
+                   methods: Sequence[str] = METHODS) -> list[MethodResult]:
     """Every method on the tiny random model and the toy `vowels` progression: a check of
     the whole pipeline (a random model's text is not language, so it says nothing about
     medical specs)."""
@@ -128,7 +148,7 @@ def toy_experiment(seeds: Sequence[int], steps: int = 12) -> list[MethodResult]:
     held = ["How", "Pain", "Fever", "Dose"]
     out = []
     for seed in seeds:
-        for method in METHODS:
+        for method in methods:
             cfg = TrainConfig("rloo", k=4, max_new_tokens=4, lr=5e-2, beta=0.01, seed=seed)
             out.append(run_method(method, tiny_model(tok, seed=seed), tok, module, "vowels",
                                   train, held, steps=steps, batch=2, config=cfg, eval_k=16,
@@ -178,7 +198,8 @@ def smollm_experiment(seeds: Sequence[int], steps: int, *, progression: str = "m
                 r = out[-1]
                 log(f"{method} seed {seed}: " + ", ".join(
                     f"{s} {v['rate']:.3f}" for s, v in r.violation.items())
-                    + f", KL {r.kl:.3f}, mean tokens {r.mean_tokens:.1f}")
+                    + f", KL {r.kl:.3f}, mean tokens {r.mean_tokens:.1f}"
+                    + (f", fear {r.fear}" if r.fear else ""))
     return out
 
 
@@ -213,8 +234,8 @@ def paired_tests(results: Sequence[MethodResult], floor: str = "no_safeguard") -
 
     lines = []
     pairs = [(m, floor) for m in METHODS if m != floor]
-    if "progressive" in METHODS and "zero_shot" in METHODS:
-        pairs.append(("progressive", "zero_shot"))
+    # zero_shot is what intrinsic_fear adds its danger penalty to.
+    pairs += [("progressive", "zero_shot"), ("intrinsic_fear", "zero_shot")]
     for method, other in pairs:
         base = {r.seed: r for r in results if r.method == other}
         rs = [r for r in results if r.method == method and r.seed in base]
@@ -262,7 +283,7 @@ if __name__ == "__main__":
         print(summarise([MethodResult(**{**r, "stages": [StageLog(**g) for g in r["stages"]]})
                          for r in rows]))
     elif a.model == "tiny":
-        print(summarise(toy_experiment(seeds, a.steps)))
+        print(summarise(toy_experiment(seeds, a.steps, a.methods.split(","))))
     else:
         import dataclasses
         import os

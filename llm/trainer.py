@@ -111,6 +111,12 @@ class SpecTrainer:
         self.opt = torch.optim.Adam(params, lr=self.cfg.lr)
         self.history: list[StepStats] = []
         self.last_hidden: torch.Tensor | None = None
+        # An extra per-completion cost subtracted from the reward before the update (the
+        # ``intrinsic_fear`` danger penalty), called as ``penalty(ids, attn, start,
+        # final_hidden)`` with the policy's last-layer states from generation (positions
+        # 0 .. T-2, ``last_final``); ``StepStats.reward`` stays the task reward.
+        self.penalty: Callable[..., torch.Tensor] | None = None
+        self.last_final: torch.Tensor | None = None
 
     def _top_logprobs(self, hidden: torch.Tensor, ids: torch.Tensor, attn: torch.Tensor,
                       start: int) -> torch.Tensor:
@@ -159,12 +165,14 @@ class SpecTrainer:
                 do_sample=do_sample, temperature=self.cfg.temperature if do_sample else None,
                 top_k=self.cfg.top_k if do_sample else None, logits_processor=logits_processor,
                 pad_token_id=self.tok.pad_token_id, return_dict_in_generate=True,
-                output_hidden_states=self.split is not None)
+                output_hidden_states=self.split is not None or self.penalty is not None)
         out = res.sequences
         # The activations entering layer ``split`` at every position but the last, kept
         # for ``update``/``evaluate`` (None without a split).
         self.last_hidden = (torch.cat([h[self.split] for h in res.hidden_states], dim=1)
                             if self.split is not None else None)
+        self.last_final = (torch.cat([h[-1] for h in res.hidden_states], dim=1)
+                           if self.penalty is not None else None)
         gen = out[:, start:]
         # Tokens after the first end-of-sequence are padding, not part of the completion.
         eos = self.tok.eos_token_id
@@ -187,7 +195,10 @@ class SpecTrainer:
         ids, attn, start, texts = self.sample(prompts, cfg.k)
         rep_prompts = [p for p in prompts for _ in range(cfg.k)]
         reward = self.score(rep_prompts, texts)
-        loss, kl = self.update(ids, attn, start, reward, hidden=self.last_hidden)
+        learn = reward
+        if self.penalty is not None:
+            learn = reward - self.penalty(ids, attn, start, self.last_final)
+        loss, kl = self.update(ids, attn, start, learn, hidden=self.last_hidden)
         stats = StepStats(len(self.history), float(reward.mean()), kl, loss, list(texts[:2]))
         self.history.append(stats)
         return stats
