@@ -242,7 +242,7 @@ class UnitStream:
 
     def append(self, piece: str) -> list[Unit]:
         old = len(self.text)
-        text = self.text = self.text + piece
+        self.text = self.text + piece
         mark = _LAST_MARK.search(piece)
         if mark is not None:
             self.last_mark = old + mark.start()
@@ -250,22 +250,8 @@ class UnitStream:
         if last is not None:  # else the piece only extends the trailing run
             self.run_end_start = old + last.end()
         if self.unit == "word":
-            # _cut's word case, inlined: this runs once or twice per generated token.
-            units: list[Unit] = []
-            start, n = self.unit_start, len(text)
-            pos = max(start, old - 1)
-            while True:
-                while start < n and text[start].isspace():
-                    start += 1
-                m = _WS.search(text, max(pos, start))
-                if m is None:
-                    break
-                end = m.start()
-                sentence = (self.sentence_start if self.last_mark < self.sentence_start
-                            else self._sentence_of(start))
-                units.append(Unit(start, end, sentence))
-                start = pos = end
-            self.unit_start = start
+            # The per-token path: skip _cut's general bookkeeping.
+            units = self._cut_words(old)
             if self.last_mark >= self.sentence_start:  # else no sentence end can be new
                 self._advance_sentences(old)
             return units
@@ -317,23 +303,30 @@ class UnitStream:
             if m.end() < len(self.text) or self.text[m.end() - 1].isspace():
                 self.sentence_start = max(self.sentence_start, m.end())
 
+    def _cut_words(self, old: int) -> list[Unit]:
+        """The words completed since the text was ``old`` characters long: a word ends at
+        the first whitespace after non-whitespace."""
+        units: list[Unit] = []
+        text = self.text
+        start, n = self.unit_start, len(text)
+        pos = max(start, old - 1)
+        while True:
+            while start < n and text[start].isspace():
+                start += 1
+            m = _WS.search(text, max(pos, start))
+            if m is None:
+                break
+            end = m.start()
+            units.append(Unit(start, end, self._sentence_of(start)))
+            start = pos = end
+        self.unit_start = start
+        return units
+
     def _cut(self, old: int, final: bool) -> list[Unit]:
         units: list[Unit] = []
         text = self.text
         if self.unit == "word":
-            # A word ends at the first whitespace after non-whitespace.
-            start, n = self.unit_start, len(text)
-            pos = max(start, old - 1)
-            while True:
-                while start < n and text[start].isspace():
-                    start += 1
-                m = _WS.search(text, max(pos, start))
-                if m is None:
-                    break
-                end = m.start()
-                units.append(Unit(start, end, self._sentence_of(start)))
-                start = pos = end
-            self.unit_start = start
+            units = self._cut_words(old)
         else:
             scan = self._run_start(max(self.unit_start, old - 8))
             for m in _SENTENCE_END.finditer(text, scan):
