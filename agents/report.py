@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # (key in results.json, label, lower is better)
 METRICS: tuple[tuple[str, str, bool], ...] = (
@@ -29,11 +30,14 @@ class ReportError(Exception):
     pass
 
 
-def mean_ci(values: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of the 95% t confidence interval (0 for fewer than two values)."""
+def mean_ci(values: ArrayLike) -> tuple[float, float]:
+    """Mean and half-width of the 95% t confidence interval (0 for fewer than two values;
+    the mean is NaN for none)."""
     from scipy import stats
 
     values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return float("nan"), 0.0
     m = float(values.mean())
     if len(values) < 2:
         return m, 0.0

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from ..experiment import episodes_to_safe
+from ..report import mean_ci
 from .env import TASK_REWARDS, VizDoomEnv
 from .specs import load_specs, safeguard
 
@@ -585,30 +586,6 @@ def run(cfg: PPOConfig, out: Path, *, progress: bool = True) -> list[dict[str, A
             )
     (out / "summary.md").write_text(summarise(results))
     return results
-
-
-# 97.5% quantiles of Student's t for 95% intervals with few seeds.
-_T975 = {
-    1: 12.706,
-    2: 4.303,
-    3: 3.182,
-    4: 2.776,
-    5: 2.571,
-    6: 2.447,
-    7: 2.365,
-    8: 2.306,
-    9: 2.262,
-    10: 2.228,
-}
-
-
-def mean_ci(values: list[float]) -> tuple[float, float]:
-    """Mean and half-width of the 95% t-interval (0 for one value)."""
-    x = np.asarray(values, dtype=np.float64)
-    if len(x) < 2:
-        return float(x.mean()) if len(x) else float("nan"), 0.0
-    t = _T975.get(len(x) - 1, 1.96)
-    return float(x.mean()), float(t * x.std(ddof=1) / math.sqrt(len(x)))
 
 
 def summarise(results: list[dict[str, Any]]) -> str:

@@ -128,7 +128,7 @@ def test_fear_targets_against_direct_count():
 def test_mean_ci():
     mu, ci = mean_ci([1.0, 2.0, 3.0])
     assert mu == 2.0
-    assert ci == pytest.approx(4.303 * 1.0 / np.sqrt(3))
+    assert ci == pytest.approx(4.302653 * 1.0 / np.sqrt(3))  # t(0.975, 2)
     assert mean_ci([5.0]) == (5.0, 0.0)
 
 
