@@ -90,16 +90,24 @@ def test_no_candidate_keeps_the_reference_safe(unit: str, spec: str, ids: list[i
     _check_candidates(spec, unit, ids)
 
 
-@pytest.mark.xfail(strict=True, reason=(
+_TOKEN_MERGE_BUG = (
     "BUG in llm/shield.py SequenceTracker.settle with unit='token': the deferred tokens are "
-    "fed as ONE piece, i.e. one token unit, whose sentence starts where the first deferred "
-    "token does; for spec dd, ' not',' a','\\n\\n',' doctor' then ' 200' settles "
-    "' not a\\n\\n doctor 200' as one unit, the disclaimer (not\\s+a\\s+doctor) becomes true "
+    "fed to the monitor as ONE piece, i.e. one token unit (starting, with its sentence, where "
+    "the first deferred token does), so a lazy tracker's monitor diverges from the eager "
+    "one. (1) spec dd: ' not',' a','\\n\\n',' doctor' then ' 200' settles "
+    "' not a\\n\\n doctor 200' as one unit, the disclaimer (not\\s+a\\s+doctor) is true "
     "across the blank line, the row goes lazy with no candidates and ' mg' is let through, "
-    "while the reference (and the eager monitor) call ' not a\\n\\n doctor 200 mg' violated"))
+    "while the reference calls ' not a\\n\\n doctor 200 mg' violated. (2) spec clean: "
+    "'Take' then 'DAMN' settles 'TakeDAMN' as one unit (no \\b inside, so no swear): the "
+    "tracker stays lazy and violated() is False, while the reference (units 'Take', 'DAMN') "
+    "is violated")
+
+
+@pytest.mark.xfail(strict=True, reason=_TOKEN_MERGE_BUG)
 @settings(max_examples=30, deadline=None)
 @given(spec=st.sampled_from(SPECS), ids=ids_strategy)
 @example(spec="dd", ids=_BUG_TOKEN_MERGE)
+@example(spec="clean", ids=[ID["Take"], ID["DAMN"]])
 def test_no_candidate_keeps_the_reference_safe_token_units(spec: str, ids: list[int]) -> None:
     _check_candidates(spec, "token", ids)
 
@@ -314,6 +322,23 @@ def test_stopping_criterion_on_a_lazy_tracker_stops_as_the_eager_one(
     assert shield.lazy_steps > 0
     # A @word proposition is judged on whole units: no sentence is one swear word.
     assert (stopped == 0) == ((spec, unit) == ("clean", "sentence"))
+
+
+@pytest.mark.xfail(strict=True, reason=_TOKEN_MERGE_BUG)
+def test_stopping_criterion_on_a_lazy_tracker_token_units() -> None:
+    from llm.shield import ViolationStoppingCriteria
+
+    lazy_mon = TextMonitor.from_module(MOD, "clean", unit="token")
+    lazy = ViolationStoppingCriteria(
+        SequenceTracker(lazy_mon, VOCAB, TriggerTables(lazy_mon, VOCAB)))
+    eager = ViolationStoppingCriteria(
+        SequenceTracker(TextMonitor.from_module(MOD, "clean", unit="token"), VOCAB))
+    ids = torch.tensor([[ID["\n"]]])  # the prompt
+    assert lazy(ids).tolist() == eager(ids).tolist() == [False]
+    for token in ("Take", "DAMN", " fine"):
+        ids = torch.cat([ids, torch.tensor([[ID[token]]])], dim=1)
+        assert lazy(ids).tolist() == eager(ids).tolist(), token
+    assert eager(ids).tolist() == [True]
 
 
 # --- 5. unit tests ------------------------------------------------------------------------------
