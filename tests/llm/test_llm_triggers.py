@@ -78,7 +78,7 @@ def _check_candidates(spec: str, unit: str, ids: list[int]) -> int:
     return lazy_points
 
 
-_BUG_TOKEN_MERGE = [ID[" not"], ID[" a"], ID["\n\n"], ID[" doctor"], ID[" 200"]]
+_DISCLAIMER_OVER_A_BLANK_LINE = [ID[" not"], ID[" a"], ID["\n\n"], ID[" doctor"], ID[" 200"]]
 
 ids_strategy = st.lists(st.integers(0, len(VOCAB) - 1), max_size=10)
 
@@ -90,23 +90,12 @@ def test_no_candidate_keeps_the_reference_safe(unit: str, spec: str, ids: list[i
     _check_candidates(spec, unit, ids)
 
 
-_TOKEN_MERGE_BUG = (
-    "BUG in llm/shield.py SequenceTracker.settle with unit='token': the deferred tokens are "
-    "fed to the monitor as ONE piece, i.e. one token unit (starting, with its sentence, where "
-    "the first deferred token does), so a lazy tracker's monitor diverges from the eager "
-    "one. (1) spec dd: ' not',' a','\\n\\n',' doctor' then ' 200' settles "
-    "' not a\\n\\n doctor 200' as one unit, the disclaimer (not\\s+a\\s+doctor) is true "
-    "across the blank line, the row goes lazy with no candidates and ' mg' is let through, "
-    "while the reference calls ' not a\\n\\n doctor 200 mg' violated. (2) spec clean: "
-    "'Take' then 'DAMN' settles 'TakeDAMN' as one unit (no \\b inside, so no swear): the "
-    "tracker stays lazy and violated() is False, while the reference (units 'Take', 'DAMN') "
-    "is violated")
-
-
-@pytest.mark.xfail(strict=True, reason=_TOKEN_MERGE_BUG)
-@settings(max_examples=30, deadline=None)
+# Token units depend on how the text arrives, so the deferred tokens must be fed one by one:
+# fed at once, ' not a\n\n doctor 200' was one unit in which the disclaimer matched across
+# the blank line (and ' mg' was let through), and 'TakeDAMN' one unit without a swear word.
+@settings(max_examples=100, deadline=None)
 @given(spec=st.sampled_from(SPECS), ids=ids_strategy)
-@example(spec="dd", ids=_BUG_TOKEN_MERGE)
+@example(spec="dd", ids=_DISCLAIMER_OVER_A_BLANK_LINE)
 @example(spec="clean", ids=[ID["Take"], ID["DAMN"]])
 def test_no_candidate_keeps_the_reference_safe_token_units(spec: str, ids: list[int]) -> None:
     _check_candidates(spec, "token", ids)
@@ -259,10 +248,6 @@ def test_lazy_and_eager_generate_the_same(tiny_lm: Any, tiny_tok: Any,
     assert runs[True][3] > 0 and runs[False][3] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (unit='token'): the lazy tracker settles deferred tokens as one token unit (see "
-    "test_no_candidate_keeps_the_reference_safe_token_units), so after ' not a\\n\\n doctor' "
-    "the lazy shield lets ' Take 200 mg' through where the eager one refuses it"))
 def test_lazy_and_eager_generate_the_same_token_units(tiny_lm: Any, tiny_tok: Any,
                                                       tmp_path: Any) -> None:
     from llm.shield import ShieldTables
@@ -324,7 +309,6 @@ def test_stopping_criterion_on_a_lazy_tracker_stops_as_the_eager_one(
     assert (stopped == 0) == ((spec, unit) == ("clean", "sentence"))
 
 
-@pytest.mark.xfail(strict=True, reason=_TOKEN_MERGE_BUG)
 def test_stopping_criterion_on_a_lazy_tracker_token_units() -> None:
     from llm.shield import ViolationStoppingCriteria
 
