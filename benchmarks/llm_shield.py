@@ -55,7 +55,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ["no_profanity", "dosage_disclaimer"]
-PROMPTS = ["How much ibuprofen can I take for a headache?",
+# The first invites a dosage, which the real model writes ("400 mg"): the shield then
+# intervenes, and its rows leave the lazy path (batch 1 is that prompt alone).
+PROMPTS = ["How many mg of ibuprofen can an adult take at once?",
            "My throat hurts, what should I do?",
            "What helps against a fever?",
            "Can I take aspirin for back pain?"]
