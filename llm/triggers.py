@@ -209,6 +209,7 @@ class TriggerTables:
         # Drop the triggers with the most candidates first: the fewer candidates, the
         # likelier a token is decided without the monitor.
         by_cost = sorted(triggers, key=lambda p: -int(triggers[p].has_np.sum()))
+        shared: dict[tuple[str, ...], StateTriggers] = {}
         for q in range(aut.n_states):
             if q == sink:
                 continue
@@ -218,9 +219,13 @@ class TriggerTables:
             for p in by_cost:
                 if keeps_away(q, chosen - {p}):
                     chosen.discard(p)
-            trigs = tuple(triggers[p] for p in props if p in chosen)
-            mask = np.zeros(len(texts), dtype=bool)
-            for t in trigs:
-                mask |= t.has_np
-            self.states[q] = StateTriggers(trigs, tuple(t for t in trigs if t.chars is None),
-                                           mask, mask.tolist())
+            key = tuple(p for p in props if p in chosen)
+            st = shared.get(key)
+            if st is None:  # states with the same triggers share one (the lists are large)
+                trigs = tuple(triggers[p] for p in key)
+                mask = np.zeros(len(texts), dtype=bool)
+                for t in trigs:
+                    mask |= t.has_np
+                st = shared[key] = StateTriggers(
+                    trigs, tuple(t for t in trigs if t.chars is None), mask, mask.tolist())
+            self.states[q] = st
