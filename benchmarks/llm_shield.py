@@ -23,7 +23,9 @@ the replies, and the shield's decisions on them, are real text).
   checked on every token (the previous design).
 
 Per kind: the median time of one processor call divided by the batch size (microseconds per
-generated token), and the wall-clock overhead per token: per run the median time from the
+generated token); the *net* cost against plain generation: that plus the change in
+``generate``'s own ``torch.argmax`` (timed in every run; reading the scores first can make
+it cheaper); and the wall-clock overhead per token: per run the median time from the
 end of one forward pass to the start of the next, minus plain's in the same repeat, median
 over repeats, divided by the batch size (noisy: generate's own Python between two forward
 passes takes 0.3-1.5 ms and varies by more than the shield costs). The
@@ -155,15 +157,32 @@ def main(argv: list[str] | None = None) -> int:
                        for p in prompts]
         return tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
 
-    def run(enc, procs: list) -> tuple[list[float], torch.Tensor]:  # noqa: ANN001
+    # generate's own choice of the next token (torch.argmax over the processed scores),
+    # timed: reading the scores first may make it cheaper, which the shield's net cost
+    # against plain generation should count.
+    real_argmax = torch.argmax
+    picks: list[float] = []
+
+    def timed_argmax(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        t = time.perf_counter()
+        out = real_argmax(*a, **k)
+        picks.append(time.perf_counter() - t)
+        return out
+
+    def run(enc, procs: list) -> tuple[list[float], float, torch.Tensor]:  # noqa: ANN001
         marks.clear()
-        with torch.no_grad():
-            out = model.generate(**enc, logits_processor=LogitsProcessorList(procs),
-                                 max_new_tokens=args.tokens, min_new_tokens=args.tokens,
-                                 do_sample=False, pad_token_id=tok.pad_token_id)
+        picks.clear()
+        torch.argmax = timed_argmax
+        try:
+            with torch.no_grad():
+                out = model.generate(**enc, logits_processor=LogitsProcessorList(procs),
+                                     max_new_tokens=args.tokens, min_new_tokens=args.tokens,
+                                     do_sample=False, pad_token_id=tok.pad_token_id)
+        finally:
+            torch.argmax = real_argmax
         gaps = [b[1] - a[1] for a, b in zip(marks, marks[1:], strict=False)
                 if a[0] == "e" and b[0] == "s"]
-        return gaps, out
+        return gaps, statistics.median(picks[1:]), out
 
     results = {"tokenizer": "smollm" if args.real else args.tokenizer, "vocab": vocab,
                "real_model": args.real, "tokens": args.tokens, "unit": args.unit,
@@ -186,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             enc = encode(batch)
             calls: dict[str, list[float]] = {k: [] for k in KINDS}
             gaps: dict[str, list[float]] = {k: [] for k in KINDS}
+            argmaxes: dict[str, list[float]] = {k: [] for k in KINDS}
             lazy_steps = steps = interventions = 0
             outputs: dict[str, torch.Tensor] = {}
             for rep in range(args.repeats):
@@ -202,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
                         shield = SpecLogitsProcessor(mon, tok, tables=tables, keep=1,
                                                      lazy=kind == "shield")
                         procs = [Timed(shield)]
-                    g, out = run(enc, procs)
+                    g, pick, out = run(enc, procs)
                     gaps[kind].append(statistics.median(g))
+                    argmaxes[kind].append(pick)
                     if procs:
                         calls[kind] += procs[0].calls[1:]  # the first call learns the prompt
                     outputs[kind] = out
@@ -220,11 +241,17 @@ def main(argv: list[str] | None = None) -> int:
                    "lazy_share": round(lazy_steps / max(steps, 1), 3),
                    "interventions_per_run": round(interventions / args.repeats, 2)}
             for kind in KINDS[1:]:
+                inside = statistics.median(calls[kind])
+                pick = statistics.median(argmaxes[kind]) - statistics.median(argmaxes["plain"])
                 row[kind] = {
-                    "inside_us_per_token": round(1e6 * statistics.median(calls[kind]) / batch, 1),
+                    "inside_us_per_token": round(1e6 * inside / batch, 1),
+                    "generate_argmax_change_us_per_token": round(1e6 * pick / batch, 1),
+                    "net_us_per_token": round(1e6 * (inside + pick) / batch, 1),
                     "wall_us_per_token": round(1e6 * statistics.median(
                         [a - b for a, b in zip(gaps[kind], gaps["plain"], strict=True)])
                         / batch, 1)}
+            row["plain_generate_argmax_us"] = round(1e6 * statistics.median(argmaxes["plain"]),
+                                                    1)
             if args.real:
                 ids = outputs["shield"][0, enc["input_ids"].shape[1]:]
                 row["sample_reply"] = tok.decode(ids, skip_special_tokens=True)
@@ -293,8 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nInside generate, us per generated token (median call / batch; wall: step time "
           "minus plain's / batch)\n")
     print("| spec | batch | plain step (us) | floor | temperature | shield (lazy) | "
-          "shield (eager) | wall: shield / eager | lazy share |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "shield (eager) | net: floor / shield / eager | wall: shield / eager | lazy share |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for spec, e in results["specs"].items():
         for batch, r in e["in_situ"].items():
             print(f"| {spec} | {batch} | {r['plain_step_us']:,} "
@@ -302,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"| {r['temperature']['inside_us_per_token']} "
                   f"| {r['shield']['inside_us_per_token']} "
                   f"| {r['shield_eager']['inside_us_per_token']} "
+                  f"| {r['floor']['net_us_per_token']} / {r['shield']['net_us_per_token']} / "
+                  f"{r['shield_eager']['net_us_per_token']} "
                   f"| {r['shield']['wall_us_per_token']} / "
                   f"{r['shield_eager']['wall_us_per_token']} | {r['lazy_share']} |")
     print("\nReplay (shield alone, min of passes), us per token:\n")
