@@ -7,11 +7,14 @@ there*, so that "200 mg" is refused at " mg" rather than after the following spa
 
 Cost control, per sequence and decoding step:
 
-1. states from which the sink is further away than one token can move (``fast``) need no
-   check at all;
+1. lazy rows (:mod:`llm.triggers`): while the text lacks what the patterns that could lead
+   into the sink need (a digit, a swear word's letters...), the monitor is not stepped and
+   only *candidate* tokens, which bring such a need, can violate; greedy decoding then
+   costs one argmax and a lookup per row, and the monitor is fed only when a candidate is
+   the best token or the text holds a need;
 2. per (spec, tokenizer) and monitor state, the tokens that violate on their own, as a fresh
    unit, are precomputed once (``static``) and cached on disk;
-3. the remaining candidates are checked exactly, with their context, in logit order, only
+3. the remaining tokens are checked exactly, with their context, in logit order, only
    among the ``top_k`` best; everything unchecked is masked too, so the shield is sound:
    sampling only ever picks verified tokens (as top-k sampling would).
 
