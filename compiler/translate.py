@@ -189,8 +189,15 @@ class _Explorer:
             r = self.past(f, prev)
         elif op is Op.NOT:
             g = f.args[0]
-            assert g.op is Op.ATOM and g.name is not None
-            r = self.fdd.mk(self.index[g.name], self.T, self.F)
+            if g.op is Op.ATOM:
+                assert g.name is not None
+                r = self.fdd.mk(self.index[g.name], self.T, self.F)
+            else:
+                # A negated propositional formula, such as !(a & b): NNF keeps pure-past
+                # subformulas whole, and splitting one into disjuncts (a residual's DNF) can
+                # leave a part without past operators, which is evaluated the same way.
+                assert not g.has_future, f"NOT over a future formula after NNF: {f}"
+                r = self.past(f, prev)
         elif op is Op.AND or op is Op.OR:
             # Right fold through the interned suffix `args[1:]`: residuals are often such
             # suffixes (G p & F q & F r -> F q & F r), so their derivatives are reused.

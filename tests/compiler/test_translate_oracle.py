@@ -64,3 +64,18 @@ def test_verdicts_agree_with_bounded_search(f: Formula, trace: list[frozenset[st
         q = aut.step(q, {p: True for p in trace[t] if p in aut.props})
         expected = reference.verdict(f, trace[: t + 1], PROPS3, horizon=aut.n_states - 1)
         assert aut.verdict(q).label == expected, f"{f} after {trace[: t + 1]}"
+
+
+def test_a_negated_conjunction_split_out_of_a_past_disjunction() -> None:
+    """NNF keeps the pure-past disjunction whole, the residual after X splits it into its
+    disjuncts, and the propositional one, !(a & b), must still be derived (it failed an
+    assertion: the derivative expected negations of atoms only)."""
+    import itertools
+
+    import speclang
+
+    f = speclang.parse_formula("F X (!(a & b) | a S a)")
+    letters = [frozenset(c) for c in ([], ["a"], ["b"], ["a", "b"])]
+    for n in range(4):
+        for trace in itertools.product(letters, repeat=n):
+            _check_prefixes(f, list(trace))
