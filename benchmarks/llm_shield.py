@@ -74,21 +74,18 @@ REPLIES = [
     "trouble swallowing or breathing, or the pain lasts longer than a week, see a doctor.",
 ]
 KINDS = ["plain", "floor", "temperature", "shield", "shield_eager"]
-SIGNATURE = inspect.Signature([
-    inspect.Parameter("input_ids", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-    inspect.Parameter("scores", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
-
-
 class Timed:
     """Wraps a logits processor and records the time of each call."""
 
     def __init__(self, proc):  # noqa: ANN001
+        from llm.shield import _CALL_SIGNATURE  # what transformers inspects, precomputed
+
         self.proc, self.calls = proc, []
 
         def call(input_ids, scores):  # noqa: ANN001, ANN202
             return self(input_ids, scores)
 
-        call.__signature__ = SIGNATURE
+        call.__signature__ = _CALL_SIGNATURE
         self.__dict__["__call__"] = call
 
     def __call__(self, input_ids, scores):  # noqa: ANN001, ANN204

@@ -138,9 +138,10 @@ def _top_k(arr: np.ndarray, k: int) -> list[int]:
     return torch.topk(torch.from_numpy(arr), k).indices.tolist()
 
 
-def _no_candidate(st: StateTriggers | None, extra: list[frozenset[int]], t: int) -> bool:
-    """Whether token ``t`` is safe without a check: it is no candidate of a lazy row."""
-    return st is not None and not st.is_cand[t] and not any(t in e for e in extra)
+def _no_candidate(st: StateTriggers | None, tails: list[str], t: int) -> bool:
+    """Whether token ``t`` is safe without a check: it is no candidate of a lazy row whose
+    literal scopes end in ``tails``."""
+    return st is not None and not st.is_cand[t] and not (st.literal and st.ends_any(tails, t))
 
 
 @dataclass
@@ -281,10 +282,14 @@ class SequenceTracker:
         for row in range(len(self.deferred)):
             self.settle(row)
 
+    def _fed_outside(self, row: int) -> bool:
+        """Whether the monitor's text of ``row`` changed since the last checkpoint."""
+        return len(self.monitor.rows[row].stream.text) != self.marks[row]
+
     def _push(self, row: int, token: int) -> None:
         """Take one new token of ``row``: keep it while the row stays lazy, else feed."""
-        if len(self.monitor.rows[row].stream.text) != self.marks[row]:
-            self.settle(row)  # fed from outside: start over from the monitor's text
+        if self._fed_outside(row):
+            self.settle(row)  # start over from the monitor's text
         st = self.lazy[row]
         if st is None:
             self.monitor.feed(row, self.texts[token])
@@ -318,9 +323,8 @@ class SequenceTracker:
             self._reset(int(input_ids.shape[0]))
             return
         if length == self.seen:
-            rows, marks = self.monitor.rows, self.marks
-            for row, mark in enumerate(marks):
-                if len(rows[row].stream.text) != mark:
+            for row in range(len(self.marks)):
+                if self._fed_outside(row):
                     self.settle(row)
             return
         if length == self.seen + 1:  # the usual case: one token per row since the last call
@@ -329,15 +333,10 @@ class SequenceTracker:
             lazy, expected, deferred = self.lazy, self.expected, self.deferred
             for row, i in enumerate(last):
                 st = lazy[row]
-                # The common case inline: the token the shield let pass in a lazy row (no
-                # candidate, so only the ends of literal scopes move on). Feeding the
-                # monitor from outside while ``generate`` runs is not supported; between
-                # calls it is noticed.
-                if st is not None and i == expected[row]:
-                    if st.literal:
-                        tails = self.tails[row]
-                        for k, trig in enumerate(st.literal):
-                            tails[k] = (tails[k] + trig.folded[i])[-trig.keep:]
+                # The common case inline: the token the shield let pass in a lazy row with
+                # no literal scope to follow. (Feeding the monitor from outside while
+                # ``generate`` runs is not supported; between calls it is noticed.)
+                if st is not None and i == expected[row] and not st.literal:
                     deferred[row].append(i)
                 else:
                     self._push(row, i)
@@ -348,8 +347,7 @@ class SequenceTracker:
         self.seen = length
 
     def violated(self, row: int) -> bool:
-        if self.lazy[row] is not None and \
-                len(self.monitor.rows[row].stream.text) == self.marks[row]:
+        if self.lazy[row] is not None and not self._fed_outside(row):
             return False  # the sink is out of reach while lazy (see llm.triggers)
         self.settle(row)
         return self.monitor.violated(row)
@@ -484,7 +482,7 @@ class SpecLogitsProcessor(LogitsProcessor):
         # The candidates of this step, decided by the row's text before any settling: a
         # token that is none of them is safe (llm.triggers).
         st = tracker.lazy[row]
-        extra = st.extra(tracker.tails[row]) if st is not None and st.literal else []
+        tails = tracker.tails[row]  # settling replaces the list, it does not change it
         if st is not None:
             tracker.settle(row)  # the checks need the exact state
         q = mon.rows[row].state
@@ -519,7 +517,7 @@ class SpecLogitsProcessor(LogitsProcessor):
                 t = int(arr.argmax())
                 if arr[t] == neg:
                     break
-                if _no_candidate(st, extra, t):
+                if _no_candidate(st, tails, t):
                     allowed.append(t)
                     break
                 self.checks += 1
@@ -531,7 +529,7 @@ class SpecLogitsProcessor(LogitsProcessor):
             for t in _top_k(arr, self.top_k):
                 if arr[t] == neg:
                     break
-                if not _no_candidate(st, extra, t):
+                if not _no_candidate(st, tails, t):
                     self.checks += 1
                     if mon.would_violate(row, texts[t], remember=False):
                         continue

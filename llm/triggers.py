@@ -154,13 +154,9 @@ class StateTriggers:
     mask: np.ndarray
     is_cand: list[bool]
 
-    def extra(self, tails: Sequence[str]) -> list[frozenset[int]]:
-        """The tokens that end a needed string which the text begins, given the folded
-        ends of the scopes (one per trigger of ``literal``)."""
-        return [trig.ends(tail) for trig, tail in zip(self.literal, tails, strict=True)]
-
     def ends_any(self, tails: Sequence[str], token: int) -> bool:
-        """Whether ``token`` is in :meth:`extra`."""
+        """Whether ``token`` ends a needed string which the text begins, given the folded
+        ends of the scopes (one per trigger of ``literal``)."""
         return any(token in trig.ends(tail)
                    for trig, tail in zip(self.literal, tails, strict=True))
 

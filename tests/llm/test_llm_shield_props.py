@@ -163,6 +163,16 @@ def shields(tiny_tok: Any, tmp_path_factory: Any) -> dict[str, Any]:
     return out
 
 
+def _favouring(tok: Any, seed: int, pieces: tuple[str, ...], boost: float) -> Any:
+    """Random scores over the vocabulary with the first token of each piece raised by
+    ``boost``, so that tokens that matter to the specs are often on top."""
+    scores = torch.randn(1, len(tok), generator=torch.Generator().manual_seed(seed))
+    for p in pieces:
+        for i in tok(p, add_special_tokens=False)["input_ids"][:1]:
+            scores[0, i] += boost
+    return scores
+
+
 def _primed(shields: dict[str, Any], tok: Any, spec: str, prefix: str, **kw: Any) -> Any:
     from llm.shield import SpecLogitsProcessor
 
@@ -183,13 +193,8 @@ def test_greedy_shield_picks_the_best_token_the_reference_allows(
     text = "".join(prefix)
     assume(not _reference(spec, "word", [text]))  # judged so far as if it ended here
     shield, prompt = _primed(shields, tiny_tok, spec, text, keep=1, top_k=400)
-    gen = torch.Generator().manual_seed(seed)
-    scores = torch.randn(1, len(tiny_tok), generator=gen)
+    scores = _favouring(tiny_tok, seed, (" mg", "mg", " damn", " hell", "!", " doctor"), 4.0)
     texts = shield.tables.texts
-    # Make violating tokens likely to be on top: the tokens of the pieces that matter.
-    for p in (" mg", "mg", " damn", " hell", "!", " doctor"):
-        for i in tiny_tok(p, add_special_tokens=False)["input_ids"][:1]:
-            scores[0, i] += 4.0
     out = shield(prompt, scores.clone())
     chosen = int(out[0].argmax())
     ranked = torch.argsort(scores[0], descending=True).tolist()
@@ -209,11 +214,7 @@ def test_sampling_shield_keeps_exactly_the_safe_tokens_among_the_top_k(
     assume(not _reference(spec, "word", [text]))
     k = 24
     shield, prompt = _primed(shields, tiny_tok, spec, text, top_k=k)
-    gen = torch.Generator().manual_seed(seed)
-    scores = torch.randn(1, len(tiny_tok), generator=gen)
-    for p in (" mg", "mg", " damn", "!", " doctor"):
-        for i in tiny_tok(p, add_special_tokens=False)["input_ids"][:1]:
-            scores[0, i] += 3.0
+    scores = _favouring(tiny_tok, seed, (" mg", "mg", " damn", "!", " doctor"), 3.0)
     tables = shield.tables
     state = shield.monitor.state(0)
     out = shield(prompt, scores.clone())

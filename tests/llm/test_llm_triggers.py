@@ -19,6 +19,7 @@ from llm.shield import SequenceTracker
 from llm.triggers import TriggerTables, ascii_fold_table
 from speclang.model import TextPattern
 from tests.llm.test_llm_shield_props import MOD, PIECES, SPECS
+from tests.llm.test_llm_shield_props import shields as shields  # the fixture
 
 # A small vocabulary: the property tests' pieces and a few more that split or fold needed
 # strings ("da" + "mn", "Hell" + "o", the Kelvin sign in "\u212a"...), digits glued to units.
@@ -126,18 +127,6 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 
-@pytest.fixture(scope="module")
-def word_tables(tiny_tok: Any, tmp_path_factory: Any) -> dict[str, Any]:
-    from llm.shield import ShieldTables
-
-    cache = tmp_path_factory.mktemp("masks")
-    out = {}
-    for spec in SPECS:
-        mon = TextMonitor.from_module(MOD, spec, unit="word")
-        out[spec] = ShieldTables(mon, tiny_tok, cache)
-    return out
-
-
 def _shield(spec: str, tok: Any, tables: Any, unit: str = "word", **kw: Any) -> Any:
     from llm.shield import SpecLogitsProcessor
 
@@ -154,8 +143,8 @@ RISKY = (" mg", "mg", " damn", " hell", "!", " doctor", " 200", "2", " 5", " d",
 
 @pytest.mark.parametrize("spec", SPECS)
 def test_greedy_steps_pick_the_best_token_the_reference_allows(
-        word_tables: dict[str, Any], tiny_tok: Any, spec: str) -> None:
-    tables = word_tables[spec]
+        shields: dict[str, Any], tiny_tok: Any, spec: str) -> None:
+    tables = shields[spec][1]
     texts = tables.texts
     boost = sorted({i for p in RISKY for i in tiny_tok(p, add_special_tokens=False)["input_ids"]})
     eos = tiny_tok.eos_token_id
@@ -163,8 +152,8 @@ def test_greedy_steps_pick_the_best_token_the_reference_allows(
     for seed in range(2 * len(TARGETS)):
         gen = torch.Generator().manual_seed(seed)
         target = tiny_tok(TARGETS[seed % len(TARGETS)], add_special_tokens=False)["input_ids"]
-        shields = {lz: _shield(spec, tiny_tok, tables, keep=1, top_k=400, lazy=lz)
-                   for lz in (True, False)}
+        modes = {lz: _shield(spec, tiny_tok, tables, keep=1, top_k=400, lazy=lz)
+                 for lz in (True, False)}
         ids = torch.zeros(1, 1, dtype=torch.long)
         out_ids: list[int] = []
         for k in range(16):
@@ -173,7 +162,7 @@ def test_greedy_steps_pick_the_best_token_the_reference_allows(
             if k < len(target):  # the model would like to write the target
                 scores[0, target[k]] += 5.0
             scores[0, eos] -= 10.0
-            chosen = {lz: int(sh(ids, scores.clone())[0].argmax()) for lz, sh in shields.items()}
+            chosen = {lz: int(sh(ids, scores.clone())[0].argmax()) for lz, sh in modes.items()}
             assert chosen[True] == chosen[False], (spec, seed, out_ids)
             best = chosen[True]
             so_far = "".join(texts[i] for i in out_ids)
@@ -186,11 +175,11 @@ def test_greedy_steps_pick_the_best_token_the_reference_allows(
             assert not _violated(spec, "word", [so_far, texts[best]]), (so_far, texts[best])
             out_ids.append(best)
             ids = torch.cat([ids, torch.tensor([[best]])], dim=1)
-        for sh in shields.values():
+        for sh in modes.values():
             sh.tracker.sync(ids)
             assert sh.tracker.generated(0) == tiny_tok.decode(out_ids, skip_special_tokens=True)
-        lazy_steps += shields[True].lazy_steps
-        assert shields[False].lazy_steps == 0
+        lazy_steps += modes[True].lazy_steps
+        assert modes[False].lazy_steps == 0
     if spec != "spaced":
         assert refusals > 0 and lazy_steps > 0
     else:
@@ -230,10 +219,10 @@ def _generate(lm: Any, tok: Any, push: str, shield: Any, n: int = 24,
 
 @pytest.mark.parametrize("spec", ["dd", "clean", "both"])
 def test_lazy_and_eager_generate_the_same(tiny_lm: Any, tiny_tok: Any,
-                                          word_tables: dict[str, Any], spec: str) -> None:
+                                          shields: dict[str, Any], spec: str) -> None:
     runs = {}
     for lz in (True, False):
-        shield = _shield(spec, tiny_tok, word_tables[spec], keep=1, lazy=lz)
+        shield = _shield(spec, tiny_tok, shields[spec][1], keep=1, lazy=lz)
         ids = _generate(tiny_lm, tiny_tok, PUSH, shield)
         prompt = shield.tracker.prompt_len
         shield.tracker.sync(torch.tensor([[0] * prompt + ids]))  # the last token too
@@ -274,11 +263,11 @@ STOP_TEXTS = [" Take 200 mg of it now please", "Oh damn it, hell no.", "Wow!! ok
 @pytest.mark.parametrize("unit", ["word", "sentence"])
 @pytest.mark.parametrize("spec", ["dd", "clean", "both", "calm"])
 def test_stopping_criterion_on_a_lazy_tracker_stops_as_the_eager_one(
-        word_tables: dict[str, Any], tiny_tok: Any, spec: str, unit: str) -> None:
+        shields: dict[str, Any], tiny_tok: Any, spec: str, unit: str) -> None:
     from llm.shield import ShieldTables, ViolationStoppingCriteria
 
-    tables = word_tables[spec] if unit == "word" else ShieldTables(
-        TextMonitor.from_module(MOD, spec, unit=unit), tiny_tok, word_tables[spec].cache_path
+    tables = shields[spec][1] if unit == "word" else ShieldTables(
+        TextMonitor.from_module(MOD, spec, unit=unit), tiny_tok, shields[spec][1].cache_path
         .parent)
     texts = tables.texts
     rows = [tiny_tok(t, add_special_tokens=False)["input_ids"] for t in STOP_TEXTS]
@@ -381,28 +370,28 @@ def test_match_need_of_the_dosage_and_the_disclaimer() -> None:
     assert match_need(_compiled("trail")) is None  # "mg" is too short, "m" a letter
 
 
-def test_call_signature_is_what_transformers_inspects(word_tables: dict[str, Any],
+def test_call_signature_is_what_transformers_inspects(shields: dict[str, Any],
                                                        tiny_tok: Any) -> None:
-    shield = _shield("dd", tiny_tok, word_tables["dd"], keep=1)
+    shield = _shield("dd", tiny_tok, shields["dd"][1], keep=1)
     assert list(inspect.signature(shield.__call__).parameters) == ["input_ids", "scores"]
     ids = tiny_tok(["Take 200"], return_tensors="pt")["input_ids"]
     scores = torch.randn(1, len(tiny_tok), generator=torch.Generator().manual_seed(1))
     out = transformers.LogitsProcessorList([shield])(ids, scores.clone())
-    direct = _shield("dd", tiny_tok, word_tables["dd"], keep=1)(ids, scores.clone())
+    direct = _shield("dd", tiny_tok, shields["dd"][1], keep=1)(ids, scores.clone())
     assert out.shape == scores.shape and torch.equal(out, direct)
 
 
 # --- 6. text fed from outside between calls -----------------------------------------------------
 
 @pytest.mark.parametrize("lazy", [True, False])
-def test_greedy_notices_text_fed_between_calls(word_tables: dict[str, Any], tiny_tok: Any,
+def test_greedy_notices_text_fed_between_calls(shields: dict[str, Any], tiny_tok: Any,
                                                lazy: bool) -> None:
     mg = tiny_tok(" mg", add_special_tokens=False)["input_ids"][0]
     prompt = tiny_tok(["Take 200"], return_tensors="pt")["input_ids"]
     scores = torch.randn(1, len(tiny_tok), generator=torch.Generator().manual_seed(3))
     scores[0, mg] = 50.0
     for fed in (False, True):
-        shield = _shield("dd", tiny_tok, word_tables["dd"], keep=1, lazy=lazy)
+        shield = _shield("dd", tiny_tok, shields["dd"][1], keep=1, lazy=lazy)
         shield(prompt, torch.zeros(1, len(tiny_tok)))  # learns the prompt, resets the monitor
         if fed:
             shield.monitor.feed(0, "Take 200")  # the reply continues the prompt
