@@ -14,7 +14,7 @@ test: setup
 	HF_HUB_OFFLINE=1 .venv/bin/python -m pytest -n 2 -q -p no:cacheprovider --timeout=900
 
 lint: setup
-	.venv/bin/ruff check speclang compiler runtime agents tests benchmarks
+	.venv/bin/ruff check .
 	.venv/bin/mypy
 
 bench-compile: setup

@@ -1,9 +1,15 @@
 """RL agents with progressive safeguards on the Minecraft-inspired gridworld.
 
-``agents.envs``        the gymnasium environment (MiniGrid rendering) and its vectorised twin
-``agents.tabular``     batched tabular Q-learning: progressive safeguards and baselines
-``agents.transfer``    safety-bias transfer between specs (paper / correspondence / none)
-``agents.experiment``  TOML-configured runs with checkpoints, metrics and TensorBoard
-``agents.report``      plots and significance tests of a finished run
-``agents.dqn``         a small DQN on the product state
+``speclang.agents.envs``        the gymnasium environment (MiniGrid rendering), vectorised twin
+``speclang.agents.tabular``     batched tabular Q-learning: progressive safeguards and baselines
+``speclang.agents.transfer``    safety-bias transfer between specs (paper / correspondence / none)
+``speclang.agents.experiment``  TOML-configured runs with checkpoints, metrics and TensorBoard
+``speclang.agents.report``      plots and significance tests of a finished run
+``speclang.agents.dqn``         a small DQN on the product state
 """
+
+if __name__ != "speclang.agents":  # a bare `agents` would load every module a second time
+    raise ImportError(
+        "speclang's agents package is imported as `speclang.agents`, not `agents` "
+        "(the bare name is not installed; run from a checkout, it would load every module twice)"
+    )

@@ -1,4 +1,5 @@
-"""Build :class:`compiler.automaton.Automaton` objects from an explicit transition function.
+"""Build :class:`~speclang.compiler.automaton.Automaton` objects from an explicit transition
+function.
 
 Used for hand-written reference monitors (tests, and specs written directly as tables) so that
 agent code only ever consumes the shared ``Automaton`` contract, whatever produced it.
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from compiler.automaton import Automaton, Verdict
+from speclang.compiler.automaton import Automaton, Verdict
 
 MAX_TABLE_PROPS = 12
 

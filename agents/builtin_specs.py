@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.automaton import Automaton
+from speclang.compiler.automaton import Automaton
 
 from .automaton_tables import table_automaton
 

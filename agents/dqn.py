@@ -24,7 +24,7 @@ import tomllib
 import torch
 from torch import nn
 
-from compiler.automaton import Automaton
+from speclang.compiler.automaton import Automaton
 
 from .config import ConfigError, SpecConfig
 from .envs.layouts import N_ACTIONS, N_STAGES

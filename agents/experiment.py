@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from compiler.automaton import Automaton
+from speclang.compiler.automaton import Automaton
 
 from .config import ConfigError, ExperimentConfig
 from .monitors import unknown_props
@@ -47,8 +47,8 @@ def load_automata(cfg: ExperimentConfig) -> tuple[list[str], list[Automaton]]:
     path = Path(cfg.specs.file)
     if not path.is_absolute():
         path = Path(cfg.base_dir) / path
-    import compiler
     import speclang
+    from speclang import compiler
 
     try:
         module = speclang.load(str(path))

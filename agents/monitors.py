@@ -1,6 +1,7 @@
 """Monitors prepared for the gridworld: automata as lookup tables over label masks.
 
-A cell's label is a bitmask over ``agents.envs.layouts.PROPS``; for each automaton we tabulate
+A cell's label is a bitmask over ``speclang.agents.envs.layouts.PROPS``; for each automaton we
+tabulate
 ``next[state, mask]`` for all masks once, so that stepping a batch of monitors is one fancy
 index. All automata of an experiment share one *global* state numbering (automaton ``k``'s
 local state ``q`` is global ``offset[k] + q``), so runs following different specs step in the
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.automaton import Automaton
+from speclang.compiler.automaton import Automaton
 
 from .envs.layouts import PROPS
 

@@ -9,7 +9,7 @@ Q-tables are one array ``Q[run, task, env_state, monitor_state, action]`` where
 ``env_state = cell * N_STAGES + task_stage`` and ``task`` indexes the spec progression; a
 run that does not follow a progression only uses the last (final-spec) slice.
 
-Method kinds (see ``agents.config.METHOD_KINDS``):
+Method kinds (see ``speclang.agents.config.METHOD_KINDS``):
   progressive     safeguard = the current spec of the progression; values carried over at
                   each switch by the configured transfer (none / paper / correspondence)
   zero_shot       safeguard = the final spec, from scratch
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from compiler.automaton import Automaton
+from speclang.compiler.automaton import Automaton
 
 from .config import ExperimentConfig, MethodConfig
 from .envs.layouts import (

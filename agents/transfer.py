@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from compiler.automaton import Automaton
+from speclang.compiler.automaton import Automaton
 
 
 def transfer_values(

@@ -22,14 +22,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.builtin_specs import minecraft_progression  # noqa: E402
-from agents.config import load_config  # noqa: E402
-from agents.envs.layouts import get_layout  # noqa: E402
-from agents.envs.minecraft import MinecraftEnv  # noqa: E402
-from agents.envs.minecraft_fast import FastMinecraft  # noqa: E402
-from agents.experiment import load_automata  # noqa: E402
-from agents.monitors import mask_table  # noqa: E402
-from agents.tabular import TabularBatch  # noqa: E402
+from speclang.agents.builtin_specs import minecraft_progression  # noqa: E402
+from speclang.agents.config import load_config  # noqa: E402
+from speclang.agents.envs.layouts import get_layout  # noqa: E402
+from speclang.agents.envs.minecraft import MinecraftEnv  # noqa: E402
+from speclang.agents.envs.minecraft_fast import FastMinecraft  # noqa: E402
+from speclang.agents.experiment import load_automata  # noqa: E402
+from speclang.agents.monitors import mask_table  # noqa: E402
+from speclang.agents.tabular import TabularBatch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -126,8 +126,8 @@ def _rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def worker_ours(text: str, repeat: int, max_states: int) -> dict[str, Any]:
-    import compiler
     import speclang
+    from speclang import compiler
 
     formula = speclang.parse_formula(text)
     base = _rss_mb()

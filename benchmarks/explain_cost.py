@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import speclang
-from compiler.explain import Explainer, _compiled
+from speclang.compiler.explain import Explainer, _compiled
 
 ROOT = Path(__file__).resolve().parents[1]
 

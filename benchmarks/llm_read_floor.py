@@ -81,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import LogitsProcessorList
 
-    from llm import smollm
+    from speclang.llm import smollm
 
     torch.set_num_threads(1)
     model, tok = smollm.load(tokenizer_only=not args.real)
     if model is None:
-        from llm.tiny import tiny_model
+        from speclang.llm.tiny import tiny_model
 
         model = tiny_model(tok, hidden=64, layers=2)
     vocab = len(tok)

@@ -78,7 +78,7 @@ class Timed:
     """Wraps a logits processor and records the time of each call."""
 
     def __init__(self, proc):  # noqa: ANN001
-        from llm.shield import _CALL_SIGNATURE  # what transformers inspects, precomputed
+        from speclang.llm.shield import _CALL_SIGNATURE  # what transformers inspects, precomputed
 
         self.proc, self.calls = proc, []
 
@@ -119,22 +119,22 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import LogitsProcessorList, TemperatureLogitsWarper
 
-    import llm
     import speclang
-    from llm import TextMonitor
-    from llm.shield import ShieldTables, SpecLogitsProcessor
+    from speclang import llm
+    from speclang.llm import TextMonitor
+    from speclang.llm.shield import ShieldTables, SpecLogitsProcessor
 
     torch.set_num_threads(1)
     if args.real or args.tokenizer == "smollm":
-        from llm import smollm
+        from speclang.llm import smollm
 
         model, tok = smollm.load(tokenizer_only=not args.real)
     else:
-        from llm.tiny import tiny_tokenizer
+        from speclang.llm.tiny import tiny_tokenizer
 
         model, tok = None, tiny_tokenizer()
     if model is None:
-        from llm.tiny import tiny_model
+        from speclang.llm.tiny import tiny_model
 
         model = tiny_model(tok, hidden=64, layers=2)
     vocab = len(tok)

@@ -130,9 +130,9 @@ def mona_dfa_ppltl(formula_text: str) -> MonaDFA:
 
 
 def _bracketed(f: object, unary: dict, binary: dict, what: str) -> str:
-    """Print a ``compiler.ir.Formula`` fully bracketed with the given temporal operator
+    """Print a ``speclang.compiler.ir.Formula`` fully bracketed with the given temporal operator
     spellings (LTLf2DFA's LTLf and PPLTL syntaxes differ only there)."""
-    from compiler.ir import Formula, Op
+    from speclang.compiler.ir import Formula, Op
 
     assert isinstance(f, Formula)
     op, a = f.op, f.args
@@ -157,16 +157,16 @@ def _bracketed(f: object, unary: dict, binary: dict, what: str) -> str:
 
 
 def to_ltlf2dfa(f: object) -> str:
-    """Print a future-only ``compiler.ir.Formula`` in LTLf2DFA syntax, fully bracketed."""
-    from compiler.ir import Op
+    """Print a future-only ``speclang.compiler.ir.Formula`` in LTLf2DFA syntax, fully bracketed."""
+    from speclang.compiler.ir import Op
 
     return _bracketed(f, {Op.NEXT: "X", Op.WNEXT: "WX"}, {Op.UNTIL: "U", Op.RELEASE: "R"},
                       "LTLf2DFA has no past operators")
 
 
 def to_ppltl(f: object) -> str:
-    """Print a pure-past ``compiler.ir.Formula`` in LTLf2DFA's PPLTL syntax."""
-    from compiler.ir import Op
+    """Print a pure-past ``speclang.compiler.ir.Formula`` in LTLf2DFA's PPLTL syntax."""
+    from speclang.compiler.ir import Op
 
     return _bracketed(f, {Op.YESTERDAY: "Y", Op.WYESTERDAY: "WY"},
                       {Op.SINCE: "S", Op.TRIGGER: "P"}, "PPLTL has no future operators")
@@ -174,7 +174,7 @@ def to_ppltl(f: object) -> str:
 
 def _random_formula(rng: random.Random, depth: int, props: Sequence[str], past: bool) -> object:
     """A random future (or pure-past) IR formula of the given nesting depth."""
-    from compiler import ir
+    from speclang.compiler import ir
 
     if depth == 0 or rng.random() < 0.2:
         return rng.choice([*(ir.Atom(p) for p in props), ir.TRUE, ir.FALSE])
@@ -201,7 +201,7 @@ def sweep(count: int, seed: int, depth: int = 4, props: Sequence[str] = ("a", "b
     """Compare ``count`` random formulas (half future, half pure past) with MONA: state
     count, empty-trace acceptance and acceptance of 20 random traces each. Prints every
     mismatch and a summary; returns the number of mismatches."""
-    from compiler import compile_formula
+    from speclang.compiler import compile_formula
 
     rng = random.Random(seed)
     bad = checked = 0

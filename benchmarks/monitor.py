@@ -48,7 +48,7 @@ BIG_FORMULA = (
 
 def door_key_conjunction() -> Any:
     import speclang
-    from compiler import compile_formula, ir
+    from speclang.compiler import compile_formula, ir
 
     module = speclang.load(str(ROOT / "examples" / "door_key.spec"))
     body = ir.And(*(s.formula for s in module.specs.values()))
@@ -56,7 +56,7 @@ def door_key_conjunction() -> Any:
 
 
 def big_spec() -> Any:
-    from compiler import compile_formula
+    from speclang.compiler import compile_formula
 
     return compile_formula(BIG_FORMULA, name="bounded_response_12")
 
@@ -84,7 +84,7 @@ def time_steps(
 def bench_batched(aut: Any, quick: bool, fused: bool = True) -> list[dict[str, Any]]:
     import torch
 
-    from runtime.batched import FUSED_TABLE_BUDGET, BatchedMonitor
+    from speclang.runtime.batched import FUSED_TABLE_BUDGET, BatchedMonitor
 
     rows: list[dict[str, Any]] = []
     rng = np.random.default_rng(0)
@@ -133,9 +133,9 @@ def bench_wrapper(quick: bool) -> dict[str, Any]:
     import gymnasium as gym
     import minigrid  # noqa: F401  (registers the environments)
 
-    from compiler import compile_formula
-    from runtime.labelers import MiniGridLabeler
-    from runtime.wrapper import SafeguardWrapper
+    from speclang.compiler import compile_formula
+    from speclang.runtime.labelers import MiniGridLabeler
+    from speclang.runtime.wrapper import SafeguardWrapper
 
     aut = compile_formula("G !on_lava & G (front_is_wall -> !forward)", name="minigrid_safe")
     # The wrapper wraps the very env object that is stepped bare: two env instances differ
@@ -225,9 +225,9 @@ def bench_wrapper_own(quick: bool) -> dict[str, Any]:
     import gymnasium as gym
     import minigrid  # noqa: F401
 
-    from compiler import compile_formula
-    from runtime.labelers import MiniGridLabeler
-    from runtime.wrapper import SafeguardWrapper
+    from speclang.compiler import compile_formula
+    from speclang.runtime.labelers import MiniGridLabeler
+    from speclang.runtime.wrapper import SafeguardWrapper
 
     clock = time.perf_counter_ns
     inner_ns = [0]
@@ -278,9 +278,9 @@ def bench_wrapper_alone(quick: bool) -> dict[str, Any]:
     import gymnasium as gym
     import minigrid  # noqa: F401
 
-    from compiler import compile_formula
-    from runtime.labelers import MiniGridLabeler
-    from runtime.wrapper import SafeguardWrapper
+    from speclang.compiler import compile_formula
+    from speclang.runtime.labelers import MiniGridLabeler
+    from speclang.runtime.wrapper import SafeguardWrapper
 
     real = gym.make("MiniGrid-Empty-8x8-v0")
     real.reset(seed=0)

@@ -15,9 +15,9 @@ import argparse
 import statistics
 import time
 
-from compiler import compile_formula
-from compiler.automaton import Automaton
-from compiler.viz import run_dot, to_dot
+from speclang.compiler import compile_formula
+from speclang.compiler.automaton import Automaton
+from speclang.compiler.viz import run_dot, to_dot
 
 
 def counter(n: int) -> Automaton:

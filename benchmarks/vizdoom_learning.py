@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.vizdoom.env import VizDoomEnv  # noqa: E402
-from agents.vizdoom.ppo import mean_ci  # noqa: E402
+from speclang.agents.vizdoom.env import VizDoomEnv  # noqa: E402
+from speclang.agents.vizdoom.ppo import mean_ci  # noqa: E402
 
 METRICS = (
     ("episode_returns", "return"),

@@ -22,7 +22,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.vizdoom.ppo import METHODS, PPOConfig, train_run  # noqa: E402
+from speclang.agents.vizdoom.ppo import METHODS, PPOConfig, train_run  # noqa: E402
 
 
 def parse_override(text: str) -> tuple[str, object]:

@@ -6,12 +6,18 @@ Public API: :func:`compile_formula`, :func:`compile_spec`, :func:`compile_file`,
 
 from __future__ import annotations
 
+if __name__ != "speclang.compiler":  # a bare `compiler` would load every module a second time
+    raise ImportError(
+        "speclang's compiler package is imported as `speclang.compiler`, not `compiler` "
+        "(the bare name is not installed; run from a checkout, it would load every module twice)"
+    )
+
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler.automaton import Automaton, Verdict
-from compiler.budget import (
+from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.budget import (
     DEFAULT_MAX_NODES,
     DEFAULT_MAX_STATES,
     Budget,
@@ -19,10 +25,10 @@ from compiler.budget import (
     CompileError,
     UnsupportedFormula,
 )
-from compiler.ir import Formula
+from speclang.compiler.ir import Formula
 
 if TYPE_CHECKING:
-    from compiler.product_monitor import ProductMonitor
+    from speclang.compiler.product_monitor import ProductMonitor
 
 __all__ = [
     "Automaton",
@@ -51,7 +57,7 @@ def compile_formula(
     complete DFA. Raises :class:`BudgetExceeded` when ``max_states`` states, ``max_nodes``
     decision-diagram nodes or ``timeout`` seconds are exceeded, :class:`UnsupportedFormula`
     for future operators under past operators, and ``speclang.SpecErrors`` for bad text."""
-    from compiler.build import build_automaton
+    from speclang.compiler.build import build_automaton
 
     if isinstance(f, str):
         import speclang
@@ -93,7 +99,7 @@ def compile_file(
 def product(automata: Sequence[Automaton], **budgets: Any) -> ProductMonitor:
     """One monitor over the union of the parts' propositions that steps every part at once
     and keeps each part's state and verdict (see
-    :class:`compiler.product_monitor.ProductMonitor`)."""
-    from compiler.product_monitor import build_product
+    :class:`speclang.compiler.product_monitor.ProductMonitor`)."""
+    from speclang.compiler.product_monitor import build_product
 
     return build_product(list(automata), **budgets)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from compiler.automaton import Automaton, Verdict, structural_verdicts
+from speclang.compiler.automaton import Automaton, Verdict, structural_verdicts
 
 FORMAT = "speclang-dfa"
 VERSION = 1
@@ -69,7 +69,7 @@ def _cube_text(cube: Mapping[str, bool]) -> str:
 
 def edges(aut: Automaton, state: int, *, minimise: bool = True) -> list[tuple[int, str]]:
     """``(target, guard)`` per distinct successor of ``state``. The guard is minimised by
-    ``compiler.guards`` when ``minimise`` (and that module is present), else it is the
+    ``speclang.compiler.guards`` when ``minimise`` (and that module is present), else it is the
     disjunction of the diagram's disjoint cubes leading there (``true`` when every letter
     does); both are exact."""
     by_target: dict[int, list[dict[str, bool]]] = {}
@@ -78,7 +78,7 @@ def edges(aut: Automaton, state: int, *, minimise: bool = True) -> list[tuple[in
     guard_text: Callable[[Sequence[str], list[dict[str, bool]]], str] | None = None
     if minimise:
         try:
-            from compiler.guards import guard_text
+            from speclang.compiler.guards import guard_text
         except ImportError:  # the minimiser is optional; the raw cubes are still exact
             guard_text = None
     out = []
@@ -131,7 +131,7 @@ def to_json(
 ) -> dict[str, Any]:
     """The artifact as a JSON-ready dict. Potentials default to the automaton's own (those it
     was loaded with) or are computed for all three kinds."""
-    from compiler import shaping
+    from speclang.compiler import shaping
 
     stored = aut.meta.get("potentials") if isinstance(aut.meta.get("potentials"), Mapping) else None
     if potentials is None and stored is not None:
@@ -500,7 +500,7 @@ def from_json(doc: Any, *, source: str = "<artifact>") -> Automaton:
         roots=roots.astype(np.int32),
         initial=initial,
     )
-    from compiler.shaping import KINDS, successor_lists
+    from speclang.compiler.shaping import KINDS, successor_lists
 
     succ = successor_lists(aut)
     for q, st in enumerate(states):

@@ -185,12 +185,12 @@ class Automaton:
     # --- pictures (Jupyter display; compiler.viz is imported lazily) -----------------------
 
     def to_dot(self, *, hide_sink: bool = False, title: str | None = None) -> str:
-        from compiler.viz import to_dot
+        from speclang.compiler.viz import to_dot
 
         return to_dot(self, hide_sink=hide_sink, title=title)
 
     def _repr_svg_(self) -> str | None:
-        from compiler.viz import RenderUnavailable, to_svg
+        from speclang.compiler.viz import RenderUnavailable, to_svg
 
         try:
             return to_svg(self)
@@ -198,7 +198,7 @@ class Automaton:
             return None  # Jupyter then falls back to the text repr
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from compiler.viz import dot_available, to_svg
+        from speclang.compiler.viz import dot_available, to_svg
 
         label = self.name or self.formula or ""
         text = f"<Automaton {label}: {self.n_states} states over {self.props}>"

@@ -7,13 +7,13 @@ import gc
 
 import numpy as np
 
-from compiler import ir
-from compiler.automaton import Automaton
-from compiler.budget import Budget
-from compiler.classes import attach_letter_classes
-from compiler.minimise import Diagram, Minimal, minimise
-from compiler.mtbdd import LEAF
-from compiler.translate import explore
+from speclang.compiler import ir
+from speclang.compiler.automaton import Automaton
+from speclang.compiler.budget import Budget
+from speclang.compiler.classes import attach_letter_classes
+from speclang.compiler.minimise import Diagram, Minimal, minimise
+from speclang.compiler.mtbdd import LEAF
+from speclang.compiler.translate import explore
 
 
 def diagram_from_mtbdd(var: list[int], lo: list[int], hi: list[int], value_labels: list[int],

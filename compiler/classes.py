@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.automaton import Automaton
-from compiler.budget import Budget
+from speclang.compiler.automaton import Automaton
+from speclang.compiler.budget import Budget
 
 MAX_DENSE = 1 << 22
 # Rows of one level of the product; beyond this the class diagram itself is too big to be

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from compiler.automaton import Automaton, Verdict
-from compiler.ir import FALSE, TRUE, And, Formula, Op, Or, to_text
+from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.ir import FALSE, TRUE, And, Formula, Op, Or, to_text
 
 if TYPE_CHECKING:
     from speclang.diagnostics import Span
@@ -222,7 +222,7 @@ def _parts_of(source: Any) -> tuple[str | None, Formula, list[Part]]:
 @functools.lru_cache(maxsize=512)
 def _compiled(f: Formula) -> Automaton:
     # Conjunct monitors are reused across episodes and across explain calls of one spec.
-    from compiler import compile_formula
+    from speclang.compiler import compile_formula
 
     return compile_formula(f)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from compiler.ir import Atom, to_text
+from speclang.compiler.ir import Atom, to_text
 
 Cube = Mapping[str, bool]
 

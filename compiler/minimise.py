@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.automaton import Verdict
+from speclang.compiler.automaton import Verdict
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from compiler.budget import Budget
+from speclang.compiler.budget import Budget
 
 LEAF = 1 << 30
 _CHECK_EVERY = 1 << 12

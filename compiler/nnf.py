@@ -16,9 +16,9 @@ Two valuations of "no step is left" exist and must not be confused:
 
 from __future__ import annotations
 
-from compiler import ir
-from compiler.budget import UnsupportedFormula
-from compiler.ir import Formula, Op
+from speclang.compiler import ir
+from speclang.compiler.budget import UnsupportedFormula
+from speclang.compiler.ir import Formula, Op
 
 # "A step exists" and "no step exists": residuals of X/WX use them to keep the ended value
 # exact when an obligation moves to the next step.

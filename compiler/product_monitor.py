@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from compiler.automaton import Automaton, Verdict
-from compiler.budget import DEFAULT_MAX_NODES, DEFAULT_MAX_STATES, Budget
-from compiler.classes import attach_letter_classes
-from compiler.minimise import bfs_order, canonical_diagram, verdicts
-from compiler.mtbdd import MTBDD
+from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.budget import DEFAULT_MAX_NODES, DEFAULT_MAX_STATES, Budget
+from speclang.compiler.classes import attach_letter_classes
+from speclang.compiler.minimise import bfs_order, canonical_diagram, verdicts
+from speclang.compiler.mtbdd import MTBDD
 
 
 @dataclass(eq=False)
@@ -111,7 +111,7 @@ def build_product(
         if q & 63 == 0:
             budget.check_time()
 
-    from compiler.build import diagram_from_mtbdd
+    from speclang.compiler.build import diagram_from_mtbdd
 
     n = len(tuples)
     d = diagram_from_mtbdd(sdd.var, sdd.lo, sdd.hi, sdd.values, roots)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 
-from compiler.ir import Formula, Op
+from speclang.compiler.ir import Formula, Op
 
 Trace = Sequence[frozenset[str] | set[str] | Iterable[str]]
 

@@ -12,8 +12,15 @@ import html
 from pathlib import Path
 from typing import Any
 
-from compiler.automaton import Automaton, Verdict
-from compiler.viz import _STYLE, RenderUnavailable, inline_svg, residual_text, to_dot, to_svg
+from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.viz import (
+    _STYLE,
+    RenderUnavailable,
+    inline_svg,
+    residual_text,
+    to_dot,
+    to_svg,
+)
 
 _CSS = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 70em;
@@ -136,7 +143,7 @@ def _picture(aut: Automaton, hide_sink: bool) -> str:
 
 
 def _state_table(aut: Automaton) -> str:
-    from compiler.shaping import all_potentials
+    from speclang.compiler.shaping import all_potentials
 
     pots: dict[str, Any] = all_potentials(aut)
     head = ["state", "verdict", "accepting", "remaining obligation"] + [
@@ -199,7 +206,7 @@ def write_report(
 ) -> Path:
     """Load and compile every spec of ``path`` and write the page to ``out``."""
     import speclang
-    from compiler import compile_spec
+    from speclang.compiler import compile_spec
 
     module = speclang.load(str(path))
     automata = {name: compile_spec(module, name, **budgets) for name in module.specs}

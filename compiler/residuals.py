@@ -10,7 +10,7 @@ keeps the explored automaton close to minimal (``p1 U (p2 U p3)``: ``p2 U p3`` i
 whole formula; ``F[0,k] b`` obligations: a nearer deadline implies a later one).
 
 Every rewrite must be exact both on an existing step and on the ended trace (where
-literals are false, X/U false, WX/R true; see ``compiler.nnf``): implications are therefore
+literals are false, X/U false, WX/R true; see ``speclang.compiler.nnf``): implications are therefore
 only used when they also hold on the ended trace. The nodes are built with the raw Formula
 constructor on purpose: ``ir.Or`` would rewrite ``l | !l`` to true, which is exact on an
 existing step but not on the ended trace.
@@ -18,9 +18,9 @@ existing step but not on the ended trace.
 
 from __future__ import annotations
 
-from compiler import ir
-from compiler.ir import Formula, Op
-from compiler.nnf import ended_value
+from speclang.compiler import ir
+from speclang.compiler.ir import Formula, Op
+from speclang.compiler.nnf import ended_value
 
 Clause = frozenset[Formula]
 Clauses = tuple[Clause, ...]

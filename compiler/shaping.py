@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-from compiler.automaton import Automaton, Verdict
+from speclang.compiler.automaton import Automaton, Verdict
 
 PotentialKind = Literal["violation_distance", "progress", "value_iteration"]
 KINDS: tuple[PotentialKind, ...] = ("violation_distance", "progress", "value_iteration")

@@ -31,11 +31,11 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from compiler import ir, residuals
-from compiler.budget import Budget
-from compiler.ir import Formula, Op
-from compiler.mtbdd import LEAF, MTBDD
-from compiler.nnf import END, NONEMPTY, check_supported, ended_value, is_past_literal, nnf
+from speclang.compiler import ir, residuals
+from speclang.compiler.budget import Budget
+from speclang.compiler.ir import Formula, Op
+from speclang.compiler.mtbdd import LEAF, MTBDD
+from speclang.compiler.nnf import END, NONEMPTY, check_supported, ended_value, is_past_literal, nnf
 
 _INIT = ("<init>",)
 
@@ -324,7 +324,7 @@ class _Explorer:
 
 def explore(formula: Formula, budget: Budget) -> Explored:
     """Build the reachable derivative automaton of ``formula`` (not minimal)."""
-    from compiler.nnf import empty_value
+    from speclang.compiler.nnf import empty_value
 
     ex = _Explorer(formula, budget).explore()
     ex.accepting[0] = empty_value(formula)

@@ -17,10 +17,10 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from compiler.guards import edge_guards
+from speclang.compiler.guards import edge_guards
 
 if TYPE_CHECKING:
-    from compiler.automaton import Automaton
+    from speclang.compiler.automaton import Automaton
 
 FORMATS = ("dot", "svg", "png")
 
@@ -78,7 +78,7 @@ def residual_text(aut: Automaton, q: int) -> str:
     raw = aut.residuals[q] if q < len(aut.residuals) else ""
     if aut.n_states > LARGE:
         return raw
-    from compiler.explain import readable
+    from speclang.compiler.explain import readable
 
     return readable(raw)
 
@@ -87,7 +87,7 @@ def _title(aut: Automaton, title: str | None) -> str:
     if title is None:
         formula = aut.formula
         if formula:
-            from compiler.explain import readable
+            from speclang.compiler.explain import readable
 
             formula = readable(formula)
         title = f"{aut.name}: {formula}" if aut.name and formula else aut.name or formula or ""

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm.monitor import TextMonitor, label_text
-from llm.shield import ShieldTables, SpecLogitsProcessor
+from speclang.llm.monitor import TextMonitor, label_text
+from speclang.llm.shield import ShieldTables, SpecLogitsProcessor
 
 
 @dataclass

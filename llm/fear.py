@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from llm.monitor import TextMonitor
+from speclang.llm.monitor import TextMonitor
 
 
 def first_violation_token(monitors: Sequence[TextMonitor], pieces: Sequence[str]) -> int | None:

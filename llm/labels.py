@@ -149,7 +149,7 @@ class MatchNeed(NamedTuple):
     """What every match of a pattern contains: one of ``literals`` (compared after ASCII
     case folding when ``ignore_case``), or, when ``chars`` is set, a character of that
     class. Both are closed under concatenation in the way the shield relies on (see
-    ``llm.triggers``): text that lacks them can only gain them from the text appended."""
+    ``speclang.llm.triggers``): text that lacks them can only gain them from the text appended."""
 
     literals: tuple[str, ...]
     ignore_case: bool
@@ -376,7 +376,7 @@ class UnitStream:
 
 class TextLabeler:
     """Evaluates lexical patterns (from a spec's ``derived`` text propositions) and any
-    classifiers (``{prop: callable(text) -> bool}``, e.g. :mod:`llm.semantic`) on units.
+    classifiers (``{prop: callable(text) -> bool}``, e.g. :mod:`speclang.llm.semantic`) on units.
 
     Classifiers see the unit's sentence so far, as semantic judgements need context."""
 

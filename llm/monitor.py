@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.automaton import Automaton, Verdict
-from llm.labels import Classifier, TextLabeler, Unit, UnitStream
+from speclang.compiler.automaton import Automaton, Verdict
+from speclang.llm.labels import Classifier, TextLabeler, Unit, UnitStream
 
 
 @dataclass
@@ -102,7 +102,7 @@ class TextMonitor:
     def from_module(cls, module, spec: str, *, unit: str = "word",  # noqa: ANN001
                     classifiers: Mapping[str, Classifier] | None = None,
                     **budgets: Any) -> TextMonitor:
-        import compiler
+        from speclang import compiler
 
         aut = compiler.compile_spec(module, spec, **budgets)
         labeler = TextLabeler.from_module(module, aut.props, classifiers)

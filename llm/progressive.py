@@ -5,7 +5,7 @@ RL experiments (agents/config.py ``METHOD_KINDS``), as far as they carry over to
   rewards the specs ``0..i`` (summed), so earlier safeguards stay in force;
 - ``zero_shot``: the whole budget on the final stage's reward (all specs at once);
 - ``no_safeguard``: no fine-tuning at all (the reference model), the floor to compare with;
-- ``intrinsic_fear``: ``zero_shot`` plus a danger model (``llm.fear``, Lipton et al. 2016)
+- ``intrinsic_fear``: ``zero_shot`` plus a danger model (``speclang.llm.fear``, Lipton et al. 2016)
   trained online to predict a violation of any spec within ``fear_horizon`` tokens from the
   policy's final hidden state, whose mean prediction over a completion, times
   ``fear_lambda``, is subtracted from its reward. As in the gridworld and VizDoom
@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm.monitor import TextMonitor, label_text
-from llm.rewards import spec_reward
-from llm.trainer import SpecTrainer, TrainConfig, wilson
+from speclang.llm.monitor import TextMonitor, label_text
+from speclang.llm.rewards import spec_reward
+from speclang.llm.trainer import SpecTrainer, TrainConfig, wilson
 
 METHODS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear")
 
@@ -90,7 +90,7 @@ def run_method(
     result = MethodResult(method, cfg.seed)
     fear = None
     if method == "intrinsic_fear":
-        from llm.fear import FearPenalty
+        from speclang.llm.fear import FearPenalty
 
         fear = FearPenalty(tokenizer, list(monitors.values()), model.config.hidden_size,
                            lam=fear_lambda, horizon=fear_horizon, seed=cfg.seed)
@@ -140,7 +140,7 @@ def toy_experiment(seeds: Sequence[int], steps: int = 12,
     the whole pipeline (a random model's text is not language, so it says nothing about
     medical specs)."""
     import speclang
-    from llm.tiny import tiny_model, tiny_tokenizer
+    from speclang.llm.tiny import tiny_model, tiny_tokenizer
 
     module = speclang.loads(TOY_SPEC)
     tok = tiny_tokenizer()
@@ -162,7 +162,7 @@ def smollm_experiment(seeds: Sequence[int], steps: int, *, progression: str = "m
                       lora_layers: int = 8, heldout: int = 20, eval_k: int = 4,
                       log: Callable[[str], None] | None = None) -> list[MethodResult]:
     """Every method on SmolLM2-135M-Instruct (LoRA rank 16 on all projections of the top
-    ``lora_layers`` layers, as in ``llm.smollm_finetune``) and a progression of
+    ``lora_layers`` layers, as in ``speclang.llm.smollm_finetune``) and a progression of
     ``examples/llm/medical.spec``, on the prompts of ``examples/llm/prompts.json``; each
     method starts from a freshly loaded model and is evaluated on the first ``heldout``
     held-out prompts x ``eval_k`` samples under the same sampling seed."""
@@ -170,8 +170,8 @@ def smollm_experiment(seeds: Sequence[int], steps: int, *, progression: str = "m
     from pathlib import Path
 
     import speclang
-    from llm import smollm
-    from llm.smollm_finetune import TARGETS
+    from speclang.llm import smollm
+    from speclang.llm.smollm_finetune import TARGETS
 
     root = Path(__file__).resolve().parents[1]
     module = speclang.load(str(root / "examples" / "llm" / "medical.spec"))
@@ -205,7 +205,7 @@ def smollm_experiment(seeds: Sequence[int], steps: int, *, progression: str = "m
 
 def summarise(results: Sequence[MethodResult]) -> str:
     """A markdown table: mean over seeds with a 95 % t-interval half-width."""
-    from llm.trainer import t_interval
+    from speclang.llm.trainer import t_interval
 
     def ci(xs: list[float]) -> str:
         m, lo, hi = t_interval(xs)
@@ -230,7 +230,7 @@ def paired_tests(results: Sequence[MethodResult], floor: str = "no_safeguard") -
     sampling seed, so sample i of one method pairs with sample i of the other: same
     prompt, same random stream) and the mean per-seed rate difference with a 95 %
     t-interval."""
-    from llm.trainer import mcnemar, t_interval
+    from speclang.llm.trainer import mcnemar, t_interval
 
     lines = []
     pairs = [(m, floor) for m in METHODS if m != floor]

@@ -5,7 +5,7 @@ The reward of a completion is read off the monitor state after the whole complet
 
 - ``"verdict"``: +1 satisfied, +0.5 presumably satisfied, -0.5 presumably violated,
   -1 violated (a violation is never outweighed by anything else in the text);
-- ``"potential"``: the shaped potential of the final state (``compiler.shaping``: 0 at the
+- ``"potential"``: the shaped potential of the final state (``speclang.compiler.shaping``: 0 at the
   violation sink, 1 where violation is impossible), mapped to [-1, 1], which separates the
   "almost violated" from the "far from it" among non-violating texts.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from compiler.automaton import Verdict
-from llm.monitor import TextMonitor
+from speclang.compiler.automaton import Verdict
+from speclang.llm.monitor import TextMonitor
 
 VERDICT_REWARD = {
     Verdict.SATISFIED: 1.0,
@@ -50,7 +50,7 @@ def spec_reward(monitor: TextMonitor, kind: str = "verdict", *,
         raise ValueError(f"kind must be 'verdict' or 'potential', not {kind!r}")
     phi: np.ndarray | None = None
     if kind == "potential":
-        from compiler.shaping import potentials
+        from speclang.compiler.shaping import potentials
 
         phi = potentials(monitor.aut, kind=potential)  # type: ignore[arg-type]
 

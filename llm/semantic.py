@@ -4,7 +4,7 @@ example phrases. The embedding model is all-MiniLM-L6-v2 as shipped by the PyPI 
 ``transformers``: mean pooling over tokens, then L2 normalisation, as the model was trained.
 
 Any other classifier is just a callable ``text -> bool`` passed to
-:class:`llm.labels.TextLabeler` under the proposition's name.
+:class:`speclang.llm.labels.TextLabeler` under the proposition's name.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ there*, so that "200 mg" is refused at " mg" rather than after the following spa
 
 Cost control, per sequence and decoding step:
 
-1. lazy rows (:mod:`llm.triggers`): while the text lacks what the patterns that could lead
+1. lazy rows (:mod:`speclang.llm.triggers`): while the text lacks what the patterns that could lead
    into the sink need (a digit, a swear word's letters...), the monitor is not stepped and
    only *candidate* tokens, which bring such a need, can violate; greedy decoding then
    costs one argmax and a lookup per row, and the monitor is fed only when a candidate is
@@ -38,9 +38,9 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
-from llm.labels import UnitStream
-from llm.monitor import TextMonitor
-from llm.triggers import StateTriggers, TriggerTables
+from speclang.llm.labels import UnitStream
+from speclang.llm.monitor import TextMonitor
+from speclang.llm.triggers import StateTriggers, TriggerTables
 
 
 def default_cache_dir() -> Path:
@@ -211,7 +211,7 @@ class SequenceTracker:
     call takes the tokens appended since the last call (idempotent, so the logits processor
     and the stopping criterion can share one).
 
-    With ``triggers`` (see :mod:`llm.triggers`) the monitor is stepped lazily: while no
+    With ``triggers`` (see :mod:`speclang.llm.triggers`) the monitor is stepped lazily: while no
     proposition's scope holds its need, the new token ids are only kept (the monitor cannot
     be in the sink then, and stepping it costs more than the shield's budget per token), and
     their text is fed at once when the exact state is needed (:meth:`settle`). Read the
@@ -372,12 +372,12 @@ class SpecLogitsProcessor(LogitsProcessor):
     decoding: refused tokens are masked one by one until the best remaining one is safe,
     and the other scores are left alone (so put the shield last, and do not sample).
     ``lazy=False`` steps the monitor on every token instead of only when needed (see
-    :mod:`llm.triggers`; the result is the same). Build one per ``generate`` call (it
+    :mod:`speclang.llm.triggers`; the result is the same). Build one per ``generate`` call (it
     learns the prompt length on its first call).
 
     >>> import speclang
-    >>> from llm import TextMonitor
-    >>> from llm.tiny import tiny_tokenizer
+    >>> from speclang.llm import TextMonitor
+    >>> from speclang.llm.tiny import tiny_tokenizer
     >>> mod = speclang.load("examples/chatbot.spec")
     >>> shield = SpecLogitsProcessor(TextMonitor.from_module(mod, "no_profanity"),
     ...                              tiny_tokenizer(), keep=1)

@@ -40,9 +40,9 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
              ) -> dict[str, Any]:
     import torch
 
-    from llm import TextMonitor, label_text, smollm
-    from llm.rewards import spec_reward
-    from llm.trainer import SpecTrainer, TrainConfig, mcnemar
+    from speclang.llm import TextMonitor, label_text, smollm
+    from speclang.llm.rewards import spec_reward
+    from speclang.llm.trainer import SpecTrainer, TrainConfig, mcnemar
 
     t0 = time.time()
     mon = TextMonitor.from_module(module, a.spec, unit="word")
@@ -96,7 +96,7 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
 
 
 def summarise(rows: list[dict[str, Any]]) -> str:
-    from llm.trainer import mcnemar, t_interval
+    from speclang.llm.trainer import mcnemar, t_interval
 
     def fmt(lo_hi: list[float] | tuple[float, float]) -> str:
         return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from llm.labels import match_need
+from speclang.llm.labels import match_need
 
 # Props beyond this many are not tabulated (2^n letters per state).
 _MAX_PROPS = 10

@@ -5,6 +5,12 @@ Heavy modules (gymnasium, torch) load on first use, so ``import runtime`` stays 
 
 from __future__ import annotations
 
+if __name__ != "speclang.runtime":  # a bare `runtime` would load every module a second time
+    raise ImportError(
+        "speclang's runtime package is imported as `speclang.runtime`, not `runtime` "
+        "(the bare name is not installed; run from a checkout, it would load every module twice)"
+    )
+
 from typing import Any
 
 from .batched import BatchedMonitor
@@ -35,8 +41,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "SafeguardWrapper": ("runtime.wrapper", "SafeguardWrapper"),
-    "SafeguardVectorWrapper": ("runtime.vector", "SafeguardVectorWrapper"),
+    "SafeguardWrapper": ("speclang.runtime.wrapper", "SafeguardWrapper"),
+    "SafeguardVectorWrapper": ("speclang.runtime.vector", "SafeguardVectorWrapper"),
 }
 
 

@@ -14,7 +14,7 @@ The torch backend keeps every table on the tensors' device, so GPU rollouts neve
 monitor state back to the host.
 
 >>> import numpy as np
->>> from runtime.build import automaton_from_function
+>>> from speclang.runtime.build import automaton_from_function
 >>> aut = automaton_from_function(["hazard"], 2, lambda q, v: 1 if q or v["hazard"] else 0,
 ...                               accepting=[True, False])
 >>> mon = BatchedMonitor(aut)
@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from compiler.automaton import Automaton, Verdict
+from speclang.compiler.automaton import Automaton, Verdict
 
 Backend = Literal["numpy", "torch"]
 
@@ -317,7 +317,7 @@ class BatchedMonitor:
         return self._accepting[np.asarray(states)]
 
     def verdicts(self, states: Any) -> Any:
-        """Verdict codes (see :class:`compiler.automaton.Verdict`)."""
+        """Verdict codes (see :class:`speclang.compiler.automaton.Verdict`)."""
         if self.backend == "torch":
             return self._torch["verdicts"][states]
         return self._verdicts[np.asarray(states)]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from compiler.automaton import Automaton
+from speclang.compiler.automaton import Automaton
 
 
 def automaton_from_function(

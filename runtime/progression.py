@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.automaton import Automaton, Verdict
+from speclang.compiler.automaton import Automaton, Verdict
 
 from .labelers import Binding, ComparisonLike, Labeler
 
@@ -162,7 +162,7 @@ def resolve(spec: Any, derived: Mapping[str, Any] | None = None) -> SpecSet:
         and hasattr(spec[0], "specs")
     ):
         module, name = spec
-        from compiler import compile_spec
+        from speclang.compiler import compile_spec
 
         mod_derived = dict(getattr(module, "derived", {}) or {})
         mod_derived.update(extra)

@@ -1,6 +1,6 @@
 """``SafeguardVectorWrapper``: one batched monitor for a ``gymnasium.vector`` environment.
 
-All ``num_envs`` monitors step together in numpy (:class:`runtime.batched.BatchedMonitor`).
+All ``num_envs`` monitors step together in numpy (:class:`speclang.runtime.batched.BatchedMonitor`).
 Labels come from the batched ``info`` (:class:`~runtime.labelers.InfoLabeler`) or from a
 :class:`~runtime.labelers.CallableLabeler` called as ``fn(obs_batch, infos, env)`` and
 returning ``{name: array[num_envs]}``.
@@ -92,7 +92,7 @@ class SafeguardVectorWrapper(VectorWrapper):
         self.phi: np.ndarray | None = None
         if reward == "shaping":
             if potentials is None:
-                from compiler.shaping import potentials as compute
+                from speclang.compiler.shaping import potentials as compute
 
                 potentials = compute(aut, potential)  # type: ignore[arg-type]
             self.phi = np.asarray(potentials, dtype=np.float64)

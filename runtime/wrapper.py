@@ -19,12 +19,12 @@ Keys added to ``info`` (every step; ``reset`` adds ``safeguard`` and ``action_ma
     With ``shield=``: int8 array, 1 for actions the predictor says do not enter the
     violation sink from the current state (all ones if none is safe).
 ``counterfactuals``
-    With ``crm=True``: a list of :class:`runtime.crm.Experience`, this step replayed from
+    With ``crm=True``: a list of :class:`speclang.runtime.crm.Experience`, this step replayed from
     every non-sink monitor state.
 
 >>> import gymnasium as gym
->>> from runtime.build import automaton_from_function
->>> from runtime.labelers import CallableLabeler
+>>> from speclang.runtime.build import automaton_from_function
+>>> from speclang.runtime.labelers import CallableLabeler
 >>> never_left = automaton_from_function(["left"], 2, lambda q, v: 1 if q or v["left"] else 0,
 ...                                      accepting=[True, False], name="never_left")
 >>> env = SafeguardWrapper(gym.make("CartPole-v1"), never_left,
@@ -68,7 +68,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         env: the environment.
         spec: an ``Automaton``; a list or ``{name: Automaton}`` dict (a progression); or
             ``(module, name)`` with a ``speclang.Module`` and a spec or progression name.
-        labeler: a :class:`runtime.labelers.Labeler` binding every proposition (and every
+        labeler: a :class:`speclang.runtime.labelers.Labeler` binding every proposition (and every
             observable behind a derived proposition). Missing bindings raise
             ``MissingBindingError`` here, not mid-episode.
         observation: ``"unchanged"``; ``"dict"`` (``{"obs": ..., "monitor": Discrete}``);
@@ -82,10 +82,11 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             ``paper_env_reward=True``).
         on_violation: ``"terminate"`` the episode; ``"continue"`` (cost and penalty on every
             step spent in the sink); ``"reset_monitor"`` to the initial state and continue.
-        potential, potentials: shaping potential kind for ``compiler.shaping.potentials``, or
+        potential, potentials: shaping potential kind for
+            ``speclang.compiler.shaping.potentials``, or
             explicit ``{spec name: array}`` / one array for a single spec.
         derived: extra derived propositions ``{prop: (observable, op, value)}``.
-        shield: a one-step predictor (``runtime.shield.MiniGridPredictor()``) enabling
+        shield: a one-step predictor (``speclang.runtime.shield.MiniGridPredictor()``) enabling
             ``info["action_mask"]``; needs a ``Discrete`` action space.
         crm: add ``info["counterfactuals"]``.
         explain: attach an explanation sentence to violating steps.
@@ -182,7 +183,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         out = {}
         for name, s in self.specs.items():
             if given is None:
-                from compiler.shaping import potentials
+                from speclang.compiler.shaping import potentials
 
                 phi = potentials(s.aut, kind)  # type: ignore[arg-type]
             elif isinstance(given, Mapping):
@@ -387,7 +388,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """The compiler's blame analysis (names the violated conjunct and why), when the
         installed compiler has it."""
         try:
-            from compiler.explain import Explainer
+            from speclang.compiler.explain import Explainer
         except ImportError:
             return None
         try:

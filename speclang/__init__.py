@@ -17,7 +17,7 @@ from speclang.diagnostics import Diagnostic, Span, SpecErrors, render
 from speclang.model import Comparison, Conjunct, Module, ObservableType, SpecDef
 
 if TYPE_CHECKING:  # compiler imports numpy; `speclang check` does not need it
-    from compiler.ir import Formula
+    from speclang.compiler.ir import Formula
 
 __version__ = "0.1.0"
 

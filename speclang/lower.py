@@ -1,14 +1,14 @@
 """Surface AST -> core IR: definitions and templates expanded, derived propositions turned
-into atoms, bounded operators unrolled by ``compiler.ir``."""
+into atoms, bounded operators unrolled by ``speclang.compiler.ir``."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
 
-from compiler import ir
 from speclang import syntax as S
 from speclang.analysis import Program, Symbol, Unit
+from speclang.compiler import ir
 from speclang.diagnostics import Span
 from speclang.model import Comparison, Conjunct, Module, ObservableType, SpecDef, TextPattern
 

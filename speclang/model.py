@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from speclang.diagnostics import Diagnostic, Span
 
 if TYPE_CHECKING:  # numpy-free import keeps `speclang check` fast
-    from compiler.ir import Formula
+    from speclang.compiler.ir import Formula
 
 _CMP: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
@@ -68,7 +68,7 @@ class TextPattern:
     must match one whole word (keywords: equal it, ignoring case); otherwise it may occur
     anywhere, keywords only between word boundaries and ignoring case. Which text a step
     sees (the unit just completed, or the sentence so far) is the runtime's choice, made
-    from ``granularity`` (see ``llm.labels``)."""
+    from ``granularity`` (see ``speclang.llm.labels``)."""
 
     observable: str
     op: str  # "matches" | "contains"

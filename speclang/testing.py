@@ -9,10 +9,10 @@ Strategies:
 
 :func:`monitor_state_machine` builds a ``RuleBasedStateMachine`` that steps a compiled
 monitor letter by letter and checks acceptance and verdicts against the independent
-reference evaluator :mod:`compiler.reference` after every step.
+reference evaluator :mod:`speclang.compiler.reference` after every step.
 
 >>> from hypothesis import given, settings
->>> from compiler import compile_formula
+>>> from speclang.compiler import compile_formula
 >>> aut = compile_formula("G (door -> O key)")
 >>> @settings(max_examples=30, database=None)
 ... @given(traces(aut.props, max_size=6, bias_toward=aut))
@@ -37,11 +37,11 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "speclang.testing needs Hypothesis: pip install 'speclang[testing]'"
     ) from exc
 
-from compiler import ir
-from compiler.ir import Formula
+from speclang.compiler import ir
+from speclang.compiler.ir import Formula
 
 if TYPE_CHECKING:
-    from compiler.automaton import Automaton
+    from speclang.compiler.automaton import Automaton
 
 Letter = frozenset[str]
 
@@ -60,7 +60,7 @@ def valuations(props: Sequence[str]) -> st.SearchStrategy[Letter]:
 def distance_to_violation(aut: Automaton) -> list[int | None]:
     """Fewest steps from each state to a violated state (to a rejecting state when the
     automaton has no violation sink); ``None`` where unreachable."""
-    from compiler.automaton import Verdict
+    from speclang.compiler.automaton import Verdict
 
     n = aut.n_states
     goal = [int(v) == Verdict.VIOLATED for v in aut.verdicts]
@@ -182,8 +182,8 @@ def _exact_horizon(n_states: int, n_props: int) -> int | None:
 class MonitorMachine(RuleBasedStateMachine):
     """Base state machine: feeds ``aut`` one letter per rule (uniform letters, and letters
     steering toward the violation sink) and checks after every step that the monitor's
-    acceptance equals :func:`compiler.reference.evaluate` on the trace so far and that its
-    verdict agrees with :func:`compiler.reference.verdict`.
+    acceptance equals :func:`speclang.compiler.reference.evaluate` on the trace so far and that its
+    verdict agrees with :func:`speclang.compiler.reference.verdict`.
 
     Build one with :func:`monitor_state_machine`; subclass the result to add your own rules
     or invariants (``self.trace`` and ``self.q`` hold the letters so far and the state)."""
@@ -216,7 +216,7 @@ class MonitorMachine(RuleBasedStateMachine):
 
     @invariant()
     def acceptance_matches_reference(self) -> None:
-        from compiler import reference
+        from speclang.compiler import reference
 
         expected = reference.evaluate(self.formula, self.trace)
         got = bool(self.aut.accepting[self.q])
@@ -227,7 +227,7 @@ class MonitorMachine(RuleBasedStateMachine):
 
     @invariant()
     def verdict_matches_reference(self) -> None:
-        from compiler import reference
+        from speclang.compiler import reference
 
         mine = self.aut.verdict(self.q).label
         ref = reference.verdict(self.formula, self.trace, self.props, self.horizon)

@@ -15,7 +15,7 @@ def _register() -> None:
         if env_id not in gymnasium.registry:
             gymnasium.register(
                 id=env_id,
-                entry_point="agents.envs.minecraft:MinecraftEnv",
+                entry_point="speclang.agents.envs.minecraft:MinecraftEnv",
                 kwargs={"layout": name},
             )
 

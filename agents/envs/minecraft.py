@@ -268,6 +268,6 @@ class MinecraftEnv(MiniGridEnv):
 def minecraft_labeler() -> Any:
     """A ``runtime`` labeler binding every gridworld proposition to ``info["labels"]``, for
     attaching monitors with :class:`runtime.SafeguardWrapper`."""
-    from runtime.labelers import CallableLabeler
+    from speclang.runtime.labelers import CallableLabeler
 
     return CallableLabeler(lambda obs, info, env: {p: p in info["labels"] for p in PROPS}, PROPS)

@@ -1,6 +1,7 @@
 """Many Minecraft gridworlds at once, as numpy arrays: the simulator behind tabular experiments.
 
-It implements exactly the dynamics of :class:`agents.envs.minecraft.MinecraftEnv` (same move
+It implements exactly the dynamics of :class:`~speclang.agents.envs.minecraft.MinecraftEnv`
+(same move
 rule, slip rule, jitter rule, labels and task stages; ``tests/agents`` checks this), but for
 ``n`` environments in lock-step with one numpy call per operation instead of one Python call
 per environment and step. Rewards and safeguards are left to the caller, which owns the
@@ -28,7 +29,7 @@ _WOOD, _BENCH, _DIAMOND = PROP_BIT["wood"], PROP_BIT["work_bench"], PROP_BIT["di
 
 
 def advance_stages(stage: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`agents.envs.layouts.advance_stage`."""
+    """Vectorised :func:`speclang.agents.envs.layouts.advance_stage`."""
     out = stage.copy()
     out[(stage == STAGE_START) & ((mask & _WOOD) != 0)] = STAGE_WOOD
     out[(stage == STAGE_WOOD) & ((mask & _BENCH) != 0)] = STAGE_CRAFTED

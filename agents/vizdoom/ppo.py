@@ -2,7 +2,7 @@
 
 The agent sees ``frame_stack`` downscaled grayscale frames and the one-hot state of the
 active safeguard's monitor; a small CNN feeds an actor and a critic. Every environment is a
-``runtime.SafeguardWrapper`` around :class:`agents.vizdoom.env.VizDoomEnv`; the envs of a
+``runtime.SafeguardWrapper`` around :class:`speclang.agents.vizdoom.env.VizDoomEnv`; the envs of a
 run are stepped in turn in one process (on two cores, worker processes only add copies).
 
 Methods (same step budget for all):
@@ -17,7 +17,7 @@ Methods (same step budget for all):
                     subtracted from the reward (Lipton et al. 2016).
 
 With a safeguard, a violation ends the episode with ``-violation_penalty`` and the reward
-carries the potential-based shaping term of ``compiler.shaping`` for the active monitor.
+carries the potential-based shaping term of ``speclang.compiler.shaping`` for the active monitor.
 
     speclang train examples/experiments/vizdoom_cpu.toml --out runs/vizdoom
 """
@@ -222,7 +222,7 @@ class Envs:
     spec on every env (violations of S2 are what all methods are compared on)."""
 
     def __init__(self, cfg: PPOConfig, method: str, seed: int) -> None:
-        from runtime.progression import ActiveSpec
+        from speclang.runtime.progression import ActiveSpec
 
         path = Path(cfg.spec_file)
         if not path.is_absolute():

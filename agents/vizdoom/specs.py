@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from compiler.automaton import Automaton
-from runtime.labelers import InfoLabeler, Labeler, VizDoomLabeler
+from speclang.compiler.automaton import Automaton
+from speclang.runtime.labelers import InfoLabeler, Labeler, VizDoomLabeler
 
 DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "examples" / "vizdoom.spec"
 DEFAULT_PROGRESSION = "vizdoom"
@@ -49,8 +49,8 @@ def load_specs(
     progression: str = DEFAULT_PROGRESSION,
 ) -> tuple[Any, dict[str, Automaton]]:
     """``(module, {name: automaton})`` for ``names``, by default those of ``progression``."""
-    import compiler
     import speclang
+    from speclang import compiler
 
     module = speclang.load(str(path))
     if names is None:
@@ -70,7 +70,7 @@ def safeguard(
     """``runtime.SafeguardWrapper`` over ``automata`` with the module's derived propositions
     and :func:`labeler` ``(source)``; the module's spec sources let violation explanations
     name the broken conjunct."""
-    from runtime import SafeguardWrapper
+    from speclang.runtime import SafeguardWrapper
 
     wrapper = SafeguardWrapper(env, automata, labeler(source), derived=module.derived, **kwargs)
     for name, active in wrapper.specs.items():

@@ -11,8 +11,8 @@ import argparse
 from pathlib import Path
 
 import speclang
-from compiler import compile_spec
-from compiler.viz import render
+from speclang.compiler import compile_spec
+from speclang.compiler.viz import render
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "pictures"

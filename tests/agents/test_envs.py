@@ -6,10 +6,10 @@ import gymnasium
 import numpy as np
 import pytest
 
-import agents.envs  # noqa: F401 - registers the ids
-from agents.envs.layouts import ACTIONS, LAYOUTS, PROP_BIT, PROPS, get_layout
-from agents.envs.minecraft import MinecraftEnv
-from agents.envs.minecraft_fast import FastMinecraft
+import speclang.agents.envs  # noqa: F401 - registers the ids
+from speclang.agents.envs.layouts import ACTIONS, LAYOUTS, PROP_BIT, PROPS, get_layout
+from speclang.agents.envs.minecraft import MinecraftEnv
+from speclang.agents.envs.minecraft_fast import FastMinecraft
 
 
 def _place(env: MinecraftEnv, cell: int, stage: int = 0) -> None:
@@ -122,7 +122,7 @@ def _shortest_safe_task(name: str) -> int | None:
     from the start to the diamond after wood and then a work bench (None if impossible)."""
     from collections import deque
 
-    from agents.envs.layouts import advance_stage, move_table
+    from speclang.agents.envs.layouts import advance_stage, move_table
 
     layout = get_layout(name)
     masks = layout.base_masks()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.report import compare, mean_ci
+from speclang.agents.report import compare, mean_ci
 from speclang.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -96,7 +96,7 @@ def test_cli_errors_are_clean(tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("name", ["demo.toml", "full_layout1.toml", "paper_reward_layout1.toml"])
 def test_shipped_configs_load(name: str) -> None:
-    from agents.config import load_config
+    from speclang.agents.config import load_config
 
     cfg = load_config(EXAMPLES / "experiments" / name)
     assert (Path(cfg.base_dir) / cfg.specs.file).exists()
@@ -105,7 +105,7 @@ def test_shipped_configs_load(name: str) -> None:
 
 def test_dqn_short_run(tmp_path) -> None:
     pytest.importorskip("torch")
-    from agents.dqn import load_dqn_config, run_dqn
+    from speclang.agents.dqn import load_dqn_config, run_dqn
 
     cfg = load_dqn_config(EXAMPLES / "experiments" / "dqn.toml")
     cfg.specs_source = "builtin"
@@ -128,9 +128,9 @@ def test_dqn_short_run(tmp_path) -> None:
 
 
 def test_dqn_input_contains_the_monitor_state() -> None:
-    from agents.builtin_specs import minecraft_progression
-    from agents.dqn import ProductState
-    from agents.envs.minecraft import MinecraftEnv
+    from speclang.agents.builtin_specs import minecraft_progression
+    from speclang.agents.dqn import ProductState
+    from speclang.agents.envs.minecraft import MinecraftEnv
 
     env = MinecraftEnv("L1")
     prod = ProductState(env, minecraft_progression())

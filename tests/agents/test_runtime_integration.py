@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.builtin_specs import minecraft_progression
-from agents.envs.layouts import PROP_BIT
-from agents.envs.minecraft import MinecraftEnv, minecraft_labeler
-from agents.monitors import mask_table
+from speclang.agents.builtin_specs import minecraft_progression
+from speclang.agents.envs.layouts import PROP_BIT
+from speclang.agents.envs.minecraft import MinecraftEnv, minecraft_labeler
+from speclang.agents.monitors import mask_table
 
-wrapper_mod = pytest.importorskip("runtime.wrapper")
+wrapper_mod = pytest.importorskip("speclang.runtime.wrapper")
 
 UP, RIGHT = 1, 0
 

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agents.builtin_specs import minecraft_progression
-from agents.config import parse_config
-from agents.experiment import run_experiment
-from agents.tabular import TabularBatch
+from speclang.agents.builtin_specs import minecraft_progression
+from speclang.agents.config import parse_config
+from speclang.agents.experiment import run_experiment
+from speclang.agents.tabular import TabularBatch
 
 
 def _cfg(methods: list[dict[str, Any]], **over: Any):
@@ -146,7 +146,7 @@ def test_resume_after_kill_reproduces_the_uninterrupted_run(tmp_path) -> None:
 
 
 def test_resume_refuses_a_different_config(tmp_path) -> None:
-    from agents.experiment import ExperimentError
+    from speclang.agents.experiment import ExperimentError
 
     cfg = _cfg([{"name": "z", "kind": "zero_shot"}], episodes=5)
     run_experiment(cfg, tmp_path / "r", progress=False, tensorboard=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.automaton_tables import table_automaton
-from agents.transfer import transfer_values
+from speclang.agents.automaton_tables import table_automaton
+from speclang.agents.transfer import transfer_values
 
 
 def _safety(props: list[str], bad: str, n_pad: int = 0):

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("vizdoom")
 
-from agents.vizdoom.env import ACTIONS, POISON_DAMAGE, VizDoomEnv  # noqa: E402
-from agents.vizdoom.specs import load_specs, safeguard  # noqa: E402
+from speclang.agents.vizdoom.env import ACTIONS, POISON_DAMAGE, VizDoomEnv  # noqa: E402
+from speclang.agents.vizdoom.specs import load_specs, safeguard  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +128,8 @@ def test_safeguard_on_real_episode(env):
 def test_info_labels_equal_game_labels(env):
     """The fast labeler (names straight from info) and runtime.VizDoomLabeler (game
     variables and labels buffer read from the game) agree on every step, the last included."""
-    from agents.vizdoom.specs import labeler
-    from runtime.labelers import Binding
+    from speclang.agents.vizdoom.specs import labeler
+    from speclang.runtime.labelers import Binding
 
     module, auts = load_specs(names=["s2", "seen_before_drunk", "never_low"])
     props = sorted({p for a in auts.values() for p in a.props} | {"sees_custommedikit"})

@@ -10,14 +10,14 @@ import pytest
 pytest.importorskip("vizdoom")
 pytest.importorskip("torch")
 
-from agents.vizdoom.ppo import (  # noqa: E402
+from speclang.agents.vizdoom.ppo import (  # noqa: E402
     ConfigError,
     fear_targets,
     load_config,
     mean_ci,
     run,
 )
-from agents.vizdoom.specs import DEFAULT_SPEC  # noqa: E402
+from speclang.agents.vizdoom.specs import DEFAULT_SPEC  # noqa: E402
 from speclang.cli import main  # noqa: E402
 
 SMOKE = """
@@ -147,7 +147,7 @@ def test_shipped_configs_load():
 def test_curves_plot(tmp_path):
     """The curves script draws a panel per recorded series (medkits only when present)."""
     pytest.importorskip("matplotlib")
-    from agents.vizdoom.plots import plot
+    from speclang.agents.vizdoom.plots import plot
 
     rng = np.random.default_rng(0)
     runs = [
@@ -178,7 +178,7 @@ def test_separate_fear_network_leaves_policy_alone():
     policy's parameters; with "shared" it trains the policy's CNN."""
     import torch
 
-    from agents.vizdoom.ppo import Agent
+    from speclang.agents.vizdoom.ppo import Agent
 
     x = torch.randint(0, 255, (3, 2, 30, 40), dtype=torch.uint8)
     mon = torch.zeros(3, 5)

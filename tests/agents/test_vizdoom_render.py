@@ -10,8 +10,8 @@ PIL = pytest.importorskip("PIL")
 
 from PIL import Image  # noqa: E402
 
-from agents.vizdoom.render import PANEL_HEIGHT, VERDICT_COLOURS  # noqa: E402
-from agents.vizdoom.specs import DEFAULT_SPEC  # noqa: E402
+from speclang.agents.vizdoom.render import PANEL_HEIGHT, VERDICT_COLOURS  # noqa: E402
+from speclang.agents.vizdoom.specs import DEFAULT_SPEC  # noqa: E402
 from speclang.cli import main  # noqa: E402
 
 

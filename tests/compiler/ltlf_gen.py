@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from compiler import ir
-from compiler.ir import Formula
+from speclang.compiler import ir
+from speclang.compiler.ir import Formula
 
 PROPS = ("a", "b", "c", "d")
 

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_shaping_strategies import TableAutomaton, table_automata
 
-from compiler import artifact, shaping
-from compiler.artifact import ArtifactError
-from compiler.automaton import Automaton
+from speclang.compiler import artifact, shaping
+from speclang.compiler.artifact import ArtifactError
+from speclang.compiler.automaton import Automaton
 
 UNTIL = Automaton.from_table(
     ["a", "b"],

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import compiler
+from speclang import compiler
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,13 @@
 """The vectorised pre-order numbering of the letter-class diagram (tree fast path in
-``compiler.classes._preorder``) must number exactly like the plain walk."""
+``speclang.compiler.classes._preorder``) must number exactly like the plain walk."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import compiler
-from compiler import classes
+from speclang import compiler
+from speclang.compiler import classes
 
 FORMULAS = [
     "F(p1 & F(p2 & F(p3 & F p4)))",  # 2**4 classes, the class diagram is a tree

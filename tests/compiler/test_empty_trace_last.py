@@ -10,8 +10,8 @@ test_translate_mona.py checks the same against the live tools.
 
 import pytest
 
-import compiler
-from compiler.reference import evaluate
+from speclang import compiler
+from speclang.compiler.reference import evaluate
 
 CASES = [
     ("last", 3, True),

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from ltlf_gen import future_formulas, past_formulas, traces
 
 import speclang
-from compiler import compile_formula, ir, reference
-from compiler.explain import Explainer, _Eval, explain_trace
+from speclang.compiler import compile_formula, ir, reference
+from speclang.compiler.explain import Explainer, _Eval, explain_trace
 
 ROOT = Path(__file__).resolve().parents[2]
 GRIDWORLD = ROOT / "examples" / "gridworld.spec"
@@ -204,7 +204,7 @@ def test_two_forbidden_together_read_as_both():
 @settings(max_examples=150, deadline=None)
 @given(future_formulas(("a", "b", "c"), max_leaves=6, past=True))
 def test_readable_text_parses_back_to_the_same_formula(f):
-    from compiler.explain import show
+    from speclang.compiler.explain import show
 
     text = show(f)
     assert speclang.parse_formula(text) is f, text

@@ -4,8 +4,8 @@ asking `explain_last_violation` says."""
 
 import pytest
 
-import compiler
-from compiler.explain import Explainer
+from speclang import compiler
+from speclang.compiler.explain import Explainer
 
 CASES = [
     ("G !lava & G(work_bench -> O wood)", [set(), {"wood"}, {"lava"}]),

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ltlf_gen import future_formulas
 
-from compiler import compile_formula
-from compiler.guards import edge_guards, guard_text
+from speclang.compiler import compile_formula
+from speclang.compiler.guards import edge_guards, guard_text
 
 PROPS = ("a", "b", "c", "d")
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_shaping_strategies import TableAutomaton, table_automata
 
-from compiler import shaping
-from compiler.automaton import Automaton, Verdict
+from speclang.compiler import shaping
+from speclang.compiler.automaton import Automaton, Verdict
 
 # Letter index: bit 0 = first prop, bit 1 = second prop.
 # "!a U b": 0 waiting (b not seen, a not seen), 1 satisfied for good, 2 violated.
@@ -204,7 +204,7 @@ def test_structural_verdicts_match_reachability(t: TableAutomaton) -> None:
 
 @pytest.mark.parametrize("kind", shaping.KINDS)
 def test_signs_on_a_compiled_safeguard(kind: shaping.PotentialKind) -> None:
-    import compiler
+    from speclang import compiler
 
     aut = compiler.compile_formula("G !lava & F goal")
     table = shaping.ShapingTable.build(aut, kind, gamma=0.99)

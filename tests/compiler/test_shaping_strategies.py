@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from compiler.automaton import Automaton
+from speclang.compiler.automaton import Automaton
 
 
 @dataclass

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import speclang
-from compiler import compile_file, compile_formula, compile_spec, product
-from compiler.automaton import Verdict
+from speclang.compiler import compile_file, compile_formula, compile_spec, product
+from speclang.compiler.automaton import Verdict
 
 SPEC = """\
 props lava, wood, bench
@@ -67,7 +67,7 @@ def test_product_of_specs_keeps_names() -> None:
 
 def test_product_stays_callable_after_use() -> None:
     # compiler.product is a function; its implementation module must not shadow it.
-    import compiler
+    from speclang import compiler
 
     first = compiler.product([compile_formula("G a")])
     second = compiler.product([compile_formula("F b")])

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ltlf_gen import future_formulas, past_formulas, traces
 
-from compiler import compile_formula
-from compiler.ir import Formula
+from speclang.compiler import compile_formula
+from speclang.compiler.ir import Formula
 
 pytestmark = pytest.mark.mona
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from ltlf_gen import future_formulas, past_formulas, traces
 
-from compiler import BudgetExceeded, UnsupportedFormula, compile_formula, ir, product
-from compiler.automaton import Verdict
-from compiler.build import reminimise
-from compiler.ir import Formula
+from speclang.compiler import BudgetExceeded, UnsupportedFormula, compile_formula, ir, product
+from speclang.compiler.automaton import Verdict
+from speclang.compiler.build import reminimise
+from speclang.compiler.ir import Formula
 
 a, b, c = ir.Atom("a"), ir.Atom("b"), ir.Atom("c")
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

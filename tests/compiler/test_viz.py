@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from compiler.automaton import Automaton
-from compiler.viz import RenderUnavailable, render, to_dot, to_svg
+from speclang.compiler.automaton import Automaton
+from speclang.compiler.viz import RenderUnavailable, render, to_dot, to_svg
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` not installed")
 SVG_NS = "{http://www.w3.org/2000/svg}"

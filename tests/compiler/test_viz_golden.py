@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import speclang
-from compiler import compile_spec
-from compiler.viz import to_dot
+from speclang.compiler import compile_spec
+from speclang.compiler.viz import to_dot
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "dot"

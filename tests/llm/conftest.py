@@ -12,13 +12,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture(scope="session")
 def tiny_tok() -> Any:
     pytest.importorskip("transformers")
-    from llm.tiny import tiny_tokenizer
+    from speclang.llm.tiny import tiny_tokenizer
 
     return tiny_tokenizer()
 
 
 @pytest.fixture(scope="session")
 def tiny_lm(tiny_tok: Any) -> Any:
-    from llm.tiny import tiny_model
+    from speclang.llm.tiny import tiny_model
 
     return tiny_model(tiny_tok)

@@ -9,10 +9,10 @@ from typing import Any
 import torch
 
 import speclang
-from llm.fear import DangerModel, auc, first_violation_token, horizon_labels, token_pieces
-from llm.monitor import TextMonitor
-from llm.progressive import run_method
-from llm.trainer import TrainConfig
+from speclang.llm.fear import DangerModel, auc, first_violation_token, horizon_labels, token_pieces
+from speclang.llm.monitor import TextMonitor
+from speclang.llm.progressive import run_method
+from speclang.llm.trainer import TrainConfig
 
 DOSE = speclang.loads("observe r: text\nprop dose = r matches /[0-9]+ ?mg/\n"
                       "prop a = r matches /a/i\nspec nd { G !dose }\nspec na { G !a }\n"
@@ -75,7 +75,7 @@ def test_danger_model_predicts_nothing_before_it_saw_both_classes() -> None:
 
 
 def test_intrinsic_fear_runs_end_to_end_on_the_zero_shot_schedule(tiny_tok: Any) -> None:
-    from llm.tiny import tiny_model
+    from speclang.llm.tiny import tiny_model
 
     res = run_method("intrinsic_fear", tiny_model(tiny_tok), tiny_tok, DOSE, "p",
                      ["Hello", "Take"], ["Sleep"], steps=3, batch=2,

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import speclang
-from compiler import reference
-from llm import TextMonitor, UnitStream, label_text
+from speclang.compiler import reference
+from speclang.llm import TextMonitor, UnitStream, label_text
 
 SPEC = r'''
 observe reply: text

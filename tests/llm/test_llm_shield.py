@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import speclang  # noqa: E402
-from llm import TextMonitor, label_text  # noqa: E402
-from llm.shield import (  # noqa: E402
+from speclang.llm import TextMonitor, label_text  # noqa: E402
+from speclang.llm.shield import (  # noqa: E402
     SequenceTracker,
     ShieldTables,
     SpecLogitsProcessor,

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import speclang
-from llm import TextMonitor, UnitStream, label_text
-from llm.labels import match_prefilter
+from speclang.llm import TextMonitor, UnitStream, label_text
+from speclang.llm.labels import match_prefilter
 
 SPEC = r'''
 observe reply: text
@@ -153,7 +153,7 @@ pytest.importorskip("transformers")
 
 @pytest.fixture(scope="module")
 def shields(tiny_tok: Any, tmp_path_factory: Any) -> dict[str, Any]:
-    from llm.shield import ShieldTables
+    from speclang.llm.shield import ShieldTables
 
     cache = tmp_path_factory.mktemp("masks")
     out = {}
@@ -174,7 +174,7 @@ def _favouring(tok: Any, seed: int, pieces: tuple[str, ...], boost: float) -> An
 
 
 def _primed(shields: dict[str, Any], tok: Any, spec: str, prefix: str, **kw: Any) -> Any:
-    from llm.shield import SpecLogitsProcessor
+    from speclang.llm.shield import SpecLogitsProcessor
 
     mon, tables = shields[spec]
     shield = SpecLogitsProcessor(mon, tok, tables=tables, **kw)
@@ -244,7 +244,7 @@ def test_sampling_shield_keeps_exactly_the_safe_tokens_among_the_top_k(
 def test_top_k_of_a_large_vocabulary_is_torch_topk(seed: int, k: int, ties: bool) -> None:
     import numpy as np
 
-    from llm.shield import _top_k
+    from speclang.llm.shield import _top_k
 
     rng = np.random.default_rng(seed)
     scores = rng.standard_normal(49152).astype(np.float32)
@@ -259,7 +259,7 @@ def test_top_k_of_a_large_vocabulary_is_torch_topk(seed: int, k: int, ties: bool
 @settings(max_examples=200, deadline=None)
 @given(pieces)
 def test_trailing_run_shortcut_finds_the_same_run_start(parts: list[str]) -> None:
-    from llm.labels import _run_start
+    from speclang.llm.labels import _run_start
 
     s = UnitStream("word")
     for p in parts:
@@ -270,9 +270,9 @@ def test_trailing_run_shortcut_finds_the_same_run_start(parts: list[str]) -> Non
 
 def test_without_decision_trees_checks_evaluate_whole_letters(monkeypatch: Any) -> None:
     """Monitors over more propositions than a tree is built for take the other path."""
-    import llm.monitor
+    import speclang.llm.monitor as text_monitor
 
-    monkeypatch.setattr(llm.monitor, "_MAX_TREE_PROPS", 0)
+    monkeypatch.setattr(text_monitor, "_MAX_TREE_PROPS", 0)
     cases = [("Take 200", " mg"), ("I am not a doctor. Take 200", " mg"), ("oh", " damn"),
              ("Wow", "!!"), ("Take 5", "mg"), ("fine", " text")]
     for spec in SPECS:

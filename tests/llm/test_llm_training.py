@@ -10,9 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import speclang  # noqa: E402
-from llm import TextMonitor, label_text  # noqa: E402
-from llm.rewards import spec_reward  # noqa: E402
-from llm.trainer import SpecTrainer, TrainConfig, wilson  # noqa: E402
+from speclang.llm import TextMonitor, label_text  # noqa: E402
+from speclang.llm.rewards import spec_reward  # noqa: E402
+from speclang.llm.trainer import SpecTrainer, TrainConfig, wilson  # noqa: E402
 
 MOD = speclang.loads('observe r: text\nprop v = r matches /[aeiou]/i\nspec novowel { G !v }\n'
                      'prop d = r contains "doctor"\nspec dr { F d }')
@@ -39,7 +39,7 @@ def _violation_rate(tr: SpecTrainer, prompts: list[str]) -> float:
 
 
 def test_rloo_lowers_the_violation_rate(tiny_tok: Any) -> None:
-    from llm.tiny import tiny_model
+    from speclang.llm.tiny import tiny_model
 
     prompts = ["Hello", "Take", "Drink water", "Sleep"]
     mon = TextMonitor.from_module(MOD, "novowel", unit="token")
@@ -53,7 +53,7 @@ def test_rloo_lowers_the_violation_rate(tiny_tok: Any) -> None:
 
 
 def test_apa_loss_falls_on_a_fixed_batch_and_keeps_reference_frozen(tiny_tok: Any) -> None:
-    from llm.tiny import tiny_model
+    from speclang.llm.tiny import tiny_model
 
     mon = TextMonitor.from_module(MOD, "novowel", unit="token")
     tr = SpecTrainer(tiny_model(tiny_tok), tiny_tok, [spec_reward(mon)],
@@ -76,7 +76,7 @@ def test_config_and_interval_checks() -> None:
 
 
 def test_mcnemar_and_t_interval() -> None:
-    from llm.trainer import mcnemar, t_interval
+    from speclang.llm.trainer import mcnemar, t_interval
 
     # 6 pairs violate only before, none only after: p = 2 * 0.5**6.
     res = mcnemar([True] * 6 + [False] * 4 + [True], [False] * 6 + [False] * 4 + [True])
@@ -94,7 +94,7 @@ def test_mcnemar_and_t_interval() -> None:
 
 def test_lora_on_chosen_modules_and_paired_evaluation(tiny_tok: Any) -> None:
     pytest.importorskip("peft")
-    from llm.tiny import tiny_model
+    from speclang.llm.tiny import tiny_model
 
     mon = TextMonitor.from_module(MOD, "novowel", unit="token")
     targets = ("q_proj", "v_proj", "gate_proj", "down_proj")
@@ -123,8 +123,8 @@ def test_lora_on_chosen_modules_and_paired_evaluation(tiny_tok: Any) -> None:
 
 def test_top_layer_lora_log_probs_match_a_full_forward(tiny_tok: Any) -> None:
     pytest.importorskip("peft")
-    from llm.tiny import tiny_model
-    from llm.trainer import _sequence_logprobs
+    from speclang.llm.tiny import tiny_model
+    from speclang.llm.trainer import _sequence_logprobs
 
     mon = TextMonitor.from_module(MOD, "novowel", unit="token")
     tr = SpecTrainer(tiny_model(tiny_tok, layers=3), tiny_tok, [spec_reward(mon)],
@@ -158,7 +158,7 @@ def test_top_layer_lora_log_probs_match_a_full_forward(tiny_tok: Any) -> None:
 
 
 def test_finetune_summary_pairs_and_pools_the_seeds() -> None:
-    from llm.smollm_finetune import summarise
+    from speclang.llm.smollm_finetune import summarise
 
     def ev(flags: list[bool], kl: float = 0.0) -> dict[str, Any]:
         rate = sum(flags) / len(flags)

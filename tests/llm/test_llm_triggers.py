@@ -13,10 +13,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import speclang
-from llm import TextMonitor, label_text
-from llm.labels import match_need
-from llm.shield import SequenceTracker
-from llm.triggers import TriggerTables, ascii_fold_table
+from speclang.llm import TextMonitor, label_text
+from speclang.llm.labels import match_need
+from speclang.llm.shield import SequenceTracker
+from speclang.llm.triggers import TriggerTables, ascii_fold_table
 from speclang.model import TextPattern
 from tests.llm.test_llm_shield_props import MOD, PIECES, SPECS
 from tests.llm.test_llm_shield_props import shields as shields  # the fixture
@@ -128,7 +128,7 @@ transformers = pytest.importorskip("transformers")
 
 
 def _shield(spec: str, tok: Any, tables: Any, unit: str = "word", **kw: Any) -> Any:
-    from llm.shield import SpecLogitsProcessor
+    from speclang.llm.shield import SpecLogitsProcessor
 
     return SpecLogitsProcessor(TextMonitor.from_module(MOD, spec, unit=unit), tok,
                                tables=tables, **kw)
@@ -239,7 +239,7 @@ def test_lazy_and_eager_generate_the_same(tiny_lm: Any, tiny_tok: Any,
 
 def test_lazy_and_eager_generate_the_same_token_units(tiny_lm: Any, tiny_tok: Any,
                                                       tmp_path: Any) -> None:
-    from llm.shield import ShieldTables
+    from speclang.llm.shield import ShieldTables
 
     mon = TextMonitor.from_module(MOD, "dd", unit="token")
     tables = ShieldTables(mon, tiny_tok, tmp_path)
@@ -264,7 +264,7 @@ STOP_TEXTS = [" Take 200 mg of it now please", "Oh damn it, hell no.", "Wow!! ok
 @pytest.mark.parametrize("spec", ["dd", "clean", "both", "calm"])
 def test_stopping_criterion_on_a_lazy_tracker_stops_as_the_eager_one(
         shields: dict[str, Any], tiny_tok: Any, spec: str, unit: str) -> None:
-    from llm.shield import ShieldTables, ViolationStoppingCriteria
+    from speclang.llm.shield import ShieldTables, ViolationStoppingCriteria
 
     tables = shields[spec][1] if unit == "word" else ShieldTables(
         TextMonitor.from_module(MOD, spec, unit=unit), tiny_tok, shields[spec][1].cache_path
@@ -299,7 +299,7 @@ def test_stopping_criterion_on_a_lazy_tracker_stops_as_the_eager_one(
 
 
 def test_stopping_criterion_on_a_lazy_tracker_token_units() -> None:
-    from llm.shield import ViolationStoppingCriteria
+    from speclang.llm.shield import ViolationStoppingCriteria
 
     lazy_mon = TextMonitor.from_module(MOD, "clean", unit="token")
     lazy = ViolationStoppingCriteria(

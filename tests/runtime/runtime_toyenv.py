@@ -8,8 +8,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from compiler.automaton import Automaton
-from runtime.build import automaton_from_function
+from speclang.compiler.automaton import Automaton
+from speclang.runtime.build import automaton_from_function
 
 
 class Corridor(gym.Env):
@@ -70,7 +70,7 @@ def right_labels(obs: Any, info: dict[str, Any], env: Any) -> dict[str, bool]:
 
 
 def make_wrapped() -> gym.Env:
-    from runtime.labelers import InfoLabeler
-    from runtime.wrapper import SafeguardWrapper
+    from speclang.runtime.labelers import InfoLabeler
+    from speclang.runtime.wrapper import SafeguardWrapper
 
     return SafeguardWrapper(Corridor(), no_lava(), InfoLabeler(["lava"]), observation="onehot")

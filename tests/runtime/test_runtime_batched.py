@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.batched import BatchedMonitor, letter_classes
-from runtime.build import automaton_from_function
+from speclang.runtime.batched import BatchedMonitor, letter_classes
+from speclang.runtime.build import automaton_from_function
 
 
 def counter_automaton():
@@ -57,7 +57,7 @@ def test_bool_valuations_and_pack_agree_with_bits():
 
 
 def test_diagram_walk_used_beyond_packed_limit(monkeypatch):
-    import runtime.batched as batched
+    import speclang.runtime.batched as batched
 
     aut = counter_automaton()
     monkeypatch.setattr(batched, "MAX_PACKED_PROPS", 2)
@@ -98,7 +98,7 @@ def test_shape_mismatch_is_a_clear_error():
 @pytest.mark.parametrize("force_walk", [False, True])
 def test_torch_matches_numpy(fused_budget, force_walk, monkeypatch):
     torch = pytest.importorskip("torch")
-    import runtime.batched as batched
+    import speclang.runtime.batched as batched
 
     if force_walk:
         monkeypatch.setattr(batched, "MAX_PACKED_PROPS", 2)
@@ -121,7 +121,7 @@ def test_torch_matches_numpy(fused_budget, force_walk, monkeypatch):
 
 @pytest.mark.parametrize("fused_budget", [0, 1 << 20])
 def test_chunked_and_in_place_steps_agree(fused_budget, monkeypatch):
-    import runtime.batched as batched
+    import speclang.runtime.batched as batched
 
     aut = counter_automaton()
     rng = np.random.default_rng(4)

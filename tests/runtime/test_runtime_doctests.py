@@ -10,7 +10,8 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["runtime.batched", "runtime.build", "runtime.labelers", "runtime.wrapper", "speclang.testing"],
+    ["speclang.runtime.batched", "speclang.runtime.build", "speclang.runtime.labelers",
+     "speclang.runtime.wrapper", "speclang.testing"],
 )
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)

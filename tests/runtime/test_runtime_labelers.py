@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from runtime.labelers import (
+from speclang.runtime.labelers import (
     Binding,
     CallableLabeler,
     Comparison,
@@ -225,8 +225,8 @@ def test_generic_bits_function_and_label_copies():
 
 
 def test_active_spec_step_bits_matches_step_on_labels():
-    from runtime.build import automaton_from_function
-    from runtime.progression import ActiveSpec
+    from speclang.runtime.build import automaton_from_function
+    from speclang.runtime.progression import ActiveSpec
 
     aut = automaton_from_function(
         ["a", "b"], 3, lambda q, v: 2 if q == 2 or (v["a"] and v["b"]) else int(v["a"]),

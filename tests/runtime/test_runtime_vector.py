@@ -9,9 +9,9 @@ import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from runtime_toyenv import Corridor, no_lava, reach_goal
 
-from runtime.labelers import CallableLabeler, InfoLabeler
-from runtime.vector import SafeguardVectorWrapper
-from runtime.wrapper import SafeguardWrapper
+from speclang.runtime.labelers import CallableLabeler, InfoLabeler
+from speclang.runtime.vector import SafeguardVectorWrapper
+from speclang.runtime.wrapper import SafeguardWrapper
 
 
 def vec(n=2, mode=AutoresetMode.NEXT_STEP, **kw):

@@ -12,8 +12,13 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from runtime_toyenv import Corridor, make_wrapped, no_lava, reach_goal, right_labels
 
-from runtime.labelers import CallableLabeler, InfoLabeler, MiniGridLabeler, MissingBindingError
-from runtime.wrapper import SafeguardWrapper
+from speclang.runtime.labelers import (
+    CallableLabeler,
+    InfoLabeler,
+    MiniGridLabeler,
+    MissingBindingError,
+)
+from speclang.runtime.wrapper import SafeguardWrapper
 
 # check_env warns that it is given a wrapper: checking the wrapper is the point here.
 CHECK_ENV_WARNING = "ignore:.*different from the unwrapped version"
@@ -182,7 +187,7 @@ def test_explanation_names_the_violated_conjunct():
 
 
 def test_product_monitor_reports_every_part():
-    import compiler
+    from speclang import compiler
 
     prod = compiler.product([compiler.compile_formula("G !lava", name="no_lava"),
                              compiler.compile_formula("F goal", name="goal")])
@@ -201,7 +206,7 @@ def speclang_loads(text):
 
 
 def test_compiled_formula_monitor():
-    import compiler
+    from speclang import compiler
 
     aut = compiler.compile_formula("G (lava -> X goal)", name="recover")
     env = SafeguardWrapper(Corridor(), aut, InfoLabeler(["lava", "goal"]), on_violation="continue")
@@ -263,7 +268,7 @@ def lava_env():
 def test_minigrid_predictor_matches_real_steps(view):
     """The shield's one-step prediction equals what the labeler reports after really taking
     each action in a copy of the env (from several random states)."""
-    from runtime.shield import MiniGridPredictor
+    from speclang.runtime.shield import MiniGridPredictor
 
     env = gym.make("MiniGrid-DoorKey-5x5-v0")
     env.reset(seed=3)
@@ -284,7 +289,7 @@ def test_minigrid_predictor_matches_real_steps(view):
 
 
 def test_shield_masks_the_step_into_lava():
-    from runtime.shield import MiniGridPredictor
+    from speclang.runtime.shield import MiniGridPredictor
 
     aut = no_lava()
     env = SafeguardWrapper(lava_env(), aut, MiniGridLabeler(),
@@ -316,7 +321,7 @@ def test_minigrid_wrapper_checks_out():
 def test_predictor_for_pickup_and_unlocking_matches_real_steps():
     """Deterministic DoorKey situations: facing the key (pickup), then facing the locked door
     with the key (toggle opens it)."""
-    from runtime.shield import MiniGridPredictor
+    from speclang.runtime.shield import MiniGridPredictor
 
     env = gym.make("MiniGrid-DoorKey-5x5-v0")
     env.reset(seed=0)
@@ -355,7 +360,7 @@ def test_predictor_for_pickup_and_unlocking_matches_real_steps():
 
 
 def test_shielded_minigrid_wrapper_pickles():
-    from runtime.shield import MiniGridPredictor
+    from speclang.runtime.shield import MiniGridPredictor
 
     env = SafeguardWrapper(lava_env(), no_lava(), MiniGridLabeler(),
                            derived={"lava": ("on", "==", "lava")}, shield=MiniGridPredictor())

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import compiler
 import speclang
-from compiler import artifact, reference
+from speclang import compiler
 from speclang.cli import main
+from speclang.compiler import artifact, reference
 
 SPEC = """\
 props lava, goal, key

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import speclang
-from compiler import ir, reference
-from compiler.ir import And, Atom, Implies, Not, Or
+from speclang.compiler import ir, reference
+from speclang.compiler.ir import And, Atom, Implies, Not, Or
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.spec"))

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import speclang
-from compiler import ir
-from compiler.ir import (
+from speclang.compiler import ir
+from speclang.compiler.ir import (
     FALSE,
     TRUE,
     And,

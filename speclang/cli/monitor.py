@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from speclang.cli import SpecError, UsageError
-from speclang.commands.compile import add_budget_arguments, load_module, select_specs
+from speclang.cli.compile import add_budget_arguments, load_module, select_specs
 from speclang.traces import add_alphabet_argument
 
 
@@ -48,8 +48,8 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str] | None, Any]:
     """The automaton to run, the proposition names a trace may mention (``None``: any, for a
     free formula without ``--props``), and the module (``None`` for a formula or an
     artifact)."""
-    import compiler
-    from compiler.budget import CompileError
+    from speclang import compiler
+    from speclang.compiler.budget import CompileError
     from speclang.traces import parse_alphabet
 
     given = [x for x in (args.file, args.formula, args.artifact) if x is not None]
@@ -62,7 +62,7 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str] | None, Any]:
         raise UsageError("--props declares the alphabet of a -f formula")
     try:
         if args.artifact is not None:
-            from compiler.artifact import ArtifactError, load
+            from speclang.compiler.artifact import ArtifactError, load
 
             try:
                 aut = load(args.artifact)

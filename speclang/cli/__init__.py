@@ -1,6 +1,6 @@
 """The ``speclang`` command line.
 
-Each subcommand lives in its own module under ``speclang/commands/`` and exposes
+Each subcommand lives in its own module under ``speclang/cli/`` and exposes
 ``register(subparsers) -> None``, which adds an ``argparse`` subparser whose ``func``
 default is a callable ``(args) -> int`` returning the exit code. Modules are listed in
 ``COMMANDS``; heavy imports (numpy tables, torch, gymnasium) belong inside ``func`` so that
@@ -20,7 +20,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-# Module names under speclang.commands, in the order they appear in --help.
+# Module names under speclang.cli, in the order they appear in --help.
 COMMANDS: tuple[str, ...] = (
     "check",
     "fmt",
@@ -56,12 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"speclang.commands.{name}")
+            module = importlib.import_module(f"speclang.cli.{name}")
         except ModuleNotFoundError as exc:
             # A command whose module is not written yet, or whose optional extra is missing,
             # simply does not appear; any other import error is a bug and surfaces.
             missing = exc.name or ""
-            if missing == f"speclang.commands.{name}" or not missing.startswith("speclang"):
+            if missing == f"speclang.cli.{name}" or not missing.startswith("speclang"):
                 continue
             raise
         module.register(sub)

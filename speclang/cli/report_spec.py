@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from speclang.cli import SpecError, UsageError
-from speclang.commands.compile import add_budget_arguments, load_module
+from speclang.cli.compile import add_budget_arguments, load_module
 
 
 def register(subparsers: Any) -> None:
@@ -32,9 +32,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import compiler
-    from compiler.budget import CompileError
-    from compiler.report_spec import build_report
+    from speclang import compiler
+    from speclang.compiler.budget import CompileError
+    from speclang.compiler.report_spec import build_report
     from speclang.diagnostics import SpecErrors
 
     if not args.output.lower().endswith((".html", ".htm")):

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from speclang.cli import SpecError, UsageError
-from speclang.commands.compile import add_budget_arguments
+from speclang.cli.compile import add_budget_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -45,12 +45,12 @@ def register(subparsers: Any) -> None:
 
 def one_automaton(args: argparse.Namespace) -> Any:
     """The single automaton that FILE/--spec, -f or --artifact selects."""
-    from speclang.commands.compile import compile_sources
+    from speclang.cli.compile import compile_sources
 
     if args.artifact is not None:
         if args.file is not None or args.formula is not None or args.spec is not None:
             raise UsageError("--artifact replaces FILE, --spec and -f")
-        from compiler.artifact import ArtifactError, load
+        from speclang.compiler.artifact import ArtifactError, load
 
         try:
             return load(args.artifact)
@@ -67,7 +67,7 @@ def one_automaton(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.viz import FORMATS, RenderUnavailable, render, to_dot
+    from speclang.compiler.viz import FORMATS, RenderUnavailable, render, to_dot
     from speclang.diagnostics import SpecErrors
 
     if args.output is not None:

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.report import ReportError, write_report
+    from speclang.agents.report import ReportError, write_report
 
     try:
         out = None if args.out is None else Path(args.out)

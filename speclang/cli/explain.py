@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from speclang.cli import SpecError, UsageError
-from speclang.commands.compile import add_budget_arguments, load_module, select_specs
+from speclang.cli.compile import add_budget_arguments, load_module, select_specs
 from speclang.traces import add_alphabet_argument
 
 
@@ -47,9 +47,9 @@ def register(subparsers: Any) -> None:
 def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str] | None]:
     """(spec or formula, module (or the formula's source), compiled automaton, allowed trace
     names: ``None`` allows any, for a -f formula without --props)."""
-    import compiler
     import speclang
-    from compiler.budget import CompileError
+    from speclang import compiler
+    from speclang.compiler.budget import CompileError
     from speclang.traces import parse_alphabet
 
     alphabet = parse_alphabet(args.props)
@@ -101,7 +101,7 @@ def _formula_with_spans(text: str, formula: Any, weak_next: bool) -> tuple[Any, 
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.explain import explain_trace
+    from speclang.compiler.explain import explain_trace
     from speclang.diagnostics import SpecErrors
     from speclang.traces import IgnoredNames, TraceError, iter_trace, read_trace
 

@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.config import ConfigError, load_config
+    from speclang.agents.config import ConfigError, load_config
 
     if _algorithm(args.config) == "dqn":
         return _run_dqn(args)
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         if args.episodes < 1:
             raise UsageError("--episodes must be >= 1")
         cfg.agent.episodes = args.episodes
-    from agents.experiment import ExperimentError, run_experiment
+    from speclang.agents.experiment import ExperimentError, run_experiment
 
     try:
         run_experiment(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
@@ -76,9 +76,9 @@ def _override_seeds(cfg: Any, args: argparse.Namespace) -> None:
 
 
 def _run_dqn(args: argparse.Namespace) -> int:
-    from agents.config import ConfigError
-    from agents.dqn import load_dqn_config, run_dqn
-    from agents.experiment import ExperimentError
+    from speclang.agents.config import ConfigError
+    from speclang.agents.dqn import load_dqn_config, run_dqn
+    from speclang.agents.experiment import ExperimentError
 
     if args.resume or args.seeds is not None or args.episodes is not None:
         raise UsageError("DQN runs take no --resume, --seeds or --episodes (edit the config)")
@@ -93,7 +93,7 @@ def _run_dqn(args: argparse.Namespace) -> int:
 
 
 def _run_vizdoom(args: argparse.Namespace) -> int:
-    from agents.vizdoom.ppo import ConfigError, load_config, run
+    from speclang.agents.vizdoom.ppo import ConfigError, load_config, run
 
     if args.resume or args.episodes is not None:
         raise UsageError("VizDoom PPO runs take no --resume or --episodes (edit the config)")

@@ -39,15 +39,15 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
     out = out or sys.stdout
     if args.max_new_tokens < 1:
         raise UsageError("--max-new-tokens must be at least 1")
-    from speclang.commands.compile import load_module
+    from speclang.cli.compile import load_module
 
     module = load_module(args.file)
     if args.spec not in module.specs:
         known = ", ".join(module.specs) or "none"
         raise SpecError(f"{args.file}: no spec named {args.spec!r}; specs: {known}")
     try:
-        from llm.chat import ChatSession
-        from llm.monitor import TextMonitor
+        from speclang.llm.chat import ChatSession
+        from speclang.llm.monitor import TextMonitor
     except ImportError as exc:
         raise SpecError(f"speclang chat needs the llm extra ({exc.name} is missing): "
                         "pip install 'speclang[llm]'") from None
@@ -58,12 +58,12 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
     if args.label is not None:
         return _label(args, monitor, out)
     if args.tiny:
-        from llm.tiny import tiny_model, tiny_tokenizer
+        from speclang.llm.tiny import tiny_model, tiny_tokenizer
 
         tok = tiny_tokenizer()
         model = tiny_model(tok)
     else:
-        from llm import smollm
+        from speclang.llm import smollm
 
         try:
             model, tok = smollm.load()
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
 def _label(args: argparse.Namespace, monitor: Any, out: Any) -> int:
     import json
 
-    from llm.monitor import label_text
+    from speclang.llm.monitor import label_text
 
     if args.label == "-":
         text = sys.stdin.read()

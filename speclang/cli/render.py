@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise SpecError("speclang render needs vizdoom: pip install 'speclang[rl]'") from None
     import speclang
-    from agents.vizdoom.render import record, save_gif
+    from speclang.agents.vizdoom.render import record, save_gif
 
     try:
         module = speclang.load(args.file)

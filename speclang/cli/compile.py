@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from speclang.cli import SpecError, UsageError
 
 if TYPE_CHECKING:
-    from compiler.automaton import Automaton
+    from speclang.compiler.automaton import Automaton
 
 
 def register(subparsers: Any) -> None:
@@ -88,7 +88,7 @@ def summary(name: str, aut: Automaton, ms: float | None = None) -> str:
     """``name: 3 states, 2 letter classes, verdicts: 1 satisfied, ... (12.3 ms)``."""
     import numpy as np
 
-    from compiler.automaton import Verdict
+    from speclang.compiler.automaton import Verdict
 
     counts = np.bincount(aut.verdicts.astype(np.int64), minlength=len(Verdict))
     verdicts = ", ".join(f"{int(counts[v])} {v.label}" for v in Verdict)
@@ -107,14 +107,14 @@ def _plural(n: int, word: str) -> str:
 def compile_sources(args: argparse.Namespace) -> list[tuple[str, Automaton, float]]:
     """``(name, automaton, milliseconds)`` for what the arguments select; errors in the
     input surface as :class:`SpecError` / ``SpecErrors``, bad arguments as ``UsageError``."""
-    import compiler
-    from compiler.budget import CompileError
+    from speclang import compiler
+    from speclang.compiler.budget import CompileError
 
     budgets: dict[str, Any] = {"max_states": args.max_states, "timeout": args.timeout}
     # The compiler imports its construction modules lazily; load them now so the reported
     # time is the compilation, not Python importing code.
     with contextlib.suppress(ImportError):
-        importlib.import_module("compiler.build")
+        importlib.import_module("speclang.compiler.build")
     if args.formula is not None:
         if args.file is not None:
             raise UsageError("give either FILE or -f FORMULA, not both")
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     paths = _outputs(args.output, [n for n, _, _ in compiled]) if args.output else None
     if paths is not None:
-        from compiler import artifact
+        from speclang.compiler import artifact
 
         for (_, aut, _), path in zip(compiled, paths, strict=True):
             try:
