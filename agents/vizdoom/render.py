@@ -38,6 +38,38 @@ class Episode:
     scenario_return: float = 0.0
 
 
+class CheckpointError(ValueError):
+    """A ``--model`` file that is not a checkpoint written by ``speclang train``."""
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a PPO checkpoint without running any code from it.
+
+    ``torch.load(weights_only=True)`` only rebuilds tensors and plain containers; a pickle
+    that asks for any other global (the classic ``__reduce__`` payload) is refused, so a
+    checkpoint from an untrusted source cannot execute code here.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's message ends in advice to pass weights_only=False; keep only the global
+        # it refused.
+        why = [ln.strip() for ln in str(exc).splitlines() if "nsupported global" in ln]
+        raise CheckpointError(
+            f"{path}: refused: loading it would run code from the file, and a checkpoint of "
+            f"speclang train holds only tensors" + (f" ({why[0]})" if why else "")
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise CheckpointError(f"{path}: not a checkpoint of speclang train: {exc}") from None
+    if not isinstance(ckpt, dict) or not {"state_dict", "shape"} <= set(ckpt):
+        raise CheckpointError(f"{path}: not a checkpoint of speclang train (no state_dict/shape)")
+    return ckpt
+
+
 class Policy:
     """Actions from a saved PPO checkpoint, or a seeded forward-biased random walk."""
 
@@ -46,11 +78,10 @@ class Policy:
         self.agent: Any = None
         self.frame_stack, self.downscale = 4, 4
         if model is not None:
-            import torch
 
             from .ppo import Agent
 
-            ckpt = torch.load(str(model), map_location="cpu", weights_only=False)
+            ckpt = load_checkpoint(model)
             k, h, w, n_mon, n_act, hidden = ckpt["shape"]
             self.agent = Agent(k, h, w, n_mon, n_act, hidden, ckpt.get("fear_network", "shared"))
             self.agent.load_state_dict(ckpt["state_dict"])

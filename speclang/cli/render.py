@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise SpecError("speclang render needs vizdoom: pip install 'speclang[rl]'") from None
     import speclang
-    from speclang.agents.vizdoom.render import record, save_gif
+    from speclang.agents.vizdoom.render import CheckpointError, load_checkpoint, record, save_gif
 
     try:
         module = speclang.load(args.file)
@@ -62,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if args.spec not in module.specs:
         known = ", ".join(module.specs) or "none"
         raise SpecError(f"{args.file}: no spec named {args.spec!r} (specs: {known})")
+    if args.model is not None:
+        try:
+            load_checkpoint(args.model)  # refuse a hostile file before starting the game
+        except CheckpointError as exc:
+            raise SpecError(str(exc)) from None
     ep = record(args.file, args.spec, model=args.model, seed=args.seed, max_steps=args.max_steps)
     save_gif(ep, args.out, fps=args.fps)
     if args.frame:

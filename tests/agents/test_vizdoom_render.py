@@ -57,3 +57,41 @@ def test_render_bad_arguments(tmp_path, extra, code, capsys):
     extra = [str(tmp_path / e) if e.endswith((".gif", ".mp4", ".pt")) else e for e in extra]
     assert main(["render", str(DEFAULT_SPEC), *extra]) == code
     assert "Traceback" not in capsys.readouterr().err
+
+
+class _Payload:
+    """Unpickling this runs ``Path.touch`` on a marker file: the classic pickle exploit."""
+
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_render_refuses_a_malicious_checkpoint(tmp_path, capsys):
+    import torch
+
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    torch.save({"state_dict": _Payload(str(marker)), "shape": [4, 30, 40, 2, 3, 64]}, evil)
+    rc = main(["render", str(DEFAULT_SPEC), "--spec", "s0", "--out",
+               str(tmp_path / "x.gif"), "--model", str(evil)])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert not marker.exists(), "the checkpoint's payload ran"
+    assert "refused" in err and "Traceback" not in err
+    assert not (tmp_path / "x.gif").exists()
+
+
+def test_load_checkpoint_reads_a_real_checkpoint(tmp_path):
+    import torch
+
+    from speclang.agents.vizdoom.render import load_checkpoint
+
+    path = tmp_path / "ok.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "shape": [4, 30, 40, 2, 3, 64],
+                "fear_network": "shared", "specs": ["s0"], "show_monitor": True}, path)
+    assert load_checkpoint(path)["shape"] == [4, 30, 40, 2, 3, 64]
