@@ -269,15 +269,36 @@ def save(
     out = Path(path)
     text = dumps(to_json(aut, potentials=potentials))
     out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, text)
+    return out
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | os.PathLike[str], text: str, *, mode: int | None = None) -> None:
+    """Replace ``path`` by ``text`` so that a reader (or a full disk, or a crash) never
+    leaves a half-written file: write a temporary file beside it, flush, then rename.
+
+    ``mkstemp`` creates the file 0600; the result gets ``mode`` (an existing file's mode,
+    say) or else what ``open()`` would have given, 0666 less the umask. Raises ``OSError``
+    with the original file untouched.
+    """
+    out = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_current_umask())
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return out
 
 
 # --- reading -------------------------------------------------------------------------------

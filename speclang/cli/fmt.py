@@ -29,6 +29,24 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _rewrite(path: str, text: str) -> str | None:
+    """Rewrite ``path`` atomically, keeping its permissions; the reason on failure."""
+    import os
+    import stat
+
+    from speclang.compiler.artifact import write_atomic
+
+    try:
+        st = os.stat(path)
+        # Root passes os.access on anything: a file nobody may write is read-only for fmt too.
+        if not os.access(path, os.W_OK) or not st.st_mode & 0o222:
+            return "the file is read-only"
+        write_atomic(path, text, mode=stat.S_IMODE(st.st_mode))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def run(args: Any) -> int:
     from speclang.diagnostics import render_all
     from speclang.formatter import format_file
@@ -58,8 +76,11 @@ def run(args: Any) -> int:
                 status = 1
         elif args.write:
             if formatted != res.source:
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(formatted)
+                problem = _rewrite(path, formatted)
+                if problem:
+                    print(f"error[E005]: cannot write {path}: {problem}; the file is unchanged",
+                          file=sys.stderr)
+                    status = 1
         else:
             sys.stdout.write(formatted)
     return status

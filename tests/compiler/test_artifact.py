@@ -284,3 +284,16 @@ def test_save_refuses_potentials_that_load_would_reject(tmp_path: Path) -> None:
     assert not (tmp_path / "x.json").exists()
     with pytest.raises(ValueError, match="unknown potential kind"):
         artifact.to_json(UNTIL, potentials={"distance": np.zeros(3)})
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_save_respects_the_umask(tmp_path: Path, umask: int) -> None:
+    import os
+
+    old = os.umask(umask)
+    try:
+        out = artifact.save(UNTIL, tmp_path / "x.json")
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert artifact.load(out).n_states == UNTIL.n_states

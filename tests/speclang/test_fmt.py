@@ -176,3 +176,55 @@ def test_weak_next_file_keeps_its_meaning() -> None:
     assert res.file is not None
     out = format_file(res.file, src)
     assert out == "#pragma next = weak\nprops a\nspec s { WX a & X[!] a & WX a }\n"
+
+
+def _unformatted(tmp_path: Path) -> Path:
+    p = tmp_path / "x.spec"
+    p.write_text("props a, b\n" + "".join(f"spec s{i} {{G(a->F b)}}\n" for i in range(40)))
+    return p
+
+
+def test_write_on_a_full_disk_keeps_the_source(tmp_path: Path) -> None:
+    """A write that runs out of space (RLIMIT_FSIZE gives EFBIG like ENOSPC) leaves the
+    original file whole, no temporary file behind, and a clear error rather than exit 3."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    p = _unformatted(tmp_path)
+    before = p.read_bytes()
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-m", "speclang", "fmt", "--write", str(p)],
+                          capture_output=True, text=True, preexec_fn=small_disk, env=env,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert f"cannot write {p}" in proc.stderr and "unchanged" in proc.stderr
+    assert "internal error" not in proc.stderr
+    assert p.read_bytes() == before
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["x.spec"]
+
+
+def test_write_refuses_a_read_only_file(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    p = _unformatted(tmp_path)
+    before = p.read_bytes()
+    p.chmod(0o444)
+    assert main(["fmt", "--write", str(p)]) == 1
+    assert "read-only" in capsys.readouterr().err
+    assert p.read_bytes() == before
+
+
+def test_write_keeps_the_file_mode(tmp_path: Path) -> None:
+    p = _unformatted(tmp_path)
+    p.chmod(0o640)
+    assert main(["fmt", "--write", str(p)]) == 0
+    assert p.stat().st_mode & 0o777 == 0o640
+    assert "spec s0 { G(a -> F b) }" in p.read_text()
