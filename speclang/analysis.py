@@ -9,13 +9,46 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from speclang import syntax as S
 from speclang.diagnostics import Diagnostic, Span, did_you_mean, error, sort_key, warning
 from speclang.model import REGEX_FLAGS, TEXT_GRANULARITIES
-from speclang.parser import MAX_BOUND, parse_bytes, parse_text
+from speclang.parser import MAX_BOUND, MAX_FILE_BYTES, parse_bytes, parse_text
+
+# A chain of imports deeper than this is refused (E016) long before Python's recursion
+# limit: loading and scoping recurse once per level.
+MAX_IMPORT_DEPTH = 64
+
+
+class _Unreadable(Exception):
+    """Why a spec file cannot be read; never contains the file's contents."""
+
+
+def read_spec_file(path: str) -> bytes:
+    """The bytes of a regular file of at most ``MAX_FILE_BYTES``, or :class:`_Unreadable`.
+
+    Opened non-blocking and checked with ``fstat`` on the open descriptor, so a FIFO cannot
+    hang the read and a device (``/dev/zero``) cannot fill memory; at most one byte over the
+    limit is ever read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except ValueError:  # an embedded NUL byte
+        raise _Unreadable("the path contains a NUL byte") from None
+    except OSError as exc:
+        raise _Unreadable(exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _Unreadable("not a regular file")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise _Unreadable(exc.strerror or str(exc)) from None
+    return data
 
 OBSERVABLE_TYPES = ("float", "int", "bool")
 _KIND_WORDS = {"prop": "proposition", "derived": "derived proposition", "def": "definition",
@@ -58,6 +91,11 @@ class Unit:
     incomplete: bool = False
 
 
+def _shown(path: str) -> str:
+    """A path as printed in a message: control characters escaped, never raw bytes."""
+    return path if path.isprintable() else ascii(path)[1:-1]
+
+
 class Program:
     """A root file and the files it imports, with all diagnostics found in them."""
 
@@ -72,11 +110,9 @@ class Program:
 
     def load_path(self, path: str) -> Unit | None:
         try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            self.diagnostics.append(error(
-                "E005", f"cannot read {path}: {exc.strerror or exc}", None))
+            data = read_spec_file(path)
+        except _Unreadable as exc:
+            self.diagnostics.append(error("E005", f"cannot read {_shown(path)}: {exc}", None))
             return None
         return self._add(path, data=data, stack=[])
 
@@ -110,7 +146,30 @@ class Program:
     def _import(self, unit: Unit, imp: S.Import, stack: list[str]) -> Unit | None:
         base = os.path.dirname(unit.path) if not unit.path.startswith("<") else ""
         target = os.path.normpath(os.path.join(base, imp.path))
+
+        def refuse(why: str, hint: str) -> None:
+            self.diagnostics.append(error(
+                "E016", f'cannot import "{_shown(imp.path)}": {why}', imp.span, hint))
+
+        if "\0" in imp.path:
+            refuse("the path contains a NUL byte", "write the file's name without control "
+                   "characters")
+            return None
+        if not imp.path.endswith(".spec"):
+            refuse("only .spec files can be imported", "imports name spec files, e.g. "
+                   'import "common.spec"')
+            return None
         key = os.path.realpath(target)
+        project = self._project_dir()
+        if os.path.commonpath([project, key]) != project:
+            refuse(f"it lies outside the project directory {project}",
+                   "imports stay inside the directory of the file being checked (after "
+                   "following symbolic links); move or copy the shared file there")
+            return None
+        if len(stack) >= MAX_IMPORT_DEPTH:
+            refuse(f"imports nest more than {MAX_IMPORT_DEPTH} files deep",
+                   "flatten the chain: import the shared files from one place")
+            return None
         if key in stack:
             cycle = [self.units[k].path for k in stack[stack.index(key):]] + [target]
             self.diagnostics.append(error(
@@ -119,15 +178,25 @@ class Program:
             return None
         if key in self.units:
             return self.units[key]
-        try:
-            with open(target, "rb") as fh:
-                data = fh.read()
-        except OSError:
+        if not os.path.lexists(target):
             self.diagnostics.append(error(
                 "E016", f'cannot find imported file "{imp.path}"', imp.span,
                 f"looked for {target} (imports are relative to the importing file)"))
             return None
+        try:
+            data = read_spec_file(target)
+        except _Unreadable as exc:
+            refuse(str(exc), f"looked at {target}")
+            return None
+        if len(data) > MAX_FILE_BYTES:
+            refuse(f"the file is larger than {MAX_FILE_BYTES // 1024} KB",
+                   "split it into several files")
+            return None
         return self._add(target, data=data, stack=stack)
+
+    def _project_dir(self) -> str:
+        root = self.root.path if self.root is not None else "<"
+        return os.path.realpath(os.path.dirname(root) if not root.startswith("<") else ".")
 
     # --- scopes ----------------------------------------------------------------------------
 

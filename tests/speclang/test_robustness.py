@@ -147,3 +147,86 @@ def test_diamond_import_is_not_a_conflict(tmp_path: Path,
     p.write_text('import "l.spec"\nimport "r.spec"\nspec s { left & right }\n')
     code, out = _check(p, capsys)
     assert (code, out) == (0, f"{p}: ok\n")
+
+
+def _imports(tmp_path: Path, target: str) -> Path:
+    p = tmp_path / "proj" / "main.spec"
+    p.parent.mkdir(exist_ok=True)
+    p.write_text(f'import "{target}"\nprops a\nspec s {{ G a }}\n')
+    return p
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "/proc/self/environ"])
+def test_import_of_a_system_file_echoes_nothing(tmp_path: Path, target: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    if not os.path.exists(target):
+        pytest.skip(f"{target} absent")
+    with open(target, "rb") as fh:
+        first = fh.read(200).split(b"\n")[0].split(b"\0")[0].decode("latin-1")
+    code, out = _check(_imports(tmp_path, target), capsys)
+    assert code == 1 and "error[E016]: cannot import" in out
+    assert "only .spec files" in out
+    if len(first) >= 6:
+        assert first not in out
+
+
+@pytest.mark.parametrize("kind", ["dev_zero", "fifo", "outside", "symlink_out", "large"])
+def test_import_is_a_bounded_regular_file_in_the_project(
+        tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    secret = tmp_path / "secret.spec"
+    secret.write_text("props TOPSECRET_VALUE\n")
+    target = "x.spec"
+    if kind == "dev_zero":
+        (proj / "x.spec").symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(proj / "x.spec")
+    elif kind == "outside":
+        target = "../secret.spec"
+    elif kind == "symlink_out":
+        (proj / "x.spec").symlink_to(secret)
+    else:
+        (proj / "x.spec").write_text("props " + ", ".join(f"p{i}" for i in range(60_000)))
+    start = time.perf_counter()
+    code, out = _check(_imports(tmp_path, target), capsys)
+    assert time.perf_counter() - start < 10  # the FIFO does not hang, /dev/zero ends
+    assert code == 1 and "error[E016]: cannot import" in out, out
+    assert "TOPSECRET" not in out
+    why = {"dev_zero": "outside the project directory", "fifo": "not a regular file",
+           "outside": "outside the project directory",
+           "symlink_out": "outside the project directory", "large": "larger than"}[kind]
+    assert why in out
+
+
+def test_import_path_with_a_nul_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "main.spec"
+    p.write_text('import "a\\u0000b.spec"\nprops a\n'.replace("\\u0000", "\0"))
+    code, out = _check(p, capsys)
+    assert code == 1
+    assert "error[E0" in out
+
+
+def test_import_path_with_a_nul_escape(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from speclang.analysis import Program
+
+    p = tmp_path / "main.spec"
+    p.write_text('props a\n')
+    prog = Program()
+    prog.load_path(str(p))
+    from speclang import syntax as S
+    from speclang.diagnostics import Span
+
+    imp = S.Import("a\0b.spec", span=Span(str(p), 1, 1, 1, 2))
+    assert prog._import(prog.root, imp, []) is None
+    assert "NUL byte" in prog.diagnostics[-1].message
+
+
+def test_a_chain_of_500_imports_is_a_clear_error(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    for i in range(500):
+        (tmp_path / f"f{i}.spec").write_text(f'import "f{i + 1}.spec"\nprops p{i}\n')
+    (tmp_path / "f500.spec").write_text("props last\n")
+    code, out = _check(tmp_path / "f0.spec", capsys)
+    assert code == 1 and "nest more than 64 files deep" in out
