@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from speclang import syntax as S
+from speclang.parser import looks_like_pragma
 
 _UNARY = {
     "NOT": "!", "NEXT": "X", "WNEXT": "WX", "EVENTUALLY": "F", "ALWAYS": "G",
@@ -168,6 +169,10 @@ def format_file(file: S.SourceFile, source: str) -> str:
             c = comments[ci]
             ci += 1
             if c.line == span.end_line and (c.line > span.line or c.col > span.col):
+                trailing.append(c.text.rstrip())
+            elif span.line <= c.line and looks_like_pragma(c.text):
+                # A comment inside a declaration was not a pragma; on a line of its own it
+                # would become one (or an unknown-pragma error), so it stays behind code.
                 trailing.append(c.text.rstrip())
             else:
                 emit(c.text.rstrip(), c.line, c.line)

@@ -335,6 +335,8 @@ _PRAGMA = re.compile(
     r"^[ \t]*(?:#|//)[ \t]*pragma\b[ \t]*((?:(?!#|//)[^\n])*?)[ \t]*(?:(?:#|//)[^\n]*)?$",
     re.MULTILINE,
 )
+# The first line that is neither blank nor a comment: where declarations start.
+_FIRST_CODE_LINE = re.compile(r"^[ \t]*(?!#|//)\S", re.MULTILINE)
 _NEXT_PRAGMA = re.compile(r"next[ \t]*=[ \t]*(weak|strong)")
 
 
@@ -358,20 +360,37 @@ def decode(data: bytes, path: str) -> tuple[str, Diagnostic | None]:
     return text.removeprefix("\ufeff"), None
 
 
+def looks_like_pragma(comment: str) -> bool:
+    """Whether a comment's text would be read as a pragma on a line of its own."""
+    return _PRAGMA.fullmatch(comment.strip()) is not None
+
+
 def read_pragmas(text: str, path: str) -> tuple[str | None, list[Diagnostic]]:
     """The ``#pragma next = weak|strong`` setting of a file, if any."""
     setting: str | None = None
+    set_at = 0
     diags: list[Diagnostic] = []
+    code = _FIRST_CODE_LINE.search(text)
+    code_starts = code.start() if code else len(text)
     for m in _PRAGMA.finditer(text):
         body = m.group(1)
         line = text.count("\n", 0, m.start()) + 1
         line_start = text.rfind("\n", 0, m.start(1)) + 1
         col = m.start(1) - line_start + 1
+        span = Span(path, line, col, line, col + max(1, len(body)))
         nm = _NEXT_PRAGMA.fullmatch(body)
-        if nm:
-            setting = nm.group(1)
+        if nm and m.start() > code_starts:
+            # A pragma sets the reading of the whole file, so it must come before the code
+            # it changes: one at the end would rewrite formulas above it.
+            diags.append(error("E021", f'pragma "{body}" after the first declaration', span,
+                               "move it to the top of the file, before any declaration"))
+        elif nm and setting is not None and nm.group(1) != setting:
+            diags.append(error(
+                "E021", f'contradictory pragma "{body}"', span,
+                f'line {set_at} already says "next = {setting}"; keep one of them'))
+        elif nm:
+            setting, set_at = nm.group(1), line
         else:
-            span = Span(path, line, col, line, col + max(1, len(body)))
             diags.append(
                 error("E021", f'unknown pragma "{body}"', span,
                       "the supported pragma is `#pragma next = weak` (or `= strong`)")
