@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from speclang import syntax as S
 from speclang.diagnostics import Diagnostic, Span, did_you_mean, error, sort_key, warning
-from speclang.model import REGEX_FLAGS, TEXT_GRANULARITIES
+from speclang.model import REGEX_FLAGS, REGEX_TIMEOUT_S, TEXT_GRANULARITIES, risky_regex
 from speclang.parser import MAX_BOUND, MAX_FILE_BYTES, parse_bytes, parse_text
 
 # A chain of imports deeper than this is refused (E016) long before Python's recursion
@@ -350,6 +350,12 @@ class Program:
             return
         try:
             re.compile(source)
+            risk = risky_regex(source)
+            if risk:
+                self.diagnostics.append(warning(
+                    "W003", f"regular expression /{source}/ may take exponential time: {risk}",
+                    d.value.span, "rewrite it without nested repetition (e.g. `(a+)+` as "
+                    f"`a+`); a match that takes over {REGEX_TIMEOUT_S} s stops the monitor"))
         except re.error as exc:
             self.diagnostics.append(error(
                 "E024", f"invalid regular expression: {exc.msg}", d.value.span,

@@ -59,6 +59,58 @@ REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VE
 WORD_RE = re.compile(r"\w+(?:['\u2019-]\w+)*")
 
 
+# Matching one text against a text proposition's pattern may take this long.
+REGEX_TIMEOUT_S = 0.5
+
+
+class PatternTimeout(ValueError):
+    """A text proposition's regular expression ran out of its time on one text."""
+
+
+def risky_regex(source: str, flags: int = 0) -> str | None:
+    """Why matching ``source`` may take exponential time, or None: a repeated group that
+    itself repeats, or repeats an alternation (``(a+)+``, ``(a|aa)*``)."""
+    import re._parser as sre  # the pattern's parse tree, as re itself sees it
+
+    try:
+        tree = sre.parse(source, flags)
+    except (re.error, OverflowError, RecursionError, ValueError):
+        return None
+    repeats = (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None))
+
+    def inner(items: Any) -> bool:  # a repeat or an alternation somewhere below
+        for op, av in items:
+            if op in repeats and av[1] > 1 or op is sre.BRANCH:
+                return True
+            for sub in _children(op, av):
+                if inner(sub):
+                    return True
+        return False
+
+    def _children(op: Any, av: Any) -> list[Any]:
+        if op in repeats:
+            return [av[2]]
+        if op is sre.SUBPATTERN:
+            return [av[3]]
+        if op is sre.BRANCH:
+            return list(av[1])
+        if op in (sre.ASSERT, sre.ASSERT_NOT):
+            return [av[1]]
+        return []
+
+    def walk(items: Any) -> str | None:
+        for op, av in items:
+            if op in repeats and av[1] > 1 and inner(av[2]):
+                return "a repeated group contains another repetition or an alternation"
+            for sub in _children(op, av):
+                why = walk(sub)
+                if why:
+                    return why
+        return None
+
+    return walk(tree)
+
+
 @dataclass(frozen=True)
 class TextPattern:
     """A lexical proposition over a ``text`` observable (``prop p = reply matches /re/i``,
@@ -94,12 +146,28 @@ class TextPattern:
             flags |= re.IGNORECASE
         return _compile(self.regex, flags)
 
+    @functools.cached_property
+    def _bounded(self) -> Any:
+        import regex  # backtracking with a timeout: a hostile pattern cannot hang a monitor
+
+        return regex.compile(self.compiled.pattern, self.compiled.flags & ~re.UNICODE)
+
     def evaluate(self, value: object) -> bool:
+        """Whether the text satisfies the pattern; :class:`PatternTimeout` when matching
+        one text takes over ``REGEX_TIMEOUT_S`` seconds (catastrophic backtracking): the
+        truth is then unknown, and a monitor must not guess it."""
         text = str(value)
-        pat = self.compiled
-        if self.granularity == "word":
-            return any(pat.fullmatch(m.group()) for m in WORD_RE.finditer(text))
-        return pat.search(text) is not None
+        pat = self._bounded
+        try:
+            if self.granularity == "word":
+                return any(pat.fullmatch(m.group(), timeout=REGEX_TIMEOUT_S)
+                           for m in WORD_RE.finditer(text))
+            return pat.search(text, timeout=REGEX_TIMEOUT_S) is not None
+        except TimeoutError:
+            raise PatternTimeout(
+                f"matching /{self.regex}/ against a {len(text)}-character text took over "
+                f"{REGEX_TIMEOUT_S} s (the pattern backtracks catastrophically; "
+                "`speclang check` warns about such patterns, W003)") from None
 
     def __str__(self) -> str:
         if self.op == "contains":

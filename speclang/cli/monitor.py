@@ -103,6 +103,7 @@ def _observations(
 
 def run(args: argparse.Namespace) -> int:
     from speclang.diagnostics import SpecErrors
+    from speclang.model import PatternTimeout
     from speclang.traces import IgnoredNames, TraceError
 
     try:
@@ -136,5 +137,9 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(record), flush=args.trace == "-")
     except TraceError as exc:
         print(str(exc), file=sys.stderr)
+        return 1
+    except PatternTimeout as exc:
+        print(f"{args.trace}:{t}: error: {exc}; stopping rather than guessing the verdict",
+              file=sys.stderr)
         return 1
     return 0

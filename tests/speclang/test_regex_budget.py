@@ -1,0 +1,66 @@
+"""A catastrophic regular expression in a text proposition: ``check`` warns (W003) and
+``monitor`` stops with a clear error within its time bound instead of hanging."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from speclang.cli import main
+from speclang.model import REGEX_TIMEOUT_S, PatternTimeout, TextPattern, risky_regex
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.spec"))
+SPEC = "observe reply: text\nprop bad = reply matches /(a|aa)+$/\nspec s { G !bad }\n"
+
+
+@pytest.mark.parametrize("source", [r"(a+)+$", r"(a|aa)+$", r"(\w+\s?)+$", r"^(x+x+)+y"])
+def test_nested_repetition_is_risky(source: str) -> None:
+    assert risky_regex(source)
+
+
+@pytest.mark.parametrize("source", [r"abc", r"(ab)+", r"\bfoo\b|bar", r"x*y*", r"\d+(?:[.,]\d+)?"])
+def test_plain_patterns_are_not_risky(source: str) -> None:
+    assert risky_regex(source) is None
+
+
+def test_check_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "r.spec"
+    p.write_text(SPEC)
+    assert main(["check", str(p)]) == 0
+    out = capsys.readouterr()
+    assert "warning[W003]" in out.out + out.err
+
+
+def test_examples_do_not_warn(capsys: pytest.CaptureFixture[str]) -> None:
+    for path in EXAMPLES:
+        main(["check", str(path)])
+        out = capsys.readouterr()
+        assert "W003" not in out.out + out.err, path
+
+
+def test_evaluate_is_bounded() -> None:
+    pat = TextPattern("reply", "matches", r"(a|aa)+$")
+    start = time.perf_counter()
+    with pytest.raises(PatternTimeout, match="catastrophically"):
+        pat.evaluate("a" * 35 + "!")
+    assert time.perf_counter() - start < REGEX_TIMEOUT_S * 4
+    assert pat.evaluate("xaa") is True
+
+
+def test_monitor_stops_instead_of_hanging(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "r.spec"
+    p.write_text(SPEC)
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(json.dumps({"reply": "b"}) + "\n" + json.dumps({"reply": "a" * 35 + "!"})
+                     + "\n")
+    start = time.perf_counter()
+    rc = main(["monitor", str(p), "--spec", "s", "--trace", str(trace)])
+    assert time.perf_counter() - start < 10
+    out = capsys.readouterr()
+    assert rc == 1
+    assert f"{trace}:2: error: matching /(a|aa)+$/" in out.err
+    assert out.out.count("\n") == 1  # the first step's verdict was printed
