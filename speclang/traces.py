@@ -139,14 +139,20 @@ def read_observations(
     observables: Mapping[str, Any],
 ) -> list[tuple[frozenset[str], dict[str, object]]]:
     """Like :func:`read_trace`, keeping observable values (see :func:`parse_observation`)."""
+    return list(iter_observations(path, props, observables))
+
+
+def iter_observations(
+    path: str | os.PathLike[str], props: Collection[str] | None, observables: Any = None,
+) -> Iterator[tuple[frozenset[str], dict[str, object]]]:
+    """The steps of :func:`read_observations` one at a time, reading the file as they are
+    asked for: memory stays constant however long the trace."""
     label = str(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            return [
-                parse_observation(text, props, observables, path=label, line=number)
-                for number, text in enumerate(fh, start=1)
-                if text.strip()
-            ]
+            for number, text in enumerate(fh, start=1):
+                if text.strip():
+                    yield parse_observation(text, props, observables, path=label, line=number)
     except OSError as exc:
         raise TraceError(label, 0, f"cannot read trace: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

@@ -90,11 +90,23 @@ Observation = tuple[frozenset[str], dict[str, object]]
 def _observations(
     path: str, allowed: set[str] | None, observables: Any
 ) -> Iterator[Observation]:
-    from speclang.traces import parse_observation, read_observations
+    import os
+    import stat
+
+    from speclang.traces import iter_observations, parse_observation
 
     if path != "-":
-        # A file is read whole first so that a bad line produces no partial output.
-        yield from read_observations(path, allowed, observables)
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except (OSError, ValueError):
+            regular = True  # let the reader report it
+        if regular:
+            # Validate every line first, keeping nothing, so that a bad line produces no
+            # partial output; then stream again. Memory stays constant (a whole 10^6-line
+            # trace used to be held as a list).
+            for _ in iter_observations(path, allowed, observables):
+                pass
+        yield from iter_observations(path, allowed, observables)
         return
     for number, text in enumerate(sys.stdin, start=1):
         if text.strip():
