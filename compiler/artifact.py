@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from speclang.compiler import safejson
 from speclang.compiler.automaton import Automaton, Verdict, structural_verdicts
 
 FORMAT = "speclang-dfa"
@@ -310,21 +311,21 @@ def load(path: str | os.PathLike[str]) -> Automaton:
     label = str(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+            text = fh.read()
     except OSError as exc:
         raise ArtifactError(f"{label}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ArtifactError(f"{label}: not a UTF-8 text file") from None
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    return from_json(doc, source=label)
+    return loads(text, source=label)
 
 
 def loads(text: str, *, source: str = "<artifact>") -> Automaton:
     try:
-        doc = json.loads(text)
+        doc = safejson.loads(text)
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{source}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except safejson.JSONLimitError as exc:
+        raise ArtifactError(f"{source}: not a speclang artifact: {exc}") from None
     return from_json(doc, source=source)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from speclang import syntax as S
 from speclang.diagnostics import Diagnostic, Span, did_you_mean, error, sort_key, warning
 from speclang.model import REGEX_FLAGS, REGEX_TIMEOUT_S, TEXT_GRANULARITIES, risky_regex
-from speclang.parser import MAX_BOUND, MAX_FILE_BYTES, parse_bytes, parse_text
+from speclang.parser import HUGE_BOUND, MAX_BOUND, MAX_FILE_BYTES, parse_bytes, parse_text
 
 # A chain of imports deeper than this is refused (E016) long before Python's recursion
 # limit: loading and scoping recurse once per level.
@@ -570,6 +570,7 @@ def check_bounds(node: S.Bounded) -> Iterable[Diagnostic]:
     for b in (node.lo, node.hi):
         if b is not None and b > MAX_BOUND:
             yield error(
-                "E022", f"bound {b} is too large (limit {MAX_BOUND})", node.interval_span,
+                "E022", f"bound {b if b < HUGE_BOUND else 'of over 30 digits'} is too large "
+                f"(limit {MAX_BOUND})", node.interval_span,
                 "the bound is expanded into that many steps of the monitor")
             break

@@ -23,6 +23,7 @@ MAX_DEPTH = 256
 # lark's pure-Python parser would take seconds beyond this size; no real spec is this big.
 MAX_FILE_BYTES = 256 * 1024
 MAX_BOUND = 1000
+HUGE_BOUND = 10**30  # stands for any bound written with more than 30 digits
 
 
 @dataclass
@@ -148,7 +149,10 @@ class _Builder:
         return self._unary("HISTORICALLY", c)
 
     def _bounded(self, op: str, c: list[Any]) -> S.Formula:
-        ints = [int(t) for t in c if isinstance(t, Token) and t.type == "INT"]
+        # Past 30 digits every bound is far over MAX_BOUND: clamp, so that int() never
+        # meets Python's 4,300-digit conversion limit.
+        ints = [int(t) if len(t) <= 30 else HUGE_BOUND
+                for t in c if isinstance(t, Token) and t.type == "INT"]
         lo = ints[0]
         if op in ("NEXT", "WNEXT"):
             hi: int | None = lo

@@ -57,10 +57,14 @@ def parse_observation(
     """True propositions and observable values of one trace line. In an object line, a
     key naming one of ``observables`` (name -> type with ``kind`` and enum ``values``, as in
     ``speclang.Module.observables``) carries a value of that type instead of a boolean."""
+    from speclang.compiler import safejson
+
     try:
-        value = json.loads(text)
+        value = safejson.loads(text, allow_nan=True)
     except json.JSONDecodeError as exc:
         raise TraceError(path, line, f"invalid JSON at column {exc.colno}: {exc.msg}") from None
+    except safejson.JSONLimitError as exc:
+        raise TraceError(path, line, f"unreadable step: {exc}") from None
     obs = observables or {}
     true: set[str] = set()
     values: dict[str, object] = {}
