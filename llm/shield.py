@@ -39,7 +39,7 @@ import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
 from speclang.llm.labels import UnitStream
-from speclang.llm.monitor import TextMonitor
+from speclang.llm.monitor import TextMonitor, _Row
 from speclang.llm.triggers import StateTriggers, TriggerTables
 
 
@@ -234,6 +234,10 @@ class SequenceTracker:
         self.tails: list[list[str]] = []
         self.marks: list[int] = []
         self.expected: list[int] = []
+        # The previous call's input ids (rows of the same length) and, built on demand,
+        # their index by content: what tells a continuation from a new ``generate`` call.
+        self.prev: np.ndarray | None = None
+        self.prev_index: dict[bytes, int] | None = None
 
     def _reset(self, batch: int) -> None:
         self.monitor.reset(batch)
@@ -312,39 +316,84 @@ class SequenceTracker:
         if hot:
             self.settle(row)
 
+    def _parents(self, ids: np.ndarray) -> list[int] | None:
+        """Which row of the previous call each row of ``ids`` continues (the state is a
+        function of the token sequence, not of the row: beam search reorders and
+        duplicates rows, ``num_return_sequences`` repeats them), or None when ``ids`` is
+        no continuation of that call by at most one token: a new ``generate`` call (a
+        processor reused across calls, a pipeline over a dataset) starts over."""
+        prev = self.prev
+        if prev is None or ids.shape[1] not in (self.seen, self.seen + 1):
+            return None
+        index = self.prev_index
+        if index is None:
+            index = self.prev_index = {row.tobytes(): r for r, row in enumerate(prev)}
+        head = np.ascontiguousarray(ids[:, :self.seen])
+        if head.shape == prev.shape and np.array_equal(head, prev):
+            return list(range(ids.shape[0]))  # the usual case: rows in place
+        parents = []
+        for row in head:
+            p = index.get(row.tobytes())
+            if p is None:
+                return None
+            parents.append(p)
+        return parents
+
+    def _remap(self, parents: list[int]) -> None:
+        """Give row ``r`` the monitor state of previous row ``parents[r]`` (copied when
+        two rows continue the same one)."""
+        rows, taken = self.monitor.rows, set()
+        new_rows = []
+        for p in parents:
+            r = rows[p]
+            if p in taken:
+                r = _Row(r.stream.copy(), r.state, list(r.steps))
+            taken.add(p)
+            new_rows.append(r)
+        self.monitor.rows = new_rows
+        self.lazy = [self.lazy[p] for p in parents]
+        self.deferred = [list(self.deferred[p]) for p in parents]
+        self.tails = [list(self.tails[p]) for p in parents]
+        self.marks = [self.marks[p] for p in parents]
+        self.expected = [self.expected[p] for p in parents]
+
     def sync(self, input_ids: torch.Tensor) -> None:
         try:  # numpy's view and shape cost less than torch's on the per-token path
             ids = input_ids.numpy()
         except (TypeError, RuntimeError):
-            ids = None
-        length = ids.shape[1] if ids is not None else int(input_ids.shape[1])
-        if self.prompt_len is None or length < self.seen:
+            ids = input_ids.detach().to("cpu").numpy()
+        length = ids.shape[1]
+        parents = self._parents(ids) if self.prompt_len is not None else None
+        if parents is None:
             self.prompt_len = self.seen = length
-            self._reset(int(input_ids.shape[0]))
+            self._reset(int(ids.shape[0]))
+            self._keep(ids)
             return
+        if parents != list(range(len(parents))) or len(parents) != len(self.marks):
+            self._remap(parents)
         if length == self.seen:
             for row in range(len(self.marks)):
                 if self._fed_outside(row):
                     self.settle(row)
             return
-        if length == self.seen + 1:  # the usual case: one token per row since the last call
-            last = ids[:, -1].tolist() if ids is not None else input_ids[:, -1].tolist()
-            self.seen = length
-            lazy, expected, deferred = self.lazy, self.expected, self.deferred
-            for row, i in enumerate(last):
-                st = lazy[row]
-                # The common case inline: the token the shield let pass in a lazy row with
-                # no literal scope to follow. (Feeding the monitor from outside while
-                # ``generate`` runs is not supported; between calls it is noticed.)
-                if st is not None and i == expected[row] and not st.literal:
-                    deferred[row].append(i)
-                else:
-                    self._push(row, i)
-            return
-        for row, ids in enumerate(input_ids[:, self.seen:length].tolist()):
-            for i in ids:
-                self._push(row, i)
+        # One token per row since the last call.
+        last = ids[:, -1].tolist()
         self.seen = length
+        self._keep(ids)
+        lazy, expected, deferred = self.lazy, self.expected, self.deferred
+        for row, i in enumerate(last):
+            st = lazy[row]
+            # The common case inline: the token the shield let pass in a lazy row with
+            # no literal scope to follow. (Feeding the monitor from outside while
+            # ``generate`` runs is not supported; between calls it is noticed.)
+            if st is not None and i == expected[row] and not st.literal:
+                deferred[row].append(i)
+            else:
+                self._push(row, i)
+
+    def _keep(self, ids: np.ndarray) -> None:
+        self.prev = np.array(ids, copy=True)
+        self.prev_index = None
 
     def violated(self, row: int) -> bool:
         if self.lazy[row] is not None and not self._fed_outside(row):
@@ -372,8 +421,12 @@ class SpecLogitsProcessor(LogitsProcessor):
     decoding: refused tokens are masked one by one until the best remaining one is safe,
     and the other scores are left alone (so put the shield last, and do not sample).
     ``lazy=False`` steps the monitor on every token instead of only when needed (see
-    :mod:`speclang.llm.triggers`; the result is the same). Build one per ``generate`` call (it
-    learns the prompt length on its first call).
+    :mod:`speclang.llm.triggers`; the result is the same). One processor may serve many
+    ``generate`` calls (a pipeline over a dataset): a call whose rows do not continue the
+    previous call's rows by one token starts over with a new prompt, and rows are followed
+    by their token sequence, so beam search's reordering and ``num_return_sequences`` are
+    handled. (A new prompt that happens to be a previous row plus one token is
+    indistinguishable from a continuation; assisted generation is not supported.)
 
     >>> import speclang
     >>> from speclang.llm import TextMonitor

@@ -224,8 +224,8 @@ def test_lazy_and_eager_generate_the_same(tiny_lm: Any, tiny_tok: Any,
     for lz in (True, False):
         shield = _shield(spec, tiny_tok, shields[spec][1], keep=1, lazy=lz)
         ids = _generate(tiny_lm, tiny_tok, PUSH, shield)
-        prompt = shield.tracker.prompt_len
-        shield.tracker.sync(torch.tensor([[0] * prompt + ids]))  # the last token too
+        prompt = tiny_tok(["Hello"], return_tensors="pt")["input_ids"][0].tolist()
+        shield.tracker.sync(torch.tensor([prompt + ids]))  # the last token too
         ivs = [(iv.row, iv.position, iv.refused, iv.chosen_from, iv.reason)
                for iv in shield.interventions]
         runs[lz] = (ids, ivs, shield.tracker.generated(0), shield.lazy_steps)

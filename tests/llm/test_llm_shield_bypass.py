@@ -1,0 +1,115 @@
+"""The shield's bypasses found by trying it as a user would (issue 16): beam search
+reordering rows, one processor reused across ``generate`` calls, and characters split
+across byte-level BPE tokens. Each is judged by the post-hoc monitor on the decoded text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import speclang  # noqa: E402
+from speclang.llm import TextMonitor, label_text  # noqa: E402
+from speclang.llm.shield import SpecLogitsProcessor  # noqa: E402
+
+SPEC = r'''
+observe reply: text
+prop dosage = reply matches /\b\d+\s?mg\b/i
+spec never { G !dosage }
+'''
+MOD = speclang.loads(SPEC)
+
+
+def _violated(text: str) -> bool:
+    return label_text(TextMonitor.from_module(MOD, "never"), text).violated
+
+
+def _ids(tok: Any, text: str) -> list[int]:
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def test_beam_reordered_rows_keep_their_own_state(tiny_tok: Any, tmp_path: Any) -> None:
+    """Between two steps beam search swaps the rows: the row that now holds "200" must be
+    judged by its own text, so " mg" is refused there."""
+    shield = SpecLogitsProcessor(TextMonitor.from_module(MOD, "never"), tiny_tok,
+                                 cache_dir=tmp_path, top_k=8)
+    prompt = _ids(tiny_tok, "Hello")
+    two, hundred = _ids(tiny_tok, "200")
+    t, ak = _ids(tiny_tok, "Tak")[:2]
+    mg = _ids(tiny_tok, " mg")[0]
+    v = len(tiny_tok)
+    shield(torch.tensor([prompt, prompt]), torch.zeros(2, v))
+    shield(torch.tensor([prompt + [two], prompt + [t]]), torch.zeros(2, v))
+    scores = torch.zeros(2, v)
+    scores[:, mg] = 50.0
+    rows = [prompt + [t, ak], prompt + [two, hundred]]  # swapped
+    out = shield(torch.tensor(rows), scores)
+    texts = [tiny_tok.decode(r[len(prompt):]) for r in rows]
+    assert texts == ["Tak", "200"]
+    assert torch.isfinite(out[0, mg])  # "Tak mg" is fine
+    assert not torch.isfinite(out[1, mg])  # "200 mg" is not
+    assert _violated("200 mg") and not _violated("Tak mg")
+
+
+class Push:
+    """A stand-in for a model that wants to write ``text`` after the prompt."""
+
+    def __init__(self, tok: Any, text: str, prompt_len: int) -> None:
+        self.ids = _ids(tok, text)
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        scores = scores.clone()
+        k = input_ids.shape[1] - self.prompt_len
+        if k < len(self.ids):
+            scores[:, self.ids[k]] += 1000.0
+        return scores
+
+
+def _generate(lm: Any, tok: Any, prompts: list[str], push: str, shield: Any, n: int,
+              **kw: Any) -> list[str]:
+    enc = tok(prompts, return_tensors="pt", padding=True)
+    plen = enc["input_ids"].shape[1]
+    lp = transformers.LogitsProcessorList([Push(tok, push, plen), shield])
+    out = lm.generate(**enc, max_new_tokens=n, logits_processor=lp, **kw)
+    return [tok.decode(row[plen:], skip_special_tokens=True) for row in out]
+
+
+def test_a_processor_reused_across_generate_calls_starts_over(
+        tiny_lm: Any, tiny_tok: Any, tmp_path: Any) -> None:
+    """The second, longer prompt is not generated text: "200 mg" right after it is refused
+    (the old tracker read it as "...ay200 mg", where no number starts)."""
+    shield = SpecLogitsProcessor(TextMonitor.from_module(MOD, "never"), tiny_tok,
+                                 cache_dir=tmp_path, top_k=8)
+    _generate(tiny_lm, tiny_tok, ["Hello"], " Take", shield, 3, do_sample=False)
+    prompt = "Hello! How can I help you today? Please say"
+    for _ in range(2):  # and once more with the same prompt
+        text = _generate(tiny_lm, tiny_tok, [prompt], "200 mg", shield, 6, do_sample=False)[0]
+        assert not _violated(text), text
+    fresh = SpecLogitsProcessor(TextMonitor.from_module(MOD, "never"), tiny_tok,
+                                cache_dir=tmp_path, top_k=8)
+    assert _generate(tiny_lm, tiny_tok, [prompt], "200 mg", fresh, 6,
+                     do_sample=False)[0] == text
+
+
+@pytest.mark.parametrize("kw", [
+    {"do_sample": False, "num_beams": 4, "num_return_sequences": 4},
+    {"do_sample": False, "num_beams": 3, "num_return_sequences": 2},
+    {"do_sample": True, "num_return_sequences": 3, "top_k": 0},
+])
+def test_shielded_generate_never_violates_in_batches_with_padding(
+        tiny_lm: Any, tiny_tok: Any, tmp_path: Any, kw: dict[str, Any]) -> None:
+    shield = SpecLogitsProcessor(TextMonitor.from_module(MOD, "never"), tiny_tok,
+                                 cache_dir=tmp_path, top_k=16)
+    prompts = ["Hello", "Take 5", "A dose of"]
+    for seed in range(3):
+        torch.manual_seed(seed)
+        for push in (" 200 mg", " Take 500 mg of it", "0 mg"):
+            texts = _generate(tiny_lm, tiny_tok, prompts, push, shield, 8,
+                              pad_token_id=tiny_tok.pad_token_id, **kw)
+            assert len(texts) == len(prompts) * kw["num_return_sequences"]
+            for text in texts:
+                assert not _violated(text), (kw, seed, push, text)
