@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+MAX_SEEDS = 1000
+
+
+@contextlib.contextmanager
+def _locked_run_dir(out: str) -> Iterator[None]:
+    """Hold an exclusive lock on the run directory for the whole run: a second ``train``
+    (or ``--resume``) on the same directory is refused instead of interleaving its records
+    into ``metrics.jsonl``. The lock is ``flock`` on the directory itself, so it adds no
+    file and is released by the kernel if the process dies."""
+    import fcntl
+    import os
+
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise SpecError(f"{out}: cannot create the run directory: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SpecError(f"{out}: another speclang train is using this run directory; "
+                            "wait for it to finish or choose another --out") from None
+        try:
+            yield
+        except OSError as exc:
+            raise SpecError(f"{out}: cannot write the run: {exc.strerror or exc}"
+                            + (f" ({exc.filename})" if exc.filename else "")) from None
+    finally:
+        os.close(fd)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.seeds is not None and args.seeds > MAX_SEEDS:
+        raise UsageError(f"--seeds must be at most {MAX_SEEDS} (got {args.seeds})")
+    with _locked_run_dir(args.out):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from speclang.agents.config import ConfigError, load_config
 
     if _algorithm(args.config) == "dqn":
