@@ -45,8 +45,15 @@ class RenderUnavailable(RuntimeError):
     file has been written next to the requested output and the message says how to render."""
 
 
+# Graphviz's scanner rejects quoted strings longer than 16,384 bytes; labels and tooltips
+# are for reading, so longer text is cut (the artifact keeps it whole).
+MAX_DOT_STRING = 4000
+
+
 def _q(text: str) -> str:
-    """A DOT double-quoted string."""
+    """A DOT double-quoted string, cut to ``MAX_DOT_STRING`` characters."""
+    if len(text) > MAX_DOT_STRING:
+        text = text[: MAX_DOT_STRING - 1] + "\u2026"
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
