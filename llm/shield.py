@@ -24,10 +24,12 @@ token is reused when the tracker feeds that token, so a token is labelled once.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import inspect
 import json
 import os
+import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,17 +58,80 @@ def tokenizer_hash(tokenizer: Any) -> str:
     return h.hexdigest()[:20]
 
 
-def token_texts(tokenizer: Any, cache_dir: Path | None = None,
-                vocab_hash: str | None = None) -> list[str]:
-    """The text each token id adds when decoded on its own (cached per tokenizer)."""
-    vocab_hash = vocab_hash or tokenizer_hash(tokenizer)
-    cache = (cache_dir or default_cache_dir()) / f"tokens-{vocab_hash}.json"
-    if cache.is_file():
-        return list(json.loads(cache.read_text(encoding="utf-8")))
+def _byte_level_map() -> dict[str, int]:
+    """The printable stand-in character of each byte in byte-level BPE vocabularies
+    (GPT-2's scheme: printable Latin-1 bytes stand for themselves, the others are shifted
+    past U+0100), inverted."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    out, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            out[chr(b)] = b
+        else:
+            out[chr(256 + extra)] = b
+            extra += 1
+    return out
+
+
+_BYTE_FALLBACK = re.compile(r"<0x([0-9A-Fa-f]{2})>")
+
+
+def token_bytes(tokenizer: Any) -> list[bytes]:
+    """The bytes each token id adds to the decoded text (special tokens none, as with
+    ``skip_special_tokens``): read from the vocabulary for byte-level BPE (GPT-2, SmolLM2)
+    and SentencePiece byte fallback (``<0xE2>``), where one character may be split over
+    several tokens; other tokenizers decode whole characters per token."""
     n = max(len(tokenizer), max(tokenizer.get_vocab().values()) + 1)
-    texts = [tokenizer.decode([i], skip_special_tokens=True) for i in range(n)]
-    _write_atomic(cache, json.dumps(texts, ensure_ascii=False).encode("utf-8"))
-    return texts
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    kind = json.loads(backend.to_str()).get("decoder") if backend is not None else None
+    kind_s = json.dumps(kind)
+    pieces = tokenizer.convert_ids_to_tokens(list(range(n)))
+    byte_map = _byte_level_map() if '"ByteLevel"' in kind_s else None
+    fallback = '"ByteFallback"' in kind_s
+    out: list[bytes] = []
+    for i, piece in enumerate(pieces):
+        if i in special or piece is None:
+            out.append(b"")
+        elif byte_map is not None and all(c in byte_map for c in piece):
+            out.append(bytes(byte_map[c] for c in piece))
+        elif fallback and _BYTE_FALLBACK.fullmatch(piece):
+            out.append(bytes([int(piece[3:5], 16)]))
+        elif fallback:
+            out.append(piece.replace("\u2581", " ").encode("utf-8"))
+        else:
+            out.append(tokenizer.decode([i], skip_special_tokens=True).encode("utf-8"))
+    return out
+
+
+def utf8_step(held: bytes, data: bytes) -> tuple[str, bytes]:
+    """Decode ``held + data`` as far as it forms whole characters: the text and the bytes
+    of an incomplete trailing character, held until a later token completes it. Invalid
+    bytes become U+FFFD, as the tokenizers' lossy decoding makes them."""
+    dec = codecs.getincrementaldecoder("utf-8")("replace")
+    text = dec.decode(held + data, final=False)
+    return text, dec.getstate()[0]
+
+
+def token_texts(tokenizer: Any, cache_dir: Path | None = None,
+                vocab_hash: str | None = None) -> tuple[list[str], list[bytes], list[bytes]]:
+    """Per token id: the text it adds after whole characters (its complete characters),
+    its bytes, and the bytes of an incomplete character it ends with (cached per
+    tokenizer)."""
+    vocab_hash = vocab_hash or tokenizer_hash(tokenizer)
+    cache = (cache_dir or default_cache_dir()) / f"tokens-b1-{vocab_hash}.json"
+    if cache.is_file():
+        got = json.loads(cache.read_text(encoding="utf-8"))
+        raw = [bytes.fromhex(h) for h in got["bytes"]]
+    else:
+        raw = token_bytes(tokenizer)
+        _write_atomic(cache, json.dumps({"bytes": [b.hex() for b in raw]}).encode())
+    texts, tails = [], []
+    for b in raw:
+        text, tail = utf8_step(b"", b)
+        texts.append(text)
+        tails.append(tail)
+    return texts, raw, tails
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -167,12 +232,15 @@ class ShieldTables:
     def __init__(self, monitor: TextMonitor, tokenizer: Any, cache_dir: Path | None = None):
         cache_dir = cache_dir or default_cache_dir()
         vocab_hash = tokenizer_hash(tokenizer)  # hashing 49k entries costs ~0.3 s: once
-        self.texts = token_texts(tokenizer, cache_dir, vocab_hash)
+        self.texts, self.bytes, self.tails = token_texts(tokenizer, cache_dir, vocab_hash)
+        # Tokens that leave part of a character pending: their text depends on what comes
+        # next, so they are always checked (never skipped as harmless).
+        self.partial = np.array([bool(t) for t in self.tails], dtype=bool)
         aut = monitor.aut
         self.far = _sink_distance(aut)
         self.reach = _units_per_token(self.texts, monitor.unit)
         key = hashlib.sha256(json.dumps([
-            aut.formula, list(aut.props), monitor.unit, vocab_hash,
+            "bytes-1", aut.formula, list(aut.props), monitor.unit, vocab_hash,
             {p: str(monitor.labeler.patterns.get(p)) for p in aut.props},
         ]).encode()).hexdigest()[:24]
         path = cache_dir / f"masks-{key}.npz"
@@ -204,6 +272,10 @@ class ShieldTables:
         self.static_idx = [np.flatnonzero(row) for row in static]  # what masking writes
         # What lets most tokens pass without the monitor (llm.triggers); built in ~0.2 s.
         self.triggers = TriggerTables(monitor, self.texts)
+        if self.partial.any():
+            for st in {id(x): x for x in self.triggers.states if x is not None}.values():
+                st.mask = st.mask | self.partial
+                st.is_cand = st.mask.tolist()
 
 
 class SequenceTracker:
@@ -218,9 +290,16 @@ class SequenceTracker:
     monitor after :meth:`flush`, or use :meth:`generated` and :meth:`violated`."""
 
     def __init__(self, monitor: TextMonitor, texts: Sequence[str],
-                 triggers: TriggerTables | None = None) -> None:
+                 triggers: TriggerTables | None = None,
+                 pieces: Sequence[bytes] | None = None,
+                 tails: Sequence[bytes] | None = None) -> None:
         self.monitor = monitor
         self.texts = texts
+        # With the tokens' bytes, a character split over tokens is decoded once whole:
+        # ``held`` keeps, per row, the bytes of the character still incomplete.
+        self.pieces = pieces
+        self.token_tails = tails
+        self.held: list[bytes] = []
         self.triggers = triggers
         self.prompt_len: int | None = None
         self.seen = 0
@@ -241,6 +320,7 @@ class SequenceTracker:
 
     def _reset(self, batch: int) -> None:
         self.monitor.reset(batch)
+        self.held = [b""] * batch
         self.lazy = [None] * batch
         self.deferred = [[] for _ in range(batch)]
         self.tails = [[] for _ in range(batch)]
@@ -256,6 +336,8 @@ class SequenceTracker:
         self.marks[row] = len(stream.text)
         self.expected[row] = -1
         st = self.triggers.states[r.state] if self.triggers is not None else None
+        if self.held and self.held[row]:
+            st = None  # a character is incomplete: every next token is checked
         tails: list[str] = []
         if st is not None:
             for trig in st.triggers:
@@ -295,6 +377,12 @@ class SequenceTracker:
         if self._fed_outside(row):
             self.settle(row)  # start over from the monitor's text
         st = self.lazy[row]
+        if self.pieces is not None and (self.held[row] or self.token_tails[token]):
+            self.settle(row)
+            text, self.held[row] = utf8_step(self.held[row], self.pieces[token])
+            self.monitor.feed(row, text)
+            self._checkpoint(row)
+            return
         if st is None:
             self.monitor.feed(row, self.texts[token])
             self._checkpoint(row)
@@ -352,6 +440,7 @@ class SequenceTracker:
             new_rows.append(r)
         self.monitor.rows = new_rows
         self.lazy = [self.lazy[p] for p in parents]
+        self.held = [self.held[p] for p in parents]
         self.deferred = [list(self.deferred[p]) for p in parents]
         self.tails = [list(self.tails[p]) for p in parents]
         self.marks = [self.marks[p] for p in parents]
@@ -394,6 +483,14 @@ class SequenceTracker:
     def _keep(self, ids: np.ndarray) -> None:
         self.prev = np.array(ids, copy=True)
         self.prev_index = None
+
+    def piece(self, row: int, token: int) -> tuple[str, bool]:
+        """The exact text ``token`` adds to ``row`` and whether it leaves a character
+        incomplete (then the text as decoded if generation stopped there ends in U+FFFD)."""
+        if self.pieces is None or not (self.held[row] or self.token_tails[token]):
+            return self.texts[token], False
+        text, held = utf8_step(self.held[row], self.pieces[token])
+        return text, bool(held)
 
     def violated(self, row: int) -> bool:
         if self.lazy[row] is not None and not self._fed_outside(row):
@@ -454,7 +551,8 @@ class SpecLogitsProcessor(LogitsProcessor):
             raise ValueError(f"keep must be between 1 and top_k ({top_k}), not {keep}")
         self.tables = tables or ShieldTables(monitor, tokenizer, cache_dir)
         self.tracker = SequenceTracker(monitor, self.tables.texts,
-                                       self.tables.triggers if lazy else None)
+                                       self.tables.triggers if lazy else None,
+                                       self.tables.bytes, self.tables.tails)
         self.monitor = monitor
         self.top_k = top_k
         self.keep = keep or top_k
@@ -477,6 +575,13 @@ class SpecLogitsProcessor(LogitsProcessor):
 
         call.__signature__ = _CALL_SIGNATURE  # type: ignore[attr-defined]
         self.__dict__["__call__"] = call
+
+    def _unsafe(self, row: int, token: int, *, remember: bool = True) -> bool:
+        text, partial = self.tracker.piece(row, token)
+        mon = self.monitor
+        if mon.would_violate(row, text, remember=remember):
+            return True
+        return partial and mon.would_violate(row, text + "\ufffd", remember=False)
 
     def _reason(self, row: int, text: str) -> str:
         probe = self.monitor.rows[row].stream.copy()
@@ -531,7 +636,6 @@ class SpecLogitsProcessor(LogitsProcessor):
         when known (greedy), else -1."""
         tracker, mon, tables = self.tracker, self.monitor, self.tables
         neg = float("-inf")
-        texts = tables.texts
         # The candidates of this step, decided by the row's text before any settling: a
         # token that is none of them is safe (llm.triggers).
         st = tracker.lazy[row]
@@ -542,14 +646,15 @@ class SpecLogitsProcessor(LogitsProcessor):
         if self._quiet[q]:
             return out  # no token can reach the sink from here (or it is reached already)
         greedy = self.keep == 1
-        any_static = self._any_static[q]
+        # The static table judges a token's own text: not what it makes of a held byte.
+        any_static = self._any_static[q] and not tracker.held[row]
         if greedy:
             # The scores are only copied if the best token is refused, and the check of the
             # best token is reused when the tracker feeds it next.
             if best < 0:
                 best = int(view[row].argmax()) if view is not None else _argmax(out[row])
             if not (any_static and tables.static_np[q, best]) \
-                    and not mon.would_violate(row, texts[best]):
+                    and not self._unsafe(row, best):
                 self.checks += 1
                 return out
         if out is scores:
@@ -574,7 +679,7 @@ class SpecLogitsProcessor(LogitsProcessor):
                     allowed.append(t)
                     break
                 self.checks += 1
-                if not mon.would_violate(row, texts[t]):
+                if not self._unsafe(row, t):
                     allowed.append(t)
                     break
                 arr[t] = neg
@@ -584,7 +689,7 @@ class SpecLogitsProcessor(LogitsProcessor):
                     break
                 if not _no_candidate(st, tails, t):
                     self.checks += 1
-                    if mon.would_violate(row, texts[t], remember=False):
+                    if self._unsafe(row, t, remember=False):
                         continue
                 allowed.append(t)
                 if len(allowed) >= self.keep:

@@ -113,3 +113,19 @@ def test_shielded_generate_never_violates_in_batches_with_padding(
             assert len(texts) == len(prompts) * kw["num_return_sequences"]
             for text in texts:
                 assert not _violated(text), (kw, seed, push, text)
+
+
+def test_a_character_split_over_byte_tokens_is_judged_whole(
+        tiny_lm: Any, tiny_tok: Any, tmp_path: Any) -> None:
+    """"٥" (an Arabic-Indic five, a digit to ``\\d``) is two byte-level tokens, each of which
+    decodes to U+FFFD on its own: judged per token, "Take ٥ mg" passed the shield."""
+    ids = _ids(tiny_tok, " ٥")
+    assert len(ids) >= 3 and all(tiny_tok.decode([i]) in (" ", "\ufffd") for i in ids)
+    assert _violated("Take ٥ mg")
+    for unit in ("word", "token"):
+        shield = SpecLogitsProcessor(TextMonitor.from_module(MOD, "never", unit=unit),
+                                     tiny_tok, cache_dir=tmp_path, top_k=8)
+        text = _generate(tiny_lm, tiny_tok, ["Hello"], " Take ٥ mg", shield, 8,
+                         do_sample=False)[0]
+        assert text.startswith(" Take ٥") and not _violated(text), text
+        assert shield.interventions
