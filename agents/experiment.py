@@ -89,6 +89,14 @@ def save_checkpoint(path: Path, batch: TabularBatch, metrics_offset: int) -> Non
     os.replace(tmp, path)
 
 
+def _readable_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return True
+
+
 def load_checkpoint(path: Path, batch: TabularBatch) -> int:
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files if not k.startswith("_")}
@@ -122,6 +130,12 @@ class _Logger:
         if offset == 0:
             path.write_bytes(b"")
         else:
+            have = path.stat().st_size if path.exists() else 0
+            if have < offset:
+                # truncate() would pad with NUL bytes up to the checkpoint's offset.
+                raise ExperimentError(
+                    f"{path}: holds {have} bytes but the checkpoint was taken after {offset}; "
+                    "the run directory is damaged: start again in a new --out")
             with open(path, "r+b") as fh:
                 fh.truncate(offset)
         self.fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
@@ -239,7 +253,15 @@ def run_experiment(
     if resume and not config_path.exists() and out.exists() and any(out.iterdir()):
         raise ExperimentError(f"{out}: not a run directory (no config.json)")
     resume = resume and config_path.exists()  # resuming nothing starts the run
+    if resume and not ckpt.exists() and not _readable_json(config_path):
+        # A start that died writing config.json (full disk) left nothing to resume.
+        resume = False
+        for leftover in (config_path, out / "metrics.jsonl"):
+            leftover.unlink(missing_ok=True)
     if resume:
+        if not _readable_json(config_path):
+            raise ExperimentError(f"{config_path}: unreadable (the run directory is damaged); "
+                                  "start again in a new --out")
         if json.loads(config_path.read_text()) != json.loads(cfg_json):
             raise ExperimentError(f"{out}: the configuration differs from the run being resumed")
         if (out / "results.json").exists():
