@@ -30,13 +30,31 @@ VERDICT_REWARD = {
 RewardFunc = Callable[..., list[float]]
 
 
+def _content_text(content: Any) -> str:
+    """A message's ``content``: a string, None (a tool call carries no text), or a list of
+    content parts of which the text parts count (``{"type": "text", "text": ...}``)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        return "".join(p if isinstance(p, str) else str(p.get("text") or "")
+                       for p in content if isinstance(p, str) or (
+                           isinstance(p, dict) and p.get("type", "text") == "text"))
+    raise TypeError(f"a message's content is a string, None or a list of parts, not "
+                    f"{type(content).__name__}")
+
+
 def completion_text(completion: Any) -> str:
     """A plain string, or TRL's conversational form (a list of ``{"role", "content"}``
-    messages, of which the assistant's are joined)."""
+    messages, of which the assistant's are joined; ``content`` may be None, as for tool
+    calls, or a list of content parts)."""
     if isinstance(completion, str):
         return completion
+    if isinstance(completion, dict):
+        completion = [completion]
     if isinstance(completion, Sequence):
-        return "".join(m.get("content", "") for m in completion
+        return "".join(_content_text(m.get("content")) for m in completion
                        if isinstance(m, dict) and m.get("role", "assistant") == "assistant")
     raise TypeError(f"a completion is a string or a list of messages, not "
                     f"{type(completion).__name__}")

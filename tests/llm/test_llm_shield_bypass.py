@@ -129,3 +129,21 @@ def test_a_character_split_over_byte_tokens_is_judged_whole(
                          do_sample=False)[0]
         assert text.startswith(" Take ٥") and not _violated(text), text
         assert shield.interventions
+
+
+def test_rewards_accept_every_trl_completion_format() -> None:
+    from speclang.llm.rewards import spec_reward
+
+    reward = spec_reward(TextMonitor.from_module(MOD, "never"))
+    bad, good = "Take 200 mg now.", "Drink water."
+    completions = [
+        bad, good,
+        [{"role": "assistant", "content": bad}],
+        [{"role": "assistant", "content": None, "tool_calls": [{"name": "f"}]}],
+        [{"role": "assistant", "content": [{"type": "text", "text": "Take 200"},
+                                           {"type": "image"}, {"type": "text",
+                                                               "text": " mg"}]}],
+        [{"role": "user", "content": bad}, {"role": "assistant", "content": good}],
+    ]
+    assert reward(prompts=["q"] * 6, completions=completions) == [
+        -1.0, 0.5, -1.0, 0.5, -1.0, 0.5]
