@@ -2,8 +2,9 @@
 
 All runs advance in lock-step: one numpy operation moves every environment, steps every
 monitor and updates every Q-table. Runs are independent (each has its own environment copy,
-Q-tables, schedule and episode counter) and only share the random generator, so an
-experiment is reproducible from its seed and its list of methods.
+Q-tables, schedule, episode counter and random streams: see ``speclang.agents.rng``), so a
+run gives the same result alone as inside any batch, and every method sees the same
+environment randomness at one seed index (common random numbers).
 
 Q-tables are one array ``Q[run, task, env_state, monitor_state, action]`` where
 ``env_state = cell * N_STAGES + task_stage`` and ``task`` indexes the spec progression; a
@@ -41,6 +42,7 @@ from .envs.layouts import (
 )
 from .envs.minecraft_fast import FastMinecraft
 from .monitors import MonitorTables, correspondence
+from .rng import AGENT_EVAL, AGENT_TRAIN, BlockStream, RowRandom, run_generator
 from .transfer import transfer_values
 
 # Tie-breaking noise for the greedy action; far below any value difference that matters.
@@ -83,15 +85,36 @@ class TabularBatch:
         "fear_ptr",
     )
 
-    def __init__(self, cfg: ExperimentConfig, automata: list[Automaton], seed: int) -> None:
+    def __init__(
+        self,
+        cfg: ExperimentConfig,
+        automata: list[Automaton],
+        seed: int,
+        runs: list[RunSpec] | None = None,
+    ) -> None:
+        """``runs`` defaults to every (method, seed index) of ``cfg``; a subset gives each of
+        its runs exactly the result it has in the full batch."""
         self.cfg = cfg
         self.automata = automata
         self.K = len(automata)
-        self.runs = [RunSpec(m, s) for m in cfg.methods for s in range(cfg.seeds)]
+        if runs is None:
+            runs = [RunSpec(m, s) for m in cfg.methods for s in range(cfg.seeds)]
+        self.runs = runs
         R = self.R = len(self.runs)
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        seed_indices = [r.seed_index for r in self.runs]
+        self.agent_rng = BlockStream(
+            [run_generator(seed, AGENT_TRAIN, r.seed_index, r.method.name) for r in self.runs],
+            N_ACTIONS + 1,
+        )
         self.layout = get_layout(cfg.env.layout)
-        self.env = FastMinecraft(self.layout, R, self.rng, slip=cfg.env.slip, jitter=cfg.env.jitter)
+        self.env = FastMinecraft(
+            self.layout,
+            R,
+            RowRandom.for_runs(seed, seed_indices),
+            slip=cfg.env.slip,
+            jitter=cfg.env.jitter,
+        )
         self.mon = MonitorTables.build(automata)
         self.S = self.layout.size * self.layout.size * N_STAGES
         self.Qmax = self.mon.max_states
@@ -150,7 +173,7 @@ class TabularBatch:
         arrays.update({f"env_{k}": v for k, v in self.env.state_arrays().items()})
         return {
             "arrays": arrays,
-            "rng": self.rng.bit_generator.state,
+            "rng": {"agent": self.agent_rng.state_dict(), "env": self.env.rng.state_dict()},
             "batch_step": self.batch_step,
         }
 
@@ -163,7 +186,10 @@ class TabularBatch:
                 )
             self.st[k] = np.array(arrays[k], dtype=self.st[k].dtype)
         self.env.load_state_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("env_")})
-        self.rng.bit_generator.state = state["rng"]
+        if not isinstance(state["rng"], dict) or "agent" not in state["rng"]:
+            raise ValueError("checkpoint predates per-run random streams; start the run afresh")
+        self.agent_rng.load_state_dict(state["rng"]["agent"])
+        self.env.rng.load_state_dict(state["rng"]["env"])
         self.batch_step = int(state["batch_step"])
 
     # --- helpers ----------------------------------------------------------------------------
@@ -208,8 +234,9 @@ class TabularBatch:
         s = env.cell * N_STAGES + env.stage
         row = (base + s) * self.Qmax + self._local(q, spec)
         qv = Q[row]
-        noise = self.rng.random((self.R, N_ACTIONS))
-        explore = self.rng.random(self.R) < cfg.agent.epsilon
+        u = self.agent_rng.next()
+        noise = u[:, :N_ACTIONS]
+        explore = u[:, N_ACTIONS] < cfg.agent.epsilon
         score = np.where(explore[:, None], noise, qv + noise * _TIE_NOISE)
         if self.shield.any():
             score = np.where(self._allowed(q, spec), score, -np.inf)
@@ -358,7 +385,17 @@ class TabularBatch:
         """
         cfg, mon = self.cfg, self.mon
         K1 = self.K - 1
-        env = FastMinecraft(self.layout, self.R, self.rng, slip=cfg.env.slip, jitter=cfg.env.jitter)
+        env = FastMinecraft(
+            self.layout,
+            self.R,
+            RowRandom.for_runs(self.seed, [r.seed_index for r in self.runs], evaluation=True),
+            slip=cfg.env.slip,
+            jitter=cfg.env.jitter,
+        )
+        tie = BlockStream(
+            [run_generator(self.seed, AGENT_EVAL, r.seed_index, r.method.name) for r in self.runs],
+            N_ACTIONS,
+        )
         table = self.st["Q"][:, K1]
         spec = np.full(self.R, K1)
         count = np.zeros(self.R, dtype=np.int64)
@@ -370,7 +407,7 @@ class TabularBatch:
         while (count < n_episodes).any():
             s = env.cell * N_STAGES + env.stage
             qv = table[self.rows, s, self._local(q, spec)]
-            score = qv + self.rng.random((self.R, N_ACTIONS)) * _TIE_NOISE
+            score = qv + tie.next() * _TIE_NOISE
             if self.shield.any():
                 score = np.where(self._allowed(q, spec, env), score, -np.inf)
             mask, success = env.step(score.argmax(axis=1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..rng import RowRandom
 from .layouts import (
     JITTER,
     JITTER_DELTAS,
@@ -44,12 +45,14 @@ class FastMinecraft:
         self,
         layout: Layout,
         n: int,
-        rng: np.random.Generator,
+        rng: np.random.Generator | RowRandom,
         *,
         slip: float = SLIP,
         jitter: float = JITTER,
     ) -> None:
-        self.layout, self.n, self.rng = layout, n, rng
+        self.layout, self.n = layout, n
+        # A RowRandom gives each environment row its own streams (see speclang.agents.rng).
+        self.rng = rng if isinstance(rng, RowRandom) else RowRandom.shared(rng, n)
         self.slip, self.jitter = slip, jitter
         self.size = layout.size
         self.moves = move_table(self.size)
@@ -78,11 +81,16 @@ class FastMinecraft:
 
     # --- dynamics -------------------------------------------------------------------------
 
-    def jittered_masks(self, k: int) -> np.ndarray:
-        """``k`` fresh label layouts, uint8[k, size*size], with the jitter rule applied."""
+    def jittered_masks(self, rows: np.ndarray) -> np.ndarray:
+        """Fresh label layouts for environment ``rows``, uint8[len(rows), size*size], with the
+        jitter rule applied (each row's jitter drawn from that row's stream)."""
+        k = len(rows)
         n_obj = len(self.obj_bit)
-        moved = self.rng.random((k, n_obj)) < self.jitter
-        direction = self.rng.integers(0, len(JITTER_DELTAS), size=(k, n_obj))
+        u = self.rng.jitter_uniforms(rows, n_obj)
+        moved = u[..., 0] < self.jitter
+        direction = np.minimum(
+            (u[..., 1] * len(JITTER_DELTAS)).astype(np.int64), len(JITTER_DELTAS) - 1
+        )
         r = self.obj_r + np.where(moved, self.jitter_dr[direction], 0)
         c = self.obj_c + np.where(moved, self.jitter_dc[direction], 0)
         inside = (r >= 0) & (r < self.size) & (c >= 0) & (c < self.size)
@@ -98,7 +106,7 @@ class FastMinecraft:
     def reset(self, idx: np.ndarray | None = None) -> np.ndarray:
         """Reset the environments ``idx`` (all when ``None``); returns their start labels."""
         idx = self.rows if idx is None else np.asarray(idx)
-        self.masks[idx] = self.jittered_masks(len(idx))
+        self.masks[idx] = self.jittered_masks(idx)
         self.cell[idx] = self.layout.start_cell
         self.steps[idx] = 0
         start_masks = self.masks[idx, self.layout.start_cell]
@@ -107,8 +115,9 @@ class FastMinecraft:
 
     def slipped(self, actions: np.ndarray) -> np.ndarray:
         """Actions after slipping: with probability ``slip``, a uniformly random other one."""
-        slip = self.rng.random(self.n) < self.slip
-        other = self.rng.integers(0, N_ACTIONS - 1, size=self.n)
+        u = self.rng.slip_uniforms()
+        slip = u[:, 0] < self.slip
+        other = np.minimum((u[:, 1] * (N_ACTIONS - 1)).astype(np.int64), N_ACTIONS - 2)
         other = other + (other >= actions)
         return np.where(slip, other, actions)
 
