@@ -276,42 +276,39 @@ class SpecTrainer:
         return asdict(self.cfg)
 
 
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
-
-
 def t_interval(xs: Sequence[float]) -> tuple[float, float, float]:
     """Mean and two-sided 95 % Student-t interval of ``xs`` (the interval collapses to
     the mean for a single value)."""
+    from scipy import stats
+
     n = len(xs)
     m = sum(xs) / n
     if n < 2:
         return m, m, m
     sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
-    # Degrees of freedom missing from the table take the next smaller tabulated one
-    # (a slightly wider, conservative interval).
-    t = T975[max(d for d in T975 if d <= n - 1)]
-    h = t * sd / math.sqrt(n)
+    h = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
     return m, m - h, m + h
 
 
 def mcnemar(before: Sequence[bool], after: Sequence[bool]) -> dict[str, float]:
     """Exact two-sided McNemar test on paired binary outcomes: ``b`` pairs true only
-    before, ``c`` true only after; under no change each discordant pair is a fair coin."""
+    before, ``c`` true only after; under no change each discordant pair is a fair coin,
+    so the test is scipy's exact binomial test of ``b`` out of ``b + c`` at 1/2."""
+    from scipy import stats
+
     if len(before) != len(after):
         raise ValueError("McNemar needs paired samples of equal length")
     b = sum(1 for x, y in zip(before, after, strict=True) if x and not y)
     c = sum(1 for x, y in zip(before, after, strict=True) if y and not x)
-    n = b + c
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2 ** n if n else 1.0
-    return {"b": b, "c": c, "p": min(1.0, 2 * tail)}
+    p = float(stats.binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
+    return {"b": b, "c": c, "p": min(1.0, p)}
 
 
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (scipy's ``proportion_ci``)."""
+    from scipy import stats
+
     if n == 0:
         return (0.0, 1.0)
-    p = successes / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
+    ci = stats.binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return (max(0.0, float(ci.low)), min(1.0, float(ci.high)))
