@@ -45,20 +45,65 @@ def mean_ci(values: ArrayLike) -> tuple[float, float]:
     return m, float(stats.t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values)))
 
 
-def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """Welch t-test and two-sided Mann-Whitney U p-values of samples ``a`` vs ``b``."""
+def compare(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """Welch t-test and two-sided Mann-Whitney U p-values of samples ``a`` vs ``b``, and the
+    effect: ``diff`` = mean(b) - mean(a) with its 95% Welch confidence interval ``diff_ci``
+    and Hedges' g (the standardised difference, small-sample corrected)."""
     from scipy import stats
 
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    nan = math.nan
     if len(a) < 2 or len(b) < 2:
-        return {"welch_p": math.nan, "mannwhitney_p": math.nan}
-    if np.ptp(np.r_[a, b]) == 0:  # identical constants: no evidence of any difference
-        return {"welch_p": 1.0, "mannwhitney_p": 1.0}
-    welch = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
-    if math.isnan(welch):  # both samples constant but different: certainly different
-        welch = 0.0
+        return {
+            "welch_p": nan,
+            "mannwhitney_p": nan,
+            "diff": nan,
+            "diff_ci": [nan, nan],
+            "hedges_g": nan,
+        }
+    diff = float(b.mean() - a.mean())
     mw = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    return {"welch_p": welch, "mannwhitney_p": mw}
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        # two constants: no sampling variation, the difference is known exactly
+        if diff == 0:
+            return {
+                "welch_p": 1.0,
+                "mannwhitney_p": 1.0,
+                "diff": 0.0,
+                "diff_ci": [0.0, 0.0],
+                "hedges_g": 0.0,
+            }
+        return {
+            "welch_p": 0.0,
+            "mannwhitney_p": mw,
+            "diff": diff,
+            "diff_ci": [diff, diff],
+            "hedges_g": math.copysign(math.inf, diff),
+        }
+    res = stats.ttest_ind(b, a, equal_var=False)
+    ci = res.confidence_interval(0.95)
+    na, nb = len(a), len(b)
+    pooled = math.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2))
+    correction = 1.0 - 3.0 / (4.0 * (na + nb) - 9.0)
+    return {
+        "welch_p": float(res.pvalue),
+        "mannwhitney_p": mw,
+        "diff": diff,
+        "diff_ci": [float(ci.low), float(ci.high)],
+        "hedges_g": diff / pooled * correction,
+    }
+
+
+def holm(pvalues: dict[Any, float]) -> dict[Any, float]:
+    """Holm-adjusted p-values over one table (statsmodels ``multipletests``); NaN stays NaN."""
+    from statsmodels.stats.multitest import multipletests
+
+    keys = [k for k, p in pvalues.items() if not math.isnan(p)]
+    out = {k: math.nan for k in pvalues}
+    if keys:
+        adjusted = multipletests([pvalues[k] for k in keys], method="holm")[1]
+        out.update({k: float(p) for k, p in zip(keys, adjusted, strict=True)})
+    return out
 
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -157,6 +202,10 @@ def summary_tables(results: dict[str, Any], reference: str | None) -> dict[str, 
         for m in methods
         if m != reference
     }
+    # The comparison table is one family: Holm over all its (method, metric) cells.
+    adjusted = holm({(m, k): t["welch_p"] for m, row in tests.items() for k, t in row.items()})
+    for (m, k), p in adjusted.items():
+        tests[m][k]["welch_p_holm"] = p
     return {"reference": reference, "table": table, "tests": tests}
 
 
@@ -187,14 +236,19 @@ def render_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         "",
         f"## `{ref}` against each other method",
         "",
-        "p-values, Welch t-test / Mann–Whitney U (two-sided).",
+        "Each cell: difference (method minus reference) with its 95% Welch CI; Hedges' g; "
+        "Welch t-test p Holm-adjusted over the whole table (raw p); Mann–Whitney U p "
+        "(two-sided, unadjusted).",
         "",
         "| method | " + " | ".join(TESTED) + " |",
         "|---|" + "---|" * len(TESTED),
     ]
     for m, tests in summary["tests"].items():
         cells = [
-            f"{t['welch_p']:.3g} / {t['mannwhitney_p']:.3g}" for t in (tests[k] for k in TESTED)
+            f"{t['diff']:.3g} [{t['diff_ci'][0]:.3g}, {t['diff_ci'][1]:.3g}];"
+            f" g {t['hedges_g']:.2f}; p {t['welch_p_holm']:.3g} ({t['welch_p']:.3g});"
+            f" MW {t['mannwhitney_p']:.3g}"
+            for t in (tests[k] for k in TESTED)
         ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines += ["", "![violations](violations.png)", "", "![return](return.png)", ""]

@@ -51,7 +51,8 @@ def test_compare_detects_a_clear_difference_and_not_a_null_one() -> None:
     a, b = rng.normal(0, 1, 12), rng.normal(3, 1, 12)
     assert compare(a, b)["welch_p"] < 1e-4 and compare(a, b)["mannwhitney_p"] < 1e-3
     assert compare(a, a)["welch_p"] == pytest.approx(1.0)
-    assert compare(np.zeros(5), np.zeros(5)) == {"welch_p": 1.0, "mannwhitney_p": 1.0}
+    null = compare(np.zeros(5), np.zeros(5))
+    assert (null["welch_p"], null["mannwhitney_p"]) == (1.0, 1.0)
 
 
 def test_train_then_report(tmp_path, capsys) -> None:
@@ -137,3 +138,31 @@ def test_dqn_input_contains_the_monitor_state() -> None:
     obs = {"cell": 52, "stage": 0}
     a, b = prod.encode(obs, 0), prod.encode(obs, 2)
     assert a.sum() == b.sum() == 3 and not np.array_equal(a, b)
+
+
+def test_holm_adjusts_over_the_table() -> None:
+    from speclang.agents.report import holm
+
+    # by hand: sorted 0.01*3 = 0.03, 0.03*2 = 0.06, then max(0.06, 0.04*1) = 0.06
+    got = holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": math.nan})
+    assert got["a"] == pytest.approx(0.03) and got["b"] == pytest.approx(0.06)
+    assert got["c"] == pytest.approx(0.06) and math.isnan(got["d"])
+
+
+def test_compare_reports_the_difference_with_a_welch_ci_and_hedges_g() -> None:
+    from scipy import stats
+
+    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    b = np.array([4.0, 6.0, 5.0, 9.0, 7.0, 8.0])
+    res = compare(a, b)
+    # Welch-Satterthwaite by hand
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
+    diff = b.mean() - a.mean()
+    assert res["diff"] == pytest.approx(diff)
+    assert res["diff_ci"] == pytest.approx([diff - half, diff + half])
+    sp = math.sqrt((4 * a.var(ddof=1) + 5 * b.var(ddof=1)) / 9)
+    assert res["hedges_g"] == pytest.approx(diff / sp * (1 - 3 / (4 * 11 - 9)))
+    same = compare(np.zeros(4), np.zeros(4))
+    assert same["welch_p"] == 1.0 and same["diff_ci"] == [0.0, 0.0]
