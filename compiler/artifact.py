@@ -10,6 +10,7 @@ Layout (docs/artifact.md has the full description):
     propositions   sorted proposition names; a letter is a valuation of them
     states[i]      id, accepting, verdict, residual (obligation left, speclang syntax),
                    edges: [{to, guard}] with guard a Boolean expression over propositions
+                   (written for automata up to WRITE_GUARDS_UP_TO edges, or on request)
     decision_diagram  exact shared diagram arrays (var, lo, hi, roots): lossless stepping
     letter_classes    class diagram, one representative valuation per class, dense delta
     potentials        shaping potentials of the three kinds (compiler.shaping)
@@ -42,6 +43,12 @@ _VERDICT_NAMES = [v.label for v in Verdict]
 # checking them all, so loading a huge monitor stays fast.
 _FULL_CHECK_PAIRS = 4_000_000
 MINIMISE_GUARDS_UP_TO = 2_000  # edges
+# The edge list is the only part of an artifact that grows with edges rather than with the
+# diagram: G p1 & F p2 .. F p14 has 8,193 states but 1.6 million edges, and writing their
+# guards took 35 of the 50 s that saving it cost (0.7 s to compile). Above this many edges
+# the guards are left out unless asked for; the diagram, which steps the monitor, is
+# always there.
+WRITE_GUARDS_UP_TO = 20_000  # edges
 # jsonschema is slow on long arrays; it sees the first entries of each, and the structural
 # checks, which cover every entry, do the rest.
 _SCHEMA_SAMPLE = 64
@@ -129,9 +136,12 @@ def to_json(
     *,
     potentials: Mapping[str, np.ndarray] | None = None,
     vi_gamma: float | None = None,
+    guards: bool | None = None,
 ) -> dict[str, Any]:
     """The artifact as a JSON-ready dict. Potentials default to the automaton's own (those it
-    was loaded with) or are computed for all three kinds."""
+    was loaded with) or are computed for all three kinds. ``guards``: list every state's
+    edges with their readable guards (``True``), leave them out (``False``), or list them
+    when the automaton has at most :data:`WRITE_GUARDS_UP_TO` edges (``None``)."""
     from speclang.compiler import shaping
 
     stored = aut.meta.get("potentials") if isinstance(aut.meta.get("potentials"), Mapping) else None
@@ -155,17 +165,19 @@ def to_json(
     # people read, not for the 100k-edge automata of a benchmark.
     n_edges = sum(len(t) for t in shaping.successor_lists(aut))
     minimise = n_edges <= MINIMISE_GUARDS_UP_TO
+    if guards is None:
+        guards = n_edges <= WRITE_GUARDS_UP_TO
     states = []
     for q in range(aut.n_states):
-        states.append(
-            {
-                "id": q,
-                "accepting": bool(aut.accepting[q]),
-                "verdict": aut.verdict(q).label,
-                "residual": aut.residuals[q] if q < len(aut.residuals) else "",
-                "edges": [{"to": t, "guard": g} for t, g in edges(aut, q, minimise=minimise)],
-            }
-        )
+        state: dict[str, Any] = {
+            "id": q,
+            "accepting": bool(aut.accepting[q]),
+            "verdict": aut.verdict(q).label,
+            "residual": aut.residuals[q] if q < len(aut.residuals) else "",
+        }
+        if guards:
+            state["edges"] = [{"to": t, "guard": g} for t, g in edges(aut, q, minimise=minimise)]
+        states.append(state)
     classes = None
     if aut.delta is not None and aut.class_dd_var is not None:
         assert aut.class_dd_lo is not None and aut.class_dd_hi is not None
@@ -265,10 +277,12 @@ def save(
     path: str | os.PathLike[str],
     *,
     potentials: Mapping[str, np.ndarray] | None = None,
+    guards: bool | None = None,
 ) -> Path:
-    """Write the artifact atomically (a reader never sees a half-written file)."""
+    """Write the artifact atomically (a reader never sees a half-written file). ``guards`` as
+    in :func:`to_json`."""
     out = Path(path)
-    text = dumps(to_json(aut, potentials=potentials))
+    text = dumps(to_json(aut, potentials=potentials, guards=guards))
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, text)
     return out
@@ -525,7 +539,13 @@ def from_json(doc: Any, *, source: str = "<artifact>") -> Automaton:
     from speclang.compiler.shaping import KINDS, successor_lists
 
     succ = successor_lists(aut)
-    for q, st in enumerate(states):
+    # Edges are all listed or all left out (large automata); a mix is a damaged file.
+    with_edges = [isinstance(st, dict) and "edges" in st for st in states]
+    if any(with_edges) and not all(with_edges):
+        q = with_edges.index(not with_edges[0])
+        word = "missing" if with_edges[0] else "listed"
+        raise c.fail(f"states[{q}].edges", f"{word} here but not for states[0]: all or none")
+    for q, st in enumerate(states if all(with_edges) else ()):
         f = f"states[{q}].edges"
         listed = c.get(st, "edges", f"states[{q}]")
         if not isinstance(listed, list) or not all(isinstance(e, dict) for e in listed):

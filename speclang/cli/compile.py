@@ -38,6 +38,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("-f", "--formula", metavar="FORMULA", help="compile this formula instead")
     p.add_argument("--spec", metavar="NAME", help="compile only this spec of FILE")
     p.add_argument("-o", "--output", metavar="OUT", help="write the JSON artifact(s) here")
+    p.add_argument(
+        "--guards",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="list every edge with its readable guard in the artifact (default: only for "
+        "automata with at most 20,000 edges; the decision diagram, which "
+        "steps the monitor, is always written)",
+    )
     add_budget_arguments(p)
     p.set_defaults(func=run)
 
@@ -210,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
 
         for (_, aut, _), path in zip(compiled, paths, strict=True):
             try:
-                artifact.save(aut, path)
+                artifact.save(aut, path, guards=args.guards)
             except OSError as exc:
                 raise SpecError(f"{path}: cannot write: {exc.strerror or exc}") from None
     for i, (name, aut, ms) in enumerate(compiled):

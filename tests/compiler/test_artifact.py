@@ -297,3 +297,33 @@ def test_save_respects_the_umask(tmp_path: Path, umask: int) -> None:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
     assert artifact.load(out).n_states == UNTIL.n_states
+
+
+def test_large_automata_are_written_without_guards_and_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above WRITE_GUARDS_UP_TO edges the per-edge guards (the one part of a file that grows
+    with edges, not with the diagram) are left out; the file still steps like the table."""
+    monkeypatch.setattr(artifact, "WRITE_GUARDS_UP_TO", 2)  # UNTIL has 5 edges
+    doc = artifact.to_json(UNTIL)
+    assert all("edges" not in s for s in doc["states"])
+    assert all("edges" in s for s in artifact.to_json(UNTIL, guards=True)["states"])
+    monkeypatch.setattr(artifact, "WRITE_GUARDS_UP_TO", 20_000)
+    assert all("edges" not in s for s in artifact.to_json(UNTIL, guards=False)["states"])
+    path = artifact.save(UNTIL, tmp_path / "u.json", guards=False)
+    loaded = artifact.load(path)
+    letters = [set(), {"a"}, {"b"}, {"a", "b"}]
+    assert [[loaded.step(q, x) for x in letters] for q in range(3)] == [
+        [UNTIL.step(q, x) for x in letters] for q in range(3)
+    ]
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(doc, json.loads(artifact.SCHEMA_PATH.read_text()))
+
+
+def test_edges_listed_for_some_states_only_is_rejected(tmp_path: Path) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        del doc["states"][1]["edges"]
+
+    bad = _tampered(tmp_path, change)
+    with pytest.raises(ArtifactError, match=r"states\[1\]\.edges: missing here"):
+        artifact.load(bad)

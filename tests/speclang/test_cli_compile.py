@@ -314,3 +314,24 @@ def test_monitor_evaluates_derived_propositions_from_observables(
     code, _, err = _run(capsys, "monitor", str(spec), "--trace", str(bad))
     assert code == 1
     assert 'observable "ammo" must be an int' in err
+
+
+def test_guards_flag_chooses_whether_edges_are_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(artifact, "WRITE_GUARDS_UP_TO", 1)  # so a 3-state automaton is "large"
+    states = {}
+    for flag in ("", "--guards", "--no-guards"):
+        out = tmp_path / f"a{flag}.json"
+        code, _, err = _run(capsys, "compile", "-f", "a U b", "-o", str(out), *filter(None, [flag]))
+        assert code == 0, err
+        states[flag] = json.loads(out.read_text())["states"]
+        assert artifact.load(out).n_states == len(states[flag])
+    assert not any("edges" in s for s in states[""] + states["--no-guards"])
+    assert all("edges" in s for s in states["--guards"])
+
+
+def test_guards_help_states_the_threshold(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"at most {artifact.WRITE_GUARDS_UP_TO:,} edges" in help_text
