@@ -15,17 +15,18 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from speclang import compiler, parse_formula
 from speclang.compiler import artifact, shaping
 
 
-def _median_s(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+def _median_s(repeat: int, fn: Callable[..., object], *args: object, **kw: object) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        fn()
+        fn(*args, **kw)
         times.append(time.perf_counter() - start)
         if times[-1] > 5:
             break
@@ -53,12 +54,11 @@ def main() -> int:
             pots = shaping.all_potentials(aut)
             n_edges = sum(len(t) for t in shaping.successor_lists(aut))
             with_g, default = Path(tmp, f"g{n}.json"), Path(tmp, f"d{n}.json")
-            save_g = _median_s(
-                lambda: artifact.save(aut, with_g, potentials=pots, guards=True), args.repeat
-            )
-            save_d = _median_s(lambda: artifact.save(aut, default, potentials=pots), args.repeat)
-            load_g = _median_s(lambda: artifact.load(with_g), args.repeat)
-            load_d = _median_s(lambda: artifact.load(default), args.repeat)
+            r = args.repeat
+            save_g = _median_s(r, artifact.save, aut, with_g, potentials=pots, guards=True)
+            save_d = _median_s(r, artifact.save, aut, default, potentials=pots)
+            load_g = _median_s(r, artifact.load, with_g)
+            load_d = _median_s(r, artifact.load, default)
             print(
                 f"| {n} | {aut.n_states} | {n_edges} | {compile_s:.3f} | {save_g:.3f} "
                 f"| {save_d:.3f} | {save_g / save_d:.1f}x | {with_g.stat().st_size / 1e6:.1f} "
