@@ -154,7 +154,8 @@ class Explanation:
         title = f"spec {self.name}" if self.name else f"formula {readable(self.formula)}"
         if self.cause is None:
             out.append(
-                f"{title}: no violation ({self.final_verdict} after {len(self.steps)} steps)"
+                f"{title}: no violation ({self.final_verdict} after {len(self.steps)} "
+                f"{'step' if len(self.steps) == 1 else 'steps'})"
             )
             return "\n".join(out)
         out.append("")

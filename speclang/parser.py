@@ -492,7 +492,9 @@ def _syntax_error(exc: UnexpectedInput, parser: Lark, text: str, path: str) -> D
         found = "end of file"
     else:
         line, col = tok.line or 1, tok.column or 1
-        found = f'"{tok}"' if len(tok) <= 30 else f'"{str(tok)[:27]}..."'
+        # a string token already carries its quotes; quoting it again shows ""high""
+        shown_tok = str(tok)[1:-1] if len(tok) >= 2 and tok[0] == tok[-1] == '"' else str(tok)
+        found = f'"{shown_tok}"' if len(shown_tok) <= 30 else f'"{shown_tok[:27]}..."'
     end_line = tok.end_line if tok.type != "$END" and tok.end_line else line
     end_col = tok.end_column if tok.type != "$END" and tok.end_column else col + 1
     span = Span(path, line, col, end_line, end_col)

@@ -62,5 +62,7 @@ def run(args: Any) -> int:
             if i:
                 out += "\n\n" if "\n" in block or "\n" in blocks[i - 1] else "\n"
             out += block
-        sys.stdout.write(out + "\n")
+        # diagnostics go to stderr, as every other command writes them; --format json is
+        # the command's data and stays on stdout
+        sys.stderr.write(out + "\n")
     return 1 if failed else 0

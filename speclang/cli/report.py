@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report",
         help="plot and summarise a finished `speclang train` run",
         description="Write violations.png, return.png, summary.md and summary.html into "
-        "RUN_DIR: mean with 95%% confidence intervals per method, and significance tests of "
+        "RUN_DIR: mean with 95% confidence intervals per method, and significance tests of "
         "the progressive method against each baseline.",
     )
     p.add_argument("run_dir", help="a directory written by `speclang train`")

@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run (starts it if RUN_DIR is new; a finished run is kept)",
+        help="continue an interrupted run (starts it if the --out directory is new; a finished "
+        "run is kept)",
     )
     p.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
     p.add_argument("--seed", type=int, default=None, help="override the master seed")

@@ -65,7 +65,7 @@ def test_bad_text_props_are_reported_with_position(
     p = tmp_path / "bad.spec"
     p.write_text(f"observe reply: text, hp: float\n\n{line}\nspec s {{ G !a }}\n")
     assert main(["check", str(p)]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert f"bad.spec:{where}: error[{code}]" in out
 
 

@@ -27,7 +27,7 @@ def test_check_output_matches_golden(
     monkeypatch.chdir(ROOT)
     rel = path.relative_to(ROOT).as_posix()
     code = main(["check", rel])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     golden = path.with_suffix(".expected")
     if os.environ.get("SPECLANG_UPDATE_GOLDEN"):
         golden.write_text(out, encoding="utf-8")

@@ -16,7 +16,7 @@ def _check(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple
     code = main(["check", *extra, str(path)])
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err and "internal error" not in err
-    return code, out
+    return code, err
 
 
 def test_binary_garbage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,9 +44,9 @@ def test_installed_wheel_checks_examples(tmp_path: Path) -> None:
     ok = subprocess.run([str(env_dir / "bin" / "speclang"), "check", "examples/minecraft.spec",
                          "examples/gridworld.spec"], capture_output=True, text=True, cwd=work)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert ok.stdout == "examples/minecraft.spec: ok\nexamples/gridworld.spec: ok\n"
+    assert ok.stderr == "examples/minecraft.spec: ok\nexamples/gridworld.spec: ok\n"
     bad = subprocess.run([str(env_dir / "bin" / "speclang"), "check",
                           "examples/errors/undeclared.spec"], capture_output=True, text=True,
                          cwd=work)
     assert bad.returncode == 1
-    assert bad.stdout == (ROOT / "examples/errors/undeclared.expected").read_text()
+    assert bad.stderr == (ROOT / "examples/errors/undeclared.expected").read_text()
