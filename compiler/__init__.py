@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from speclang.compiler.automaton import Automaton, Verdict
 from speclang.compiler.budget import (
+    DEFAULT_MAX_MEMORY,
     DEFAULT_MAX_NODES,
     DEFAULT_MAX_STATES,
+    DEFAULT_TIMEOUT,
     Budget,
     BudgetExceeded,
     CompileError,
@@ -48,22 +50,26 @@ def compile_formula(
     *,
     name: str | None = None,
     max_states: int = DEFAULT_MAX_STATES,
-    timeout: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
     weak_next: bool = False,
     max_nodes: int = DEFAULT_MAX_NODES,
+    max_memory: int | None = DEFAULT_MAX_MEMORY,
     source_hash: str | None = None,
 ) -> Automaton:
     """Compile one formula (an IR node, or text in speclang formula syntax) to its minimal
     complete DFA. Raises :class:`BudgetExceeded` when ``max_states`` states, ``max_nodes``
-    decision-diagram nodes or ``timeout`` seconds are exceeded, :class:`UnsupportedFormula`
-    for future operators under past operators, and ``speclang.SpecErrors`` for bad text."""
+    decision-diagram nodes, ``timeout`` seconds (default 60) or ``max_memory`` bytes of
+    resident-memory growth (default 2 GiB) are exceeded (None: no limit),
+    :class:`UnsupportedFormula` for future operators under past operators, and
+    ``speclang.SpecErrors`` for bad text."""
     from speclang.compiler.build import build_automaton
 
     if isinstance(f, str):
         import speclang
 
         f = speclang.parse_formula(f, weak_next=weak_next)
-    budget = Budget(name, max_states=max_states, max_nodes=max_nodes, timeout=timeout)
+    budget = Budget(name, max_states=max_states, max_nodes=max_nodes, timeout=timeout,
+                    max_memory=max_memory)
     return build_automaton(f, budget, name=name, source_hash=source_hash)
 
 

@@ -4,12 +4,15 @@ explore derivatives, minimise, number canonically, attach verdicts and letter cl
 from __future__ import annotations
 
 import gc
+import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
 from speclang.compiler import ir
 from speclang.compiler.automaton import Automaton
-from speclang.compiler.budget import Budget
+from speclang.compiler.budget import Budget, BudgetExceeded
 from speclang.compiler.classes import attach_letter_classes
 from speclang.compiler.minimise import Diagram, Minimal, minimise
 from speclang.compiler.mtbdd import LEAF
@@ -75,8 +78,55 @@ def automaton_from_minimal(m: Minimal, props: tuple[str, ...], residuals: list[s
     return aut
 
 
+T = TypeVar("T")
+
+# The construction's walks recurse on the formula's nesting depth. Python-to-Python calls
+# do not grow the C stack, but calls made through C (generators inside all()/any(), sort
+# keys) do, and 30,000 nested `X(a & (... | b))` overflowed the main thread's 8 MiB stack
+# (a segfault that kills the host process). The construction therefore runs on a thread
+# with a stack large enough for the raised recursion limit (reserved, not committed), so
+# the deepest formulas end in a RecursionError, reported as a budget error.
+_STACK_BYTES = 1 << 30
+MAX_DEPTH = 100_000
+
+
+def _on_large_stack(fn: Callable[[], T]) -> T:
+    box: list = []
+
+    def run() -> None:
+        try:
+            box.append((True, fn()))
+        except BaseException as exc:  # re-raised in the caller's thread
+            box.append((False, exc))
+
+    with _STACK_LOCK:
+        old = threading.stack_size()
+        threading.stack_size(_STACK_BYTES)
+        try:
+            worker = threading.Thread(target=run, name="speclang-compile", daemon=True)
+            worker.start()
+        finally:
+            threading.stack_size(old)
+    worker.join()
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
+
+
+_STACK_LOCK = threading.Lock()
+
+
 def build_automaton(formula: ir.Formula, budget: Budget, *, name: str | None = None,
                     source_hash: str | None = None) -> Automaton:
+    if formula.depth > MAX_DEPTH:
+        raise BudgetExceeded(budget.spec, "max_depth", MAX_DEPTH, formula.depth,
+                             "nested operators")
+    return _on_large_stack(lambda: _build_gc_paused(formula, budget, name, source_hash))
+
+
+def _build_gc_paused(formula: ir.Formula, budget: Budget, name: str | None,
+                     source_hash: str | None) -> Automaton:
     # The construction allocates millions of small tuples that stay alive in memo tables,
     # so the cyclic garbage collector keeps rescanning them (about 15% of a large
     # compilation) while finding almost nothing to free; pause it for the duration.
@@ -85,6 +135,9 @@ def build_automaton(formula: ir.Formula, budget: Budget, *, name: str | None = N
     try:
         with ir.deep_recursion():
             return _build(formula, budget, name, source_hash)
+    except RecursionError:
+        raise BudgetExceeded(budget.spec, "max_depth", MAX_DEPTH, formula.depth,
+                             "nested operators; the construction ran out of stack") from None
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -95,13 +148,14 @@ def _build(formula: ir.Formula, budget: Budget, name: str | None,
     ex = explore(formula, budget)
     dd = ex.dd
     m = minimise(diagram_from_mtbdd(dd.var, dd.lo, dd.hi, ex.leaf_states, ex.roots),
-                 np.asarray(ex.accepting, dtype=bool))
+                 np.asarray(ex.accepting, dtype=bool), budget=budget)
     budget.check_time()
     original = ir.to_text(formula)
-    residuals = [
-        original if int(r) == 0 or formula.is_pure_past else ir.to_text(ex.residuals[int(r)])
-        for r in m.representative
-    ]
+    residuals = []
+    for r in m.representative:
+        budget.check_time()  # a residual's text may take up to ~0.1 s (ir.MAX_TEXT)
+        residuals.append(original if int(r) == 0 or formula.is_pure_past
+                         else ir.to_text(ex.residuals[int(r)]))
     return automaton_from_minimal(
         m, ex.props, residuals, budget, name=name, formula=original, source_hash=source_hash,
         meta={"explored_states": len(ex.roots)},

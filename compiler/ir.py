@@ -30,7 +30,7 @@ import contextlib
 import enum
 import itertools
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 
@@ -61,12 +61,16 @@ _counter = itertools.count()
 class Formula:
     """An interned formula node. Never instantiate directly: use the constructors below."""
 
-    __slots__ = ("op", "args", "name", "uid", "_hash", "__weakref__", "_cache")
+    __slots__ = ("op", "args", "name", "uid", "depth", "has_past", "has_future", "_hash",
+                 "__weakref__", "_cache")
 
     op: Op
     args: tuple[Formula, ...]
     name: str | None
     uid: int
+    depth: int  # nesting depth (an atom is 1): bounds every recursive walk's stack
+    has_past: bool  # a past operator occurs in the formula
+    has_future: bool  # a future operator occurs in the formula
     _hash: int
     _cache: dict[str, Any]
 
@@ -79,6 +83,14 @@ class Formula:
             object.__setattr__(node, "args", args)
             object.__setattr__(node, "name", name)
             object.__setattr__(node, "uid", next(_counter))
+            # Computed from the children at construction, so that no query walks a deep
+            # formula recursively (8,000 nested `X` overflowed the C stack in a recursive
+            # property).
+            object.__setattr__(node, "depth", 1 + max((a.depth for a in args), default=0))
+            object.__setattr__(
+                node, "has_past", op in PAST_OPS or any(a.has_past for a in args))
+            object.__setattr__(
+                node, "has_future", op in FUTURE_OPS or any(a.has_future for a in args))
             object.__setattr__(node, "_hash", hash(key))
             object.__setattr__(node, "_cache", {})
             _table[key] = node
@@ -110,26 +122,18 @@ class Formula:
         """Names of the propositions occurring in the formula."""
         c = self._cache
         if "atoms" not in c:
-            if self.op is Op.ATOM:
-                assert self.name is not None
-                c["atoms"] = frozenset((self.name,))
-            else:
-                c["atoms"] = frozenset().union(*(a.atoms for a in self.args))
+            for g in self.subformulas():  # children first: each step reads cached children
+                gc = g._cache
+                if "atoms" in gc:
+                    continue
+                if g.op is Op.ATOM:
+                    assert g.name is not None
+                    gc["atoms"] = frozenset((g.name,))
+                elif len(g.args) == 1:
+                    gc["atoms"] = g.args[0]._cache["atoms"]
+                else:
+                    gc["atoms"] = frozenset().union(*(a._cache["atoms"] for a in g.args))
         return c["atoms"]
-
-    @property
-    def has_future(self) -> bool:
-        c = self._cache
-        if "fut" not in c:
-            c["fut"] = self.op in FUTURE_OPS or any(a.has_future for a in self.args)
-        return c["fut"]
-
-    @property
-    def has_past(self) -> bool:
-        c = self._cache
-        if "past" not in c:
-            c["past"] = self.op in PAST_OPS or any(a.has_past for a in self.args)
-        return c["past"]
 
     @property
     def is_pure_past(self) -> bool:
@@ -138,9 +142,12 @@ class Formula:
 
     @property
     def size(self) -> int:
+        """Number of nodes of the formula as a tree (shared subformulas counted each time)."""
         c = self._cache
         if "size" not in c:
-            c["size"] = 1 + sum(a.size for a in self.args)
+            for g in self.subformulas():
+                if "size" not in g._cache:
+                    g._cache["size"] = 1 + sum(a._cache["size"] for a in g.args)
         return c["size"]
 
     def subformulas(self) -> Iterator[Formula]:
@@ -176,12 +183,52 @@ def deep_recursion(limit: int = 200_000) -> Iterator[None]:
         sys.setrecursionlimit(old)
 
 
-def key(f: Formula) -> tuple:
-    """A deterministic structural sort key (independent of construction order)."""
-    c = f._cache
-    if "key" not in c:
-        c["key"] = (int(f.op), f.name or "", tuple(key(a) for a in f.args))
-    return c["key"]
+def compare(f: Formula, g: Formula, poll: Callable[[], None] | None = None) -> int:
+    """-1, 0 or 1: the deterministic structural order of formulas (by operator, then name,
+    then the arguments lexicographically), independent of construction order.
+
+    Hash-consing makes structurally equal subformulas the same object, so only the first
+    non-identical pair of arguments can decide: the walk follows one path down, in a loop,
+    however deep the formulas are (nested key tuples cost quadratic time in the depth,
+    because every tuple comparison first tests its items for equality all the way down).
+    ``poll`` is called once per level (a budget's deadline check)."""
+    while f is not g:
+        if poll is not None:
+            poll()
+        if f.op != g.op:
+            return -1 if f.op < g.op else 1
+        fn, gn = f.name or "", g.name or ""
+        if fn != gn:
+            return -1 if fn < gn else 1
+        fa, ga = f.args, g.args
+        for x, y in zip(fa, ga, strict=False):
+            if x is not y:
+                f, g = x, y
+                break
+        else:
+            return (len(fa) > len(ga)) - (len(fa) < len(ga))
+    return 0
+
+
+class _Key:
+    __slots__ = ("f",)
+
+    def __init__(self, f: Formula) -> None:
+        self.f = f
+
+    def __lt__(self, other: _Key) -> bool:
+        return compare(self.f, other.f) < 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and self.f is other.f
+
+    def __hash__(self) -> int:
+        return hash(self.f)
+
+
+def key(f: Formula) -> _Key:
+    """A sort key for :func:`compare`'s order (``sorted(formulas, key=key)``)."""
+    return _Key(f)
 
 
 # --- constants and atoms -------------------------------------------------------------------
@@ -383,44 +430,81 @@ _SUGAR = {
 _UN = {Op.NOT: "!", Op.NEXT: "X", Op.WNEXT: "WX", Op.YESTERDAY: "Y", Op.WYESTERDAY: "Z"}
 
 
-def to_text(f: Formula) -> str:
+# Longest text `to_text` renders: `p0 <-> p1 <-> ... <-> p29` is a small DAG but a tree of
+# 2^30 nodes, whose full text would exhaust memory.
+MAX_TEXT = 100_000
+ELIDED = " \u2026"  # marks text cut at MAX_TEXT
+
+
+def to_text(f: Formula, limit: int = MAX_TEXT) -> str:
     """Render in speclang syntax (parseable back by the front end), fully bracketed where
-    precedence could be ambiguous."""
+    precedence could be ambiguous. Text longer than ``limit`` characters is cut there and
+    ends with ``ELIDED`` (it no longer parses).
+
+    An explicit stack instead of recursion: formulas may be nested hundreds of thousands
+    deep, and the work is bounded by ``limit``, never by the size of the formula's tree."""
     c = f._cache
-    if "text" in c:
-        return c["text"]
-    op = f.op
-    if op is Op.TRUE:
-        s = "true"
-    elif op is Op.FALSE:
-        s = "false"
-    elif op is Op.ATOM:
-        assert f.name is not None
-        s = f.name if _plain_name(f.name) else '"' + f.name.replace('"', '\\"') + '"'
-    elif op in _UN:
-        inner = to_text(f.args[0])
-        if f.args[0].op in (Op.AND, Op.OR) or f.args[0].op in _BIN:
-            inner = f"({inner})"
-        sep = "" if op is Op.NOT else " "
-        s = f"{_UN[op]}{sep}{inner}"
-    elif op in (Op.AND, Op.OR):
-        j = " & " if op is Op.AND else " | "
-        s = j.join(_wrap(a, _PREC[op]) for a in f.args)
-    else:
-        a, b = f.args
-        sugar = _SUGAR.get((op, a.op))
-        if sugar is not None:
-            s = f"{sugar} {_wrap(b, 5)}"
+    text = c.get("text")
+    if text is not None:
+        return text
+    out: list[str] = []
+    length = 0
+    stack: list[Formula | str] = [f]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            length += len(item)
+            if length > limit:
+                return "".join(out)[:limit] + ELIDED
+            continue
+        cached = item._cache.get("text")
+        if cached is not None:
+            stack.append(cached)
+            continue
+        op = item.op
+        if op is Op.TRUE:
+            stack.append("true")
+        elif op is Op.FALSE:
+            stack.append("false")
+        elif op is Op.ATOM:
+            assert item.name is not None
+            name = item.name
+            stack.append(name if _plain_name(name) else '"' + name.replace('"', '\\"') + '"')
+        elif op in _UN:
+            arg = item.args[0]
+            sep = "" if op is Op.NOT else " "
+            if arg.op in (Op.AND, Op.OR) or arg.op in _BIN:
+                stack += [")", arg, f"{_UN[op]}{sep}("]
+            else:
+                stack += [arg, f"{_UN[op]}{sep}"]
+        elif op in (Op.AND, Op.OR):
+            j = " & " if op is Op.AND else " | "
+            for i in range(len(item.args) - 1, -1, -1):
+                _push_wrapped(stack, item.args[i], _PREC[op])
+                if i:
+                    stack.append(j)
         else:
-            s = f"{_wrap(a, 4)} {_BIN[op]} {_wrap(b, 4)}"
-    c["text"] = s
-    return s
+            left, right = item.args
+            sugar = _SUGAR.get((op, left.op))
+            if sugar is not None:
+                _push_wrapped(stack, right, 5)
+                stack.append(f"{sugar} ")
+            else:
+                _push_wrapped(stack, right, 4)
+                stack.append(f" {_BIN[op]} ")
+                _push_wrapped(stack, left, 4)
+    text = "".join(out)
+    c["text"] = text
+    return text
 
 
-def _wrap(f: Formula, prec: int) -> str:
-    p = _PREC.get(f.op, 5)
-    t = to_text(f)
-    return f"({t})" if p < prec else t
+def _push_wrapped(stack: list[Formula | str], f: Formula, prec: int) -> None:
+    """Schedule ``f``, in parentheses when it binds looser than ``prec`` (popped in order)."""
+    if _PREC.get(f.op, 5) < prec:
+        stack += [")", f, "("]
+    else:
+        stack.append(f)
 
 
 _KEYWORDS = {

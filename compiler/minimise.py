@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from speclang.compiler.automaton import Verdict
+from speclang.compiler.budget import Budget
 
 
 @dataclass
@@ -90,7 +91,7 @@ def _signatures(
     return sig, next_id, built
 
 
-def refine(d: Diagram, accepting: np.ndarray) -> np.ndarray:
+def refine(d: Diagram, accepting: np.ndarray, budget: Budget | None = None) -> np.ndarray:
     """Block id of every state in the coarsest partition compatible with acceptance and
     transitions (Moore's algorithm on the symbolic transitions)."""
     levels = d.levels()
@@ -98,6 +99,8 @@ def refine(d: Diagram, accepting: np.ndarray) -> np.ndarray:
     block = block.reshape(-1).astype(np.int64)
     nb = int(block.max()) + 1 if block.size else 0
     while True:
+        if budget is not None:  # one round per state on a chain of states
+            budget.check_time()
         sig, n_ids, _ = _signatures(d, levels, block, nb)
         _, new = np.unique(block * n_ids + sig[d.roots], return_inverse=True)
         new = new.reshape(-1).astype(np.int64)
@@ -166,12 +169,14 @@ def bfs_order(c: Canonical, initial: int) -> np.ndarray:
     return np.asarray(new_id, dtype=np.int64)
 
 
-def reach_closure(c: Canonical, seeds: np.ndarray) -> np.ndarray:
+def reach_closure(c: Canonical, seeds: np.ndarray, budget: Budget | None = None) -> np.ndarray:
     """States from which some state in ``seeds`` is reachable (in zero or more steps)."""
     mark = np.asarray(seeds, dtype=bool).copy()
     n_leaves = mark.shape[0]
     node_val = np.zeros(c.var.shape[0], dtype=bool)
     while True:
+        if budget is not None:
+            budget.check_time()
         node_val[:n_leaves] = mark
         for start, end in c.level_bounds:
             node_val[start:end] = node_val[c.lo[start:end]] | node_val[c.hi[start:end]]
@@ -181,10 +186,10 @@ def reach_closure(c: Canonical, seeds: np.ndarray) -> np.ndarray:
         mark = new
 
 
-def verdicts(c: Canonical, accepting: np.ndarray) -> np.ndarray:
+def verdicts(c: Canonical, accepting: np.ndarray, budget: Budget | None = None) -> np.ndarray:
     acc = np.asarray(accepting, dtype=bool)
-    can_accept = reach_closure(c, acc)
-    can_reject = reach_closure(c, ~acc)
+    can_accept = reach_closure(c, acc, budget)
+    can_reject = reach_closure(c, ~acc, budget)
     out = np.where(acc, Verdict.PRESUMABLY_SATISFIED, Verdict.PRESUMABLY_VIOLATED).astype(np.int8)
     out[~can_accept] = Verdict.VIOLATED
     out[acc & ~can_reject] = Verdict.SATISFIED
@@ -202,11 +207,12 @@ class Minimal:
     representative: np.ndarray
 
 
-def minimise(d: Diagram, accepting: np.ndarray, initial: int = 0) -> Minimal:
+def minimise(d: Diagram, accepting: np.ndarray, initial: int = 0,
+             budget: Budget | None = None) -> Minimal:
     """Minimal, complete, canonically numbered DFA equivalent to the input (all of whose
-    states must be reachable from ``initial``)."""
+    states must be reachable from ``initial``); ``budget``'s deadline is polled."""
     accepting = np.asarray(accepting, dtype=bool)
-    block = refine(d, accepting)
+    block = refine(d, accepting, budget)
     nb = int(block.max()) + 1
     quotient = canonical_diagram(d, block, nb)
     # canonical_diagram relabels roots of *every* input state; one per block suffices.
@@ -222,4 +228,4 @@ def minimise(d: Diagram, accepting: np.ndarray, initial: int = 0) -> Minimal:
     rep[new_id] = first
     final.roots = final.roots[rep]
     acc = accepting[rep]
-    return Minimal(final, acc, verdicts(final, acc), rep)
+    return Minimal(final, acc, verdicts(final, acc, budget), rep)

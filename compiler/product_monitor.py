@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from speclang.compiler.automaton import Automaton, Verdict
-from speclang.compiler.budget import DEFAULT_MAX_NODES, DEFAULT_MAX_STATES, Budget
+from speclang.compiler.budget import (
+    DEFAULT_MAX_MEMORY,
+    DEFAULT_MAX_NODES,
+    DEFAULT_MAX_STATES,
+    DEFAULT_TIMEOUT,
+    Budget,
+)
 from speclang.compiler.classes import attach_letter_classes
 from speclang.compiler.minimise import bfs_order, canonical_diagram, verdicts
 from speclang.compiler.mtbdd import MTBDD
@@ -46,14 +52,16 @@ def build_product(
     automata: list[Automaton],
     *,
     max_states: int = DEFAULT_MAX_STATES,
-    timeout: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
     max_nodes: int = DEFAULT_MAX_NODES,
+    max_memory: int | None = DEFAULT_MAX_MEMORY,
     name: str | None = None,
 ) -> ProductMonitor:
     if not automata:
         raise ValueError("product() needs at least one automaton")
     label = name or "product(" + ", ".join(a.name or a.formula or "?" for a in automata) + ")"
-    budget = Budget(label, max_states=max_states, max_nodes=max_nodes, timeout=timeout)
+    budget = Budget(label, max_states=max_states, max_nodes=max_nodes, timeout=timeout,
+                    max_memory=max_memory)
     props = tuple(sorted(set().union(*(a.props for a in automata))))
     pindex = {p: i for i, p in enumerate(props)}
     dd = MTBDD(budget)

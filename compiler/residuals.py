@@ -18,7 +18,11 @@ existing step but not on the ended trace.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from speclang.compiler import ir
+from speclang.compiler.budget import Budget
 from speclang.compiler.ir import Formula, Op
 from speclang.compiler.nnf import ended_value
 
@@ -31,6 +35,34 @@ _or_memo: dict[tuple[int, int], Formula] = {}
 _now_memo: dict[tuple[int, int], bool] = {}
 _imp_memo: dict[tuple[int, int], bool] = {}
 
+# One residual simplification can take minutes (implication tests between deep clauses), so
+# its loops poll the compilation's budget every _POLL_EVERY units of work, not only the
+# construction around it.
+_POLL_EVERY = 2048
+_budget: Budget | None = None
+_countdown = _POLL_EVERY
+
+
+def _poll() -> None:
+    global _countdown
+    _countdown -= 1
+    if _countdown <= 0:
+        _countdown = _POLL_EVERY
+        if _budget is not None:
+            _budget.check_time()
+
+
+@contextlib.contextmanager
+def budgeted(budget: Budget) -> Iterator[None]:
+    """Poll ``budget``'s deadline inside the simplification for the duration."""
+    global _budget
+    saved = _budget
+    _budget = budget
+    try:
+        yield
+    finally:
+        _budget = saved
+
 
 def _now(x: Formula, y: Formula) -> bool:
     """A sufficient test for "x implies y at every existing step of every trace"."""
@@ -42,6 +74,7 @@ def _now(x: Formula, y: Formula) -> bool:
     r = _now_memo.get(k)
     if r is not None:
         return r
+    _poll()
     xo, yo = x.op, y.op
     r = False
     if xo is Op.OR:
@@ -102,6 +135,7 @@ def _merge(c1: Clause, c2: Clause) -> Clause | None:
         for a in only1:
             if a in drop:
                 continue
+            _poll()
             au = a.uid
             for b in only2:
                 if b in drop:
@@ -132,6 +166,7 @@ def _clause_implies(c: Clause, d: Clause) -> bool:
     k = (c, d)
     r = _clause_memo2.get(k)
     if r is None:
+        _poll()
         r = d <= c or all(any(implies(a, b) for a in c) for b in d)
         _clause_memo2[k] = r
     return r
@@ -151,10 +186,20 @@ def _union(xs: Clauses, ys: Clauses) -> Clauses:
     return tuple(c for i, c in enumerate(xs) if i not in drop_x) + tuple(keep_y)
 
 
+class _PolledKey(ir._Key):
+    """``ir.key`` that polls the budget: sorting clauses of deep atoms compares them deeply."""
+
+    __slots__ = ()
+
+    def __lt__(self, other: ir._Key) -> bool:
+        return ir.compare(self.f, other.f, _poll) < 0
+
+
 def _reduce(cs: list[Clause]) -> Clauses:
     """Drop duplicate clauses and every clause that implies another one (it is absorbed)."""
     out: list[Clause] = []
-    for c in sorted(set(cs), key=lambda c: (-len(c), sorted(ir.key(a) for a in c))):
+    for c in sorted(set(cs), key=lambda c: (-len(c), sorted(_PolledKey(a) for a in c))):
+        _poll()
         out = [d for d in out if not _clause_implies(d, c)]
         if not any(_clause_implies(c, d) for d in out):
             out.append(c)
@@ -183,7 +228,10 @@ def clauses(f: Formula) -> Clauses:
 
 
 def _product(xs: Clauses, ys: Clauses) -> Clauses:
-    merged = [m for a in xs for b in ys if (m := _merge(a, b)) is not None]
+    merged = []
+    for a in xs:
+        _poll()
+        merged += [m for b in ys if (m := _merge(a, b)) is not None]
     if len(merged) <= 1:
         return tuple(merged)
     return _reduce(merged)

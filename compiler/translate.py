@@ -326,6 +326,7 @@ def explore(formula: Formula, budget: Budget) -> Explored:
     """Build the reachable derivative automaton of ``formula`` (not minimal)."""
     from speclang.compiler.nnf import empty_value
 
-    ex = _Explorer(formula, budget).explore()
+    with residuals.budgeted(budget):
+        ex = _Explorer(formula, budget).explore()
     ex.accepting[0] = empty_value(formula)
     return ex

@@ -61,15 +61,29 @@ def add_budget_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout",
         type=_positive_float,
-        default=None,
+        default=60.0,
         metavar="SECONDS",
-        help="give up after this many seconds per spec",
+        help="give up after this many seconds per spec (default 60)",
+    )
+    p.add_argument(
+        "--max-memory",
+        type=_positive_int,
+        default=2048,
+        metavar="MIB",
+        help="give up when compiling a spec grows the process by more than MIB mebibytes "
+        "of resident memory (default 2048)",
     )
     p.add_argument(
         "--weak-next",
         action="store_true",
         help="read X as weak next (LTLf2DFA/Lydia convention differs: X is strong by default)",
     )
+
+
+def budgets_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The compile budgets ``add_budget_arguments`` parsed, as ``compile_formula`` keywords."""
+    return {"max_states": args.max_states, "timeout": args.timeout,
+            "max_memory": args.max_memory << 20}
 
 
 def _positive_int(text: str) -> int:
@@ -118,7 +132,7 @@ def compile_sources(args: argparse.Namespace) -> list[tuple[str, Automaton, floa
     from speclang import compiler
     from speclang.compiler.budget import CompileError
 
-    budgets: dict[str, Any] = {"max_states": args.max_states, "timeout": args.timeout}
+    budgets = budgets_of(args)
     # The compiler imports its construction modules lazily; load them now so the reported
     # time is the compilation, not Python importing code.
     with contextlib.suppress(ImportError):

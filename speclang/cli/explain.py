@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from speclang.cli import SpecError, UsageError
-from speclang.cli.compile import add_budget_arguments, load_module, select_specs
+from speclang.cli.compile import add_budget_arguments, budgets_of, load_module, select_specs
 from speclang.traces import add_alphabet_argument
 
 
@@ -55,7 +55,7 @@ def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str] | None]:
     alphabet = parse_alphabet(args.props)
     if alphabet is not None and args.formula is None:
         raise UsageError("--props declares the alphabet of a -f formula")
-    budgets = {"max_states": args.max_states, "timeout": args.timeout}
+    budgets = budgets_of(args)
     try:
         if args.formula is not None:
             if args.file is not None or args.spec is not None:

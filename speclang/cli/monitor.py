@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from speclang.cli import SpecError, UsageError
-from speclang.cli.compile import add_budget_arguments, load_module, select_specs
+from speclang.cli.compile import add_budget_arguments, budgets_of, load_module, select_specs
 from speclang.traces import add_alphabet_argument
 
 
@@ -69,7 +69,7 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str] | None, Any]:
             except ArtifactError as exc:
                 raise SpecError(str(exc)) from None
             return aut, set(aut.props) | set(aut.meta.get("declared_props", ())), None
-        budgets = {"max_states": args.max_states, "timeout": args.timeout}
+        budgets = budgets_of(args)
         if args.formula is not None:
             aut = compiler.compile_formula(args.formula, weak_next=args.weak_next, **budgets)
             return aut, (None if alphabet is None else set(aut.props) | alphabet), None

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from speclang.cli import SpecError, UsageError
-from speclang.cli.compile import add_budget_arguments, load_module
+from speclang.cli.compile import add_budget_arguments, budgets_of, load_module
 
 
 def register(subparsers: Any) -> None:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     except SpecErrors as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    budgets = {"max_states": args.max_states, "timeout": args.timeout}
+    budgets = budgets_of(args)
     automata = {}
     for name in module.specs:
         try:
