@@ -97,7 +97,8 @@ def test_bounded_in_bounded_lowers_fast_and_times_out_promptly() -> None:
     start = time.monotonic()
     with pytest.raises(BudgetExceeded):
         compile_formula(f, timeout=2)
-    assert time.monotonic() - start < 2 * 1.1 + 0.5
+    # generous slack: the suite runs two workers on two cores; the old code took > 60 s
+    assert time.monotonic() - start < 2 * 1.5 + 1.0
 
 
 def test_exploding_formula_prints_bounded() -> None:
