@@ -88,6 +88,8 @@ T = TypeVar("T")
 # the deepest formulas end in a RecursionError, reported as a budget error.
 _STACK_BYTES = 1 << 30
 MAX_DEPTH = 100_000
+# Nesting up to this depth recurses well inside the main thread's 8 MiB C stack.
+_DEPTH_ON_CALLER_STACK = 1_000
 
 
 def _on_large_stack(fn: Callable[[], T]) -> T:
@@ -122,6 +124,10 @@ def build_automaton(formula: ir.Formula, budget: Budget, *, name: str | None = N
     if formula.depth > MAX_DEPTH:
         raise BudgetExceeded(budget.spec, "max_depth", MAX_DEPTH, formula.depth,
                              "nested operators")
+    if formula.depth <= _DEPTH_ON_CALLER_STACK:
+        # starting a thread costs ~2 ms a compile: only formulas deep enough to need the
+        # large stack pay for it
+        return _build_gc_paused(formula, budget, name, source_hash)
     return _on_large_stack(lambda: _build_gc_paused(formula, budget, name, source_hash))
 
 

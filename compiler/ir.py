@@ -231,6 +231,31 @@ def key(f: Formula) -> _Key:
     return _Key(f)
 
 
+# Nested tuples compare in C, several times faster than :func:`compare`'s Python loop, and
+# their quadratic cost in the depth is small for shallow formulas; so shallow formulas are
+# sorted by them and only deep ones by the path walk. Both give the same order.
+_TUPLE_KEY_DEPTH = 64
+
+
+def tuple_key(f: Formula) -> tuple:
+    """:func:`compare`'s order as a nested tuple (cached); only for shallow formulas."""
+    c = f._cache
+    k = c.get("key")
+    if k is None:
+        k = c["key"] = (int(f.op), f.name or "", tuple(tuple_key(a) for a in f.args))
+    return k
+
+
+def sort_key(items: Iterable[Formula]) -> Callable[[Formula], Any]:
+    """The faster key that gives :func:`compare`'s order for all of ``items``."""
+    return tuple_key if all(f.depth <= _TUPLE_KEY_DEPTH for f in items) else key
+
+
+def sorted_formulas(items: Iterable[Formula]) -> list[Formula]:
+    xs = list(items)
+    return sorted(xs, key=sort_key(xs))
+
+
 # --- constants and atoms -------------------------------------------------------------------
 
 TRUE = Formula(Op.TRUE)
@@ -269,7 +294,7 @@ def _nary(op: Op, items: Iterable[Formula]) -> Formula:
         return unit
     if len(flat) == 1:
         return next(iter(flat.values()))
-    return Formula(op, tuple(sorted(flat.values(), key=key)))
+    return Formula(op, tuple(sorted_formulas(flat.values())))
 
 
 def And(*items: Formula) -> Formula:
@@ -447,6 +472,8 @@ def to_text(f: Formula, limit: int = MAX_TEXT) -> str:
     text = c.get("text")
     if text is not None:
         return text
+    if f.depth <= _RECURSIVE_TEXT_DEPTH:
+        return _text_cached(f, limit)
     out: list[str] = []
     length = 0
     stack: list[Formula | str] = [f]
@@ -497,6 +524,51 @@ def to_text(f: Formula, limit: int = MAX_TEXT) -> str:
     text = "".join(out)
     c["text"] = text
     return text
+
+
+# Shallow formulas are printed recursively with every subformula's text cached: residuals
+# share most of their subformulas, and the explicit stack above caches only its root.
+_RECURSIVE_TEXT_DEPTH = 200
+
+
+def _text_cached(f: Formula, limit: int) -> str:
+    c = f._cache
+    s = c.get("text")
+    if s is not None:
+        return s
+    op = f.op
+    if op is Op.TRUE:
+        s = "true"
+    elif op is Op.FALSE:
+        s = "false"
+    elif op is Op.ATOM:
+        assert f.name is not None
+        s = f.name if _plain_name(f.name) else '"' + f.name.replace('"', '\\"') + '"'
+    elif op in _UN:
+        arg = f.args[0]
+        inner = _text_cached(arg, limit)
+        if arg.op in (Op.AND, Op.OR) or arg.op in _BIN:
+            inner = f"({inner})"
+        s = f"{_UN[op]}{'' if op is Op.NOT else ' '}{inner}"
+    elif op in (Op.AND, Op.OR):
+        j = " & " if op is Op.AND else " | "
+        s = j.join([_wrapped_text(a, _PREC[op], limit) for a in f.args])
+    else:
+        a, b = f.args
+        sugar = _SUGAR.get((op, a.op))
+        if sugar is not None:
+            s = f"{sugar} {_wrapped_text(b, 5, limit)}"
+        else:
+            s = f"{_wrapped_text(a, 4, limit)} {_BIN[op]} {_wrapped_text(b, 4, limit)}"
+    if len(s) > limit:  # a small DAG can have an exponentially long text
+        s = (s[:-len(ELIDED)] if s.endswith(ELIDED) else s)[:limit] + ELIDED
+    c["text"] = s
+    return s
+
+
+def _wrapped_text(f: Formula, prec: int, limit: int) -> str:
+    t = _text_cached(f, limit)
+    return f"({t})" if _PREC.get(f.op, 5) < prec else t
 
 
 def _push_wrapped(stack: list[Formula | str], f: Formula, prec: int) -> None:

@@ -19,7 +19,8 @@ existing step but not on the ended trace.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from speclang.compiler import ir
 from speclang.compiler.budget import Budget
@@ -198,7 +199,13 @@ class _PolledKey(ir._Key):
 def _reduce(cs: list[Clause]) -> Clauses:
     """Drop duplicate clauses and every clause that implies another one (it is absorbed)."""
     out: list[Clause] = []
-    for c in sorted(set(cs), key=lambda c: (-len(c), sorted(_PolledKey(a) for a in c))):
+    distinct = set(cs)
+    atom_key: Callable[[Formula], Any] = (
+        ir.tuple_key
+        if all(a.depth <= ir._TUPLE_KEY_DEPTH for c in distinct for a in c)
+        else _PolledKey
+    )
+    for c in sorted(distinct, key=lambda c: (-len(c), sorted(atom_key(a) for a in c))):
         _poll()
         out = [d for d in out if not _clause_implies(d, c)]
         if not any(_clause_implies(c, d) for d in out):
@@ -240,7 +247,7 @@ def _product(xs: Clauses, ys: Clauses) -> Clauses:
 def _node(op: Op, items: list[Formula]) -> Formula:
     if len(items) == 1:
         return items[0]
-    return ir.Formula(op, tuple(sorted(items, key=ir.key)))
+    return ir.Formula(op, tuple(ir.sorted_formulas(items)))
 
 
 def from_clauses(cs: Clauses) -> Formula:

@@ -101,7 +101,7 @@ class _Explorer:
         temporal = {
             g for g in formula.subformulas() if g.op in ir.PAST_OPS
         }
-        self.temporal = sorted(temporal, key=ir.key)
+        self.temporal = ir.sorted_formulas(temporal)
         self.tindex = {g.uid: i for i, g in enumerate(self.temporal)}
         self.has_past = bool(self.temporal)
         self._relevant: dict[int, tuple[int, ...]] = {}
