@@ -19,6 +19,7 @@ from speclang.llm.shield import (  # noqa: E402
     SpecLogitsProcessor,
     ViolationStoppingCriteria,
 )
+from tests.llm.pushing import Push  # noqa: E402
 
 SPEC = r'''
 observe reply: text
@@ -30,21 +31,6 @@ spec never { G !dosage }
 MOD = speclang.loads(SPEC)
 
 
-class Push:
-    """A stand-in for a model that wants to write ``text``: it boosts, at each step, the
-    token that continues ``text`` from what has been generated so far."""
-
-    def __init__(self, tok: Any, text: str, prompt_len: int) -> None:
-        self.ids = tok(text, add_special_tokens=False)["input_ids"]
-        self.prompt_len = prompt_len
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        scores = scores.clone()
-        for row in range(scores.shape[0]):
-            k = input_ids.shape[1] - self.prompt_len
-            if k < len(self.ids):
-                scores[row, self.ids[k]] += 1000.0
-        return scores
 
 
 def _generate(tiny_lm: Any, tok: Any, prompt: str, push: str, procs: list[Any],

@@ -14,6 +14,7 @@ transformers = pytest.importorskip("transformers")
 import speclang  # noqa: E402
 from speclang.llm import TextMonitor, label_text  # noqa: E402
 from speclang.llm.shield import SpecLogitsProcessor  # noqa: E402
+from tests.llm.pushing import Push  # noqa: E402
 
 SPEC = r'''
 observe reply: text
@@ -54,19 +55,6 @@ def test_beam_reordered_rows_keep_their_own_state(tiny_tok: Any, tmp_path: Any) 
     assert _violated("200 mg") and not _violated("Tak mg")
 
 
-class Push:
-    """A stand-in for a model that wants to write ``text`` after the prompt."""
-
-    def __init__(self, tok: Any, text: str, prompt_len: int) -> None:
-        self.ids = _ids(tok, text)
-        self.prompt_len = prompt_len
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        scores = scores.clone()
-        k = input_ids.shape[1] - self.prompt_len
-        if k < len(self.ids):
-            scores[:, self.ids[k]] += 1000.0
-        return scores
 
 
 def _generate(lm: Any, tok: Any, prompts: list[str], push: str, shield: Any, n: int,

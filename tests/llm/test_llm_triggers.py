@@ -18,6 +18,7 @@ from speclang.llm.labels import match_need
 from speclang.llm.shield import SequenceTracker
 from speclang.llm.triggers import TriggerTables, ascii_fold_table
 from speclang.model import TextPattern
+from tests.llm.pushing import Push
 from tests.llm.test_llm_shield_props import MOD, PIECES, SPECS
 from tests.llm.test_llm_shield_props import shields as shields  # the fixture
 
@@ -190,19 +191,6 @@ def test_greedy_steps_pick_the_best_token_the_reference_allows(
 
 # --- 3. lazy and eager generate the same text -------------------------------------------------
 
-class Push:
-    """A stand-in for a model that wants to write ``text`` (boosts its next token)."""
-
-    def __init__(self, tok: Any, text: str, prompt_len: int) -> None:
-        self.ids = tok(text, add_special_tokens=False)["input_ids"]
-        self.prompt_len = prompt_len
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        scores = scores.clone()
-        k = input_ids.shape[1] - self.prompt_len
-        if k < len(self.ids):
-            scores[:, self.ids[k]] += 1000.0
-        return scores
 
 
 PUSH = " Take 200 mg. Oh damn, hell!! I am not a doctor. Take 5 mg."
