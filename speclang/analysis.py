@@ -298,12 +298,15 @@ class Program:
             elif isinstance(decl, S.DerivedDecl):
                 self._check_derived(unit, decl)
             elif isinstance(decl, S.DefDecl):
-                params = {p.name: p for p in decl.params or ()}
+                # Keep the *first* occurrence of each name, so the error
+                # lands on the repeat and the hint points back at the original.
+                params: dict[str, S.Ident] = {}
                 for p in decl.params or ():
-                    if params[p.name] is not p:
+                    first = params.setdefault(p.name, p)
+                    if first is not p:
                         self.diagnostics.append(error(
                             "E012", f'duplicate parameter "{p.name}"', p.span,
-                            f"first declared at {params[p.name].span}"))
+                            f"first declared at {first.span}"))
                 self._check_formula(unit, decl.body, set(params))
             elif isinstance(decl, S.SpecDecl):
                 self._check_formula(unit, decl.body, set())
