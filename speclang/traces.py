@@ -176,6 +176,51 @@ def read_trace(path: str | os.PathLike[str], props: Collection[str] | None) -> l
         raise TraceError(label, 0, "not a UTF-8 text file") from None
 
 
+Observation = tuple[frozenset[str], dict[str, object]]
+
+
+def observations(
+    path: str, allowed: Collection[str] | None, observables: Any
+) -> Iterator[Observation]:
+    """The steps of the trace ``path`` (``-``: standard input, answered line by line) as
+    ``(true propositions, observable values)``, for ``speclang monitor`` and ``speclang
+    explain`` alike, so that both accept exactly the same traces."""
+    import stat
+    import sys
+
+    if path != "-":
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except (OSError, ValueError):
+            regular = True  # let the reader report it
+        if regular:
+            # Validate every line first, keeping nothing, so that a bad line produces no
+            # partial output; then stream again. Memory stays constant (a whole 10^6-line
+            # trace used to be held as a list).
+            for _ in iter_observations(path, allowed, observables):
+                pass
+        yield from iter_observations(path, allowed, observables)
+        return
+    for number, text in enumerate(sys.stdin, start=1):
+        if text.strip():
+            yield parse_observation(text, allowed, observables, path="<stdin>", line=number)
+
+
+def letter_of(
+    true: frozenset[str], values: Mapping[str, object], derived: Mapping[str, Any]
+) -> frozenset[str]:
+    """The propositions true at one step: those the trace names, plus the derived ones
+    (``prop low = health < 30``, ``prop rude = reply matches /.../``) whose observable is
+    given in this step and satisfies the comparison or pattern. May raise
+    :class:`speclang.model.PatternTimeout` for a pattern that runs too long."""
+    computed = {
+        name
+        for name, d in derived.items()
+        if d.observable in values and d.evaluate(values[d.observable])
+    }
+    return frozenset(true | computed)
+
+
 # --- free formulas: which names a trace may mention ---------------------------------------
 
 

@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
         "--trace",
         required=True,
         metavar="TRACE.jsonl",
-        help='one JSON line per step: ["key", "door"] or {"lava": false}; - reads stdin',
+        help='one JSON line per step: ["key", "door"] or {"lava": false, "temp": 35.5} '
+        "(observables carry values, as for `speclang monitor`); - reads stdin",
     )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     add_alphabet_argument(p)
@@ -103,26 +104,34 @@ def _formula_with_spans(text: str, formula: Any, weak_next: bool) -> tuple[Any, 
 def run(args: argparse.Namespace) -> int:
     from speclang.compiler.explain import explain_trace
     from speclang.diagnostics import SpecErrors
-    from speclang.traces import IgnoredNames, TraceError, iter_trace, read_trace
+    from speclang.model import PatternTimeout
+    from speclang.traces import IgnoredNames, TraceError, letter_of, observations
 
     try:
         target, module, aut, allowed = _target(args)
     except SpecErrors as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    # The same reading and labelling as `speclang monitor` (observable values, derived and
+    # text propositions), so that explain accepts every trace monitor accepts.
+    observables = getattr(module, "observables", None) or {}
+    derived = getattr(module, "derived", None) or {}
+    ignored = IgnoredNames(aut.props, args.trace) if allowed is None else None
+    trace: list[frozenset[str]] = []
+    t = 0
     try:
-        if args.trace == "-":
-            trace = [step for _, step in iter_trace(sys.stdin, allowed, path="<stdin>")]
-        else:
-            trace = read_trace(args.trace, allowed)
+        for t, (true, values) in enumerate(observations(args.trace, allowed, observables), 1):
+            if ignored is not None:
+                ignored.check(t, true)
+                true = true & ignored.used
+            trace.append(letter_of(true, values, derived))
     except TraceError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    if allowed is None:
-        ignored = IgnoredNames(aut.props, args.trace)
-        for t, step in enumerate(trace, 1):
-            ignored.check(t, step)
-        trace = [step & ignored.used for step in trace]
+    except PatternTimeout as exc:
+        print(f"{args.trace}:{t}: error: {exc}; stopping rather than guessing the verdict",
+              file=sys.stderr)
+        return 1
     explanation = explain_trace(target, trace, module=module, automaton=aut)
     if args.format == "json":
         print(json.dumps(explanation.to_json(), indent=2))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from speclang.cli import SpecError, UsageError
@@ -84,39 +83,10 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str] | None, Any]:
         raise SpecError(str(exc)) from None
 
 
-Observation = tuple[frozenset[str], dict[str, object]]
-
-
-def _observations(
-    path: str, allowed: set[str] | None, observables: Any
-) -> Iterator[Observation]:
-    import os
-    import stat
-
-    from speclang.traces import iter_observations, parse_observation
-
-    if path != "-":
-        try:
-            regular = stat.S_ISREG(os.stat(path).st_mode)
-        except (OSError, ValueError):
-            regular = True  # let the reader report it
-        if regular:
-            # Validate every line first, keeping nothing, so that a bad line produces no
-            # partial output; then stream again. Memory stays constant (a whole 10^6-line
-            # trace used to be held as a list).
-            for _ in iter_observations(path, allowed, observables):
-                pass
-        yield from iter_observations(path, allowed, observables)
-        return
-    for number, text in enumerate(sys.stdin, start=1):
-        if text.strip():
-            yield parse_observation(text, allowed, observables, path="<stdin>", line=number)
-
-
 def run(args: argparse.Namespace) -> int:
     from speclang.diagnostics import SpecErrors
     from speclang.model import PatternTimeout
-    from speclang.traces import IgnoredNames, TraceError
+    from speclang.traces import IgnoredNames, TraceError, letter_of, observations
 
     try:
         aut, allowed, module = _monitor(args)
@@ -129,17 +99,11 @@ def run(args: argparse.Namespace) -> int:
     ignored = IgnoredNames(aut.props, args.trace) if allowed is None else None
     try:
         q = aut.initial
-        for t, (true, values) in enumerate(_observations(args.trace, allowed, observables), 1):
+        for t, (true, values) in enumerate(observations(args.trace, allowed, observables), 1):
             if ignored is not None:
                 ignored.check(t, true)
-            # Derived propositions (`prop low = health < 30`) hold when their observable
-            # is given in this step and satisfies the comparison.
-            computed = {
-                name
-                for name, d in derived.items()
-                if d.observable in values and d.evaluate(values[d.observable])
-            }
-            q = aut.step(q, [p for p in true | computed if p in index])
+            letter = letter_of(true, values, derived)
+            q = aut.step(q, [p for p in letter if p in index])
             record = {
                 "step": t,
                 "state": q,
