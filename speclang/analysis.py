@@ -427,6 +427,27 @@ class Program:
                         glued[id(node.operand)] = letter
         return glued
 
+    @staticmethod
+    def _spec_named(unit: Unit, name: str) -> Symbol | None:
+        """The spec called ``name`` in this file or a file it imports, if any.
+
+        Specs live in their own namespace, so a formula naming one finds no proposition;
+        recognising the case lets the error say why instead of guessing a close name."""
+        if name in unit.specs:
+            return unit.specs[name]
+        for imported in unit.imports.values():
+            if name in imported.specs:
+                return imported.specs[name]
+        return None
+
+    @staticmethod
+    def _spec_reference(name: str, span: Span, spec: Symbol) -> Diagnostic:
+        return error(
+            "E010", f'"{name}" is a spec, and specs cannot be referenced from formulas', span,
+            f"spec declared at {spec.span}; to share its formula, declare it with "
+            f"`def {name} = ...` (defs and specs have separate names) and use `{name}` "
+            "in each spec")
+
     def _check_formula(self, unit: Unit, f: S.Formula, params: set[str]) -> None:
         glued = self._glued_operators(unit, f)
         for node in S.walk(f):
@@ -439,6 +460,10 @@ class Program:
                 sym = unit.scope.get(node.name)
                 if sym is None:
                     if unit.incomplete:
+                        continue
+                    spec = self._spec_named(unit, node.name)
+                    if spec is not None:
+                        self.diagnostics.append(self._spec_reference(node.name, node.span, spec))
                         continue
                     letter = glued.get(id(node))
                     hint = (f'"{letter}{node.name}" reads as `{letter} {node.name}`: single '
@@ -465,6 +490,11 @@ class Program:
                         node.span, f"write {node.name} without (...)"))
                 elif sym is None:
                     if unit.incomplete:
+                        continue
+                    spec = self._spec_named(unit, node.name)
+                    if spec is not None:
+                        self.diagnostics.append(
+                            self._spec_reference(node.name, node.name_span, spec))
                         continue
                     templates = [n for n, s in unit.scope.items() if s.is_template]
                     self.diagnostics.append(error(
