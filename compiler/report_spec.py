@@ -31,8 +31,14 @@ h2 { font-size: 1.25em; border-bottom: 1px solid #cfd8dc; padding-bottom: 0.2em;
 .meta, .desc { color: #546e7a; }
 code, pre { font-family: "DejaVu Sans Mono", Menlo, monospace; font-size: 0.92em; }
 pre { background: #f5f7f8; padding: 0.6em 0.8em; overflow-x: auto; border-radius: 4px; }
-.picture { overflow-x: auto; margin: 1em 0; }
-.picture svg { max-width: 100%; height: auto; }
+/* Pictures keep their natural size (labels at the 10-14 pt dot drew them) inside a
+   scrolling box; shrinking a 20-state monitor to page width made its labels ~6 px. The
+   "fit to page width" checkbox is a CSS-only toggle, since the page carries no script. */
+.picture { overflow: auto; max-height: 80vh; margin: 0.3em 0 1em; border: 1px solid #eceff1; }
+.picture svg { display: block; }
+.fit { margin-left: 0; }
+.fit-label { color: #546e7a; font-size: 0.9em; }
+.fit:checked ~ .picture svg { width: 100%; height: auto; }
 table.states { border-collapse: collapse; margin: 0.5em 0 1em; }
 table.states th, table.states td { border: 1px solid #cfd8dc; padding: 0.25em 0.6em;
                                    text-align: left; vertical-align: top; }
@@ -129,7 +135,7 @@ def _source_text(module: Any, name: str) -> str | None:
     return "\n".join(lines)
 
 
-def _picture(aut: Automaton, hide_sink: bool) -> str:
+def _picture(name: str, aut: Automaton, hide_sink: bool) -> str:
     try:
         svg = inline_svg(to_svg(aut, hide_sink=hide_sink))
     except RenderUnavailable:
@@ -139,7 +145,11 @@ def _picture(aut: Automaton, hide_sink: bool) -> str:
             "made, so the picture is given as DOT text (render it with "
             f"<code>dot -Tsvg</code>):</p><pre>{dot}</pre>"
         )
-    return f'<div class="picture">{svg}</div>'
+    return (
+        f'<input type="checkbox" class="fit" id="fit-{_anchor(name)}">'
+        f'<label class="fit-label" for="fit-{_anchor(name)}">fit to page width</label>'
+        f'<div class="picture">{svg}</div>'
+    )
 
 
 def _state_table(aut: Automaton) -> str:
@@ -179,7 +189,7 @@ def _spec_section(module: Any, name: str, aut: Automaton, *, hide_sink: bool) ->
         f"{aut.n_states} states over {props}; initial verdict "
         f"{_badge(int(aut.verdicts[aut.initial]))}</p>"
     )
-    out.append(_picture(aut, hide_sink))
+    out.append(_picture(name, aut, hide_sink))
     out.append(_state_table(aut))
     out.append("</section>")
     return "\n".join(out)

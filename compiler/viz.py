@@ -34,7 +34,11 @@ _STYLE = {
 _FONT = "Helvetica"
 _RED = "#c62828"
 _WRAP_AT = 28
-_MAX_TITLE = 90
+# Titles are wrapped onto lines of about _TITLE_LINE characters rather than cut, so a long
+# formula is shown whole (a title cut at 90 characters hid half of t4's formula); only a
+# title longer than _MAX_TITLE (a generated formula nobody reads to the end) is cut.
+_TITLE_LINE = 72
+_MAX_TITLE = 600
 # Above this many states the layered `dot` layout takes minutes (every back edge becomes a
 # chain of virtual nodes); the force-directed `sfdp` lays out 500 states in about 2 s.
 LARGE = 60
@@ -99,6 +103,21 @@ def _title(aut: Automaton, title: str | None) -> str:
             formula = readable(formula)
         title = f"{aut.name}: {formula}" if aut.name and formula else aut.name or formula or ""
     return title if len(title) <= _MAX_TITLE else title[: _MAX_TITLE - 3] + "..."
+
+
+def _title_lines(title: str) -> list[str]:
+    """``title`` broken at spaces into lines of at most ``_TITLE_LINE`` characters (a word
+    longer than that keeps a line of its own)."""
+    lines: list[str] = []
+    line = ""
+    for word in title.split(" "):
+        if line and len(line) + 1 + len(word) > _TITLE_LINE:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return lines
 
 
 def to_dot(aut: Automaton, *, hide_sink: bool = False, title: str | None = None) -> str:
@@ -220,7 +239,8 @@ def _label(title: str, verdicts: list[int], any_accepting: bool, stubs: bool) ->
             '<td align="left">violating letters (sink hidden)</td>'
         )
     legend = "".join(cells)
-    head = f'<tr><td><font point-size="14">{html.escape(title)}</font></td></tr>' if title else ""
+    text = "<br/>".join(html.escape(line) for line in _title_lines(title))
+    head = f'<tr><td><font point-size="14">{text}</font></td></tr>' if title else ""
     return (
         '<<table border="0" cellborder="0" cellspacing="3" cellpadding="1">'
         f"{head}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -123,3 +124,31 @@ def test_saved_artifact_draws_like_its_spec(tmp_path, capsys):
     assert from_artifact == capsys.readouterr().out
     (tmp_path / "bad.json").write_text("{}")
     assert main(["viz", "--artifact", str(tmp_path / "bad.json")]) == 1
+
+
+@needs_dot
+def test_report_keeps_large_pictures_readable(tmp_path):
+    # t4 (minecraft) is 1785 pt wide: shrunk to page width its labels were ~6 px. The page
+    # must keep the SVG at its natural size inside a scrolling box, fitting it only on request,
+    # and the picture's title must carry the whole formula (it was cut at 90 characters).
+    out = tmp_path / "m.html"
+    assert main(["report-spec", str(ROOT / "examples" / "minecraft.spec"), "-o", str(out)]) == 0
+    page = out.read_text()
+    css = page[page.index("<style>") : page.index("</style>")]
+    assert re.search(r"\.picture \{[^}]*overflow: auto", css)
+    # The only rule that sizes the SVG to the page applies under the checked "fit" toggle.
+    sizing = re.findall(r"([^}\n]*svg[^{]*)\{([^}]*)\}", css)
+    for selector, body in sizing:
+        if "width" in body or "max-width" in body:
+            assert ":checked" in selector, (selector, body)
+    section = page[page.index('id="spec-t4"') :]
+    section = section[: section.index("</section>")]
+    assert 'class="fit"' in section and 'for="fit-spec-t4"' in section
+    m = re.search(r'<div class="picture"><svg width="(\d+)pt"', section)
+    assert m and int(m.group(1)) > 1000  # natural size kept, not rewritten
+    title = "".join(re.findall(r"<text[^>]*>([^<]*)</text>", section.split('<g id="node')[0]))
+    title = html.unescape(title)
+    whole = ("t4:", "G (creeper -> O (smith_table & O (iron & O wood)))", "(work_bench & O wood))")
+    for part in whole:
+        assert part in title, title
+    assert "..." not in title
