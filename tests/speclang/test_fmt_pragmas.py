@@ -79,3 +79,21 @@ def test_fmt_preserves_what_check_accepts(path: Path, data: st.DataObject) -> No
     out = _fmt(text)
     assert _errors(out, where) == [], out
     assert _formulas(out, where) == _formulas(text, where)
+
+
+def test_pragma_errors_are_located_and_name_both_pragmas(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 18: contradictory pragmas must be reported at the second one, naming the first;
+    # a pragma at the end of the file is refused where it stands, not applied retroactively.
+    from speclang.cli import main
+    p = tmp_path / "two.spec"
+    p.write_text("#pragma next = weak\n#pragma next = strong\nprops a\nspec s { X a }\n")
+    assert main(["check", str(p)]) == 1
+    err = "".join(capsys.readouterr())
+    assert f'{p}:2:9: error[E021]: contradictory pragma "next = strong"' in err
+    assert 'line 1 already says "next = weak"' in err
+    q = tmp_path / "late.spec"
+    q.write_text("props a\nspec s { X a }\n#pragma next = weak\n")
+    assert main(["check", str(q)]) == 1
+    err = "".join(capsys.readouterr())
+    assert f'{q}:3:9: error[E021]: pragma "next = weak" after the first declaration' in err
