@@ -255,43 +255,27 @@ def render_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_html(markdown: str, title: str) -> str:
-    body = []
-    in_table = False
-    for line in markdown.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if all(set(c) <= {"-"} for c in cells):
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-                body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells) + "</tr>")
-            else:
-                body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("!["):
-            src = line[line.index("(") + 1 : -1]
-            body.append(f'<p><img src="{html.escape(src)}" style="max-width:100%"></p>')
-        elif line:
-            body.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        body.append("</table>")
+def render_html(text: str, title: str) -> str:
+    """``summary.md`` as a standalone HTML page, through the ``markdown`` package (its
+    ``tables`` extension for the pipe tables), so code spans, emphasis and tables render."""
+    import markdown
+
+    md = markdown.Markdown(extensions=["tables"], output_format="html")
+    # Method, spec and run names come from the user's config: raw HTML in them is shown as
+    # text, never interpreted (the page is opened from disk next to the run's files).
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    body = md.convert(text)
     style = (
-        "body{font-family:sans-serif;max-width:1200px;margin:2em auto}"
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;line-height:1.4}"
         "table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "code{font-family:monospace;background:#f3f3f3;padding:0 3px}"
+        "img{max-width:100%}"
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+        f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speclang.agents.report import compare, mean_ci
+from speclang.agents.report import compare, mean_ci, render_html
 from speclang.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -166,3 +166,18 @@ def test_compare_reports_the_difference_with_a_welch_ci_and_hedges_g() -> None:
     assert res["hedges_g"] == pytest.approx(diff / sp * (1 - 3 / (4 * 11 - 9)))
     same = compare(np.zeros(4), np.zeros(4))
     assert same["welch_p"] == 1.0 and same["diff_ci"] == [0.0, 0.0]
+
+
+def test_summary_html_renders_the_markdown() -> None:
+    # summary.html showed `reward mode \`shaped\`` with its backticks: code spans, tables and
+    # images must render, and raw HTML from a user's names must be shown, not interpreted.
+    text = (
+        "# run <b>x</b>\n\nreward mode `shaped`, specs a -> b.\n\n"
+        "| metric | `dqn` |\n|---|---|\n| violations | 1.0 ± 0.5 |\n\n![v](violations.png)\n"
+    )
+    page = render_html(text, "run")
+    assert "<code>shaped</code>" in page and "<code>dqn</code>" in page
+    assert "<table>" in page and "<td>1.0 ± 0.5</td>" in page
+    assert '<img alt="v" src="violations.png"' in page
+    assert "`" not in page
+    assert "<b>" not in page and "&lt;b&gt;" in page
