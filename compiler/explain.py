@@ -118,6 +118,46 @@ class Cause:
         }
 
 
+@dataclass(frozen=True)
+class Pending:
+    """Why a trace that ends *presumably violated* is not accepted: the conjuncts whose own
+    monitor is not accepting at the end (each ``Blame.reason`` names what it still owes) and
+    a shortest continuation that would discharge them all (one guard per further step)."""
+
+    step: int  # the last step of the trace (0 for an empty trace)
+    owed: tuple[Blame, ...]
+    discharge: tuple[str, ...] | None  # None: no continuation is accepted
+
+    @property
+    def remedy(self) -> str:
+        d = self.discharge
+        if d is None:
+            return "no continuation discharges it"
+        if not d:
+            return "nothing more is needed"
+        if len(d) == 1:
+            return (
+                "one more step (any letter) would discharge it"
+                if d[0] == "true"
+                else f"one more step where `{d[0]}` holds would discharge it"
+            )
+        steps = ", then ".join(f"`{g}`" for g in d)
+        return f"{len(d)} more steps would discharge it, for example {steps}"
+
+    @property
+    def summary(self) -> str:
+        names = ", ".join(f"`{b.text}`" for b in self.owed) or "the spec"
+        return f"the trace ends at step {self.step} with {names} still owed; {self.remedy}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "summary": self.summary,
+            "discharge": None if self.discharge is None else list(self.discharge),
+            "conjuncts": [x.to_json() for x in self.owed],
+        }
+
+
 @dataclass
 class Explanation:
     name: str | None
@@ -126,6 +166,7 @@ class Explanation:
     cause: Cause | None
     initial_verdict: str
     sources: dict[str, str] = field(default_factory=dict)
+    pending: Pending | None = None  # set when the trace ends presumably violated
 
     @property
     def final_verdict(self) -> str:
@@ -139,6 +180,7 @@ class Explanation:
             "final_verdict": self.final_verdict,
             "steps": [s.to_json() for s in self.steps],
             "violation": None if self.cause is None else self.cause.to_json(),
+            "pending": None if self.pending is None else self.pending.to_json(),
         }
 
     def render(self) -> str:
@@ -153,10 +195,18 @@ class Explanation:
         out = [ln.rstrip() for ln in lines]
         title = f"spec {self.name}" if self.name else f"formula {readable(self.formula)}"
         if self.cause is None:
-            out.append(
-                f"{title}: no violation ({self.final_verdict} after {len(self.steps)} "
-                f"{'step' if len(self.steps) == 1 else 'steps'})"
-            )
+            after = f"after {len(self.steps)} {'step' if len(self.steps) == 1 else 'steps'}"
+            if self.pending is None:
+                out.append(f"{title}: no violation ({self.final_verdict} {after})")
+            else:
+                # Nothing has failed for good, but the trace as it stands is rejected: say
+                # what it still owes rather than only "no violation".
+                out.append(
+                    f"{title}: no definite violation, but {self.final_verdict} {after}: "
+                    "an obligation is still open at the end of the trace"
+                )
+                out.append("")
+                out.append(_render_pending(self.pending, title, self.sources))
             return "\n".join(out)
         out.append("")
         out.append(_render_cause(self.cause, title, self.sources))
@@ -186,6 +236,21 @@ def _render_cause(cause: Cause, title: str, sources: Mapping[str, str]) -> str:
         text = render(d, sources.get(b.span.path) if b.span else None)
         out.append(text + f"\n  = cause: {b.reason}")
     return "\n\n".join(out)
+
+
+def _render_pending(pending: Pending, title: str, sources: Mapping[str, str]) -> str:
+    from speclang.diagnostics import Diagnostic, render
+
+    if not pending.owed:
+        return f"note[pending]: {title} is still owed at the end of the trace; {pending.remedy}"
+    out = []
+    for b in pending.owed:
+        msg = f"`{b.text}` of {title} is still owed at the end of the trace (step {pending.step})"
+        d = Diagnostic("note", "pending", msg, b.span)
+        text = render(d, sources.get(b.span.path) if b.span else None)
+        out.append(text + f"\n  = owed: {b.reason}")
+    out.append(f"  = to discharge: {pending.remedy}")
+    return "\n\n".join(out[:-1]) + "\n" + out[-1]
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -281,6 +346,9 @@ def explain_trace(
         )
         if cause is None and v is Verdict.VIOLATED:
             cause = find_cause(parts, letters[:t])
+    pending = None
+    if cause is None and aut.verdict(q) is Verdict.PRESUMABLY_VIOLATED:
+        pending = find_pending(parts, letters, aut, q)
     sources = dict(getattr(module, "sources", None) or {})
     return Explanation(
         name=name or (spec if spec else None),
@@ -289,7 +357,56 @@ def explain_trace(
         cause=cause,
         initial_verdict=aut.verdict(aut.initial).label,
         sources=sources,
+        pending=pending,
     )
+
+
+def find_pending(
+    parts: Sequence[Part], trace: Sequence[Letter], aut: Automaton, q: int
+) -> Pending:
+    """What a trace ending in the non-accepting state ``q`` of ``aut`` still owes: the
+    conjuncts whose own monitor does not accept the trace, each with its remaining
+    obligation, and a shortest continuation to an accepting state of the whole spec (so it
+    discharges every owed conjunct together, not each one on its own)."""
+    owed = []
+    for i, part in enumerate(parts):
+        sub = _compiled(part.formula)
+        p = sub.initial
+        for letter in trace:
+            p = _step(sub, p, letter)
+        if sub.accepting[p]:
+            continue
+        residual = readable(sub.residuals[p]) if p < len(sub.residuals) else ""
+        reason = f"remaining obligation `{residual or part.text}`"
+        owed.append(Blame(i, part.text, to_text(part.formula), part.span, reason))
+    return Pending(len(trace), tuple(owed), discharge(aut, q))
+
+
+def discharge(aut: Automaton, q: int) -> tuple[str, ...] | None:
+    """Guards of a shortest path from ``q`` to an accepting state (``()`` when ``q``
+    accepts, ``None`` when none is reachable), by breadth-first search."""
+    from collections import deque
+
+    from speclang.compiler.guards import edge_guards
+
+    if aut.accepting[q]:
+        return ()
+    parent: dict[int, tuple[int, str]] = {q: (q, "")}
+    queue = deque([q])
+    while queue:
+        s = queue.popleft()
+        for t, guard in edge_guards(aut, s).items():
+            if t in parent:
+                continue
+            parent[t] = (s, guard)
+            if aut.accepting[t]:
+                path = []
+                while t != q:
+                    t, g = parent[t]
+                    path.append(g)
+                return tuple(reversed(path))
+            queue.append(t)
+    return None
 
 
 def find_cause(parts: Sequence[Part], prefix: Sequence[Letter]) -> Cause:
