@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from speclang.compiler.automaton import Automaton, Verdict
-from speclang.compiler.ir import FALSE, TRUE, And, Formula, Op, Or, to_text
+from speclang.compiler.ir import FALSE, TRUE, Formula, Op, Or, to_text
 
 if TYPE_CHECKING:
     from speclang.diagnostics import Span
@@ -466,9 +466,12 @@ def _implication(f: Formula) -> tuple[Formula, Formula] | None:
         return None
     negs = [a.args[0] for a in f.args if a.op is Op.NOT]
     rest = [a for a in f.args if a.op is not Op.NOT]
-    if not negs or not rest:
+    # Only one negated member: `!a | !b | c` shown as `a & b -> c` would parse back as
+    # `!(a & b) | c`, a different formula (the IR does not push negations inward), and
+    # explanations must quote formulas that mean what the compiler saw.
+    if len(negs) != 1 or not rest:
         return None
-    return And(*negs), Or(*rest)
+    return negs[0], Or(*rest)
 
 
 def _prec(f: Formula) -> int:
