@@ -6,7 +6,8 @@ default is a callable ``(args) -> int`` returning the exit code. Modules are lis
 ``COMMANDS``; heavy imports (numpy tables, torch, gymnasium) belong inside ``func`` so that
 ``speclang check`` stays fast.
 
-Exit codes: 0 ok, 1 spec errors (diagnostics printed), 2 usage errors. No Python traceback
+Exit codes: 0 ok, 1 spec errors (diagnostics printed), 2 usage errors (also: an optional
+dependency is missing; the message names the extra that installs it). No Python traceback
 ever reaches the user: unexpected exceptions are reported as an internal error (exit 3), with
 the traceback only under ``SPECLANG_DEBUG=1``.
 """
@@ -36,6 +37,38 @@ COMMANDS: tuple[str, ...] = (
 )
 
 EXIT_OK, EXIT_SPEC_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+# The top-level import name of every optional dependency, by the extra of pyproject.toml that
+# installs it (tests/speclang/test_cli_extras.py keeps this in step with pyproject.toml). A
+# light install (`pip install speclang`) lacks them, and a command that needs one must say
+# which extra to install rather than report a ModuleNotFoundError as a bug.
+EXTRA_MODULES: dict[str, frozenset[str]] = {
+    "rl": frozenset({
+        "gymnasium", "minigrid", "vizdoom", "torch", "tqdm", "tensorboard", "matplotlib",
+        "scipy", "statsmodels", "PIL",
+    }),
+    "llm": frozenset({"transformers", "torch", "tokenizers", "peft", "accelerate", "gguf"}),
+    "viz": frozenset({"graphviz"}),
+    "testing": frozenset({"hypothesis"}),
+}
+
+# The extra each command needs beyond the core install. It decides the advice when a missing
+# module belongs to several extras (torch is in both rl and llm).
+COMMAND_EXTRAS: dict[str, str] = {"train": "rl", "report": "rl", "render": "rl", "chat": "llm"}
+
+
+def missing_extra(command: str, exc: ModuleNotFoundError) -> str | None:
+    """The message for a ``ModuleNotFoundError`` raised while running ``command``, when the
+    missing module is an optional dependency: which extra to install, and how. ``None`` when the
+    module is not optional (then it is a bug, and the caller reports it as one)."""
+    top = (exc.name or "").split(".")[0]
+    owners = [extra for extra, modules in EXTRA_MODULES.items() if top in modules]
+    if not owners:
+        return None
+    wanted = COMMAND_EXTRAS.get(command)
+    extra = wanted if wanted in owners else owners[0]
+    return (f"speclang {command} needs the [{extra}] extra ({top} is not installed): "
+            f"pip install 'speclang[{extra}]'")
 
 
 class UsageError(Exception):
@@ -98,15 +131,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except ModuleNotFoundError as exc:
+        message = missing_extra(args.command, exc)
+        if message is None:
+            return _internal_error(args.command, exc)
+        print(message, file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - last line of defence: never a raw traceback
-        if os.environ.get("SPECLANG_DEBUG"):
-            traceback.print_exc()
-        print(
-            f"speclang {args.command}: internal error: {type(exc).__name__}: {exc}\n"
-            "  (this is a bug in speclang; rerun with SPECLANG_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+        return _internal_error(args.command, exc)
+
+
+def _internal_error(command: str, exc: BaseException) -> int:
+    if os.environ.get("SPECLANG_DEBUG"):
+        traceback.print_exc()
+    print(
+        f"speclang {command}: internal error: {type(exc).__name__}: {exc}\n"
+        "  (this is a bug in speclang; rerun with SPECLANG_DEBUG=1 for the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

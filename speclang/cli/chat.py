@@ -45,12 +45,10 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
     if args.spec not in module.specs:
         known = ", ".join(module.specs) or "none"
         raise SpecError(f"{args.file}: no spec named {args.spec!r}; specs: {known}")
-    try:
-        from speclang.llm.chat import ChatSession
-        from speclang.llm.monitor import TextMonitor
-    except ImportError as exc:
-        raise SpecError(f"speclang chat needs the llm extra ({exc.name} is missing): "
-                        "pip install 'speclang[llm]'") from None
+    # Without the llm extra this raises ModuleNotFoundError, which speclang.cli.main turns
+    # into the advice to install it (exit 2).
+    from speclang.llm.chat import ChatSession
+    from speclang.llm.monitor import TextMonitor
     try:
         monitor = TextMonitor.from_module(module, args.spec, unit=args.unit)
     except ValueError as exc:

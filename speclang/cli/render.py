@@ -46,10 +46,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-steps and --fps must be >= 1")
     if args.model is not None and not Path(args.model).is_file():
         raise SpecError(f"{args.model}: no such checkpoint")
-    try:
-        import vizdoom  # noqa: F401
-    except ImportError:
-        raise SpecError("speclang render needs vizdoom: pip install 'speclang[rl]'") from None
+    # Before any work: without the rl extra this raises ModuleNotFoundError, which
+    # speclang.cli.main turns into the advice to install it (exit 2).
+    import vizdoom  # noqa: F401
+
     import speclang
     from speclang.agents.vizdoom.render import CheckpointError, load_checkpoint, record, save_gif
 
