@@ -45,7 +45,7 @@ EXIT_OK, EXIT_SPEC_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXTRA_MODULES: dict[str, frozenset[str]] = {
     "rl": frozenset({
         "gymnasium", "minigrid", "vizdoom", "torch", "tqdm", "tensorboard", "matplotlib",
-        "scipy", "statsmodels", "PIL",
+        "scipy", "statsmodels", "PIL", "markdown",
     }),
     "llm": frozenset({"transformers", "torch", "tokenizers", "peft", "accelerate", "gguf"}),
     "viz": frozenset({"graphviz"}),
