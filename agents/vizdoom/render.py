@@ -8,7 +8,6 @@ conjunct broke and why), so a viewer sees what the safeguard saw.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,15 @@ VERDICT_COLOURS = {
     "violated": (230, 50, 50),
 }
 SCALE = 2
-PANEL_HEIGHT = 96
+# The text panel under the picture: Pillow's built-in scalable font (no system font needed)
+# at 13 px on 18 px lines, so the lines have air between them; the bitmap default was 11 px
+# on 12 px lines and hard to read in a GIF. Three status lines, then up to four lines of the
+# violation's explanation, wrapped to the frame's width.
+FONT_SIZE = 13
+LINE_HEIGHT = 18
+PAD = 6
+WHY_LINES = 4
+PANEL_HEIGHT = 2 * PAD + LINE_HEIGHT * (3 + WHY_LINES)
 
 
 @dataclass
@@ -78,7 +85,6 @@ class Policy:
         self.agent: Any = None
         self.frame_stack, self.downscale = 4, 4
         if model is not None:
-
             from .ppo import Agent
 
             ckpt = load_checkpoint(model)
@@ -142,6 +148,48 @@ def record(
     return ep
 
 
+def _font() -> Any:
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=FONT_SIZE)
+
+
+def _wrap(text: str, font: Any, width: float) -> list[str]:
+    """``text`` broken at spaces into lines no wider than ``width`` pixels in ``font``."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if line and font.getlength(candidate) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    if line:
+        lines.append(line)
+    return lines
+
+
+def panel_lines(
+    step: int, info: dict[str, Any], why: str | None, font: Any, width: float
+) -> list[tuple[str, tuple[int, int, int]]]:
+    """The panel's lines and their colours, top to bottom (at most ``3 + WHY_LINES``)."""
+    sg = info["safeguard"]
+    true = sorted(p for p, v in sg["labels"].items() if v)
+    lines = [
+        (f"step {step}  spec {sg['spec']}  state q{sg['state']}", (235, 235, 235)),
+        (sg["verdict"].replace("_", " "), VERDICT_COLOURS.get(sg["verdict"], (255, 255, 255))),
+        (f"health {info['health']:.0f}  true: {', '.join(true) or '-'}", (200, 200, 200)),
+    ]
+    if why:
+        wrapped = _wrap(why, font, width)
+        if len(wrapped) > WHY_LINES:
+            wrapped = wrapped[:WHY_LINES]
+            wrapped[-1] = wrapped[-1] + " \u2026"
+        lines += [(line, (255, 120, 120)) for line in wrapped]
+    return lines
+
+
 def _annotate(rgb: np.ndarray, step: int, info: dict[str, Any], why: str | None) -> np.ndarray:
     from PIL import Image, ImageDraw
 
@@ -150,21 +198,12 @@ def _annotate(rgb: np.ndarray, step: int, info: dict[str, Any], why: str | None)
     img = Image.new("RGB", (w * SCALE, h * SCALE + PANEL_HEIGHT), (20, 20, 20))
     img.paste(game, (0, 0))
     d = ImageDraw.Draw(img)
-    sg = info["safeguard"]
-    colour = VERDICT_COLOURS.get(sg["verdict"], (255, 255, 255))
+    colour = VERDICT_COLOURS.get(info["safeguard"]["verdict"], (255, 255, 255))
     d.rectangle([0, 0, w * SCALE - 1, h * SCALE - 1], outline=colour, width=3)
-    y = h * SCALE + 3
-    d.text((4, y), f"step {step}  spec {sg['spec']}  state q{sg['state']}", fill=(235, 235, 235))
-    d.text((4, y + 12), sg["verdict"].replace("_", " "), fill=colour)
-    true = sorted(p for p, v in sg["labels"].items() if v)
-    d.text(
-        (4, y + 24),
-        f"health {info['health']:.0f}  true: {', '.join(true) or '-'}",
-        fill=(200, 200, 200),
-    )
-    if why:
-        for i, line in enumerate(textwrap.wrap(why, width=52)[:4]):
-            d.text((4, y + 38 + 12 * i), line, fill=(255, 120, 120))
+    font = _font()
+    y = h * SCALE + PAD
+    for i, (text, fill) in enumerate(panel_lines(step, info, why, font, w * SCALE - 2 * PAD)):
+        d.text((PAD, y + i * LINE_HEIGHT), text, fill=fill, font=font)
     return np.asarray(img)
 
 

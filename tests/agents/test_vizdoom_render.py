@@ -10,7 +10,12 @@ PIL = pytest.importorskip("PIL")
 
 from PIL import Image  # noqa: E402
 
-from speclang.agents.vizdoom.render import PANEL_HEIGHT, VERDICT_COLOURS  # noqa: E402
+from speclang.agents.vizdoom.render import (  # noqa: E402
+    PANEL_HEIGHT,
+    SCALE,
+    VERDICT_COLOURS,
+    _annotate,
+)
 from speclang.agents.vizdoom.specs import DEFAULT_SPEC  # noqa: E402
 from speclang.cli import main  # noqa: E402
 
@@ -77,8 +82,18 @@ def test_render_refuses_a_malicious_checkpoint(tmp_path, capsys):
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pt"
     torch.save({"state_dict": _Payload(str(marker)), "shape": [4, 30, 40, 2, 3, 64]}, evil)
-    rc = main(["render", str(DEFAULT_SPEC), "--spec", "s0", "--out",
-               str(tmp_path / "x.gif"), "--model", str(evil)])
+    rc = main(
+        [
+            "render",
+            str(DEFAULT_SPEC),
+            "--spec",
+            "s0",
+            "--out",
+            str(tmp_path / "x.gif"),
+            "--model",
+            str(evil),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 1, err
     assert not marker.exists(), "the checkpoint's payload ran"
@@ -92,6 +107,49 @@ def test_load_checkpoint_reads_a_real_checkpoint(tmp_path):
     from speclang.agents.vizdoom.render import load_checkpoint
 
     path = tmp_path / "ok.pt"
-    torch.save({"state_dict": {"w": torch.zeros(2)}, "shape": [4, 30, 40, 2, 3, 64],
-                "fear_network": "shared", "specs": ["s0"], "show_monitor": True}, path)
+    torch.save(
+        {
+            "state_dict": {"w": torch.zeros(2)},
+            "shape": [4, 30, 40, 2, 3, 64],
+            "fear_network": "shared",
+            "specs": ["s0"],
+            "show_monitor": True,
+        },
+        path,
+    )
     assert load_checkpoint(path)["shape"] == [4, 30, 40, 2, 3, 64]
+
+
+def test_overlay_lines_are_readable_and_apart():
+    # The panel text was Pillow's 11 px bitmap font on 12 px lines: glyphs of adjacent lines
+    # nearly touched. Each drawn line must be its own band of rows, at least 9 px tall (12 px
+    # for the first, which has ascenders and descenders), with 3 background rows between.
+    info = {
+        "safeguard": {
+            "spec": "s0",
+            "state": 1,
+            "verdict": "violated",
+            "labels": {"poison": True, "hurt": False},
+        },
+        "health": 87.0,
+    }
+    why = "G !poison was violated at step 51: poison held (the agent drank a vial). " * 3
+    frame = _annotate(np.zeros((120, 160, 3), np.uint8), 51, info, why)
+    panel = frame[120 * SCALE :]
+    assert panel.shape[0] == PANEL_HEIGHT
+    inked = (panel != (20, 20, 20)).any(axis=2).any(axis=1)
+    assert not inked[0] and not inked[-1]  # no line cut at the panel's edges
+    bands, start = [], None
+    for row, ink in enumerate(inked):
+        if ink and start is None:
+            start = row
+        elif not ink and start is not None:
+            bands.append((start, row))
+            start = None
+    assert len(bands) == 7, bands  # 3 status lines + 4 lines of explanation
+    assert all(end - begin >= 9 for begin, end in bands), bands
+    assert bands[0][1] - bands[0][0] >= 12, bands
+    gaps = [b[0] - a[1] for a, b in zip(bands, bands[1:], strict=False)]
+    assert min(gaps) >= 3, gaps
+    # Wrapped to the frame: nothing drawn in the right margin.
+    assert not (panel[:, -3:] != (20, 20, 20)).any()
