@@ -133,44 +133,69 @@ def traces(
     return biased()
 
 
-_UNARY: tuple[Callable[[Formula], Formula], ...] = (
-    ir.Not, ir.Next, ir.WeakNext, ir.Yesterday, ir.WeakYesterday,
-    ir.Eventually, ir.Always, ir.Once, ir.Historically,
+_BOOL_UNARY: tuple[Callable[[Formula], Formula], ...] = (ir.Not,)
+_FUTURE_UNARY: tuple[Callable[[Formula], Formula], ...] = (
+    ir.Next, ir.WeakNext, ir.Eventually, ir.Always,
 )
-_BINARY: tuple[Callable[[Formula, Formula], Formula], ...] = (
-    ir.And, ir.Or, ir.Implies, ir.Iff, ir.Xor, ir.Until, ir.Release, ir.Since, ir.Trigger,
-    ir.WeakUntil, ir.StrongRelease,
+_PAST_UNARY: tuple[Callable[[Formula], Formula], ...] = (
+    ir.Yesterday, ir.WeakYesterday, ir.Once, ir.Historically,
 )
+_BOOL_BINARY: tuple[Callable[[Formula, Formula], Formula], ...] = (
+    ir.And, ir.Or, ir.Implies, ir.Iff, ir.Xor,
+)
+_FUTURE_BINARY: tuple[Callable[[Formula, Formula], Formula], ...] = (
+    ir.Until, ir.Release, ir.WeakUntil, ir.StrongRelease,
+)
+_PAST_BINARY: tuple[Callable[[Formula, Formula], Formula], ...] = (ir.Since, ir.Trigger)
 
 
 def formulas(props: Sequence[str], max_depth: int = 3) -> st.SearchStrategy[Formula]:
     """Formulas over ``props`` with every core and derived operator (including bounded
     ``F[a,b]``/``G[a,b]``/``X[n]`` and ``last``/``end``/``first``), nested at most
-    ``max_depth`` operators deep."""
+    ``max_depth`` operators deep.
+
+    Only formulas the compiler accepts are drawn: the arguments of past operators
+    (``Y``, ``Z``, ``O``, ``H``, ``S``, ``T``) are themselves pure past, because the compiler
+    rejects future operators under past ones (``Y WX false`` raises ``UnsupportedFormula``)."""
     if not props:
         raise ValueError("formulas() needs at least one proposition")
-    leaves = st.one_of(
-        st.sampled_from([ir.Atom(p) for p in sorted(set(props))]),
-        st.sampled_from([ir.TRUE, ir.FALSE, ir.LAST, ir.END, ir.FIRST]),
-    )
+    atoms = [ir.Atom(p) for p in sorted(set(props))]
+    any_leaves = st.one_of(st.sampled_from(atoms),
+                           st.sampled_from([ir.TRUE, ir.FALSE, ir.LAST, ir.END, ir.FIRST]))
+    past_leaves = st.one_of(st.sampled_from(atoms),
+                            st.sampled_from([ir.TRUE, ir.FALSE, ir.FIRST]))
+    bounds = st.tuples(st.integers(0, 2), st.integers(0, 2)).map(lambda t: (t[0], t[0] + t[1]))
+    # one strategy per (depth, past only), built once: each level refers to the one below
+    memo: dict[tuple[int, bool], st.SearchStrategy[Formula]] = {}
 
-    def level(depth: int) -> st.SearchStrategy[Formula]:
+    def level(depth: int, past_only: bool) -> st.SearchStrategy[Formula]:
+        key = (depth, past_only)
+        if key in memo:
+            return memo[key]
+        leaves = past_leaves if past_only else any_leaves
         if depth == 0:
+            memo[key] = leaves
             return leaves
-        sub = level(depth - 1)
-        bounds = st.tuples(st.integers(0, 2), st.integers(0, 2)).map(
-            lambda t: (t[0], t[0] + t[1])
-        )
-        return st.one_of(
+        sub, past = level(depth - 1, past_only), level(depth - 1, True)
+        parts = [
             leaves,
-            st.builds(lambda f, a: f(a), st.sampled_from(_UNARY), sub),
-            st.builds(lambda f, a, b: f(a, b), st.sampled_from(_BINARY), sub, sub),
-            st.builds(lambda b, a: ir.BoundedEventually(b[0], b[1], a), bounds, sub),
-            st.builds(lambda b, a: ir.BoundedAlways(b[0], b[1], a), bounds, sub),
-            st.builds(lambda n, a: ir.NextN(n, a), st.integers(1, 2), sub),
-        )
+            st.builds(lambda f, a: f(a), st.sampled_from(_BOOL_UNARY), sub),
+            st.builds(lambda f, a, b: f(a, b), st.sampled_from(_BOOL_BINARY), sub, sub),
+            st.builds(lambda f, a: f(a), st.sampled_from(_PAST_UNARY), past),
+            st.builds(lambda f, a, b: f(a, b), st.sampled_from(_PAST_BINARY), past, past),
+        ]
+        if not past_only:
+            parts += [
+                st.builds(lambda f, a: f(a), st.sampled_from(_FUTURE_UNARY), sub),
+                st.builds(lambda f, a, b: f(a, b), st.sampled_from(_FUTURE_BINARY), sub, sub),
+                st.builds(lambda b, a: ir.BoundedEventually(b[0], b[1], a), bounds, sub),
+                st.builds(lambda b, a: ir.BoundedAlways(b[0], b[1], a), bounds, sub),
+                st.builds(lambda n, a: ir.NextN(n, a), st.integers(1, 2), sub),
+            ]
+        memo[key] = st.one_of(*parts)
+        return memo[key]
 
-    return level(max_depth)
+    return level(max_depth, False)
 
 
 def _exact_horizon(n_states: int, n_props: int) -> int | None:

@@ -14,7 +14,7 @@ PAGE = ROOT / "docs" / "testing.md"
 def docs_namespace(monkeypatch: pytest.MonkeyPatch) -> dict:
     monkeypatch.chdir(ROOT)  # the page loads examples/ relative to the repository root
     blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), flags=re.S)
-    assert len(blocks) == 2, "docs/testing.md should hold two runnable python blocks"
+    assert len(blocks) == 3, "docs/testing.md should hold three runnable python blocks"
     ns: dict = {"__name__": "docs_testing"}
     for block in blocks:
         exec(compile(block, str(PAGE), "exec"), ns)

@@ -88,6 +88,17 @@ def test_formulas_use_every_operator_and_only_given_props():
     assert seen_ops == set(ir.Op)
 
 
+def test_every_generated_formula_compiles():
+    """formulas() draws only what the compiler accepts (it once drew `Y WX false`: a future
+    operator under a past one, which compile_formula rejects with UnsupportedFormula)."""
+    @settings(max_examples=300, database=None, derandomize=True, deadline=None)
+    @given(formulas(["p", "q"], max_depth=3))
+    def compiles(f):
+        compile_formula(f)
+
+    compiles()
+
+
 def violation_rate(aut, biased: bool) -> float:
     hits: list[bool] = []
 
