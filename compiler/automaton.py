@@ -52,6 +52,7 @@ class Automaton:
     accepting: np.ndarray  # bool[n]
     verdicts: np.ndarray  # int8[n], Verdict codes
     residuals: tuple[str, ...]  # per state: remaining obligation, in speclang syntax
+    # (past specs: followed by what the state remembers, compiler.memory.REMEMBERS)
     dd_var: np.ndarray  # int32[m]; -1 marks a leaf
     dd_lo: np.ndarray  # int32[m]; child when false, or the target state of a leaf
     dd_hi: np.ndarray  # int32[m]; child when true (unused for leaves)

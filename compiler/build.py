@@ -10,8 +10,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from speclang.compiler import ir
-from speclang.compiler.automaton import Automaton
+from speclang.compiler import ir, memory
+from speclang.compiler.automaton import Automaton, Verdict
 from speclang.compiler.budget import Budget, BudgetExceeded
 from speclang.compiler.classes import attach_letter_classes
 from speclang.compiler.minimise import Diagram, Minimal, minimise
@@ -158,10 +158,24 @@ def _build(formula: ir.Formula, budget: Budget, name: str | None,
     budget.check_time()
     original = ir.to_text(formula)
     residuals = []
-    for r in m.representative:
+    for q, r in enumerate(m.representative):
         budget.check_time()  # a residual's text may take up to ~0.1 s (ir.MAX_TEXT)
-        residuals.append(original if int(r) == 0 or formula.is_pure_past
-                         else ir.to_text(ex.residuals[int(r)]))
+        bits = ex.past_bits[int(r)]
+        verdict = int(m.verdicts[q])
+        if verdict == Verdict.SATISFIED:
+            text = "true"  # every continuation is accepted: nothing is owed
+        elif verdict == Verdict.VIOLATED:
+            text = "false"
+        elif int(r) == 0:
+            text = original
+        elif bits is not None:
+            # the residual alone repeats the past subformulas whatever was seen: fold in
+            # what the state remembers (compiler.memory)
+            text = memory.state_text(ex.residuals[int(r)], bits, ex.temporal,
+                                     formula.is_pure_past)
+        else:
+            text = ir.to_text(ex.residuals[int(r)])
+        residuals.append(text)
     return automaton_from_minimal(
         m, ex.props, residuals, budget, name=name, formula=original, source_hash=source_hash,
         meta={"explored_states": len(ex.roots)},

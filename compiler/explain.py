@@ -514,15 +514,26 @@ def show(f: Formula) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def readable(residual: str) -> str:
-    """A residual obligation (speclang text from the compiler) shown with implications."""
+    """A residual obligation (speclang text from the compiler) shown with implications;
+    the facts a past formula's state remembers (``compiler.memory``) are shown the same way."""
     if not residual:
         return residual
+    from speclang.compiler.memory import REMEMBERS
+
+    owed, sep, facts = residual.partition(REMEMBERS)
+    if sep and facts.endswith("]"):
+        shown = ", ".join(_readable_formula(x) for x in facts[:-1].split(", "))
+        return f"{_readable_formula(owed)}{sep}{shown}]"
+    return _readable_formula(residual)
+
+
+def _readable_formula(text: str) -> str:
     import speclang
 
     try:
-        return show(speclang.parse_formula(residual))
+        return show(speclang.parse_formula(text))
     except speclang.SpecErrors:
-        return residual
+        return text
 
 
 # --- three-valued evaluation on a prefix -----------------------------------------------------

@@ -52,6 +52,10 @@ class Explored:
     accepting: list[bool]
     residuals: list[Formula]
     leaf_states: list[int]
+    # With past operators: per state, the previous-step values of ``temporal`` (the temporal
+    # past subformulas) that it keeps; None for the initial state and past-free formulas.
+    past_bits: list[tuple[bool, ...] | None]
+    temporal: list[Formula]
 
 
 _land = residuals.conj
@@ -230,6 +234,7 @@ class _Explorer:
         keys: list[Hashable] = [_INIT]
         ids: dict[Hashable, int] = {_INIT: 0}
         residuals: list[Formula] = [self.start]
+        past_bits: list[tuple[bool, ...] | None] = [None]
         accepting: list[bool] = []
         roots: list[int] = []
         budget = self.budget
@@ -254,6 +259,7 @@ class _Explorer:
                 ids[key] = q
                 keys.append(key)
                 residuals.append(f)
+                past_bits.append(key[1] if self.has_past else None)  # type: ignore[index]
             return q
 
         walked: set[int] = set()
@@ -303,6 +309,7 @@ class _Explorer:
                             ids[g] = len(keys)
                             keys.append(g)
                             residuals.append(g)
+                            past_bits.append(None)
                     else:
                         # Children already walked would be skipped when popped: do not
                         # push them at all (same visit order, far fewer pops).
@@ -317,9 +324,11 @@ class _Explorer:
                 budget.check_time()
         budget.check_time()
         if self.has_past:
-            return Explored(self.props, self.sdd, roots, accepting, residuals, self.sdd.values)
+            return Explored(self.props, self.sdd, roots, accepting, residuals, self.sdd.values,
+                            past_bits, self.temporal)
         labels = [ids.get(v, -1) if isinstance(v, Formula) else -1 for v in fvalues]
-        return Explored(self.props, self.fdd, roots, accepting, residuals, labels)
+        return Explored(self.props, self.fdd, roots, accepting, residuals, labels, past_bits,
+                        self.temporal)
 
 
 def explore(formula: Formula, budget: Budget) -> Explored:
