@@ -18,6 +18,7 @@ from speclang.compiler.viz import (
     RenderUnavailable,
     inline_svg,
     residual_text,
+    source_title,
     to_dot,
     to_svg,
 )
@@ -135,11 +136,11 @@ def _source_text(module: Any, name: str) -> str | None:
     return "\n".join(lines)
 
 
-def _picture(name: str, aut: Automaton, hide_sink: bool) -> str:
+def _picture(name: str, aut: Automaton, hide_sink: bool, title: str | None) -> str:
     try:
-        svg = inline_svg(to_svg(aut, hide_sink=hide_sink))
+        svg = inline_svg(to_svg(aut, hide_sink=hide_sink, title=title))
     except RenderUnavailable:
-        dot = html.escape(to_dot(aut, hide_sink=hide_sink))
+        dot = html.escape(to_dot(aut, hide_sink=hide_sink, title=title))
         return (
             '<p class="meta">Graphviz <code>dot</code> was not installed when this page was '
             "made, so the picture is given as DOT text (render it with "
@@ -189,7 +190,9 @@ def _spec_section(module: Any, name: str, aut: Automaton, *, hide_sink: bool) ->
         f"{aut.n_states} states over {props}; initial verdict "
         f"{_badge(int(aut.verdicts[aut.initial]))}</p>"
     )
-    out.append(_picture(name, aut, hide_sink))
+    # The picture's title is the formula as written (bounded operators as `F[0,3]`), not
+    # the compiled text, which unrolls them into chains of `X`.
+    out.append(_picture(name, aut, hide_sink, source_title(spec) if spec else None))
     out.append(_state_table(aut))
     out.append("</section>")
     return "\n".join(out)

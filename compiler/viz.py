@@ -15,7 +15,7 @@ import html
 import shutil
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from speclang.compiler.guards import edge_guards
 
@@ -103,6 +103,36 @@ def _title(aut: Automaton, title: str | None) -> str:
             formula = readable(formula)
         title = f"{aut.name}: {formula}" if aut.name and formula else aut.name or formula or ""
     return title if len(title) <= _MAX_TITLE else title[: _MAX_TITLE - 3] + "..."
+
+
+def _wrapped_in_parens(text: str) -> bool:
+    """Whether ``text`` is a prefix (operators, bounds) then one parenthesised group that runs
+    to its end, like ``G(a -> b)``: such a conjunct needs no parentheses of its own."""
+    start = text.find("(")
+    if start < 0 or not text.endswith(")") or " " in text[:start].strip():
+        return False
+    depth = 0
+    for i, ch in enumerate(text[start:], start):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return i == len(text) - 1
+    return False
+
+
+def source_title(spec: Any) -> str | None:
+    """``name: formula`` with the formula as the user wrote it (from the spec's conjuncts'
+    source text), so bounded operators read ``F[0,3] a`` rather than the compiled chain of
+    ``X``; None when the source text is not known."""
+    conjuncts = list(getattr(spec, "conjuncts", None) or [])
+    texts = [" ".join(str(getattr(c, "text", "") or "").split()) for c in conjuncts]
+    if not texts or not all(texts):
+        return None
+    if len(texts) > 1:
+        # The conjuncts were the top-level `&` operands: any that is not one group gets
+        # parentheses, so `a | b` stays an operand when joined.
+        texts = [t if _wrapped_in_parens(t) or t.isidentifier() else f"({t})" for t in texts]
+    return f"{spec.name}: {' & '.join(texts)}"
 
 
 def _title_lines(title: str) -> list[str]:
