@@ -139,7 +139,7 @@ def _build_gc_paused(formula: ir.Formula, budget: Budget, name: str | None,
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        with ir.deep_recursion():
+        with ir.deep_recursion(), ir.compilation():
             return _build(formula, budget, name, source_hash)
     except RecursionError:
         raise BudgetExceeded(budget.spec, "max_depth", MAX_DEPTH, formula.depth,

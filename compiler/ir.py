@@ -30,6 +30,7 @@ import contextlib
 import enum
 import itertools
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -54,8 +55,69 @@ class Op(enum.IntEnum):
 FUTURE_OPS = frozenset({Op.NEXT, Op.WNEXT, Op.UNTIL, Op.RELEASE})
 PAST_OPS = frozenset({Op.YESTERDAY, Op.WYESTERDAY, Op.SINCE, Op.TRIGGER})
 
-_table: dict[tuple, Formula] = {}
+# The intern table holds its nodes weakly: a node that no live formula, automaton or memo
+# references is dropped, so compiling many automata in one process does not keep every
+# formula ever built (2 GB after 2,335 compiles). Identity is still unique among live nodes,
+# which is all that `is`-comparison needs; uids are never reused, so a memo keyed by the uid
+# of a dropped node can never be hit by a later node.
+_table: dict[tuple, weakref.KeyedRef] = {}
 _counter = itertools.count()
+
+
+# During a compilation every new node is also held here, until the compilation ends: the
+# passes' memos are keyed by uid, and a residual dropped and rebuilt mid-compile would get a
+# new uid and miss them all (compiles ran 2-3x slower with a purely weak table).
+_pinned: list[Formula] | None = None
+
+
+@contextlib.contextmanager
+def compilation() -> Iterator[None]:
+    """Keep every node built inside alive until the outermost compilation ends, then bound
+    the memos (:func:`trim_memos`) and let the intern table drop what nothing references."""
+    global _pinned
+    if _pinned is not None:  # nested: the outer compilation owns the pins
+        yield
+        return
+    _pinned = []
+    try:
+        yield
+    finally:
+        _pinned = None
+        trim_memos()
+
+
+def _drop(ref: weakref.KeyedRef) -> None:
+    # Only remove the entry if it is still this (dead) node's: a new equal node may have
+    # been interned under the same key before a deferred callback ran.
+    if _table.get(ref.key) is ref:
+        del _table[ref.key]
+
+
+# Module-level memo tables of the compiler's passes (nnf, residuals), registered by
+# :func:`memo`. They hold formulas strongly and would grow without end across compiles;
+# :func:`trim_memos` clears each one that has grown past MEMO_LIMIT entries. It runs at the
+# end of every compilation rather than on every insertion, so the hot paths pay nothing and
+# formulas shared between consecutive compiles (specs of one file) stay warm.
+MEMO_LIMIT = 1 << 14
+_memos: list[dict[Any, Any]] = []
+
+
+def memo() -> dict[Any, Any]:
+    """A new module-level memo table, bounded between compilations by :func:`trim_memos`."""
+    d: dict[Any, Any] = {}
+    _memos.append(d)
+    return d
+
+
+def trim_memos(limit: int | None = None) -> None:
+    """Clear every registered memo table larger than ``limit`` (default MEMO_LIMIT).
+
+    Memos are pure caches of functions of immutable formulas, so clearing one only costs
+    recomputation; the nodes it alone kept alive then leave the intern table."""
+    limit = MEMO_LIMIT if limit is None else limit
+    for d in _memos:
+        if len(d) > limit:
+            d.clear()
 
 
 class Formula:
@@ -76,7 +138,8 @@ class Formula:
 
     def __new__(cls, op: Op, args: tuple[Formula, ...] = (), name: str | None = None) -> Formula:
         key = (op, name, tuple(a.uid for a in args))
-        node = _table.get(key)
+        ref = _table.get(key)
+        node = ref() if ref is not None else None
         if node is None:
             node = object.__new__(cls)
             object.__setattr__(node, "op", op)
@@ -93,7 +156,9 @@ class Formula:
                 node, "has_future", op in FUTURE_OPS or any(a.has_future for a in args))
             object.__setattr__(node, "_hash", hash(key))
             object.__setattr__(node, "_cache", {})
-            _table[key] = node
+            _table[key] = weakref.KeyedRef(node, _drop, key)
+            if _pinned is not None:
+                _pinned.append(node)
         return node
 
     def __setattr__(self, key: str, value: object) -> None:

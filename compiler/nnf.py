@@ -25,9 +25,9 @@ from speclang.compiler.ir import Formula, Op
 NONEMPTY = ir.Eventually(ir.TRUE)
 END = ir.END
 
-_nnf_memo: dict[tuple[int, bool], Formula] = {}
-_ended_memo: dict[int, bool] = {}
-_empty_memo: dict[int, bool] = {}
+_nnf_memo: dict[tuple[int, bool], Formula] = ir.memo()
+_ended_memo: dict[int, bool] = ir.memo()
+_empty_memo: dict[int, bool] = ir.memo()
 
 
 def is_past_literal(f: Formula) -> bool:

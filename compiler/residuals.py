@@ -30,11 +30,11 @@ from speclang.compiler.nnf import ended_value
 Clause = frozenset[Formula]
 Clauses = tuple[Clause, ...]
 
-_clause_memo: dict[int, Clauses] = {}
-_and_memo: dict[tuple[int, int], Formula] = {}
-_or_memo: dict[tuple[int, int], Formula] = {}
-_now_memo: dict[tuple[int, int], bool] = {}
-_imp_memo: dict[tuple[int, int], bool] = {}
+_clause_memo: dict[int, Clauses] = ir.memo()
+_and_memo: dict[tuple[int, int], Formula] = ir.memo()
+_or_memo: dict[tuple[int, int], Formula] = ir.memo()
+_now_memo: dict[tuple[int, int], bool] = ir.memo()
+_imp_memo: dict[tuple[int, int], bool] = ir.memo()
 
 # One residual simplification can take minutes (implication tests between deep clauses), so
 # its loops poll the compilation's budget every _POLL_EVERY units of work, not only the
