@@ -430,13 +430,15 @@ class TextLabeler:
         if pat.granularity == "word":
             evaluate = pat.evaluate
             return lambda text, unit: evaluate(text[unit.start:unit.end])
-        compiled, quick = pat.compiled, self._prefilters[prop]
+        # The pattern is the user's: match it only through TextPattern's time-bounded
+        # methods (a catastrophic one raises PatternTimeout), never the stdlib ``re``.
+        search, ends_after, quick = pat.search, pat.ends_after, self._prefilters[prop]
         if pat.granularity == "sentence":
             def sentence_holds(text: str, unit: Unit) -> bool:
                 sentence = text[unit.sentence_start:unit.end]
                 if quick is not None and not quick(sentence):
                     return False
-                return compiled.search(sentence) is not None
+                return search(sentence)
 
             return sentence_holds
 
@@ -444,8 +446,7 @@ class TextLabeler:
             sentence = text[unit.sentence_start:unit.end]
             if quick is not None and not quick(sentence):
                 return False
-            offset = unit.start - unit.sentence_start
-            return any(m.end() > offset for m in compiled.finditer(sentence))
+            return ends_after(sentence, unit.start - unit.sentence_start)
 
         return span_holds
 

@@ -164,10 +164,30 @@ class TextPattern:
                            for m in WORD_RE.finditer(text))
             return pat.search(text, timeout=REGEX_TIMEOUT_S) is not None
         except TimeoutError:
-            raise PatternTimeout(
-                f"matching /{self.regex}/ against a {len(text)}-character text took over "
-                f"{REGEX_TIMEOUT_S} s (the pattern backtracks catastrophically; "
-                "`speclang check` warns about such patterns, W003)") from None
+            raise self._timeout(text) from None
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern occurs anywhere in ``text``, with the same time bound as
+        :meth:`evaluate` (the labeller's sentence fast path: never the unbounded ``re``)."""
+        try:
+            return self._bounded.search(text, timeout=REGEX_TIMEOUT_S) is not None
+        except TimeoutError:
+            raise self._timeout(text) from None
+
+    def ends_after(self, text: str, offset: int) -> bool:
+        """Whether some match in ``text`` (scanned as ``re.finditer`` would) ends after
+        ``offset``, bounded as :meth:`evaluate` is (the labeller's span fast path)."""
+        try:
+            return any(m.end() > offset
+                       for m in self._bounded.finditer(text, timeout=REGEX_TIMEOUT_S))
+        except TimeoutError:
+            raise self._timeout(text) from None
+
+    def _timeout(self, text: str) -> PatternTimeout:
+        return PatternTimeout(
+            f"matching /{self.regex}/ against a {len(text)}-character text took over "
+            f"{REGEX_TIMEOUT_S} s (the pattern backtracks catastrophically; "
+            "`speclang check` warns about such patterns, W003)")
 
     def __str__(self) -> str:
         if self.op == "contains":
