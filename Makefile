@@ -1,13 +1,14 @@
 # The two commands of the README:
-#   make demo   set everything up, then compile an example spec, train a small agent against it,
-#               and write the picture and the report
-#   make test   set everything up, then run the whole test suite
+#   make demo   set up what the demo needs (the grid extra: no torch), then compile an example
+#               spec, train a small agent against it, and write the picture and the report
+#   make test   set everything up (the dev extra), then run the whole test suite
 .PHONY: setup demo test lint bench-compile bench-monitor
 
 setup:
-	@bash scripts/setup.sh
+	@bash scripts/setup.sh dev
 
-demo: setup
+demo:
+	@bash scripts/setup.sh grid
 	@bash scripts/demo.sh
 
 test: setup

