@@ -189,3 +189,14 @@ def test_skip_markers_are_rare_and_justified():
             if SKIP.match(line.strip()):
                 assert n + 1 < len(lines) and lines[n + 1].lstrip().startswith("```"), (
                     f"{page.relative_to(ROOT)}:{n + 1}: skip-test marker not before a block")
+
+
+def test_runtime_performance_section_is_written_for_users():
+    """docs/runtime.md's performance section says what the runtime costs and how to measure
+    it, not who else was using the machine or which issue asked for it."""
+    text = (ROOT / "docs" / "runtime.md").read_text(encoding="utf-8")
+    section = text[text.index("## Performance"):]
+    section = section[:section.find("\n## ", 1)] if "\n## " in section[1:] else section
+    assert "benchmarks/monitor.py" in section and "What the numbers mean" in section
+    for lab_note in ("engineer", "issue", "this session", "scratch script"):
+        assert lab_note not in section.lower(), f"docs/runtime.md performance: {lab_note!r}"
