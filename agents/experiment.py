@@ -15,6 +15,7 @@ the one checkpointed generator, the results are identical to an uninterrupted ru
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -76,17 +77,28 @@ def load_automata(cfg: ExperimentConfig) -> tuple[list[str], list[Automaton]]:
 # --- checkpoints ------------------------------------------------------------------------------
 
 
+def _replace_atomically(path: Path, write: Any) -> None:
+    """``write(tmp)`` then rename over ``path``: a full disk leaves the old file whole (and
+    no half-written temporary behind) instead of a truncated one."""
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
 def save_checkpoint(path: Path, batch: TabularBatch, metrics_offset: int) -> None:
     state = batch.state_dict()
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(
+    _replace_atomically(path, lambda tmp: np.savez(
         tmp,
         **state["arrays"],
         _rng=np.array(json.dumps(state["rng"])),
         _batch_step=np.array(state["batch_step"]),
         _metrics_offset=np.array(metrics_offset),
-    )
-    os.replace(tmp, path)
+    ))
 
 
 def _readable_json(path: Path) -> bool:
@@ -98,16 +110,22 @@ def _readable_json(path: Path) -> bool:
 
 
 def load_checkpoint(path: Path, batch: TabularBatch) -> int:
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files if not k.startswith("_")}
-        batch.load_state_dict(
-            {
-                "arrays": arrays,
-                "rng": json.loads(str(data["_rng"])),
-                "batch_step": int(data["_batch_step"]),
-            }
-        )
-        return int(data["_metrics_offset"])
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files if not k.startswith("_")}
+            batch.load_state_dict(
+                {
+                    "arrays": arrays,
+                    "rng": json.loads(str(data["_rng"])),
+                    "batch_step": int(data["_batch_step"]),
+                }
+            )
+            return int(data["_metrics_offset"])
+    except OSError:
+        raise
+    except Exception:  # a damaged archive raises anything from BadZipFile to KeyError
+        raise ExperimentError(f"{path}: unreadable checkpoint (the run directory is damaged); "
+                              "start again in a new --out") from None
 
 
 # --- metrics ------------------------------------------------------------------------------------
@@ -125,6 +143,12 @@ def episodes_to_safe(fviol: np.ndarray, window: int, rate: float) -> int | None:
 
 
 class _Logger:
+    """Appends records to metrics.jsonl, one whole line per write.
+
+    A full disk can leave part of a line behind; the file is then cut back to the last whole
+    record before the error propagates, so metrics.jsonl stays parseable (no partial line, no
+    NUL bytes) and a ``--resume`` continues from its checkpoint."""
+
     def __init__(self, out: Path, offset: int, tb: bool) -> None:
         path = out / "metrics.jsonl"
         if offset == 0:
@@ -138,7 +162,10 @@ class _Logger:
                     "the run directory is damaged: start again in a new --out")
             with open(path, "r+b") as fh:
                 fh.truncate(offset)
-        self.fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+        # unbuffered: every record reaches the file (or fails) in record(), where a failure
+        # can still be undone; a buffered tail would fail later, at an unknown line
+        self.fh = open(path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the run
+        self.size = offset
         self.writer: Any = None
         if tb:
             try:
@@ -149,11 +176,19 @@ class _Logger:
                 print("warning: tensorboard not installed; no TensorBoard events", file=sys.stderr)
 
     def offset(self) -> int:
-        self.fh.flush()
-        return self.fh.tell()
+        return self.size
 
     def record(self, rec: dict[str, Any], step: int) -> None:
-        self.fh.write(json.dumps(rec, sort_keys=True) + "\n")
+        line = (json.dumps(rec, sort_keys=True) + "\n").encode()
+        data = memoryview(line)
+        try:
+            while data:
+                data = data[self.fh.write(data):]
+        except OSError:
+            with contextlib.suppress(OSError):  # truncating frees space: it works when full
+                self.fh.truncate(self.size)
+            raise
+        self.size += len(line)
         if self.writer is not None:
             prefix = rec.get("method", "")
             for key, value in rec.items():
@@ -264,12 +299,14 @@ def run_experiment(
                                   "start again in a new --out")
         if json.loads(config_path.read_text()) != json.loads(cfg_json):
             raise ExperimentError(f"{out}: the configuration differs from the run being resumed")
-        if (out / "results.json").exists():
+        if _readable_json(out / "results.json"):
             return dict(json.loads((out / "results.json").read_text()))
+        # no (or a damaged) results.json: the run is continued from its checkpoint
     elif out.exists() and any(out.iterdir()):
         raise ExperimentError(f"{out}: run directory is not empty (use --resume to continue it)")
     out.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(cfg_json)
+    if not resume:  # a resume keeps the (equal) file: rewriting it could only damage it
+        config_path.write_text(cfg_json)
 
     spec_names, automata = load_automata(cfg)
     batch = TabularBatch(cfg, automata, cfg.seed)
@@ -322,16 +359,18 @@ def run_experiment(
         "runs": finals,
     }
     st = batch.st
-    np.savez_compressed(
-        out / "episodes.npz",
+    _replace_atomically(out / "episodes.npz", lambda tmp: np.savez_compressed(
+        tmp,
         ret=st["ret"],
         viol=st["viol"],
         fviol=st["fviol"],
         success=st["success"],
         spec=st["ep_spec"],
         length=st["length"],
-    )
-    (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
+    ))
+    # written last and whole: its presence is what marks the run finished for --resume
+    text = json.dumps(results, indent=1, sort_keys=True)
+    _replace_atomically(out / "results.json", lambda tmp: tmp.write_text(text))
     elapsed = time.perf_counter() - started
     print(
         f"{cfg.name}: {batch.batch_step} lock-step transitions in {elapsed:.1f} s "
