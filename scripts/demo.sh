@@ -10,7 +10,10 @@ OUT=runs/demo
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold step titles only on a terminal, and never under NO_COLOR (https://no-color.org): piped
+# into a file or a log, escape codes are noise.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 
 step "check every example spec"
 $S check examples/*.spec
