@@ -44,12 +44,8 @@ _WS = re.compile(r"\s")
 
 Classifier = Callable[[str], bool]
 
-try:  # Python >= 3.11
-    from re import _constants as _sre_c
-    from re import _parser as _sre_parse
-except ImportError:  # pragma: no cover
-    import sre_constants as _sre_c  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+from re import _constants as _sre_c
+from re import _parser as _sre_parse
 
 _CATEGORY_CLASS = {
     _sre_c.CATEGORY_DIGIT: r"\d", _sre_c.CATEGORY_NOT_DIGIT: r"\D",
@@ -65,6 +61,7 @@ def _first_chars(items: Iterable[tuple[Any, Any]]) -> tuple[list[str] | None, bo
     this parsed sequence consumes, and whether the sequence can match the empty string;
     ``None`` where that is not worked out (any character, negated sets, inline flags...)."""
     out: list[str] = []
+    first: list[str] | None
     for op, av in items:
         if op in _ZERO_WIDTH:
             continue  # assertions consume nothing

@@ -138,14 +138,14 @@ class TextMonitor:
         r.steps.extend(new)
         return new
 
-    def _holds(self, stream: UnitStream, prop: str, unit: Unit) -> bool:
+    def _holds(self, stream: UnitStream | _Text, prop: str, unit: Unit) -> bool:
         key = (prop, unit)
         value = stream.known.get(key)
         if value is None:
             value = stream.known[key] = self.labeler.holds(prop, stream.text, unit)
         return value
 
-    def _values(self, stream: UnitStream, unit: Unit) -> tuple[bool, ...]:
+    def _values(self, stream: UnitStream | _Text, unit: Unit) -> tuple[bool, ...]:
         """The letter of ``unit`` as values over ``labeler.props`` (reusing ``known``)."""
         known, text, holds = stream.known, stream.text, self.labeler.holds
         out = []

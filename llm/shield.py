@@ -298,7 +298,7 @@ class SequenceTracker:
         # With the tokens' bytes, a character split over tokens is decoded once whole:
         # ``held`` keeps, per row, the bytes of the character still incomplete.
         self.pieces = pieces
-        self.token_tails = tails
+        self.token_tails: Sequence[bytes] = tails if tails is not None else ()  # read with pieces
         self.held: list[bytes] = []
         self.triggers = triggers
         self.prompt_len: int | None = None
@@ -377,9 +377,10 @@ class SequenceTracker:
         if self._fed_outside(row):
             self.settle(row)  # start over from the monitor's text
         st = self.lazy[row]
-        if self.pieces is not None and (self.held[row] or self.token_tails[token]):
+        pieces = self.pieces
+        if pieces is not None and (self.held[row] or self.token_tails[token]):
             self.settle(row)
-            text, self.held[row] = utf8_step(self.held[row], self.pieces[token])
+            text, self.held[row] = utf8_step(self.held[row], pieces[token])
             self.monitor.feed(row, text)
             self._checkpoint(row)
             return
@@ -487,9 +488,10 @@ class SequenceTracker:
     def piece(self, row: int, token: int) -> tuple[str, bool]:
         """The exact text ``token`` adds to ``row`` and whether it leaves a character
         incomplete (then the text as decoded if generation stopped there ends in U+FFFD)."""
-        if self.pieces is None or not (self.held[row] or self.token_tails[token]):
+        pieces = self.pieces
+        if pieces is None or not (self.held[row] or self.token_tails[token]):
             return self.texts[token], False
-        text, held = utf8_step(self.held[row], self.pieces[token])
+        text, held = utf8_step(self.held[row], pieces[token])
         return text, bool(held)
 
     def violated(self, row: int) -> bool:

@@ -70,7 +70,7 @@ class PatternTimeout(ValueError):
 def risky_regex(source: str, flags: int = 0) -> str | None:
     """Why matching ``source`` may take exponential time, or None: a repeated group that
     itself repeats, or repeats an alternation (``(a+)+``, ``(a|aa)*``)."""
-    import re._parser as sre  # the pattern's parse tree, as re itself sees it
+    import re._parser as sre  # type: ignore[import-not-found]  # the pattern's parse tree, as re itself sees it
 
     try:
         tree = sre.parse(source, flags)

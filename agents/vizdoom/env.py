@@ -232,7 +232,7 @@ class VizDoomEnv(gym.Env):
             # of the final tics are unknown (the game no longer reports variables).
             # Variables and objects in view keep their last values, as
             # runtime.VizDoomLabeler does once the game stops reporting them.
-            info = StepInfo(self._variables(self._last_vars))
+            info: dict[str, Any] = StepInfo(self._variables(self._last_vars))
             info["medkit"] = info["poison"] = False
             info["objects"] = self._last_objects
             for name in self._last_objects:

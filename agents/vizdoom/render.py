@@ -190,11 +190,15 @@ def panel_lines(
     return lines
 
 
-def _annotate(rgb: np.ndarray, step: int, info: dict[str, Any], why: str | None) -> np.ndarray:
+def _annotate(rgb: np.ndarray | None, step: int, info: dict[str, Any],
+              why: str | None) -> np.ndarray:
     from PIL import Image, ImageDraw
 
+    if rgb is None:  # gymnasium's render() gives nothing without render_mode="rgb_array"
+        raise RuntimeError("the VizDoom env rendered no frame (render_mode must be rgb_array)")
+
     h, w = rgb.shape[:2]
-    game = Image.fromarray(rgb).resize((w * SCALE, h * SCALE), Image.NEAREST)
+    game = Image.fromarray(rgb).resize((w * SCALE, h * SCALE), Image.Resampling.NEAREST)
     img = Image.new("RGB", (w * SCALE, h * SCALE + PANEL_HEIGHT), (20, 20, 20))
     img.paste(game, (0, 0))
     d = ImageDraw.Draw(img)
