@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from re import _constants as _sre_c  # the parse trees re itself builds (Python >= 3.11)
+from re import _parser as _sre_parse
 from typing import Any, NamedTuple
 
 from speclang.model import WORD_RE, TextPattern
@@ -43,9 +45,6 @@ def _run_start(text: str, pos: int) -> int:
 _WS = re.compile(r"\s")
 
 Classifier = Callable[[str], bool]
-
-from re import _constants as _sre_c
-from re import _parser as _sre_parse
 
 _CATEGORY_CLASS = {
     _sre_c.CATEGORY_DIGIT: r"\d", _sre_c.CATEGORY_NOT_DIGIT: r"\D",

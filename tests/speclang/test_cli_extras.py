@@ -8,10 +8,10 @@ raise ModuleNotFoundError, and the speclang modules that import them are dropped
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 import speclang
 from speclang.cli import COMMAND_EXTRAS, EXTRA_MODULES, main

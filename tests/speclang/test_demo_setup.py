@@ -10,9 +10,8 @@ import shlex
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 from speclang.cli import EXTRA_MODULES
 
