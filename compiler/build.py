@@ -167,14 +167,14 @@ def _build(formula: ir.Formula, budget: Budget, name: str | None,
         elif verdict == Verdict.VIOLATED:
             text = "false"
         elif int(r) == 0:
-            text = original
+            text = ir.to_compact_text(formula)
         elif bits is not None:
             # the residual alone repeats the past subformulas whatever was seen: fold in
             # what the state remembers (compiler.memory)
             text = memory.state_text(ex.residuals[int(r)], bits, ex.temporal,
                                      formula.is_pure_past)
         else:
-            text = ir.to_text(ex.residuals[int(r)])
+            text = ir.to_compact_text(ex.residuals[int(r)])
         residuals.append(text)
     return automaton_from_minimal(
         m, ex.props, residuals, budget, name=name, formula=original, source_hash=source_hash,

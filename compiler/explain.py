@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from speclang.compiler.automaton import Automaton, Verdict
-from speclang.compiler.ir import FALSE, TRUE, Formula, Op, Or, to_text
+from speclang.compiler.ir import FALSE, TRUE, Formula, Op, Or, bounded_fold, to_text
 
 if TYPE_CHECKING:
     from speclang.diagnostics import Span
@@ -477,6 +477,9 @@ def _implication(f: Formula) -> tuple[Formula, Formula] | None:
 def _prec(f: Formula) -> int:
     if _implication(f) is not None:
         return 0
+    fold = bounded_fold(f)
+    if fold is not None and not fold[3]:
+        return 5  # shown as F[0,n] / G[0,n]
     if f.op is Op.OR:
         return 1
     if f.op is Op.AND:
@@ -496,8 +499,21 @@ def show(f: Formula) -> str:
     """``f`` in speclang syntax, with implications written as such."""
     op = f.op
     imp = _implication(f)
+    fold = bounded_fold(f) if imp is None else None
     if imp is not None:
         text = f"{_wrap(imp[0], 1)} -> {_wrap(imp[1], 1)}"
+    elif fold is not None:  # an unrolled bounded operator, shown as written
+        kind, n, phi, others = fold
+        text = f"{kind}[0,{n}] {_wrap(phi, 5)}"
+        if others:
+            sep, level = (" | ", 1) if kind == "F" else (" & ", 2)
+            text = sep.join([_wrap(a, level + 1 if a.op is not op else level)
+                             for a in others] + [text])
+    elif op in (Op.NEXT, Op.WNEXT) and f.args[0].op is op:
+        k, g = 0, f
+        while g.op is op:
+            k, g = k + 1, g.args[0]
+        text = f"{'X' if op is Op.NEXT else 'WX'}[{k}] {_wrap(g, 5)}"
     elif op in (Op.TRUE, Op.FALSE, Op.ATOM):
         text = to_text(f)
     elif op in _UNARY:

@@ -631,6 +631,126 @@ def _text_cached(f: Formula, limit: int) -> str:
     return s
 
 
+def to_compact_text(f: Formula, limit: int = MAX_TEXT) -> str:
+    """Like :func:`to_text`, with the unrolled chains of bounded operators folded back as a
+    user writes them: ``b | X(b | X b)`` is ``F[0,2] b``, ``a & WX(a & WX a)`` is
+    ``G[0,2] a``, ``X X X a`` is ``X[3] a``. The text parses back to the same formula
+    (the lowering unrolls these operators into exactly those chains)."""
+    if f.depth > _COMPACT_TEXT_DEPTH:
+        return to_text(f, limit)
+    try:
+        _fold_chains(f)
+        return _compact_cached(f, limit)
+    except RecursionError:  # deep even after folding: the plain text
+        return to_text(f, limit)
+
+
+# Deepest formula tried with the (recursive) compact printer: F[0,1000] unrolls 1,000 deep
+# but prints in a few frames once its chain is folded.
+_COMPACT_TEXT_DEPTH = 5_000
+
+
+def _fold_chains(f: Formula) -> None:
+    """Memoise :func:`bounded_fold` bottom-up along every Next/WeakNext chain below ``f``
+    without recursion, so that folding a 1,000-link chain needs no deep Python stack."""
+    stack, seen = [f], set()
+    order = []
+    while stack:
+        g = stack.pop()
+        if id(g) in seen or "fold" in g._cache:
+            continue
+        seen.add(id(g))
+        order.append(g)
+        stack.extend(g.args)
+    for g in reversed(order):  # children before parents
+        bounded_fold(g)
+
+
+def bounded_fold(f: Formula) -> tuple[str, int, Formula, list[Formula]] | None:
+    """``("F", n, phi, others)`` when ``f`` is others | phi | X(F[0,n-1] phi) (``others``
+    possibly empty), ``("G", n, phi, others)`` for others & phi & WX(G[0,n-1] phi), else
+    None. Memoised on the formula."""
+    c = f._cache
+    if "fold" in c:
+        return c["fold"]
+    found = None
+    op = f.op
+    if op in (Op.OR, Op.AND):
+        step = Op.NEXT if op is Op.OR else Op.WNEXT
+        kind = "F" if op is Op.OR else "G"
+        nexts = [a for a in f.args if a.op is step]
+        if len(nexts) == 1:
+            inner = nexts[0].args[0]
+            sub = bounded_fold(inner)
+            if sub is not None and sub[0] == kind and not sub[3]:
+                n, phi = sub[1] + 1, sub[2]
+            else:
+                n, phi = 1, inner
+            parts = list(phi.args) if phi.op is op else [phi]
+            rest = [a for a in f.args if a is not nexts[0]]
+            if parts and all(any(p is a for a in rest) for p in parts):
+                others = [a for a in rest if not any(p is a for p in parts)]
+                found = (kind, n, phi, others)
+    c["fold"] = found
+    return found
+
+
+def _prefix(f: Formula) -> bool:
+    """Whether ``f`` prints as a prefix operator applied to one operand (binds tightest)."""
+    fold = bounded_fold(f)
+    return (fold is not None and not fold[3]) or _PREC.get(f.op, 5) == 5
+
+
+def _compact_cached(f: Formula, limit: int) -> str:
+    c = f._cache
+    s = c.get("ctext")
+    if s is not None:
+        return s
+    op = f.op
+    fold = bounded_fold(f)
+    if fold is not None:
+        kind, n, phi, others = fold
+        s = f"{kind}[0,{n}] {_compact_wrapped(phi, 5, limit)}"
+        if others:
+            j = " | " if kind == "F" else " & "
+            s = j.join([_compact_wrapped(a, _PREC[op], limit) for a in others] + [s])
+    elif op in (Op.NEXT, Op.WNEXT) and f.args[0].op is op:
+        k, g = 0, f
+        while g.op is op:
+            k, g = k + 1, g.args[0]
+        s = f"{_UN[op]}[{k}] {_compact_wrapped(g, 5, limit)}"
+    elif op in _UN:
+        arg = f.args[0]
+        inner = _compact_wrapped(arg, 5, limit)
+        s = f"{_UN[op]}{'' if op is Op.NOT else ' '}{inner}"
+    elif op in (Op.AND, Op.OR):
+        j = " & " if op is Op.AND else " | "
+        s = j.join([_compact_wrapped(a, _PREC[op], limit) for a in f.args])
+    elif op in (Op.UNTIL, Op.RELEASE, Op.SINCE, Op.TRIGGER):
+        a, b = f.args
+        sugar = _SUGAR.get((op, a.op))
+        if sugar is not None:
+            s = f"{sugar} {_compact_wrapped(b, 5, limit)}"
+        else:
+            s = (f"{_compact_wrapped(a, 4, limit)} {_BIN[op]} "
+                 f"{_compact_wrapped(b, 4, limit)}")
+    else:
+        s = _text_cached(f, limit)
+    if len(s) > limit:
+        s = (s[:-len(ELIDED)] if s.endswith(ELIDED) else s)[:limit] + ELIDED
+    c["ctext"] = s
+    return s
+
+
+def _compact_wrapped(f: Formula, prec: int, limit: int) -> str:
+    t = _compact_cached(f, limit)
+    if _prefix(f):
+        return t
+    fold = bounded_fold(f)
+    p = _PREC[f.op] if fold is not None else _PREC.get(f.op, 5)
+    return f"({t})" if p < prec else t
+
+
 def _wrapped_text(f: Formula, prec: int, limit: int) -> str:
     t = _text_cached(f, limit)
     return f"({t})" if _PREC.get(f.op, 5) < prec else t
