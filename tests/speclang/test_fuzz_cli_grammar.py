@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import os
 import random
 from collections import Counter
 from pathlib import Path
@@ -24,8 +25,9 @@ assert _spec and _spec.loader
 fuzz_cli = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fuzz_cli)
 
-# ~50 ms to draw an example plus a CLI round trip: 40 each keeps this file a few seconds.
-_CLI_FUZZ = settings(_FUZZ, max_examples=40)
+# ~50 ms to draw an example plus a CLI round trip: 40 each keeps this file a few seconds in
+# CI; the long run sets SPECLANG_FUZZ_EXAMPLES (docs/testing.md).
+_CLI_FUZZ = settings(_FUZZ, max_examples=int(os.environ.get("SPECLANG_FUZZ_EXAMPLES", "40")))
 
 
 def _run_file(tmp: Path, text: str) -> str | None:
