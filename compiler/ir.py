@@ -596,38 +596,51 @@ def to_text(f: Formula, limit: int = MAX_TEXT) -> str:
 _RECURSIVE_TEXT_DEPTH = 200
 
 
-def _text_cached(f: Formula, limit: int) -> str:
+def _text_cached(f: Formula, limit: int, compact: bool = False) -> str:
+    """``f``'s text with every subformula's text cached; ``compact`` folds the chains of
+    bounded operators (:func:`to_compact_text`)."""
     c = f._cache
-    s = c.get("text")
+    key = "ctext" if compact else "text"
+    s = c.get(key)
     if s is not None:
         return s
     op = f.op
-    if op is Op.TRUE:
+    fold = bounded_fold(f) if compact else None
+    if fold is not None:
+        kind, n, phi, others = fold
+        s = f"{kind}[0,{n}] {_wrapped_text(phi, 5, limit, compact)}"
+        if others:
+            j = " | " if kind == "F" else " & "
+            s = j.join([_wrapped_text(a, _PREC[op], limit, compact) for a in others] + [s])
+    elif op is Op.TRUE:
         s = "true"
     elif op is Op.FALSE:
         s = "false"
     elif op is Op.ATOM:
         assert f.name is not None
         s = f.name if _plain_name(f.name) else '"' + f.name.replace('"', '\\"') + '"'
+    elif compact and op in (Op.NEXT, Op.WNEXT) and f.args[0].op is op:
+        k, g = 0, f
+        while g.op is op:
+            k, g = k + 1, g.args[0]
+        s = f"{_UN[op]}[{k}] {_wrapped_text(g, 5, limit, compact)}"
     elif op in _UN:
-        arg = f.args[0]
-        inner = _text_cached(arg, limit)
-        if arg.op in (Op.AND, Op.OR) or arg.op in _BIN:
-            inner = f"({inner})"
-        s = f"{_UN[op]}{'' if op is Op.NOT else ' '}{inner}"
+        # operands that bind looser than a prefix operator (&, |, U, ...) are bracketed
+        s = f"{_UN[op]}{'' if op is Op.NOT else ' '}{_wrapped_text(f.args[0], 5, limit, compact)}"
     elif op in (Op.AND, Op.OR):
         j = " & " if op is Op.AND else " | "
-        s = j.join([_wrapped_text(a, _PREC[op], limit) for a in f.args])
+        s = j.join([_wrapped_text(a, _PREC[op], limit, compact) for a in f.args])
     else:
         a, b = f.args
         sugar = _SUGAR.get((op, a.op))
         if sugar is not None:
-            s = f"{sugar} {_wrapped_text(b, 5, limit)}"
+            s = f"{sugar} {_wrapped_text(b, 5, limit, compact)}"
         else:
-            s = f"{_wrapped_text(a, 4, limit)} {_BIN[op]} {_wrapped_text(b, 4, limit)}"
+            s = (f"{_wrapped_text(a, 4, limit, compact)} {_BIN[op]} "
+                 f"{_wrapped_text(b, 4, limit, compact)}")
     if len(s) > limit:  # a small DAG can have an exponentially long text
         s = (s[:-len(ELIDED)] if s.endswith(ELIDED) else s)[:limit] + ELIDED
-    c["text"] = s
+    c[key] = s
     return s
 
 
@@ -640,7 +653,7 @@ def to_compact_text(f: Formula, limit: int = MAX_TEXT) -> str:
         return to_text(f, limit)
     try:
         _fold_chains(f)
-        return _compact_cached(f, limit)
+        return _text_cached(f, limit, compact=True)
     except RecursionError:  # deep even after folding: the plain text
         return to_text(f, limit)
 
@@ -701,58 +714,10 @@ def _prefix(f: Formula) -> bool:
     return (fold is not None and not fold[3]) or _PREC.get(f.op, 5) == 5
 
 
-def _compact_cached(f: Formula, limit: int) -> str:
-    c = f._cache
-    s = c.get("ctext")
-    if s is not None:
-        return s
-    op = f.op
-    fold = bounded_fold(f)
-    if fold is not None:
-        kind, n, phi, others = fold
-        s = f"{kind}[0,{n}] {_compact_wrapped(phi, 5, limit)}"
-        if others:
-            j = " | " if kind == "F" else " & "
-            s = j.join([_compact_wrapped(a, _PREC[op], limit) for a in others] + [s])
-    elif op in (Op.NEXT, Op.WNEXT) and f.args[0].op is op:
-        k, g = 0, f
-        while g.op is op:
-            k, g = k + 1, g.args[0]
-        s = f"{_UN[op]}[{k}] {_compact_wrapped(g, 5, limit)}"
-    elif op in _UN:
-        arg = f.args[0]
-        inner = _compact_wrapped(arg, 5, limit)
-        s = f"{_UN[op]}{'' if op is Op.NOT else ' '}{inner}"
-    elif op in (Op.AND, Op.OR):
-        j = " & " if op is Op.AND else " | "
-        s = j.join([_compact_wrapped(a, _PREC[op], limit) for a in f.args])
-    elif op in (Op.UNTIL, Op.RELEASE, Op.SINCE, Op.TRIGGER):
-        a, b = f.args
-        sugar = _SUGAR.get((op, a.op))
-        if sugar is not None:
-            s = f"{sugar} {_compact_wrapped(b, 5, limit)}"
-        else:
-            s = (f"{_compact_wrapped(a, 4, limit)} {_BIN[op]} "
-                 f"{_compact_wrapped(b, 4, limit)}")
-    else:
-        s = _text_cached(f, limit)
-    if len(s) > limit:
-        s = (s[:-len(ELIDED)] if s.endswith(ELIDED) else s)[:limit] + ELIDED
-    c["ctext"] = s
-    return s
-
-
-def _compact_wrapped(f: Formula, prec: int, limit: int) -> str:
-    t = _compact_cached(f, limit)
-    if _prefix(f):
+def _wrapped_text(f: Formula, prec: int, limit: int, compact: bool = False) -> str:
+    t = _text_cached(f, limit, compact)
+    if compact and _prefix(f):
         return t
-    fold = bounded_fold(f)
-    p = _PREC[f.op] if fold is not None else _PREC.get(f.op, 5)
-    return f"({t})" if p < prec else t
-
-
-def _wrapped_text(f: Formula, prec: int, limit: int) -> str:
-    t = _text_cached(f, limit)
     return f"({t})" if _PREC.get(f.op, 5) < prec else t
 
 
