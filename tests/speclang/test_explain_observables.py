@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from spec_cases import spec_and_trace
+
 from speclang.cli import main
 
 SPEC = """\
@@ -20,11 +22,7 @@ spec cool { G(hot -> X alarm) & G !rude }
 
 
 def _files(tmp_path: Path, *lines: str) -> tuple[str, str]:
-    spec = tmp_path / "obs.spec"
-    spec.write_text(SPEC)
-    trace = tmp_path / "t.jsonl"
-    trace.write_text("\n".join(lines) + "\n")
-    return str(spec), str(trace)
+    return spec_and_trace(tmp_path, SPEC, *lines, name="obs.spec")
 
 
 def _monitor_verdicts(capsys, spec: str, trace: str) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from spec_cases import spec_and_trace
+
 from speclang.cli import main
 from speclang.compiler.explain import explain_trace
 
@@ -20,11 +22,7 @@ spec cool_down { G(hot -> F !hot) }
 
 
 def _files(tmp_path: Path, *lines: str) -> tuple[str, str]:
-    spec = tmp_path / "p.spec"
-    spec.write_text(SPEC)
-    trace = tmp_path / "t.jsonl"
-    trace.write_text("\n".join(lines) + "\n")
-    return str(spec), str(trace)
+    return spec_and_trace(tmp_path, SPEC, *lines, name="p.spec")
 
 
 def test_text_names_the_owed_conjunct_and_what_discharges_it(tmp_path, capsys):
