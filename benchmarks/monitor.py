@@ -134,7 +134,7 @@ def bench_wrapper(quick: bool) -> dict[str, Any]:
     import minigrid  # noqa: F401  (registers the environments)
 
     from speclang.compiler import compile_formula
-    from speclang.runtime.labelers import MiniGridLabeler
+    from speclang.runtime.envs.minigrid import MiniGridLabeler
     from speclang.runtime.wrapper import SafeguardWrapper
 
     aut = compile_formula("G !on_lava & G (front_is_wall -> !forward)", name="minigrid_safe")
@@ -226,7 +226,7 @@ def bench_wrapper_own(quick: bool) -> dict[str, Any]:
     import minigrid  # noqa: F401
 
     from speclang.compiler import compile_formula
-    from speclang.runtime.labelers import MiniGridLabeler
+    from speclang.runtime.envs.minigrid import MiniGridLabeler
     from speclang.runtime.wrapper import SafeguardWrapper
 
     clock = time.perf_counter_ns
@@ -279,7 +279,7 @@ def bench_wrapper_alone(quick: bool) -> dict[str, Any]:
     import minigrid  # noqa: F401
 
     from speclang.compiler import compile_formula
-    from speclang.runtime.labelers import MiniGridLabeler
+    from speclang.runtime.envs.minigrid import MiniGridLabeler
     from speclang.runtime.wrapper import SafeguardWrapper
 
     real = gym.make("MiniGrid-Empty-8x8-v0")

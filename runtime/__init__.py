@@ -14,14 +14,14 @@ if __name__ != "speclang.runtime":  # a bare `runtime` would load every module a
 from typing import Any
 
 from .batched import BatchedMonitor
+from .envs.minigrid import MiniGridLabeler
+from .envs.vizdoom import VizDoomLabeler
 from .labelers import (
     Binding,
     CallableLabeler,
     InfoLabeler,
     LabelingError,
-    MiniGridLabeler,
     MissingBindingError,
-    VizDoomLabeler,
 )
 from .progression import SpecStats
 

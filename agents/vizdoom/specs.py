@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from speclang.compiler.automaton import Automaton
-from speclang.runtime.labelers import InfoLabeler, Labeler, VizDoomLabeler
+from speclang.runtime.envs.vizdoom import VizDoomLabeler
+from speclang.runtime.labelers import InfoLabeler, Labeler
 
 DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "examples" / "vizdoom.spec"
 DEFAULT_PROGRESSION = "vizdoom"

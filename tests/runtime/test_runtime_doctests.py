@@ -11,7 +11,7 @@ import pytest
 @pytest.mark.parametrize(
     "module",
     ["speclang.runtime.batched", "speclang.runtime.build", "speclang.runtime.labelers",
-     "speclang.runtime.wrapper", "speclang.testing"],
+     "speclang.runtime.wrapper", "speclang.testing", "speclang.runtime.envs.minigrid"],
 )
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
