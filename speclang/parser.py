@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from lark import Lark, Token
+from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from speclang import syntax as S
@@ -49,7 +51,9 @@ def _start(span: Span) -> Span:
 
 class _Builder:
     """lark callbacks for the grammar's aliases; imported formula rules arrive prefixed
-    ``formula__`` and are dispatched by ``__getattr__``."""
+    ``formula__`` and are dispatched by ``__getattr__``. ``path`` and ``weak_next`` are those
+    of the parse in progress: each builder belongs to one :class:`_Parser`, which runs one
+    parse at a time."""
 
     def __init__(self) -> None:
         self.path = "<string>"
@@ -317,20 +321,48 @@ class _Builder:
         return c[0]
 
 
-_builder = _Builder()
-_comments: list[Token] = []
-_parser: Lark | None = None
+class _Parser:
+    """One lark LALR parser with its own AST builder and comment list: the callbacks run
+    during the parse and read the file name and the `next` reading from the builder, so a
+    parser runs one parse at a time. :func:`_checkout` hands each parse a parser of its own,
+    which keeps parsing reentrant (an import read while another file is being parsed) and safe
+    from several threads at once."""
 
-
-def _get_parser() -> Lark:
-    global _parser
-    if _parser is None:
-        _parser = build_parser(
-            transformer=_builder,
+    def __init__(self) -> None:
+        self.builder = _Builder()
+        self.comments: list[Token] = []
+        self.lark = build_parser(
+            transformer=self.builder,
             keep_all_tokens=True,  # keyword and bracket tokens give every node an exact span
-            lexer_callbacks={"COMMENT": _comments.append},
+            lexer_callbacks={"COMMENT": self.comments.append},
         )
-    return _parser
+        self._formula_starts: frozenset[str] | None = None
+
+    def formula_starts(self) -> frozenset[str]:
+        """The terminals a formula can start with."""
+        if self._formula_starts is None:
+            ip = self.lark.parse_interactive("", start="formula_start")
+            self._formula_starts = frozenset(ip.accepts())
+        return self._formula_starts
+
+
+# Idle parsers. Building one costs the grammar analysis, so parsers are reused; a parse takes
+# one no other parse is using, and a nested or concurrent parse gets another.
+_idle: list[_Parser] = []
+_idle_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _checkout() -> Iterator[_Parser]:
+    with _idle_lock:
+        parser = _idle.pop() if _idle else None
+    if parser is None:
+        parser = _Parser()
+    try:
+        yield parser
+    finally:
+        with _idle_lock:
+            _idle.append(parser)
 
 
 # --- decoding and pragmas ------------------------------------------------------------------
@@ -421,28 +453,23 @@ _NAMED = {
     "_RANGE": "`,`",
     "$END": "end of file",
 }
-_formula_starts: frozenset[str] | None = None
 
 
-def _pattern(parser: Lark, term: str) -> str | None:
+def _pattern(parser: _Parser, term: str) -> str | None:
     try:
-        pat = parser.get_terminal(term).pattern
+        pat = parser.lark.get_terminal(term).pattern
     except KeyError:
         return None
     return pat.value if pat.type == "str" else None
 
 
-def _expected_words(parser: Lark, expected: set[str]) -> list[str]:
-    global _formula_starts
-    if _formula_starts is None:
-        ip = parser.parse_interactive("", start="formula_start")
-        _formula_starts = frozenset(ip.accepts())
+def _expected_words(parser: _Parser, expected: set[str]) -> list[str]:
     words: list[str] = []
     rest = set(expected)
     # lark may leave keyword spellings out of `expected`; these three mark a formula slot.
     if {"LPAR", "BANG", "IDENT"} <= rest:
         words.append("a formula")
-        rest -= _formula_starts
+        rest -= parser.formula_starts()
     spelled = {t: _pattern(parser, t) for t in rest}
     ops = {t for t, v in spelled.items() if v in _BINARY_SPELLINGS}
     if ops:
@@ -467,7 +494,7 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def _syntax_error(exc: UnexpectedInput, parser: Lark, text: str, path: str) -> Diagnostic:
+def _syntax_error(exc: UnexpectedInput, parser: _Parser, text: str, path: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         line, col = exc.line, exc.column
         ch = exc.char
@@ -522,12 +549,12 @@ def parse_text(text: str, path: str, *, weak_next: bool = False) -> ParseResult:
     pragma, pdiags = read_pragmas(text, path)
     diags.extend(pdiags)
     weak = weak_next if pragma is None else pragma == "weak"
-    tree = _run(text, path, weak, "start", diags)
+    tree, found = _run(text, path, weak, "start", diags)
     if tree is None:
         if diags and diags[-1].code == "E001":
             diags[-1:] = _more_syntax_errors(text, path, weak)
         return ParseResult(text, None, diags)
-    comments = tuple(S.Comment(t.line or 1, t.column or 1, str(t)) for t in _comments)
+    comments = tuple(S.Comment(t.line or 1, t.column or 1, str(t)) for t in found)
     file = S.SourceFile(tuple(tree), weak, pragma, comments, span=Span(path, 1, 1, 1, 1))
     return ParseResult(text, file, diags)
 
@@ -575,7 +602,7 @@ def parse_formula_text(
         return None, [error("E004", f"formula is too large ({len(text)} characters; the limit "
                             f"is {MAX_FILE_BYTES})", Span(path, 1, 1, 1, 2))]
     diags: list[Diagnostic] = []
-    f = _run(text, path, weak_next, "formula_start", diags)
+    f, _comments = _run(text, path, weak_next, "formula_start", diags)
     return f, diags
 
 
@@ -585,25 +612,30 @@ def _freeze(f: S.Formula) -> None:
             object.__setattr__(node, "items", tuple(node.items))
 
 
-def _run(text: str, path: str, weak: bool, start: str, diags: list[Diagnostic]) -> Any:
-    parser = _get_parser()
-    _builder.path, _builder.weak_next = path, weak
-    _comments.clear()
-    try:
-        result: Any = parser.parse(text, start=start)
-        if start == "formula_start":
-            _freeze(result)
-        else:
-            for decl in result:
-                if isinstance(decl, S.DefDecl | S.SpecDecl):
-                    _freeze(decl.body)
-        return result
-    except _TooDeep as exc:
-        diags.append(error("E003", f"formula nested too deeply (limit {MAX_DEPTH})", exc.span,
-                           "split the formula into definitions (`def name = ...`)"))
-    except UnexpectedInput as exc:
-        diags.append(_syntax_error(exc, parser, text, path))
-    return None
+def _run(text: str, path: str, weak: bool, start: str,
+         diags: list[Diagnostic]) -> tuple[Any, list[Token]]:
+    """The parse of ``text`` from rule ``start`` (None after a syntax error, which is added
+    to ``diags``) and the comment tokens it met."""
+    with _checkout() as parser:
+        parser.builder.path, parser.builder.weak_next = path, weak
+        parser.comments.clear()
+        try:
+            result: Any = parser.lark.parse(text, start=start)
+        except _TooDeep as exc:
+            diags.append(error("E003", f"formula nested too deeply (limit {MAX_DEPTH})",
+                               exc.span, "split the formula into definitions (`def name = ...`)"))
+            return None, []
+        except UnexpectedInput as exc:
+            diags.append(_syntax_error(exc, parser, text, path))
+            return None, []
+        comments = list(parser.comments)
+    if start == "formula_start":
+        _freeze(result)
+    else:
+        for decl in result:
+            if isinstance(decl, S.DefDecl | S.SpecDecl):
+                _freeze(decl.body)
+    return result, comments
 
 
 def parse_bytes(data: bytes, path: str, *, weak_next: bool = False) -> ParseResult:
