@@ -48,12 +48,13 @@ def load_automata(cfg: ExperimentConfig) -> tuple[list[str], list[Automaton]]:
     path = Path(cfg.specs.file)
     if not path.is_absolute():
         path = Path(cfg.base_dir) / path
-    import speclang
     from speclang import compiler
+    from speclang.diagnostics import SpecErrors
+    from speclang.loader import load
 
     try:
-        module = speclang.load(str(path))
-    except speclang.SpecErrors as exc:
+        module = load(str(path))
+    except SpecErrors as exc:
         raise ExperimentError(str(exc)) from None
     except OSError as exc:
         raise ExperimentError(f"{path}: cannot read: {exc.strerror}") from None

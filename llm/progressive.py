@@ -139,10 +139,10 @@ def toy_experiment(seeds: Sequence[int], steps: int = 12,
     """Every method on the tiny random model and the toy `vowels` progression: a check of
     the whole pipeline (a random model's text is not language, so it says nothing about
     medical specs)."""
-    import speclang
     from speclang.llm.tiny import tiny_model, tiny_tokenizer
+    from speclang.loader import loads
 
-    module = speclang.loads(TOY_SPEC)
+    module = loads(TOY_SPEC)
     tok = tiny_tokenizer()
     train = ["Hello", "Take", "Drink water", "Sleep", "Rest", "Call"]
     held = ["How", "Pain", "Fever", "Dose"]
@@ -169,12 +169,12 @@ def smollm_experiment(seeds: Sequence[int], steps: int, *, progression: str = "m
     import json
     from pathlib import Path
 
-    import speclang
     from speclang.llm import smollm
     from speclang.llm.smollm_finetune import TARGETS
+    from speclang.loader import load
 
     root = Path(__file__).resolve().parents[1]
-    module = speclang.load(str(root / "examples" / "llm" / "medical.spec"))
+    module = load(str(root / "examples" / "llm" / "medical.spec"))
     prompts = json.loads((root / "examples" / "llm" / "prompts.json").read_text())
     out = []
     for seed in seeds:

@@ -182,10 +182,10 @@ def main() -> None:
 
     import torch
 
-    import speclang
+    from speclang.loader import load
 
     torch.set_num_threads(a.threads)
-    module = speclang.load(str(ROOT / "examples" / "llm" / "medical.spec"))
+    module = load(str(ROOT / "examples" / "llm" / "medical.spec"))
     prompts = json.loads((ROOT / "examples" / "llm" / "prompts.json").read_text())
     start, load0 = _utc(), _load()
     t0 = time.time()

@@ -292,9 +292,9 @@ def monitor_state_machine(
 
 
 def _parse(text: str) -> Formula:
-    import speclang
+    from speclang.loader import parse_formula
 
-    return speclang.parse_formula(text)
+    return parse_formula(text)
 
 
 def _show(trace: Sequence[Letter]) -> str:

@@ -227,11 +227,11 @@ class Envs:
         path = Path(cfg.spec_file)
         if not path.is_absolute():
             path = Path(cfg.base_dir) / path
-        import speclang
+        from speclang.diagnostics import SpecErrors
 
         try:
             module, auts = load_specs(path, progression=cfg.progression)
-        except (ValueError, speclang.SpecErrors) as exc:
+        except (ValueError, SpecErrors) as exc:
             raise ConfigError(str(exc)) from None
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None

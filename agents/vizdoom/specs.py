@@ -50,10 +50,10 @@ def load_specs(
     progression: str = DEFAULT_PROGRESSION,
 ) -> tuple[Any, dict[str, Automaton]]:
     """``(module, {name: automaton})`` for ``names``, by default those of ``progression``."""
-    import speclang
     from speclang import compiler
+    from speclang.loader import load
 
-    module = speclang.load(str(path))
+    module = load(str(path))
     if names is None:
         if progression not in module.progressions:
             known = ", ".join(module.progressions) or "none"
