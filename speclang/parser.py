@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from lark import Token
+from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.visitors import merge_transformers
 
 from speclang import syntax as S
 from speclang.diagnostics import Diagnostic, Span, error
@@ -49,167 +50,178 @@ def _start(span: Span) -> Span:
     return Span(span.path, span.line, span.col, span.line, span.col + 1)
 
 
-class _Builder:
-    """lark callbacks for the grammar's aliases; imported formula rules arrive prefixed
-    ``formula__`` and are dispatched by ``__getattr__``. ``path`` and ``weak_next`` are those
-    of the parse in progress: each builder belongs to one :class:`_Parser`, which runs one
-    parse at a time."""
+class _Reading:
+    """What the callbacks of the parse in progress need to know besides the tokens: the file
+    name for spans and whether a bare ``X`` is weak. One per :class:`_Parser`."""
 
     def __init__(self) -> None:
         self.path = "<string>"
         self.weak_next = False
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("formula__"):
-            return getattr(self, "f_" + name[len("formula__") :])
-        raise AttributeError(name)
 
-    # --- helpers ---------------------------------------------------------------------------
+class _Builder(Transformer):
+    """Span and depth bookkeeping shared by the two builders. They run as lark's callbacks
+    during the LALR parse (a tree-less parse: no tree is built, and nothing recurses), with
+    ``keep_all_tokens`` so that keyword and bracket tokens give every node an exact span."""
+
+    def __init__(self, reading: _Reading) -> None:
+        super().__init__()
+        self._reading = reading
 
     def _tok_span(self, t: Token) -> Span:
-        return Span(self.path, t.line or 1, t.column or 1, t.end_line or 1, t.end_column or 1)
+        return Span(self._reading.path, t.line or 1, t.column or 1, t.end_line or 1,
+                    t.end_column or 1)
 
     def _span(self, first: Any, last: Any) -> Span:
         a = first.span if isinstance(first, S.Node) else self._tok_span(first)
         b = last.span if isinstance(last, S.Node) else self._tok_span(last)
         return a.join(b)
 
-    def _node(self, cls: type, children: list[Any], *args: Any, sub: tuple = ()) -> Any:
+    def _node(self, cls: type, first: Any, last: Any, *args: Any, sub: tuple = ()) -> Any:
         depth = 1 + max((c.depth for c in sub), default=0)
-        span = self._span(children[0], children[-1])
+        span = self._span(first, last)
         if depth > MAX_DEPTH:
             raise _TooDeep(_start(span))
         return cls(*args, span=span, depth=depth)
 
-    # --- formulas --------------------------------------------------------------------------
+    def _ident(self, t: Token) -> S.Ident:
+        return S.Ident(str(t), span=self._tok_span(t))
 
-    def f_paren(self, c: list[Any]) -> S.Formula:
-        inner = c[1]
-        span = self._span(c[0], c[-1])
+
+def _int(t: Token) -> int:
+    # Past 30 digits every bound is far over MAX_BOUND: clamp, so that int() never meets
+    # Python's 4,300-digit conversion limit.
+    return int(t) if len(t) <= 30 else HUGE_BOUND
+
+
+@v_args(inline=True)
+class _FormulaBuilder(_Builder):
+    """The rules of ``formula.lark`` (merged into the declarations' builder under the
+    ``formula__`` prefix lark gives imported rules)."""
+
+    def paren(self, lpar: Token, inner: S.Formula, rpar: Token) -> S.Formula:
+        span = self._span(lpar, rpar)
         if inner.depth + 1 > MAX_DEPTH:
             raise _TooDeep(_start(span))
         return replace(inner, span=span, depth=inner.depth + 1, grouped=True)
 
-    def _const(self, value: str, c: list[Any]) -> S.Formula:
-        return self._node(S.Const, c, value)
+    def true(self, word: Token) -> S.Formula:
+        return self._node(S.Const, word, word, "true")
 
-    def f_true(self, c: list[Any]) -> S.Formula:
-        return self._const("true", c)
+    def false(self, word: Token) -> S.Formula:
+        return self._node(S.Const, word, word, "false")
 
-    def f_false(self, c: list[Any]) -> S.Formula:
-        return self._const("false", c)
+    def last(self, word: Token) -> S.Formula:
+        return self._node(S.Const, word, word, "last")
 
-    def f_last(self, c: list[Any]) -> S.Formula:
-        return self._const("last", c)
+    def end(self, word: Token) -> S.Formula:
+        return self._node(S.Const, word, word, "end")
 
-    def f_end(self, c: list[Any]) -> S.Formula:
-        return self._const("end", c)
+    def first(self, word: Token) -> S.Formula:
+        return self._node(S.Const, word, word, "first")
 
-    def f_first(self, c: list[Any]) -> S.Formula:
-        return self._const("first", c)
+    def name(self, ident: Token) -> S.Formula:
+        return self._node(S.Name, ident, ident, str(ident))
 
-    def f_name(self, c: list[Any]) -> S.Formula:
-        return self._node(S.Name, c, str(c[0]))
+    def quoted(self, string: Token) -> S.Formula:
+        return self._node(S.Name, string, string, _unescape(str(string)), True)
 
-    def f_quoted(self, c: list[Any]) -> S.Formula:
-        return self._node(S.Name, c, _unescape(str(c[0])), True)
+    def call(self, name: Token, _lpar: Token, *args_and_commas: Any) -> S.Formula:
+        args = tuple(x for x in args_and_commas if isinstance(x, S.Node))
+        node = self._node(S.Call, name, args_and_commas[-1], str(name), args, sub=args)
+        return replace(node, name_span=self._tok_span(name))
 
-    def f_call(self, c: list[Any]) -> S.Formula:
-        args = tuple(x for x in c if isinstance(x, S.Node))
-        node = self._node(S.Call, c, str(c[0]), args, sub=args)
-        return replace(node, name_span=self._tok_span(c[0]))
+    def _unary(self, op: str, first: Token, operand: S.Formula) -> S.Formula:
+        return self._node(S.Unary, first, operand, op, operand, sub=(operand,))
 
-    def _unary(self, op: str, c: list[Any]) -> S.Formula:
-        return self._node(S.Unary, c, op, c[-1], sub=(c[-1],))
+    def not_(self, op: Token, operand: S.Formula) -> S.Formula:
+        return self._unary("NOT", op, operand)
 
-    def f_not_(self, c: list[Any]) -> S.Formula:
-        return self._unary("NOT", c)
+    def next(self, op: Token, operand: S.Formula) -> S.Formula:
+        return self._unary("WNEXT" if self._reading.weak_next else "NEXT", op, operand)
 
-    def f_next(self, c: list[Any]) -> S.Formula:
-        return self._unary("WNEXT" if self.weak_next else "NEXT", c)
+    def strong_next(self, x: Token, _lsqb: Token, _bang: Token, _rsqb: Token,
+                    operand: S.Formula) -> S.Formula:
+        return self._unary("NEXT", x, operand)
 
-    def f_strong_next(self, c: list[Any]) -> S.Formula:
-        return self._unary("NEXT", c)
+    def weak_next(self, op: Token, operand: S.Formula) -> S.Formula:
+        return self._unary("WNEXT", op, operand)
 
-    def f_weak_next(self, c: list[Any]) -> S.Formula:
-        return self._unary("WNEXT", c)
+    def eventually(self, op: Token, operand: S.Formula) -> S.Formula:
+        return self._unary("EVENTUALLY", op, operand)
 
-    def f_eventually(self, c: list[Any]) -> S.Formula:
-        return self._unary("EVENTUALLY", c)
+    def always(self, op: Token, operand: S.Formula) -> S.Formula:
+        return self._unary("ALWAYS", op, operand)
 
-    def f_always(self, c: list[Any]) -> S.Formula:
-        return self._unary("ALWAYS", c)
+    def yesterday(self, op: Token, operand: S.Formula) -> S.Formula:
+        return self._unary("YESTERDAY", op, operand)
 
-    def f_yesterday(self, c: list[Any]) -> S.Formula:
-        return self._unary("YESTERDAY", c)
+    def weak_yesterday(self, op: Token, operand: S.Formula) -> S.Formula:
+        return self._unary("WYESTERDAY", op, operand)
 
-    def f_weak_yesterday(self, c: list[Any]) -> S.Formula:
-        return self._unary("WYESTERDAY", c)
+    def once(self, op: Token, operand: S.Formula) -> S.Formula:
+        return self._unary("ONCE", op, operand)
 
-    def f_once(self, c: list[Any]) -> S.Formula:
-        return self._unary("ONCE", c)
+    def historically(self, op: Token, operand: S.Formula) -> S.Formula:
+        return self._unary("HISTORICALLY", op, operand)
 
-    def f_historically(self, c: list[Any]) -> S.Formula:
-        return self._unary("HISTORICALLY", c)
+    def _bounded(self, op: str, first: Token, lsqb: Token, lo: int, hi: int | None,
+                 rsqb: Token, operand: S.Formula) -> S.Formula:
+        node = self._node(S.Bounded, first, operand, op, lo, hi, operand, sub=(operand,))
+        return replace(node, interval_span=self._span(lsqb, rsqb))
 
-    def _bounded(self, op: str, c: list[Any]) -> S.Formula:
-        # Past 30 digits every bound is far over MAX_BOUND: clamp, so that int() never
-        # meets Python's 4,300-digit conversion limit.
-        ints = [int(t) if len(t) <= 30 else HUGE_BOUND
-                for t in c if isinstance(t, Token) and t.type == "INT"]
-        lo = ints[0]
-        if op in ("NEXT", "WNEXT"):
-            hi: int | None = lo
-        else:
-            hi = ints[1] if len(ints) > 1 else None
-        close = next(t for t in c if isinstance(t, Token) and t == "]")
-        node = self._node(S.Bounded, c, op, lo, hi, c[-1], sub=(c[-1],))
-        return replace(node, interval_span=self._span(c[1], close))
+    def next_n(self, x: Token, lsqb: Token, n: Token, rsqb: Token,
+               operand: S.Formula) -> S.Formula:
+        return self._bounded("NEXT", x, lsqb, _int(n), _int(n), rsqb, operand)
 
-    def f_next_n(self, c: list[Any]) -> S.Formula:
-        return self._bounded("NEXT", c)
+    def weak_next_n(self, wx: Token, lsqb: Token, n: Token, rsqb: Token,
+                    operand: S.Formula) -> S.Formula:
+        return self._bounded("WNEXT", wx, lsqb, _int(n), _int(n), rsqb, operand)
 
-    def f_weak_next_n(self, c: list[Any]) -> S.Formula:
-        return self._bounded("WNEXT", c)
+    def _interval(self, op: str, first: Token, lsqb: Token, lo: Token, _range: Token,
+                  *rest: Any) -> S.Formula:
+        # `[lo,hi]` or the open `[lo,]`: the upper bound is there when three items follow
+        *hi, rsqb, operand = rest
+        upper = _int(hi[0]) if hi else None
+        return self._bounded(op, first, lsqb, _int(lo), upper, rsqb, operand)
 
-    def f_bounded_eventually(self, c: list[Any]) -> S.Formula:
-        return self._bounded("EVENTUALLY", c)
+    def bounded_eventually(self, *items: Any) -> S.Formula:
+        return self._interval("EVENTUALLY", *items)
 
-    def f_bounded_always(self, c: list[Any]) -> S.Formula:
-        return self._bounded("ALWAYS", c)
+    def bounded_always(self, *items: Any) -> S.Formula:
+        return self._interval("ALWAYS", *items)
 
-    def _binary(self, op: str, c: list[Any]) -> S.Formula:
-        return self._node(S.Binary, c, op, c[0], c[-1], sub=(c[0], c[-1]))
+    def _binary(self, op: str, left: S.Formula, right: S.Formula) -> S.Formula:
+        return self._node(S.Binary, left, right, op, left, right, sub=(left, right))
 
-    def f_iff(self, c: list[Any]) -> S.Formula:
-        return self._binary("IFF", c)
+    def iff(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._binary("IFF", left, right)
 
-    def f_implies(self, c: list[Any]) -> S.Formula:
-        return self._binary("IMPLIES", c)
+    def implies(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._binary("IMPLIES", left, right)
 
-    def f_xor(self, c: list[Any]) -> S.Formula:
-        return self._binary("XOR", c)
+    def xor(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._binary("XOR", left, right)
 
-    def f_until(self, c: list[Any]) -> S.Formula:
-        return self._binary("UNTIL", c)
+    def until(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._binary("UNTIL", left, right)
 
-    def f_release(self, c: list[Any]) -> S.Formula:
-        return self._binary("RELEASE", c)
+    def release(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._binary("RELEASE", left, right)
 
-    def f_weak_until(self, c: list[Any]) -> S.Formula:
-        return self._binary("WUNTIL", c)
+    def weak_until(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._binary("WUNTIL", left, right)
 
-    def f_strong_release(self, c: list[Any]) -> S.Formula:
-        return self._binary("SRELEASE", c)
+    def strong_release(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._binary("SRELEASE", left, right)
 
-    def f_since(self, c: list[Any]) -> S.Formula:
-        return self._binary("SINCE", c)
+    def since(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._binary("SINCE", left, right)
 
-    def f_trigger(self, c: list[Any]) -> S.Formula:
-        return self._binary("TRIGGER", c)
+    def trigger(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._binary("TRIGGER", left, right)
 
-    def _nary(self, op: str, c: list[Any]) -> S.Formula:
-        left, right = c[0], c[-1]
+    def _nary(self, op: str, left: S.Formula, right: S.Formula) -> S.Formula:
         if isinstance(left, S.NAry) and left.op == op and not left.grouped:
             # Chains are built left to right; appending to the (still private) list keeps a
             # 100,000-term conjunction linear. _freeze turns the lists into tuples.
@@ -218,107 +230,121 @@ class _Builder:
             if depth > MAX_DEPTH:
                 raise _TooDeep(_start(right.span))
             return replace(left, span=self._span(left, right), depth=depth)
-        node = self._node(S.NAry, c, op, [left, right], sub=(left, right))
+        node = self._node(S.NAry, left, right, op, [left, right], sub=(left, right))
         return cast(S.Formula, node)
 
-    def f_and_(self, c: list[Any]) -> S.Formula:
-        return self._nary("AND", c)
+    def and_(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._nary("AND", left, right)
 
-    def f_or_(self, c: list[Any]) -> S.Formula:
-        return self._nary("OR", c)
+    def or_(self, left: S.Formula, _op: Token, right: S.Formula) -> S.Formula:
+        return self._nary("OR", left, right)
 
-    # --- declarations ----------------------------------------------------------------------
 
-    def _ident(self, t: Token) -> S.Ident:
-        return S.Ident(str(t), span=self._tok_span(t))
+def _strings(items: tuple[Any, ...]) -> list[Token]:
+    return [t for t in items if isinstance(t, Token) and t.type == "STRING"]
 
-    def ident(self, c: list[Any]) -> S.Ident:
-        return self._ident(c[0])
 
-    def quoted_ident(self, c: list[Any]) -> S.Ident:
-        return S.Ident(_unescape(str(c[0])), True, span=self._tok_span(c[0]))
+def _idents(items: tuple[Any, ...]) -> list[Token]:
+    return [t for t in items if isinstance(t, Token) and t.type == "IDENT"]
 
-    def import_decl(self, c: list[Any]) -> S.Import:
-        return S.Import(_unescape(str(c[1])), span=self._span(c[0], c[-1]))
 
-    def props_decl(self, c: list[Any]) -> S.PropsDecl:
-        names = tuple(x for x in c if isinstance(x, S.Ident))
-        return S.PropsDecl(names, span=self._span(c[0], c[-1]))
+@v_args(inline=True)
+class _DeclBuilder(_Builder):
+    """The rules of ``spec.lark``: declarations around formulas."""
 
-    def observe_decl(self, c: list[Any]) -> S.ObserveDecl:
-        items = tuple(x for x in c if isinstance(x, S.Observable))
-        return S.ObserveDecl(items, span=self._span(c[0], c[-1]))
+    def ident(self, name: Token) -> S.Ident:
+        return self._ident(name)
 
-    def observable(self, c: list[Any]) -> S.Observable:
-        return S.Observable(self._ident(c[0]), c[-1], span=self._span(c[0], c[-1]))
+    def quoted_ident(self, string: Token) -> S.Ident:
+        return S.Ident(_unescape(str(string)), True, span=self._tok_span(string))
 
-    def named_type(self, c: list[Any]) -> S.ObsType:
-        return S.ObsType(str(c[0]), span=self._tok_span(c[0]))
+    def import_decl(self, kw: Token, path: Token) -> S.Import:
+        return S.Import(_unescape(str(path)), span=self._span(kw, path))
 
-    def enum_type(self, c: list[Any]) -> S.ObsType:
-        values = tuple(self._ident(t) for t in c if isinstance(t, Token) and t.type == "IDENT")
-        return S.ObsType("enum", values, span=self._span(c[0], c[-1]))
+    def props_decl(self, kw: Token, *names_and_commas: Any) -> S.PropsDecl:
+        names = tuple(x for x in names_and_commas if isinstance(x, S.Ident))
+        return S.PropsDecl(names, span=self._span(kw, names[-1]))
 
-    def derived_decl(self, c: list[Any]) -> S.DerivedDecl:
-        _kw, name, _eq, obs, op, lit = c
-        return S.DerivedDecl(name, self._ident(obs), str(op), lit, span=self._span(c[0], lit))
+    def observe_decl(self, kw: Token, *items_and_commas: Any) -> S.ObserveDecl:
+        items = tuple(x for x in items_and_commas if isinstance(x, S.Observable))
+        return S.ObserveDecl(items, span=self._span(kw, items[-1]))
 
-    def _text_decl(self, c: list[Any], op: str, value: S.Literal,
-                   keywords: tuple[str, ...] = ()) -> S.TextDecl:
-        gran = c[-1] if isinstance(c[-1], S.Ident) and len(c) > 6 else None
-        end = gran if gran is not None else value
-        return S.TextDecl(c[1], self._ident(c[3]), op, value, keywords, gran,
-                          span=self._span(c[0], end))
+    def observable(self, name: Token, _colon: Token, typ: S.ObsType) -> S.Observable:
+        return S.Observable(self._ident(name), typ, span=self._span(name, typ))
 
-    def text_regex(self, c: list[Any]) -> S.TextDecl:
-        return self._text_decl(c, "matches", S.Literal("regex", str(c[5]),
-                                                      span=self._tok_span(c[5])))
+    def named_type(self, name: Token) -> S.ObsType:
+        return S.ObsType(str(name), span=self._tok_span(name))
 
-    def text_keywords(self, c: list[Any]) -> S.TextDecl:
-        lit, words = c[5]
-        return self._text_decl(c, "contains", lit, words)
+    def enum_type(self, lbrace: Token, *values_and_commas: Token) -> S.ObsType:
+        values = tuple(self._ident(t) for t in _idents(values_and_commas))
+        return S.ObsType("enum", values, span=self._span(lbrace, values_and_commas[-1]))
 
-    def keyword_set(self, c: list[Any]) -> tuple[S.Literal, tuple[str, ...]]:
-        words = tuple(_unescape(str(t)) for t in c if isinstance(t, Token) and t.type == "STRING")
-        text = "{" + ", ".join(str(t) for t in c if isinstance(t, Token)
-                               and t.type == "STRING") + "}"
-        return S.Literal("keywords", text, span=self._span(c[0], c[-1])), words
+    def derived_decl(self, kw: Token, name: S.Ident, _eq: Token, obs: Token, op: Token,
+                     lit: S.Literal) -> S.DerivedDecl:
+        return S.DerivedDecl(name, self._ident(obs), str(op), lit, span=self._span(kw, lit))
 
-    def granularity(self, c: list[Any]) -> S.Ident:
-        return S.Ident(str(c[1]), span=self._span(c[0], c[1]))
+    def _text_decl(self, kw: Token, name: S.Ident, obs: Token, op: str, value: S.Literal,
+                   keywords: tuple[str, ...], granularity: tuple[S.Ident, ...]) -> S.TextDecl:
+        gran = granularity[0] if granularity else None
+        return S.TextDecl(name, self._ident(obs), op, value, keywords, gran,
+                          span=self._span(kw, gran if gran is not None else value))
 
-    def number(self, c: list[Any]) -> S.Literal:
-        return S.Literal("number", str(c[0]), span=self._tok_span(c[0]))
+    def text_regex(self, kw: Token, name: S.Ident, _eq: Token, obs: Token, _matches: Token,
+                   regex: Token, *granularity: S.Ident) -> S.TextDecl:
+        value = S.Literal("regex", str(regex), span=self._tok_span(regex))
+        return self._text_decl(kw, name, obs, "matches", value, (), granularity)
 
-    def symbol(self, c: list[Any]) -> S.Literal:
-        return S.Literal("symbol", str(c[0]), span=self._tok_span(c[0]))
+    def text_keywords(self, kw: Token, name: S.Ident, _eq: Token, obs: Token,
+                      _contains: Token, words: tuple[S.Literal, tuple[str, ...]],
+                      *granularity: S.Ident) -> S.TextDecl:
+        value, phrases = words
+        return self._text_decl(kw, name, obs, "contains", value, phrases, granularity)
 
-    def boolean(self, c: list[Any]) -> S.Literal:
-        return S.Literal("bool", str(c[0]), span=self._tok_span(c[0]))
+    def keyword_set(self, first: Token, *rest: Token) -> tuple[S.Literal, tuple[str, ...]]:
+        strings = _strings((first, *rest))
+        words = tuple(_unescape(str(t)) for t in strings)
+        text = "{" + ", ".join(str(t) for t in strings) + "}"
+        last = rest[-1] if rest else first
+        return S.Literal("keywords", text, span=self._span(first, last)), words
 
-    def params(self, c: list[Any]) -> tuple[S.Ident, ...]:
-        return tuple(self._ident(t) for t in c if isinstance(t, Token) and t.type == "IDENT")
+    def granularity(self, at: Token, name: Token) -> S.Ident:
+        return S.Ident(str(name), span=self._span(at, name))
 
-    def def_decl(self, c: list[Any]) -> S.DefDecl:
-        params = c[2] if isinstance(c[2], tuple) else None
-        return S.DefDecl(self._ident(c[1]), params, c[-1], span=self._span(c[0], c[-1]))
+    def number(self, tok: Token) -> S.Literal:
+        return S.Literal("number", str(tok), span=self._tok_span(tok))
 
-    def spec_decl(self, c: list[Any]) -> S.SpecDecl:
-        desc = next(
-            (_unescape(str(t)) for t in c if isinstance(t, Token) and t.type == "STRING"), None
-        )
-        body = cast(S.Formula, next(x for x in c if isinstance(x, S.Node)))
-        return S.SpecDecl(self._ident(c[1]), desc, body, span=self._span(c[0], c[-1]))
+    def symbol(self, tok: Token) -> S.Literal:
+        return S.Literal("symbol", str(tok), span=self._tok_span(tok))
 
-    def progression_decl(self, c: list[Any]) -> S.ProgressionDecl:
-        names = tuple(self._ident(t) for t in c[3:] if isinstance(t, Token) and t.type == "IDENT")
-        return S.ProgressionDecl(self._ident(c[1]), names, span=self._span(c[0], c[-1]))
+    def boolean(self, tok: Token) -> S.Literal:
+        return S.Literal("bool", str(tok), span=self._tok_span(tok))
 
-    def start(self, c: list[Any]) -> list[Any]:
-        return c
+    def params(self, _lpar: Token, *names_and_commas: Token) -> tuple[S.Ident, ...]:
+        return tuple(self._ident(t) for t in _idents(names_and_commas))
 
-    def formula_start(self, c: list[Any]) -> Any:
-        return c[0]
+    def def_decl(self, kw: Token, name: Token, *rest: Any) -> S.DefDecl:
+        # `def name = body` or `def name(params) = body`
+        *params, _eq, body = rest
+        return S.DefDecl(self._ident(name), params[0] if params else None, body,
+                         span=self._span(kw, body))
+
+    def spec_decl(self, kw: Token, name: Token, *rest: Any) -> S.SpecDecl:
+        # `spec name "description"? { body }`
+        desc = next((_unescape(str(t)) for t in _strings(rest)), None)
+        body = cast(S.Formula, next(x for x in rest if isinstance(x, S.Node)))
+        return S.SpecDecl(self._ident(name), desc, body, span=self._span(kw, rest[-1]))
+
+    def progression_decl(self, kw: Token, name: Token, _eq: Token, _lsqb: Token,
+                         *specs_and_commas: Token) -> S.ProgressionDecl:
+        specs = tuple(self._ident(t) for t in _idents(specs_and_commas))
+        return S.ProgressionDecl(self._ident(name), specs,
+                                 span=self._span(kw, specs_and_commas[-1]))
+
+    def start(self, *decls: Any) -> list[Any]:
+        return list(decls)
+
+    def formula_start(self, formula: S.Formula) -> S.Formula:
+        return formula
 
 
 class _Parser:
@@ -329,10 +355,12 @@ class _Parser:
     from several threads at once."""
 
     def __init__(self) -> None:
-        self.builder = _Builder()
+        self.reading = _Reading()
         self.comments: list[Token] = []
+        builder = merge_transformers(_DeclBuilder(self.reading),
+                                     formula=_FormulaBuilder(self.reading))
         self.lark = build_parser(
-            transformer=self.builder,
+            transformer=builder,
             keep_all_tokens=True,  # keyword and bracket tokens give every node an exact span
             lexer_callbacks={"COMMENT": self.comments.append},
         )
@@ -617,7 +645,7 @@ def _run(text: str, path: str, weak: bool, start: str,
     """The parse of ``text`` from rule ``start`` (None after a syntax error, which is added
     to ``diags``) and the comment tokens it met."""
     with _checkout() as parser:
-        parser.builder.path, parser.builder.weak_next = path, weak
+        parser.reading.path, parser.reading.weak_next = path, weak
         parser.comments.clear()
         try:
             result: Any = parser.lark.parse(text, start=start)
