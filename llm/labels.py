@@ -374,22 +374,39 @@ class TextLabeler:
     """Evaluates lexical patterns (from a spec's ``derived`` text propositions) and any
     classifiers (``{prop: callable(text) -> bool}``, e.g. :mod:`speclang.llm.semantic`) on units.
 
-    Classifiers see the unit's sentence so far, as semantic judgements need context."""
+    Classifiers see the unit's sentence so far, as semantic judgements need context.
+
+    ``observable`` names the text observable that is generated (``reply``); patterns over
+    any other text observable (``prompt matches ...``) are *context*: one value for the
+    whole trace, judged on the text given by :meth:`set_context`, never on the generated
+    units. ``None``: every pattern is judged on the generated text."""
 
     def __init__(
         self,
         props: Iterable[str],
         patterns: Mapping[str, TextPattern] | None = None,
         classifiers: Mapping[str, Classifier] | None = None,
+        *,
+        observable: str | None = None,
     ) -> None:
         self.props = tuple(props)
-        self.patterns = dict(patterns or {})
+        patterns = dict(patterns or {})
+        self.observable = observable
+        # Kept out of ``patterns``: the shield's triggers and static masks read a pattern as
+        # a condition on generated text, which a context proposition is not.
+        self.context_patterns = {p: pat for p, pat in patterns.items()
+                                 if observable is not None and pat.observable != observable}
+        self.patterns = {p: pat for p, pat in patterns.items()
+                         if p not in self.context_patterns}
+        self.context: dict[str, str] = {}
+        self._context_values: dict[str, bool] = {}
         self.classifiers = dict(classifiers or {})
         # Per span/sentence pattern, the quick test that rules out a match (or None).
         self._prefilters = {p: match_prefilter(pat.compiled)
                             for p, pat in self.patterns.items() if pat.granularity != "word"}
         self._evaluators: dict[str, Callable[[str, Unit], bool]] = {}
-        unbound = [p for p in self.props if p not in self.patterns and p not in self.classifiers]
+        unbound = [p for p in self.props if p not in self.patterns and p not in self.classifiers
+                   and p not in self.context_patterns]
         if unbound:
             raise ValueError(
                 f"no text pattern or classifier for proposition(s) {', '.join(unbound)}: "
@@ -398,13 +415,59 @@ class TextLabeler:
 
     @classmethod
     def from_module(cls, module, props: Iterable[str] | None = None,  # noqa: ANN001
-                    classifiers: Mapping[str, Classifier] | None = None) -> TextLabeler:
+                    classifiers: Mapping[str, Classifier] | None = None, *,
+                    observable: str | None = None) -> TextLabeler:
+        """``observable``: the generated text observable; by default the only one the
+        propositions read (several are an error naming them: which one is generated cannot
+        be guessed)."""
+        props = tuple(props if props is not None else module.atoms)
         patterns = {n: d for n, d in module.derived.items() if isinstance(d, TextPattern)}
-        return cls(props if props is not None else module.atoms, patterns, classifiers)
+        read = sorted({patterns[p].observable for p in props if p in patterns})
+        if observable is None:
+            if len(read) > 1:
+                raise ValueError(
+                    f"the propositions read several text observables ({', '.join(read)}): "
+                    "name the one that is generated (observable=...); the others are "
+                    "context, such as the prompt")
+        elif observable not in read and read:
+            raise ValueError(f"no proposition reads the text observable {observable!r} "
+                             f"(they read {', '.join(read)})")
+        return cls(props, patterns, classifiers, observable=observable)
 
     @property
     def lexical_only(self) -> bool:
-        return not any(p in self.classifiers for p in self.props)
+        return not any(p in self.classifiers or p in self.context_patterns for p in self.props)
+
+    @property
+    def context_observables(self) -> tuple[str, ...]:
+        """The text observables besides the generated one that the propositions read."""
+        return tuple(sorted({self.context_patterns[p].observable for p in self.props
+                             if p in self.context_patterns}))
+
+    def set_context(self, texts: Mapping[str, str]) -> None:
+        """The text of each context observable (e.g. ``{"prompt": ...}``), for the traces
+        labelled from now on."""
+        unknown = sorted(set(texts) - set(self.context_observables))
+        if unknown:
+            known = ", ".join(self.context_observables) or "none"
+            raise ValueError(f"no proposition reads {', '.join(map(repr, unknown))} as context "
+                             f"(context observables: {known})")
+        self.context = {k: str(v) for k, v in texts.items()}
+        self._context_values = {}
+
+    def _context_value(self, prop: str) -> bool:
+        value = self._context_values.get(prop)
+        if value is None:
+            pat = self.context_patterns[prop]
+            text = self.context.get(pat.observable)
+            if text is None:
+                raise ValueError(
+                    f"proposition {prop!r} reads the text observable {pat.observable!r}, which "
+                    f"is not the generated text ({self.observable!r}): give its text with "
+                    f"set_context({{{pat.observable!r}: ...}})")
+            # @word: some word of it matches; otherwise it contains a match (as evaluate).
+            value = self._context_values[prop] = pat.evaluate(text)
+        return value
 
     def label(self, text: str, unit: Unit) -> dict[str, bool]:
         """The letter of one completed ``unit`` of ``text``."""
@@ -419,6 +482,8 @@ class TextLabeler:
 
     def _evaluator(self, prop: str) -> Callable[[str, Unit], bool]:
         """``holds`` for one proposition, with its granularity and quick test bound."""
+        if prop in self.context_patterns:
+            return lambda text, unit: self._context_value(prop)
         pat = self.patterns.get(prop)
         if pat is None:
             classify = self.classifiers[prop]

@@ -101,12 +101,19 @@ class TextMonitor:
     @classmethod
     def from_module(cls, module, spec: str, *, unit: str = "word",  # noqa: ANN001
                     classifiers: Mapping[str, Classifier] | None = None,
-                    **budgets: Any) -> TextMonitor:
+                    observable: str | None = None, **budgets: Any) -> TextMonitor:
+        """``observable``: the text observable that is generated, where the spec's
+        propositions read several (the others are context: :meth:`set_context`)."""
         from speclang import compiler
 
         aut = compiler.compile_spec(module, spec, **budgets)
-        labeler = TextLabeler.from_module(module, aut.props, classifiers)
+        labeler = TextLabeler.from_module(module, aut.props, classifiers, observable=observable)
         return cls(aut, labeler, unit=unit)
+
+    def set_context(self, texts: Mapping[str, str]) -> None:
+        """The text of each context observable (``{"prompt": ...}``: a spec that reads the
+        prompt as well as the reply), for the traces fed from the next :meth:`reset` on."""
+        self.labeler.set_context(texts)
 
     def reset(self, batch: int) -> None:
         self.rows = [_Row(UnitStream(self.unit), self.aut.initial) for _ in range(batch)]
