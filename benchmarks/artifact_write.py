@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from speclang import compiler, parse_formula
+import speclang
+from speclang import parse_formula
 from speclang.compiler import artifact, shaping
 
 
@@ -48,7 +49,7 @@ def main() -> int:
             text = " & ".join(["G p1", *[f"F p{i}" for i in range(2, n + 1)]])
             formula = parse_formula(text)
             start = time.perf_counter()
-            aut = compiler.compile_formula(formula)
+            aut = speclang.compile_formula(formula)
             compile_s = time.perf_counter() - start
             # Potentials are computed once and shared, so the columns differ only in guards.
             pots = shaping.all_potentials(aut)

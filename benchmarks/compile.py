@@ -127,7 +127,6 @@ def _rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 def worker_ours(text: str, repeat: int, max_states: int) -> dict[str, Any]:
     import speclang
-    from speclang import compiler
 
     formula = speclang.parse_formula(text)
     base = _rss_mb()
@@ -135,7 +134,7 @@ def worker_ours(text: str, repeat: int, max_states: int) -> dict[str, Any]:
     aut = None
     for _ in range(repeat):
         start = time.perf_counter()
-        aut = compiler.compile_formula(formula, max_states=max_states)
+        aut = speclang.compile_formula(formula, max_states=max_states)
         times.append(time.perf_counter() - start)
         if times[-1] > REPEAT_BELOW_S:
             break

@@ -74,7 +74,8 @@ def table_sizes() -> tuple[int, int]:
 
 
 def run(n: int, seed: int, every: int) -> None:
-    from speclang.compiler import BudgetExceeded, UnsupportedFormula, compile_formula
+    from speclang import compile_formula
+    from speclang.compiler import BudgetExceeded, UnsupportedFormula
 
     times: list[float] = []
     skipped = 0

@@ -201,7 +201,7 @@ def sweep(count: int, seed: int, depth: int = 4, props: Sequence[str] = ("a", "b
     """Compare ``count`` random formulas (half future, half pure past) with MONA: state
     count, empty-trace acceptance and acceptance of 20 random traces each. Prints every
     mismatch and a summary; returns the number of mismatches."""
-    from speclang.compiler import compile_formula
+    from speclang import compile_formula
 
     rng = random.Random(seed)
     bad = checked = 0

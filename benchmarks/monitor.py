@@ -48,7 +48,8 @@ BIG_FORMULA = (
 
 def door_key_conjunction() -> Any:
     import speclang
-    from speclang.compiler import compile_formula, ir
+    from speclang import compile_formula
+    from speclang.compiler import ir
 
     module = speclang.load(str(ROOT / "examples" / "door_key.spec"))
     body = ir.And(*(s.formula for s in module.specs.values()))
@@ -56,7 +57,7 @@ def door_key_conjunction() -> Any:
 
 
 def big_spec() -> Any:
-    from speclang.compiler import compile_formula
+    from speclang import compile_formula
 
     return compile_formula(BIG_FORMULA, name="bounded_response_12")
 
@@ -133,7 +134,7 @@ def bench_wrapper(quick: bool) -> dict[str, Any]:
     import gymnasium as gym
     import minigrid  # noqa: F401  (registers the environments)
 
-    from speclang.compiler import compile_formula
+    from speclang import compile_formula
     from speclang.runtime.envs.minigrid import MiniGridLabeler
     from speclang.runtime.wrapper import SafeguardWrapper
 
@@ -225,7 +226,7 @@ def bench_wrapper_own(quick: bool) -> dict[str, Any]:
     import gymnasium as gym
     import minigrid  # noqa: F401
 
-    from speclang.compiler import compile_formula
+    from speclang import compile_formula
     from speclang.runtime.envs.minigrid import MiniGridLabeler
     from speclang.runtime.wrapper import SafeguardWrapper
 
@@ -278,7 +279,7 @@ def bench_wrapper_alone(quick: bool) -> dict[str, Any]:
     import gymnasium as gym
     import minigrid  # noqa: F401
 
-    from speclang.compiler import compile_formula
+    from speclang import compile_formula
     from speclang.runtime.envs.minigrid import MiniGridLabeler
     from speclang.runtime.wrapper import SafeguardWrapper
 

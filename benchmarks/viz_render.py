@@ -15,7 +15,7 @@ import argparse
 import statistics
 import time
 
-from speclang.compiler import compile_formula
+from speclang import compile_formula
 from speclang.compiler.automaton import Automaton
 from speclang.compiler.viz import run_dot, to_dot
 

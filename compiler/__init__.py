@@ -1,7 +1,11 @@
 """The speclang compiler: LTLf (with past) specifications to minimal DFAs with verdicts.
 
-Public API: :func:`compile_formula`, :func:`compile_spec`, :func:`compile_file`,
-:func:`product`, and the errors :class:`BudgetExceeded` / :class:`UnsupportedFormula`.
+Public API: :func:`compile_formula`, :func:`compile_spec`, :func:`product`, and the errors
+:class:`BudgetExceeded` / :class:`UnsupportedFormula`.
+
+The compiler takes core IR (:mod:`speclang.compiler.ir`), never text, and imports nothing
+of the front end: text and ``.spec`` files go through ``speclang.compile_formula`` /
+``speclang.compile_file``, which parse and then call this package.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ if __name__ != "speclang.compiler":  # a bare `compiler` would load every module
     )
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from speclang.compiler.automaton import Automaton, Verdict
@@ -38,7 +41,6 @@ __all__ = [
     "CompileError",
     "UnsupportedFormula",
     "Verdict",
-    "compile_file",
     "compile_formula",
     "compile_spec",
     "product",
@@ -46,28 +48,27 @@ __all__ = [
 
 
 def compile_formula(
-    f: Formula | str,
+    f: Formula,
     *,
     name: str | None = None,
     max_states: int = DEFAULT_MAX_STATES,
     timeout: float | None = DEFAULT_TIMEOUT,
-    weak_next: bool = False,
     max_nodes: int = DEFAULT_MAX_NODES,
     max_memory: int | None = DEFAULT_MAX_MEMORY,
     source_hash: str | None = None,
 ) -> Automaton:
-    """Compile one formula (an IR node, or text in speclang formula syntax) to its minimal
-    complete DFA. Raises :class:`BudgetExceeded` when ``max_states`` states, ``max_nodes``
-    decision-diagram nodes, ``timeout`` seconds (default 60) or ``max_memory`` bytes of
-    resident-memory growth (default 2 GiB) are exceeded (None: no limit),
-    :class:`UnsupportedFormula` for future operators under past operators, and
-    ``speclang.SpecErrors`` for bad text."""
+    """Compile one formula (a core IR node) to its minimal complete DFA. Raises
+    :class:`BudgetExceeded` when ``max_states`` states, ``max_nodes`` decision-diagram nodes,
+    ``timeout`` seconds (default 60) or ``max_memory`` bytes of resident-memory growth
+    (default 2 GiB) are exceeded (None: no limit), :class:`UnsupportedFormula` for future
+    operators under past operators. Text is compiled by ``speclang.compile_formula``."""
     from speclang.compiler.build import build_automaton
 
-    if isinstance(f, str):
-        import speclang
-
-        f = speclang.parse_formula(f, weak_next=weak_next)
+    if not isinstance(f, Formula):
+        raise TypeError(
+            f"speclang.compiler.compile_formula takes a formula in core IR, not a "
+            f"{type(f).__name__}; compile text with speclang.compile_formula(text)"
+        )
     budget = Budget(name, max_states=max_states, max_nodes=max_nodes, timeout=timeout,
                     max_memory=max_memory)
     return build_automaton(f, budget, name=name, source_hash=source_hash)
@@ -87,19 +88,6 @@ def compile_spec(module: Any, spec_name: str, **budgets: Any) -> Automaton:
         source_hash=getattr(module, "source_hash", None),
         **budgets,
     )
-
-
-def compile_file(
-    path: str | Path, spec: str | None = None, **budgets: Any
-) -> Automaton | dict[str, Automaton]:
-    """Load, check and compile a ``.spec`` file: one automaton when ``spec`` is named, else
-    a dict of every spec's automaton in file order."""
-    import speclang
-
-    module = speclang.load(str(path), weak_next=budgets.pop("weak_next", False))
-    if spec is not None:
-        return compile_spec(module, spec, **budgets)
-    return {name: compile_spec(module, name, **budgets) for name in module.specs}
 
 
 def product(automata: Sequence[Automaton], **budgets: Any) -> ProductMonitor:

@@ -213,17 +213,3 @@ def _progressions(module: Any) -> str:
     out.append("</section>")
     return "\n".join(out)
 
-
-def write_report(
-    path: str | Path, out: str | Path, *, hide_sink: bool = False, **budgets: Any
-) -> Path:
-    """Load and compile every spec of ``path`` and write the page to ``out``."""
-    import speclang
-    from speclang.compiler import compile_spec
-
-    module = speclang.load(str(path))
-    automata = {name: compile_spec(module, name, **budgets) for name in module.specs}
-    page = build_report(module, automata, hide_sink=hide_sink)
-    target = Path(out)
-    target.write_text(page, encoding="utf-8")
-    return target

@@ -12,7 +12,7 @@ monitor letter by letter and checks acceptance and verdicts against the independ
 reference evaluator :mod:`speclang.compiler.reference` after every step.
 
 >>> from hypothesis import given, settings
->>> from speclang.compiler import compile_formula
+>>> from speclang import compile_formula
 >>> aut = compile_formula("G (door -> O key)")
 >>> @settings(max_examples=30, database=None)
 ... @given(traces(aut.props, max_size=6, bias_toward=aut))

@@ -47,6 +47,7 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str] | None, Any]:
     """The automaton to run, the proposition names a trace may mention (``None``: any, for a
     free formula without ``--props``), and the module (``None`` for a formula or an
     artifact)."""
+    import speclang
     from speclang import compiler
     from speclang.compiler.budget import CompileError
     from speclang.traces import parse_alphabet
@@ -70,7 +71,7 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str] | None, Any]:
             return aut, set(aut.props) | set(aut.meta.get("declared_props", ())), None
         budgets = budgets_of(args)
         if args.formula is not None:
-            aut = compiler.compile_formula(args.formula, weak_next=args.weak_next, **budgets)
+            aut = speclang.compile_formula(args.formula, weak_next=args.weak_next, **budgets)
             return aut, (None if alphabet is None else set(aut.props) | alphabet), None
         module = load_module(args.file, weak_next=args.weak_next)
         names = select_specs(module, args.file, args.spec)

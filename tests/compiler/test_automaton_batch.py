@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speclang import compiler
+import speclang
 
 
 @pytest.mark.parametrize(
@@ -20,7 +20,7 @@ from speclang import compiler
     ],
 )
 def test_step_batch_matches_scalar_step_with_and_without_dense_table(formula: str) -> None:
-    aut = compiler.compile_formula(formula)
+    aut = speclang.compile_formula(formula)
     rng = np.random.default_rng(7)
     vals = rng.random((300, len(aut.props))) < 0.5
     states = rng.integers(0, aut.n_states, 300)
@@ -35,7 +35,7 @@ def test_step_batch_matches_scalar_step_with_and_without_dense_table(formula: st
 
 def test_step_ignores_names_the_automaton_does_not_use() -> None:
     spec_file = Path(__file__).resolve().parents[2] / "examples" / "minecraft.spec"
-    aut = compiler.compile_file(str(spec_file), spec="t1")
+    aut = speclang.compile_file(str(spec_file), spec="t1")
     assert "wood" not in aut.props  # declared by the file, unused by t1
     q = aut.step(aut.initial, {"wood", "iron"})
     assert aut.verdict(q).label == "presumably_satisfied"

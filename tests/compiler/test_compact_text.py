@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import speclang
-from speclang.compiler import compile_formula, ir
+from speclang import compile_formula
+from speclang.compiler import ir
 from speclang.compiler.explain import readable, show
 
 ATOMS = [ir.Atom(n) for n in ("a", "b", "c")]

@@ -8,7 +8,8 @@ import random
 import sys
 from pathlib import Path
 
-from speclang.compiler import compile_formula, ir
+from speclang import compile_formula
+from speclang.compiler import ir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from compile_memory import formulas  # noqa: E402  (the benchmark's seeded generator)

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from ltlf_gen import future_formulas, past_formulas, traces
 
 import speclang
-from speclang.compiler import compile_formula, ir, reference
+from speclang import compile_formula
+from speclang.compiler import ir, reference
 from speclang.compiler.explain import Explainer, _Eval, explain_trace
 
 ROOT = Path(__file__).resolve().parents[2]

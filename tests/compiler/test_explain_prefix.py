@@ -4,7 +4,7 @@ asking `explain_last_violation` says."""
 
 import pytest
 
-from speclang import compiler
+import speclang
 from speclang.compiler.explain import Explainer
 
 CASES = [
@@ -17,7 +17,7 @@ CASES = [
 
 @pytest.mark.parametrize(("formula", "trace"), CASES)
 def test_prefix_explanation_equals_replayed_explanation(formula: str, trace: list) -> None:
-    aut = compiler.compile_formula(formula)
+    aut = speclang.compile_formula(formula)
     replayed = Explainer(aut)
     for letter in trace:
         replayed.step(letter)

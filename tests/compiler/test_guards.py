@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ltlf_gen import future_formulas
 
-from speclang.compiler import compile_formula
+from speclang import compile_formula
 from speclang.compiler.guards import edge_guards, guard_text
 
 PROPS = ("a", "b", "c", "d")

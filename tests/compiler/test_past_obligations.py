@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from ltlf_gen import future_formulas, past_formulas, traces
 
 import speclang
-from speclang.compiler import Verdict, compile_formula, compile_spec, reference
+from speclang import compile_formula
+from speclang.compiler import Verdict, compile_spec, reference
 from speclang.compiler.explain import explain_trace, readable
 from speclang.compiler.memory import REMEMBERS
 

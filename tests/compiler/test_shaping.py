@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_shaping_strategies import TableAutomaton, table_automata
 
+import speclang
 from speclang.compiler import shaping
 from speclang.compiler.automaton import Automaton, Verdict
 
@@ -204,9 +205,8 @@ def test_structural_verdicts_match_reachability(t: TableAutomaton) -> None:
 
 @pytest.mark.parametrize("kind", shaping.KINDS)
 def test_signs_on_a_compiled_safeguard(kind: shaping.PotentialKind) -> None:
-    from speclang import compiler
 
-    aut = compiler.compile_formula("G !lava & F goal")
+    aut = speclang.compile_formula("G !lava & F goal")
     table = shaping.ShapingTable.build(aut, kind, gamma=0.99)
     q0 = aut.initial
     into_lava = aut.step(q0, {"lava"})

@@ -1,4 +1,4 @@
-"""The compiler's entry points on checked modules and files."""
+"""The compiler's entry points on checked modules and IR, and the facade's on text and files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import speclang
-from speclang.compiler import compile_file, compile_formula, compile_spec, product
+from speclang import compile_file, compile_formula
+from speclang.compiler import compile_spec, product
 from speclang.compiler.automaton import Verdict
 
 SPEC = """\
@@ -54,6 +55,16 @@ def test_compile_file_compiles_every_spec_in_file_order(tmp_path: Path) -> None:
 def test_bad_formula_text_raises_spec_errors() -> None:
     with pytest.raises(speclang.SpecErrors):
         compile_formula("G (a &")
+
+
+def test_compiler_takes_ir_and_names_the_facade_for_text() -> None:
+    from speclang import compiler
+
+    with pytest.raises(TypeError, match=r"speclang\.compile_formula"):
+        compiler.compile_formula("G a")  # type: ignore[arg-type]
+    f = speclang.parse_formula("G (a -> X b)")
+    assert compiler.compile_formula(f).n_states == compile_formula("G (a -> X b)").n_states
+    assert not hasattr(compiler, "compile_file")
 
 
 def test_product_of_specs_keeps_names() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from speclang.compiler import compile_formula
+from speclang import compile_formula
 
 CORPUS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 

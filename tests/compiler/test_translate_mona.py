@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ltlf_gen import future_formulas, past_formulas, traces
 
-from speclang.compiler import compile_formula
+from speclang import compile_formula
 from speclang.compiler.ir import Formula
 
 pytestmark = pytest.mark.mona

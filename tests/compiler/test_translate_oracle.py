@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ltlf_gen import future_formulas, past_formulas, traces
 
-from speclang.compiler import compile_formula, reference
+from speclang import compile_formula
+from speclang.compiler import reference
 from speclang.compiler.ir import Formula
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

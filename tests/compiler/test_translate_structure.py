@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from ltlf_gen import future_formulas, past_formulas, traces
 
-from speclang.compiler import BudgetExceeded, UnsupportedFormula, compile_formula, ir, product
+from speclang import compile_formula
+from speclang.compiler import BudgetExceeded, UnsupportedFormula, ir, product
 from speclang.compiler.automaton import Verdict
 from speclang.compiler.build import reminimise
 from speclang.compiler.ir import Formula

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, run_state_machine_as_test
 
 import speclang
-from speclang.compiler import compile_formula, ir
+from speclang import compile_formula
+from speclang.compiler import ir
 from speclang.compiler.automaton import Verdict
 from speclang.testing import (
     distance_to_violation,

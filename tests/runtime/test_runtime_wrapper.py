@@ -187,10 +187,11 @@ def test_explanation_names_the_violated_conjunct():
 
 
 def test_product_monitor_reports_every_part():
+    import speclang
     from speclang import compiler
 
-    prod = compiler.product([compiler.compile_formula("G !lava", name="no_lava"),
-                             compiler.compile_formula("F goal", name="goal")])
+    prod = compiler.product([speclang.compile_formula("G !lava", name="no_lava"),
+                             speclang.compile_formula("F goal", name="goal")])
     env = SafeguardWrapper(Corridor(), prod, InfoLabeler(["lava", "goal"]))
     env.reset(seed=0)
     assert env.step(1)[4]["safeguard"]["parts"] == {
@@ -206,9 +207,9 @@ def speclang_loads(text):
 
 
 def test_compiled_formula_monitor():
-    from speclang import compiler
+    import speclang
 
-    aut = compiler.compile_formula("G (lava -> X goal)", name="recover")
+    aut = speclang.compile_formula("G (lava -> X goal)", name="recover")
     env = SafeguardWrapper(Corridor(), aut, InfoLabeler(["lava", "goal"]), on_violation="continue")
     env.reset(seed=0)
     _, _, term, _, info = env.step(1)

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import speclang
-from speclang import compiler
 from speclang.cli import main
 from speclang.compiler import artifact, reference
 
@@ -274,7 +273,7 @@ def test_monitor_acceptance_agrees_with_the_reference_semantics(
     # A free formula declares no alphabet: names it does not use are ignored with a warning,
     # unless --props declares the alphabet, which makes any other name an error.
     props = {p for s in steps for p in s}
-    known = set(compiler.compile_formula(formula).props)
+    known = set(speclang.compile_formula(formula).props)
     if not props <= known:
         code, _, err = _run(
             capsys, "monitor", "-f", text, "--props", ",".join(sorted(known)) or "none",
