@@ -7,15 +7,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
+
 METHOD_KINDS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear", "pre_shield")
 TRANSFERS = ("none", "paper", "correspondence")
 COMBINES = ("mean", "min")
 SCHEDULES = ("fixed", "adaptive")
 REWARD_MODES = ("paper", "task")
-
-
-class ConfigError(ValueError):
-    """A bad experiment file; the message names the file and the offending key."""
 
 
 @dataclass
@@ -128,6 +126,10 @@ def parse_config(
     data: dict[str, Any], where: str = "<config>", base_dir: str = "."
 ) -> ExperimentConfig:
     data = dict(data)
+    # `algorithm` picks the loader (agents.registry); the gridworld experiment is "tabular".
+    algorithm = data.pop("algorithm", "tabular")
+    if algorithm != "tabular":
+        raise ConfigError(f"{where}: algorithm {algorithm!r} is not the tabular experiment's")
     sections = {
         "env": EnvConfig,
         "specs": SpecConfig,

@@ -26,9 +26,10 @@ from torch import nn
 
 from speclang.compiler.automaton import Automaton
 
-from .config import ConfigError, SpecConfig
+from .config import SpecConfig
 from .envs.layouts import N_ACTIONS, N_STAGES
 from .envs.minecraft import MinecraftEnv
+from .errors import ConfigError, ExperimentError
 from .monitors import mask_table
 
 
@@ -134,8 +135,6 @@ def run_dqn(
 ) -> dict[str, Any]:
     out = Path(out)
     if out.exists() and any(out.iterdir()):
-        from .experiment import ExperimentError
-
         raise ExperimentError(f"{out}: run directory is not empty")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1, sort_keys=True))

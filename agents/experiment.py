@@ -27,15 +27,12 @@ import numpy as np
 
 from speclang.compiler.automaton import Automaton
 
-from .config import ConfigError, ExperimentConfig
+from .config import ExperimentConfig
+from .errors import ConfigError, ExperimentError
 from .monitors import unknown_props
 from .tabular import TabularBatch
 
 CHECKPOINT = "checkpoint.npz"
-
-
-class ExperimentError(Exception):
-    """A problem with the run directory or the specs (shown to the user without traceback)."""
 
 
 def load_automata(cfg: ExperimentConfig) -> tuple[list[str], list[Automaton]]:

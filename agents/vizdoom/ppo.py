@@ -37,16 +37,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..experiment import episodes_to_safe
 from ..report import mean_ci
 from .env import TASK_REWARDS, VizDoomEnv
 from .specs import load_specs, safeguard
 
 METHODS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear")
-
-
-class ConfigError(ValueError):
-    """A bad experiment file (shown to the user without traceback)."""
 
 
 @dataclass

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from speclang.cli import SpecError, UsageError
 
@@ -73,79 +72,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from speclang.agents.config import ConfigError, load_config
-
-    if _algorithm(args.config) == "dqn":
-        return _run_dqn(args)
-    if _algorithm(args.config) == "vizdoom_ppo":
-        return _run_vizdoom(args)
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        raise SpecError(str(exc)) from None
-    _override_seeds(cfg, args)
-    if args.episodes is not None:
-        if args.episodes < 1:
-            raise UsageError("--episodes must be >= 1")
-        cfg.agent.episodes = args.episodes
-    from speclang.agents.experiment import ExperimentError, run_experiment
+    from speclang.agents import registry
 
     try:
-        run_experiment(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
-    except ExperimentError as exc:
-        raise SpecError(str(exc)) from None
-    return 0
-
-
-def _algorithm(path: str) -> str:
-    import tomllib
-
-    try:
-        with open(path, "rb") as fh:
-            return str(tomllib.load(fh).get("algorithm", "tabular"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return "tabular"  # load_config reports the problem with its file name
-
-
-def _override_seeds(cfg: Any, args: argparse.Namespace) -> None:
-    """``--seed`` and ``--seeds`` override the config's first seed and seed count."""
-    if args.seed is not None:
-        cfg.seed = args.seed
-    if args.seeds is not None:
-        if args.seeds < 1:
-            raise UsageError("--seeds must be >= 1")
-        cfg.seeds = args.seeds
-
-
-def _run_dqn(args: argparse.Namespace) -> int:
-    from speclang.agents.config import ConfigError
-    from speclang.agents.dqn import load_dqn_config, run_dqn
-    from speclang.agents.experiment import ExperimentError
-
-    if args.resume or args.seeds is not None or args.episodes is not None:
-        raise UsageError("DQN runs take no --resume, --seeds or --episodes (edit the config)")
-    try:
-        cfg = load_dqn_config(args.config)
-        if args.seed is not None:
-            cfg.seed = args.seed
-        run_dqn(cfg, Path(args.out), progress=not args.no_progress)
-    except (ConfigError, ExperimentError) as exc:
-        raise SpecError(str(exc)) from None
-    return 0
-
-
-def _run_vizdoom(args: argparse.Namespace) -> int:
-    from speclang.agents.vizdoom.ppo import ConfigError, load_config, run
-
-    if args.resume or args.episodes is not None:
-        raise UsageError("VizDoom PPO runs take no --resume or --episodes (edit the config)")
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        raise SpecError(str(exc)) from None
-    _override_seeds(cfg, args)
-    try:
-        run(cfg, Path(args.out), progress=not args.no_progress)
-    except ConfigError as exc:
+        algorithm = registry.for_config(args.config)
+        refused = algorithm.refused()
+        given = {"resume": args.resume, "seed": args.seed is not None,
+                 "seeds": args.seeds is not None, "episodes": args.episodes is not None}
+        if any(given[o] for o in refused):
+            names = [f"--{o}" for o in refused]
+            listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+            raise UsageError(f"{algorithm.label} runs take no {listed} (edit the config)")
+        cfg = algorithm.load(args.config)
+        for option in ("seed", "seeds", "episodes"):
+            value = getattr(args, option)
+            if value is None or not algorithm.accepts(option):
+                continue
+            if option != "seed" and value < 1:
+                raise UsageError(f"--{option} must be >= 1")
+            algorithm.override(cfg, option, value)
+        algorithm.run(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
+    except registry.AgentError as exc:
         raise SpecError(str(exc)) from None
     return 0
