@@ -112,6 +112,6 @@ def test_masks_are_cached_on_disk_per_spec_and_tokenizer(tiny_tok: Any, tmp_path
     doctor = [i for i, t in enumerate(first.texts) if t.strip().lower() == "doctor"]
     assert doctor and all(first.static[0, i] for i in doctor)
     again = ShieldTables(mon, tiny_tok, tmp_path)
-    assert torch.equal(first.static, again.static)
+    assert (first.static == again.static).all()
     other = TextMonitor.from_module(MOD, "never", unit="word")
     assert ShieldTables(other, tiny_tok, tmp_path).cache_path != first.cache_path

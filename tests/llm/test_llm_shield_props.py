@@ -220,13 +220,13 @@ def test_sampling_shield_keeps_exactly_the_safe_tokens_among_the_top_k(
     out = shield(prompt, scores.clone())
     texts = tables.texts
     if bool(torch.isfinite(out[0]).all()):  # a state from which no token reaches the sink
-        assert shield._quiet[state]
+        assert shield.guide._quiet[state]
         top = torch.topk(scores[0], k).indices.tolist()
         assert not any(_reference(spec, "word", [text, texts[t]]) for t in top)
         return
     # The candidates: the k best tokens among those not banned on their own in this state.
     ranked = scores.clone()
-    ranked[0, torch.from_numpy(tables.static_np[state])] = float("-inf")
+    ranked[0, torch.from_numpy(tables.static[state])] = float("-inf")
     top = torch.topk(ranked[0], k).indices.tolist()
     safe = {t for t in top if not _reference(spec, "word", [text, texts[t]])}
     finite = set(torch.isfinite(out[0]).nonzero().flatten().tolist())
