@@ -1,7 +1,8 @@
-"""``python -m speclang``: the command line."""
+"""``python -m speclang``: the command line, exactly as the ``speclang`` script runs it."""
 
 import sys
 
 from speclang.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (a type checker, a doc tool) runs nothing
+    sys.exit(main())
