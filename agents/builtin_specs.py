@@ -13,11 +13,12 @@ the spec includes the present step):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from speclang.compiler.automaton import Automaton
+from speclang.runtime.build import automaton_from_function
 
-from .automaton_tables import table_automaton
+Letter = Mapping[str, bool]
 
 MINECRAFT_PROPS = ("creeper", "iron", "lava", "smith_table", "wood", "work_bench")
 
@@ -32,31 +33,33 @@ _STATES: list[Flags] = [
 _SINK = len(_STATES)
 
 
-def _update(f: Flags, L: frozenset[str]) -> Flags:
-    w = f[0] or "wood" in L
-    i = f[1] or ("iron" in L and w)
-    a = f[2] or ("work_bench" in L and w)
-    b = f[3] or ("smith_table" in L and i)
+def _update(f: Flags, L: Letter) -> Flags:
+    w = f[0] or L["wood"]
+    i = f[1] or (L["iron"] and w)
+    a = f[2] or (L["work_bench"] and w)
+    b = f[3] or (L["smith_table"] and i)
     return (w, i, a, b)
 
 
 def _flag_automaton(
     name: str,
-    violates: Callable[[Flags, frozenset[str]], bool],
+    violates: Callable[[Flags, Letter], bool],
     accepts: Callable[[Flags], bool] = lambda f: True,
 ) -> Automaton:
-    def step(q: int, L: frozenset[str]) -> int:
+    def step(q: int, L: Letter) -> int:
         if q == _SINK:
             return _SINK
         f = _update(_STATES[q], L)
         return _SINK if violates(f, L) else _STATES.index(f)
 
     accepting = [accepts(f) for f in _STATES] + [False]
-    return table_automaton(MINECRAFT_PROPS, len(_STATES) + 1, step, accepting, name=name)
+    return automaton_from_function(
+        MINECRAFT_PROPS, len(_STATES) + 1, step, accepting=accepting, name=name, renumber=True
+    )
 
 
-def _hazard(L: frozenset[str]) -> bool:
-    return "lava" in L or "creeper" in L
+def _hazard(L: Letter) -> bool:
+    return L["lava"] or L["creeper"]
 
 
 def minecraft_progression() -> list[Automaton]:
@@ -66,9 +69,9 @@ def minecraft_progression() -> list[Automaton]:
         # T2: as T1, and (as an obligation that only decides acceptance) wood is collected.
         _flag_automaton("t2", lambda f, L: _hazard(L), accepts=lambda f: f[0]),
         # T3: creepers never; lava only once the bench route is complete.
-        _flag_automaton("t3", lambda f, L: "creeper" in L or ("lava" in L and not f[2])),
+        _flag_automaton("t3", lambda f, L: L["creeper"] or (L["lava"] and not f[2])),
         # T4: lava needs the bench route, creepers need the smith route.
         _flag_automaton(
-            "t4", lambda f, L: ("lava" in L and not f[2]) or ("creeper" in L and not f[3])
+            "t4", lambda f, L: (L["lava"] and not f[2]) or (L["creeper"] and not f[3])
         ),
     ]

@@ -28,9 +28,8 @@ from speclang.compiler.automaton import Automaton
 
 from .config import SpecConfig
 from .envs.layouts import N_ACTIONS, N_STAGES
-from .envs.minecraft import MinecraftEnv
+from .envs.minecraft import MinecraftEnv, minecraft_labeler
 from .errors import ConfigError, ExperimentError
-from .monitors import mask_table
 
 
 @dataclass
@@ -94,14 +93,22 @@ class QNetwork(nn.Module):
 
 
 class ProductState:
-    """Tracks the monitor next to the environment and encodes the product state."""
+    """Tracks the monitor next to the environment and encodes the product state.
+
+    The monitor is the runtime's own (one :class:`~speclang.runtime.progression.ActiveSpec`
+    per spec, what :class:`~speclang.runtime.SafeguardWrapper` steps), reading each letter
+    from ``info["labels"]`` through the gridworld's labeler, as a user's wrapper would."""
 
     def __init__(self, env: MinecraftEnv, automata: list[Automaton]) -> None:
+        from speclang.runtime.progression import ActiveSpec
+
         self.env = env
-        self.tables = [mask_table(a) for a in automata]
-        self.sinks = [-1 if a.violation_sink is None else a.violation_sink for a in automata]
+        labeler = minecraft_labeler()
+        self.monitors = [
+            ActiveSpec(a.name or f"spec{i}", a, labeler, None) for i, a in enumerate(automata)
+        ]
         self.n_cells = env.layout.size * env.layout.size
-        self.max_states = max(t.shape[0] for t in self.tables)
+        self.max_states = max(a.n_states for a in automata)
         self.size = self.n_cells + N_STAGES + self.max_states
         self.spec = 0
         self.q = 0
@@ -113,13 +120,16 @@ class ProductState:
         x[self.n_cells + N_STAGES + q] = 1.0
         return x
 
-    def start(self, obs: dict[str, int]) -> None:
-        self.q = int(self.tables[self.spec][0, self.env.masks[obs["cell"]]])
+    def start(self, obs: dict[str, int], info: dict[str, Any]) -> None:
+        """Restart the monitor and step it on the start cell's labels (the first letter)."""
+        self.q = self.monitors[self.spec].aut.initial
+        self.advance(obs, info)
 
-    def advance(self, obs: dict[str, int]) -> bool:
+    def advance(self, obs: dict[str, int], info: dict[str, Any]) -> bool:
         """Step the monitor on the new cell's labels; True when it hit the violation sink."""
-        self.q = int(self.tables[self.spec][self.q, self.env.masks[obs["cell"]]])
-        return self.q == self.sinks[self.spec]
+        m = self.monitors[self.spec]
+        self.q = m.step_bits(self.q, m.bits_of(obs, info, self.env))
+        return m.violated[self.q]
 
 
 def _automata(cfg: DQNConfig) -> tuple[list[str], list[Automaton]]:
@@ -166,8 +176,8 @@ def run_dqn(
     share = cfg.total_timesteps // len(automata)
     rng = np.random.default_rng(cfg.seed)
 
-    obs, _ = env.reset(seed=cfg.seed)
-    prod.start(obs)
+    obs, info = env.reset(seed=cfg.seed)
+    prod.start(obs, info)
     x = prod.encode(obs, prod.q)
     ep_ret, ep_len, episodes = 0.0, 0, 0
     violations = [0] * len(automata)
@@ -188,8 +198,8 @@ def run_dqn(
         else:
             with torch.no_grad():
                 action = int(q_net(torch.from_numpy(x)).argmax())
-        obs, reward, terminated, truncated, _ = env.step(action)
-        violated = prod.advance(obs)
+        obs, reward, terminated, truncated, info = env.step(action)
+        violated = prod.advance(obs, info)
         if violated:
             reward, terminated = cfg.violation_penalty, True
         x_next = prod.encode(obs, prod.q)
@@ -225,8 +235,8 @@ def run_dqn(
             episodes += 1
             ep_ret, ep_len = 0.0, 0
             prod.spec = spec  # spec switches wait for an episode boundary
-            obs, _ = env.reset()
-            prod.start(obs)
+            obs, info = env.reset()
+            prod.start(obs, info)
             x = prod.encode(obs, prod.q)
         if step >= cfg.learning_starts and step % cfg.train_frequency == 0:
             idx = rng.integers(0, min(step + 1, cfg.buffer_size), size=cfg.batch_size)
@@ -279,16 +289,16 @@ def _evaluate(
     q_net: QNetwork, env: MinecraftEnv, prod: ProductState, cfg: DQNConfig
 ) -> dict[str, float]:
     """Greedy episodes on the final spec; a violation ends the episode and counts."""
-    prod.spec = len(prod.tables) - 1
+    prod.spec = len(prod.monitors) - 1
     wins = fails = 0
     for _ in range(cfg.eval_episodes):
-        obs, _ = env.reset()
-        prod.start(obs)
+        obs, info = env.reset()
+        prod.start(obs, info)
         while True:
             with torch.no_grad():
                 action = int(q_net(torch.from_numpy(prod.encode(obs, prod.q))).argmax())
             obs, _, terminated, truncated, info = env.step(action)
-            if prod.advance(obs):
+            if prod.advance(obs, info):
                 fails += 1
                 break
             if terminated or truncated:

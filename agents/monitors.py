@@ -1,8 +1,8 @@
 """Monitors prepared for the gridworld: automata as lookup tables over label masks.
 
-A cell's label is a bitmask over ``speclang.agents.envs.layouts.PROPS``; for each automaton we
-tabulate
-``next[state, mask]`` for all masks once, so that stepping a batch of monitors is one fancy
+A cell's label is a bitmask over ``speclang.agents.envs.layouts.PROPS``; for each automaton the
+kernel (``speclang.compiler.kernel.letter_table``) tabulates ``next[state, mask]`` for all
+masks once, so that stepping a batch of monitors is one fancy
 index. All automata of an experiment share one *global* state numbering (automaton ``k``'s
 local state ``q`` is global ``offset[k] + q``), so runs following different specs step in the
 same call.
@@ -17,30 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from speclang.compiler.automaton import Automaton
+from speclang.compiler.kernel import letter_table
 
 from .envs.layouts import PROPS
 
 N_MASKS = 1 << len(PROPS)
 
 
-def mask_valuations(aut: Automaton) -> np.ndarray:
-    """bool[N_MASKS, len(aut.props)]: the valuation each label mask gives the automaton's
-    propositions; propositions the gridworld does not label are always false."""
-    masks = np.arange(N_MASKS)
-    out = np.zeros((N_MASKS, len(aut.props)), dtype=bool)
-    for j, p in enumerate(aut.props):
-        if p in PROPS:
-            out[:, j] = (masks >> PROPS.index(p)) & 1
-    return out
-
-
 def mask_table(aut: Automaton) -> np.ndarray:
-    """int64[n_states, N_MASKS]: successor of every state under every label mask."""
-    vals = mask_valuations(aut)
-    n = aut.n_states
-    states = np.repeat(np.arange(n), N_MASKS)
-    letters = np.tile(vals, (n, 1))
-    return np.asarray(aut.step_batch(states, letters), dtype=np.int64).reshape(n, N_MASKS)
+    """int64[n_states, N_MASKS]: successor of every state under every label mask;
+    propositions the gridworld does not label are always false."""
+    return letter_table(aut, PROPS)
 
 
 def unknown_props(aut: Automaton) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import speclang
 from speclang import parse_formula
-from speclang.compiler import artifact, shaping
+from speclang.compiler import artifact, graph, shaping
 
 
 def _median_s(repeat: int, fn: Callable[..., object], *args: object, **kw: object) -> float:
@@ -53,7 +53,7 @@ def main() -> int:
             compile_s = time.perf_counter() - start
             # Potentials are computed once and shared, so the columns differ only in guards.
             pots = shaping.all_potentials(aut)
-            n_edges = sum(len(t) for t in shaping.successor_lists(aut))
+            n_edges = sum(len(t) for t in graph.successor_lists(aut))
             with_g, default = Path(tmp, f"g{n}.json"), Path(tmp, f"d{n}.json")
             r = args.repeat
             save_g = _median_s(r, artifact.save, aut, with_g, potentials=pots, guards=True)

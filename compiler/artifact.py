@@ -32,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from speclang.compiler import safejson
-from speclang.compiler.automaton import Automaton, Verdict, structural_verdicts
+from speclang.compiler import graph, safejson
+from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.kernel import leaves
 
 FORMAT = "speclang-dfa"
 VERSION = 1
@@ -163,7 +164,7 @@ def to_json(
 
     # Minimising every guard costs about a millisecond per edge: worth it for the monitors
     # people read, not for the 100k-edge automata of a benchmark.
-    n_edges = sum(len(t) for t in shaping.successor_lists(aut))
+    n_edges = sum(len(t) for t in graph.successor_lists(aut))
     minimise = n_edges <= MINIMISE_GUARDS_UP_TO
     if guards is None:
         guards = n_edges <= WRITE_GUARDS_UP_TO
@@ -456,21 +457,6 @@ class _Checker:
         return var, lo, hi
 
 
-def _walk(
-    var: np.ndarray, lo: np.ndarray, hi: np.ndarray, start: np.ndarray, vals: np.ndarray
-) -> np.ndarray:
-    node = start.astype(np.int64).copy()
-    rows = np.arange(node.shape[0])
-    for _ in range(vals.shape[1] + 1):
-        v = var[node]
-        inner = v >= 0
-        if not inner.any():
-            break
-        bit = vals[rows[inner], v[inner]]
-        node[inner] = np.where(bit, hi[node[inner]], lo[node[inner]])
-    return lo[node]
-
-
 def from_json(doc: Any, *, source: str = "<artifact>") -> Automaton:
     """Build an :class:`Automaton` from a parsed artifact after validating it."""
     c = _Checker(source)
@@ -536,9 +522,9 @@ def from_json(doc: Any, *, source: str = "<artifact>") -> Automaton:
         roots=roots.astype(np.int32),
         initial=initial,
     )
-    from speclang.compiler.shaping import KINDS, successor_lists
+    from speclang.compiler.shaping import KINDS
 
-    succ = successor_lists(aut)
+    succ = graph.successor_lists(aut)
     # Edges are all listed or all left out (large automata); a mix is a damaged file.
     with_edges = [isinstance(st, dict) and "edges" in st for st in states]
     if any(with_edges) and not all(with_edges):
@@ -563,7 +549,7 @@ def from_json(doc: Any, *, source: str = "<artifact>") -> Automaton:
             raise c.fail(
                 f, f"targets {sorted(targets)} disagree with the decision diagram {succ[q]}"
             )
-    expected = structural_verdicts(accepting, succ)
+    expected = graph.structural_verdicts(accepting, succ)
     bad = np.flatnonzero(expected != verdicts)
     if bad.size:
         q = int(bad[0])
@@ -642,7 +628,7 @@ def _load_classes(c: _Checker, classes: Any, aut: Automaton) -> None:
             if name not in index:
                 raise c.fail(f, f"unknown proposition {name!r}")
             rep_vals[k, index[name]] = True
-    got = _walk(cvar, clo, chi, np.zeros(count, dtype=np.int64), rep_vals)
+    got = leaves(cvar, clo, chi, np.zeros(count, dtype=np.int64), rep_vals)
     bad = np.flatnonzero(got != np.arange(count))
     if bad.size:
         k = int(bad[0])
@@ -667,7 +653,7 @@ def _load_classes(c: _Checker, classes: Any, aut: Automaton) -> None:
         check = np.unique(np.random.default_rng(0).integers(0, n, _FULL_CHECK_PAIRS // count + 1))
     qs = np.repeat(check, count)
     cs = np.tile(np.arange(count), check.size)
-    want = _walk(aut.dd_var, aut.dd_lo, aut.dd_hi, aut.roots[qs], rep_vals[cs])
+    want = leaves(aut.dd_var, aut.dd_lo, aut.dd_hi, aut.roots[qs], rep_vals[cs])
     bad = np.flatnonzero(delta[qs, cs] != want)
     if bad.size:
         q, k = int(qs[bad[0]]), int(cs[bad[0]])

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from speclang.compiler import kernel
+
 
 class Verdict(enum.IntEnum):
     """Four-valued runtime-verification verdict of a state."""
@@ -119,11 +121,7 @@ class Automaton:
             if isinstance(letter, np.ndarray)
             else self.valuation_vector(letter, strict=False)
         )
-        node = int(self.roots[state])
-        var, lo, hi = self.dd_var, self.dd_lo, self.dd_hi
-        while var[node] >= 0:
-            node = int(hi[node]) if vec[var[node]] else int(lo[node])
-        return int(lo[node])
+        return kernel.step(self, state, vec)
 
     def run(self, trace: Iterable[Valuation | np.ndarray], state: int | None = None) -> list[int]:
         """States after each step of ``trace`` (not including the start state)."""
@@ -140,23 +138,17 @@ class Automaton:
 
     def step_batch(self, states: np.ndarray, valuations: np.ndarray) -> np.ndarray:
         """Vectorised step: ``states`` int[B], ``valuations`` bool[B, len(props)]."""
-        states = np.asarray(states)
-        if self.delta is not None:
-            return self.delta[states, self.classify(valuations)]
-        leaves = _walk(self.dd_var, self.dd_lo, self.dd_hi, self.roots[states], valuations)
-        return self.dd_lo[leaves]
+        return kernel.step_batch(self, states, valuations)
 
     def classify(self, valuations: np.ndarray) -> np.ndarray:
         """Letter class ids of bool valuations ``[..., len(props)]``."""
-        if self.class_dd_var is None:
-            raise ValueError("this automaton has no letter-class table (too many classes)")
-        assert self.class_dd_lo is not None and self.class_dd_hi is not None
-        vals = np.asarray(valuations, dtype=bool)
-        # reshape(-1, 0) cannot infer the row count when there are no props (`G false`).
-        flat = vals.reshape(int(np.prod(vals.shape[:-1])), len(self.props))
-        start = np.zeros(flat.shape[0], dtype=np.int64)
-        leaves = _walk(self.class_dd_var, self.class_dd_lo, self.class_dd_hi, start, flat)
-        return self.class_dd_lo[leaves].reshape(vals.shape[:-1])
+        return kernel.classify(self, valuations)
+
+    def classify_packed(self, bits: np.ndarray) -> np.ndarray:
+        """Letter class ids of bit-packed valuations: bit ``i`` of word ``i // 64`` is
+        ``props[i]``. With at most 64 props ``bits`` is ``uint64[...]`` (one word per
+        valuation); with more it is ``uint64[..., ceil(len(props) / 64)]``."""
+        return kernel.classify_packed(self, bits)
 
     # --- symbolic edges --------------------------------------------------------------------
 
@@ -209,7 +201,7 @@ class Automaton:
             bundle["image/svg+xml"] = to_svg(self)
         return bundle
 
-    # --- construction from explicit tables, packed letters (additive helpers) -------------
+    # --- construction from an explicit table --------------------------------------------
 
     @classmethod
     def from_table(
@@ -217,179 +209,14 @@ class Automaton:
         props: Sequence[str],
         table: np.ndarray | Sequence[Sequence[int]],
         accepting: np.ndarray | Sequence[bool],
-        *,
-        residuals: Sequence[str] | None = None,
-        initial: int = 0,
-        name: str | None = None,
-        formula: str | None = None,
-        letter_classes: bool = True,
+        **options: Any,
     ) -> Automaton:
         """An automaton from an explicit transition table ``table[q, letter]`` where the letter
         index has bit ``i`` set iff ``props[i]`` is true (so ``2**len(props)`` columns).
 
         Meant for tests, examples and small hand-written monitors: the state numbering is kept
         as given (no minimisation, no BFS renumbering) and verdicts are derived from the
-        structure with :func:`structural_verdicts`."""
-        props = tuple(props)
-        if list(props) != sorted(set(props)):
-            raise ValueError(f"props must be sorted and distinct, got {props!r}")
-        tbl = np.asarray(table, dtype=np.int64)
-        acc = np.asarray(accepting, dtype=bool)
-        n = acc.shape[0]
-        if tbl.shape != (n, 1 << len(props)):
-            raise ValueError(f"table must have shape ({n}, {1 << len(props)}), got {tbl.shape}")
-        if tbl.size and (tbl.min() < 0 or tbl.max() >= n):
-            raise ValueError("table contains a target outside 0..n-1")
-        if not 0 <= initial < n:
-            raise ValueError(f"initial state {initial} is not in 0..{n - 1}")
-        var, lo, hi, roots = _dd_from_columns(list(tbl), len(props))
-        succ = [np.unique(row).tolist() for row in tbl]
-        kwargs: dict[str, Any] = {}
-        if letter_classes:
-            _, rep, class_of = np.unique(tbl.T, axis=0, return_index=True, return_inverse=True)
-            # Number classes by their first letter so ids do not depend on np.unique's sort.
-            order = np.argsort(rep)
-            renumber = np.empty_like(order)
-            renumber[order] = np.arange(order.size)
-            class_of = renumber[np.asarray(class_of).reshape(-1)]
-            cvar, clo, chi, _ = _dd_from_columns([class_of], len(props))
-            kwargs.update(
-                class_dd_var=cvar,
-                class_dd_lo=clo,
-                class_dd_hi=chi,
-                delta=tbl[:, np.sort(rep)].astype(np.int32),
-            )
-        return cls(
-            props=props,
-            accepting=acc.copy(),
-            verdicts=structural_verdicts(acc, succ),
-            residuals=tuple(residuals) if residuals is not None else tuple("" for _ in range(n)),
-            dd_var=var,
-            dd_lo=lo,
-            dd_hi=hi,
-            roots=roots,
-            initial=initial,
-            name=name,
-            formula=formula,
-            **kwargs,
-        )
+        structure. Options: those of :func:`speclang.compiler.tables.table_automaton`."""
+        from speclang.compiler.tables import table_automaton
 
-    def classify_packed(self, bits: np.ndarray) -> np.ndarray:
-        """Letter class ids of bit-packed valuations: bit ``i`` of word ``i // 64`` is
-        ``props[i]``. With at most 64 props ``bits`` is ``uint64[...]`` (one word per
-        valuation); with more it is ``uint64[..., ceil(len(props) / 64)]``."""
-        if self.class_dd_var is None:
-            raise ValueError("this automaton has no letter-class table (too many classes)")
-        assert self.class_dd_lo is not None and self.class_dd_hi is not None
-        words = max(1, -(-len(self.props) // 64))
-        arr = np.asarray(bits, dtype=np.uint64)
-        if words == 1:
-            shape = arr.shape
-            flat = arr.reshape(-1, 1)
-        else:
-            if arr.shape[-1:] != (words,):
-                raise ValueError(f"expected a trailing dimension of {words} words")
-            shape = arr.shape[:-1]
-            flat = arr.reshape(-1, words)
-        node = np.zeros(flat.shape[0], dtype=np.int64)
-        rows = np.arange(flat.shape[0])
-        for _ in range(len(self.props) + 1):
-            var = self.class_dd_var[node]
-            inner = var >= 0
-            if not inner.any():
-                break
-            v = var[inner].astype(np.int64)
-            word = flat[rows[inner], v // 64]
-            bit = ((word >> (v % 64).astype(np.uint64)) & np.uint64(1)).astype(bool)
-            at = node[inner]
-            node[inner] = np.where(bit, self.class_dd_hi[at], self.class_dd_lo[at])
-        return self.class_dd_lo[node].reshape(shape)
-
-
-def structural_verdicts(accepting: np.ndarray, successors: Sequence[Sequence[int]]) -> np.ndarray:
-    """Verdict codes implied by the graph alone: VIOLATED where no accepting state is
-    reachable, SATISFIED where every reachable state (itself included) accepts, otherwise
-    PRESUMABLY_SATISFIED / PRESUMABLY_VIOLATED by the state's own acceptance."""
-    acc = np.asarray(accepting, dtype=bool)
-    n = acc.shape[0]
-    preds: list[list[int]] = [[] for _ in range(n)]
-    for q, targets in enumerate(successors):
-        for t in targets:
-            preds[int(t)].append(q)
-
-    def backward(seeds: np.ndarray) -> np.ndarray:
-        mark = seeds.copy()
-        stack = [int(q) for q in np.flatnonzero(seeds)]
-        while stack:
-            t = stack.pop()
-            for p in preds[t]:
-                if not mark[p]:
-                    mark[p] = True
-                    stack.append(p)
-        return mark
-
-    can_accept = backward(acc)
-    can_reject = backward(~acc)
-    out = np.where(acc, Verdict.PRESUMABLY_SATISFIED, Verdict.PRESUMABLY_VIOLATED).astype(np.int8)
-    out[~can_accept] = Verdict.VIOLATED
-    out[acc & ~can_reject] = Verdict.SATISFIED
-    return out
-
-
-def _dd_from_columns(
-    columns: Sequence[np.ndarray], n_vars: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One shared reduced ordered diagram for several functions given as value vectors over
-    all ``2**n_vars`` letters (bit ``i`` of the letter index = variable ``i``); returns
-    ``(var, lo, hi, roots)``."""
-    var: list[int] = []
-    lo: list[int] = []
-    hi: list[int] = []
-    unique: dict[tuple[int, int, int], int] = {}
-
-    def node(key: tuple[int, int, int]) -> int:
-        k = unique.get(key)
-        if k is None:
-            k = unique[key] = len(var)
-            var.append(key[0])
-            lo.append(key[1])
-            hi.append(key[2])
-        return k
-
-    def build(values: np.ndarray, i: int) -> int:
-        if i == n_vars or (values == values[0]).all():
-            return node((-1, int(values[0]), 0))
-        # Bit i is the lowest remaining bit of the letter index: even entries have it clear.
-        a, b = build(values[0::2], i + 1), build(values[1::2], i + 1)
-        return a if a == b else node((i, a, b))
-
-    roots = [build(np.asarray(col), 0) for col in columns]
-    # Children are created before parents; reversing the numbering puts the last root at
-    # node 0, which is where ``classify`` starts walking a single-function class diagram.
-    m = len(var)
-    flip = lambda k: m - 1 - k  # noqa: E731
-    v = np.asarray(var[::-1], dtype=np.int32)
-    lo_a = np.asarray(lo[::-1], dtype=np.int32)
-    hi_a = np.asarray(hi[::-1], dtype=np.int32)
-    inner = v >= 0
-    lo_a[inner] = flip(lo_a[inner])
-    hi_a[inner] = flip(hi_a[inner])
-    return v, lo_a, hi_a, np.asarray([flip(r) for r in roots], dtype=np.int32)
-
-
-def _walk(
-    var: np.ndarray, lo: np.ndarray, hi: np.ndarray, start: np.ndarray, valuations: np.ndarray
-) -> np.ndarray:
-    """Leaf node reached by each row, from its ``start`` node of an ordered decision
-    diagram, reading bool ``valuations[row, prop]``. Every path tests each proposition at
-    most once, so ``valuations.shape[1] + 1`` rounds of gathers reach all leaves."""
-    node = np.array(start, dtype=np.int64)
-    rows = np.arange(node.shape[0])
-    for _ in range(valuations.shape[1] + 1):
-        v = var[node]
-        inner = v >= 0
-        if not inner.any():
-            break
-        at = node[inner]
-        node[inner] = np.where(valuations[rows[inner], v[inner]], hi[at], lo[at])
-    return node
+        return table_automaton(props, table, accepting, **options)

@@ -385,28 +385,19 @@ def find_pending(
 def discharge(aut: Automaton, q: int) -> tuple[str, ...] | None:
     """Guards of a shortest path from ``q`` to an accepting state (``()`` when ``q``
     accepts, ``None`` when none is reachable), by breadth-first search."""
-    from collections import deque
-
+    from speclang.compiler.graph import shortest_path
     from speclang.compiler.guards import edge_guards
 
-    if aut.accepting[q]:
-        return ()
-    parent: dict[int, tuple[int, str]] = {q: (q, "")}
-    queue = deque([q])
-    while queue:
-        s = queue.popleft()
-        for t, guard in edge_guards(aut, s).items():
-            if t in parent:
-                continue
-            parent[t] = (s, guard)
-            if aut.accepting[t]:
-                path = []
-                while t != q:
-                    t, g = parent[t]
-                    path.append(g)
-                return tuple(reversed(path))
-            queue.append(t)
-    return None
+    guards: dict[int, dict[int, str]] = {}
+
+    def successors(s: int) -> list[int]:
+        guards[s] = edge_guards(aut, s)
+        return list(guards[s])
+
+    path = shortest_path(successors, q, np.asarray(aut.accepting, dtype=bool))
+    if path is None:
+        return None
+    return tuple(guards[s][t] for s, t in zip(path, path[1:], strict=False))
 
 
 def find_cause(parts: Sequence[Part], prefix: Sequence[Letter]) -> Cause:

@@ -23,13 +23,13 @@ monitor does not know it.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from speclang.compiler import graph
 from speclang.compiler.automaton import Automaton, Verdict
 
 PotentialKind = Literal["violation_distance", "progress", "value_iteration"]
@@ -40,61 +40,13 @@ DEFAULT_GAMMA = 0.99
 DEFAULT_VI_GAMMA = 0.9
 
 
-def successor_lists(aut: Automaton) -> list[list[int]]:
-    """Distinct successors of every state, read off the shared decision diagram once per
-    node instead of once per path."""
-    targets: dict[int, frozenset[int]] = {}
-    var, lo, hi = aut.dd_var, aut.dd_lo, aut.dd_hi
-
-    def reach(root: int) -> frozenset[int]:
-        stack = [root]
-        while stack:
-            k = stack[-1]
-            if k in targets:
-                stack.pop()
-                continue
-            if var[k] < 0:
-                targets[k] = frozenset((int(lo[k]),))
-                stack.pop()
-                continue
-            a, b = int(lo[k]), int(hi[k])
-            missing = [c for c in (a, b) if c not in targets]
-            if missing:
-                stack.extend(missing)
-                continue
-            targets[k] = targets[a] | targets[b]
-            stack.pop()
-        return targets[root]
-
-    return [sorted(reach(int(r))) for r in aut.roots]
-
-
-def _reverse_bfs(successors: Sequence[Sequence[int]], goal: np.ndarray) -> np.ndarray:
-    """Shortest number of steps from each state to any goal state; -1 where unreachable."""
-    n = len(successors)
-    preds: list[list[int]] = [[] for _ in range(n)]
-    for q, ts in enumerate(successors):
-        for t in ts:
-            preds[t].append(q)
-    dist = np.full(n, -1, dtype=np.int64)
-    queue = deque(int(q) for q in np.flatnonzero(goal))
-    dist[list(queue)] = 0
-    while queue:
-        t = queue.popleft()
-        for p in preds[t]:
-            if dist[p] < 0:
-                dist[p] = dist[t] + 1
-                queue.append(p)
-    return dist
-
-
 def violation_distance(
     aut: Automaton, successors: Sequence[Sequence[int]] | None = None
 ) -> np.ndarray:
     """``phi = d / (D + 1)`` where ``d`` is the fewest steps to a violated state and ``D`` the
     largest finite such distance; ``phi = 1`` where violation cannot be reached."""
-    succ = successor_lists(aut) if successors is None else successors
-    dist = _reverse_bfs(succ, aut.verdicts == Verdict.VIOLATED)
+    succ = graph.successor_lists(aut) if successors is None else successors
+    dist = graph.distance_to(succ, aut.verdicts == Verdict.VIOLATED)
     phi = np.ones(aut.n_states, dtype=np.float64)
     finite = dist >= 0
     if finite.any():
@@ -106,8 +58,8 @@ def progress(aut: Automaton, successors: Sequence[Sequence[int]] | None = None) 
     """``phi = 1 - d / (D + 1)`` where ``d`` is the fewest steps to an accepting state and
     ``D`` the largest finite such distance; accepting states get 1, states that can never
     accept again (the violation sink) get 0."""
-    succ = successor_lists(aut) if successors is None else successors
-    dist = _reverse_bfs(succ, np.asarray(aut.accepting, dtype=bool))
+    succ = graph.successor_lists(aut) if successors is None else successors
+    dist = graph.distance_to(succ, np.asarray(aut.accepting, dtype=bool))
     phi = np.zeros(aut.n_states, dtype=np.float64)
     finite = dist >= 0
     if finite.any():
@@ -220,7 +172,7 @@ def potentials(
 
 def all_potentials(aut: Automaton, vi_gamma: float = DEFAULT_VI_GAMMA) -> dict[str, np.ndarray]:
     """The three kinds at once, sharing the successor computation."""
-    succ = successor_lists(aut)
+    succ = graph.successor_lists(aut)
     return {
         "violation_distance": violation_distance(aut, succ),
         "progress": progress(aut, succ),
@@ -266,7 +218,7 @@ class ShapingTable:
         pot = potentials(aut, kind) if phi is None else np.asarray(phi, dtype=np.float64)
         if pot.shape != (aut.n_states,):
             raise ValueError(f"phi must have one value per state ({aut.n_states})")
-        succ = successor_lists(aut)
+        succ = graph.successor_lists(aut)
         src = np.fromiter((q for q, ts in enumerate(succ) for _ in ts), dtype=np.int64)
         dst = np.fromiter((t for ts in succ for t in ts), dtype=np.int64)
         by_class = None

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.kernel import Stepper
 from speclang.llm.labels import Classifier, TextLabeler, Unit, UnitStream
 
 
@@ -90,9 +91,12 @@ class TextMonitor:
         self.labeler = labeler
         self.unit = unit
         self.sink = aut.violation_sink
-        self._next: dict[tuple[int, tuple[bool, ...]], int] = {}
+        # The kernel steps packed bits over ``aut.props``; units arrive as values over
+        # ``labeler.props``: ``_bit_of`` says which value sets which bit.
+        self._stepper = Stepper(aut)
+        where = {p: i for i, p in enumerate(labeler.props)}
+        self._bit_of = [(where[p], 1 << j) for j, p in enumerate(aut.props)]
         self._sink_trees: dict[int, Any] = {}
-        self._next_values: dict[tuple[int, tuple[bool, ...]], int] = {}
         self._true_names: dict[tuple[bool, ...], tuple[str, ...]] = {}  # letter -> true props
         self._verdict_labels = [aut.verdict(q).label for q in range(aut.n_states)]
         self.rows: list[_Row] = []
@@ -118,14 +122,14 @@ class TextMonitor:
     def reset(self, batch: int) -> None:
         self.rows = [_Row(UnitStream(self.unit), self.aut.initial) for _ in range(batch)]
 
-    def advance(self, q: int, letter: dict[str, bool]) -> int:
-        """``aut.step`` memoised per (state, letter): the labeler yields few distinct letters
-        and this sits on the shield's per-token path."""
-        key = (q, tuple([letter[p] for p in self.aut.props]))
-        nxt = self._next.get(key)
-        if nxt is None:
-            nxt = self._next[key] = self.aut.step(q, letter)
-        return nxt
+    def advance(self, q: int, letter: Mapping[str, bool]) -> int:
+        """The successor of ``q`` on ``letter`` (a value for every proposition of the
+        automaton), through the kernel's table: this sits on the shield's per-token path."""
+        bits = 0
+        for j, p in enumerate(self.aut.props):
+            if letter[p]:
+                bits |= 1 << j
+        return self._stepper.step_bits(q, bits)
 
     def letter(self, row: int | _Row, unit: Unit) -> dict[str, bool]:
         r = self.rows[row] if isinstance(row, int) else row
@@ -165,12 +169,12 @@ class TextMonitor:
         return tuple(out)
 
     def _successor(self, q: int, values: tuple[bool, ...]) -> int:
-        key = (q, values)
-        nxt = self._next_values.get(key)
-        if nxt is None:
-            nxt = self._next_values[key] = self.aut.step(q, dict(zip(self.labeler.props,
-                                                                     values, strict=True)))
-        return nxt
+        """:meth:`advance` on values over ``labeler.props``."""
+        bits = 0
+        for i, w in self._bit_of:
+            if values[i]:
+                bits |= w
+        return self._stepper.step_bits(q, bits)
 
     def _step(self, r: _Row, units: Iterable[Unit]) -> list[Step]:
         done = []

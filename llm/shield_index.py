@@ -17,13 +17,13 @@ import io
 import json
 import os
 import re
-from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from speclang.compiler.graph import sink_distance
 from speclang.llm.labels import UnitStream
 from speclang.llm.monitor import TextMonitor
 from speclang.llm.triggers import TriggerTables
@@ -126,28 +126,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _sink_distance(aut: Any) -> np.ndarray:
-    """Steps from each state to the violation sink (a large number when unreachable)."""
-    n = aut.n_states
-    far = np.full(n, 1 << 30, dtype=np.int64)
-    sink = aut.violation_sink
-    if sink is None:
-        return far
-    preds: list[set[int]] = [set() for _ in range(n)]
-    for q in range(n):
-        for t in aut.successors(q):
-            preds[t].add(q)
-    far[sink] = 0
-    todo = deque([sink])
-    while todo:
-        t = todo.popleft()
-        for q in preds[t]:
-            if far[q] > far[t] + 1:
-                far[q] = far[t] + 1
-                todo.append(q)
-    return far
-
-
 def _units_per_token(texts: Sequence[str], unit: str) -> int:
     """An upper bound on the monitor steps one token can cause (plus the pending unit)."""
     worst = 1
@@ -175,7 +153,7 @@ class ShieldTables:
         # next, so they are always checked (never skipped as harmless).
         self.partial = np.array([bool(t) for t in self.tails], dtype=bool)
         aut = monitor.aut
-        self.far = _sink_distance(aut)
+        self.far = sink_distance(aut)  # steps to the sink, graph.FAR where unreachable
         self.reach = _units_per_token(self.texts, monitor.unit)
         key = hashlib.sha256(json.dumps([
             "bytes-1", aut.formula, list(aut.props), monitor.unit, vocab_hash,

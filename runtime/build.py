@@ -2,7 +2,7 @@
 
 The compiler produces automata from formulas; this is for monitors a user (or a test)
 already knows as a transition function over named propositions, e.g. a reward-machine-like
-monitor. The states are kept as given (not minimised); verdicts follow from the graph.
+monitor. The states are not minimised; verdicts follow from the graph.
 
 >>> aut = automaton_from_function(
 ...     ["door", "key"], 3,
@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-import numpy as np
-
 from speclang.compiler.automaton import Automaton
+from speclang.compiler.tables import table_automaton, tabulate
 
 
 def automaton_from_function(
@@ -29,28 +28,25 @@ def automaton_from_function(
     accepting: Sequence[bool],
     name: str | None = None,
     residuals: Sequence[str] | None = None,
+    renumber: bool = False,
+    formula: str | None = None,
 ) -> Automaton:
     """An automaton whose state ``q`` moves to ``transition(q, {prop: bool})``.
 
     Enumerates all ``2**len(props)`` letters, so keep ``props`` small (at most 16);
-    ``props`` are sorted, as the :class:`Automaton` contract requires."""
+    ``props`` are sorted, as the :class:`Automaton` contract requires. With ``renumber`` the
+    states are put in breadth-first order from state 0 (unreachable ones dropped), as in a
+    compiled automaton; otherwise they keep their numbers."""
     props = tuple(sorted(props))
-    if len(props) > 16:
-        raise ValueError("automaton_from_function enumerates letters: at most 16 propositions")
-    letters = [
-        {p: bool(bits >> i & 1) for i, p in enumerate(props)} for bits in range(1 << len(props))
-    ]
-    table = np.empty((n_states, len(letters)), dtype=np.int64)
-    for q in range(n_states):
-        for b, letter in enumerate(letters):
-            t = transition(q, letter)
-            if not 0 <= t < n_states:
-                raise ValueError(f"transition({q}, {letter}) = {t} is not a state")
-            table[q, b] = t
-    return Automaton.from_table(
+    aut = table_automaton(
         props,
-        table,
+        tabulate(props, n_states, transition),
         accepting,
+        renumber=renumber,
         name=name,
-        residuals=list(residuals) if residuals is not None else [f"q{q}" for q in range(n_states)],
+        formula=formula,
+        residuals=residuals,
     )
+    if residuals is None:  # named after the states' final numbers
+        aut.residuals = tuple(f"q{q}" for q in range(aut.n_states))
+    return aut

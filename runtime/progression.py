@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.kernel import Stepper
 
 from .labelers import Binding, ComparisonLike, Labeler
 
@@ -64,17 +65,9 @@ class ActiveSpec:
         self.accepting = [bool(a) for a in aut.accepting]
         self.verdict_labels = [Verdict(int(v)).label for v in aut.verdicts]
         self._weights = [(p, 1 << i) for i, p in enumerate(aut.props)]
-        self.cls: list[int] | None = None
-        self.delta: list[list[int]] = []
-        # ``next[q][bits]``: class and delta fused into one lookup, when that table is small.
-        self.next: list[list[int]] | None = None
-        if len(aut.props) <= 16:
-            from .batched import letter_classes
-
-            cls, delta = letter_classes(aut)
-            self.cls, self.delta = cls.tolist(), delta.tolist()
-            if aut.n_states * len(self.cls) <= 1 << 16:
-                self.next = [[row[c] for c in self.cls] for row in self.delta]
+        self.stepper = Stepper(aut)
+        # The wrapper's per-step path reads ``next[q][bits]`` (class and delta fused) itself.
+        self.next = self.stepper.next
         # ``bits_of(obs, info, env)``: the step's letter as packed bits (a closure, rebuilt
         # after unpickling).
         self.bits_of = self.binding.bits_function()
@@ -97,11 +90,7 @@ class ActiveSpec:
 
     def step_bits(self, q: int, bits: int) -> int:
         """The successor of ``q`` on the letter with packed ``bits``."""
-        if self.next is not None:
-            return self.next[q][bits]
-        if self.cls is not None:
-            return self.delta[q][self.cls[bits]]
-        return self.aut.step(q, self.binding.labels_of_bits(bits))
+        return self.stepper.step_bits(q, bits)
 
     def bits(self, labels: Mapping[str, bool]) -> int:
         b = 0
@@ -114,17 +103,13 @@ class ActiveSpec:
         """``(successor, labels, packed bits)`` from a labeler's raw values: the per-step
         hot path."""
         labels, bits = self.binding.evaluate_bits(values)
-        if self.cls is not None:
-            return self.delta[q][self.cls[bits]], labels, bits
-        return self.aut.step(q, labels), labels, bits
+        return self.stepper.step_bits(q, bits), labels, bits
 
     def letter_of_bits(self, bits: int) -> frozenset[str]:
         return frozenset(p for p, w in self._weights if bits & w)
 
     def step(self, q: int, labels: Mapping[str, bool]) -> int:
-        if self.cls is not None:
-            return self.delta[q][self.cls[self.bits(labels)]]
-        return self.aut.step(q, labels)
+        return self.stepper.step_bits(q, self.bits(labels))
 
 
 @dataclass

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from speclang.agents.automaton_tables import table_automaton
 from speclang.agents.builtin_specs import minecraft_progression
 from speclang.agents.envs.layouts import PROP_BIT, get_layout
 from speclang.agents.monitors import N_MASKS, MonitorTables, correspondence, mask_table
 from speclang.compiler.automaton import Verdict
+from speclang.runtime.build import automaton_from_function
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "examples" / "minecraft.spec"
 
@@ -81,18 +82,20 @@ def test_compiled_minecraft_spec_matches_builtin_tables() -> None:
         assert _equivalent(got, want), name
 
 
-def test_table_automaton_is_bfs_numbered_with_verdicts() -> None:
+def test_renumbered_table_automaton_is_bfs_numbered_with_verdicts() -> None:
     # "a then b": 0 -a-> 1 -b-> 2 (accepting, absorbing); b before a is fatal
-    def step(q: int, L: frozenset[str]) -> int:
-        if q == 3 or (q == 0 and "b" in L):
+    def step(q: int, L: Mapping[str, bool]) -> int:
+        if q == 3 or (q == 0 and L["b"]):
             return 3
         if q == 0:
-            return 1 if "a" in L else 0
+            return 1 if L["a"] else 0
         if q == 1:
-            return 2 if "b" in L else 1
+            return 2 if L["b"] else 1
         return 2
 
-    aut = table_automaton(["b", "a"], 4, step, [False, False, True, False])
+    aut = automaton_from_function(
+        ["b", "a"], 4, step, accepting=[False, False, True, False], renumber=True
+    )
     assert aut.props == ("a", "b")
     states = aut.run([{"a"}, set(), {"b"}])
     assert aut.accepting[states[-1]] and not aut.accepting[states[0]]
@@ -118,11 +121,12 @@ def test_monitor_tables_step_each_automaton_in_its_own_range() -> None:
 
 def test_correspondence_pairs_states_reached_on_the_same_traces() -> None:
     _, _, t3, _ = minecraft_progression()
-    t1 = table_automaton(
+    t1 = automaton_from_function(
         ["creeper", "lava"],
         2,
-        lambda q, L: 1 if q or "lava" in L or "creeper" in L else 0,
-        [True, False],
+        lambda q, L: 1 if q or L["lava"] or L["creeper"] else 0,
+        accepting=[True, False],
+        renumber=True,
     )
     letters = get_layout("L1").letters()
     pairs = correspondence(t3, t1, letters)

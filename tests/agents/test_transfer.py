@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-from speclang.agents.automaton_tables import table_automaton
 from speclang.agents.transfer import transfer_values
+from speclang.runtime.build import automaton_from_function
 
 
 def _safety(props: list[str], bad: str, n_pad: int = 0):
     # 0 safe, 1 sink; optional extra safe states reached on "pad" (to shift indices)
-    def step(q: int, L: frozenset[str]) -> int:
-        if q == 1 or bad in L:
+    def step(q: int, L: Mapping[str, bool]) -> int:
+        if q == 1 or L[bad]:
             return 1
-        if "pad" in L and q < 1 + n_pad:
+        if L.get("pad") and q < 1 + n_pad:
             return q + 1 if q else 2
         return q
 
-    return table_automaton(props, 2 + n_pad, step, [True, False] + [True] * n_pad)
+    accepting = [True, False] + [True] * n_pad
+    return automaton_from_function(props, 2 + n_pad, step, accepting=accepting, renumber=True)
 
 
 def _tables(n_old: int, states: int, fill: list[float]) -> np.ndarray:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speclang.runtime.batched import BatchedMonitor, letter_classes
+from speclang.compiler.kernel import letter_classes
+from speclang.runtime.batched import BatchedMonitor
 from speclang.runtime.build import automaton_from_function
 
 
@@ -121,14 +122,14 @@ def test_torch_matches_numpy(fused_budget, force_walk, monkeypatch):
 
 @pytest.mark.parametrize("fused_budget", [0, 1 << 20])
 def test_chunked_and_in_place_steps_agree(fused_budget, monkeypatch):
-    import speclang.runtime.batched as batched
+    import speclang.compiler.kernel as kernel
 
     aut = counter_automaton()
     rng = np.random.default_rng(4)
     states = rng.integers(0, 6, size=1000).astype(np.int32)
     letters = rng.integers(0, 8, size=1000).astype(np.uint8)
     whole = BatchedMonitor(aut, fused_budget=fused_budget).step(states, letters)
-    monkeypatch.setattr(batched, "CHUNK", 7)
+    monkeypatch.setattr(kernel, "CHUNK", 7)
     mon = BatchedMonitor(aut, fused_budget=fused_budget)
     np.testing.assert_array_equal(mon.step(states, letters), whole)
     in_place = states.copy()

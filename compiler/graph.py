@@ -1,0 +1,153 @@
+"""Graph algorithms on a compiled automaton's transition graph: successors, distances and
+the verdicts the structure alone implies.
+
+An edge ``q -> t`` exists when *some* letter moves ``q`` to ``t``; which letters an
+environment can produce is not known here. Every user (shaping potentials, the artifact
+loader, the table builder, explanations, the LLM shield) reads the graph through these
+functions, so that "how far is the sink" has one answer.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+from speclang.compiler.automaton import Automaton, Verdict
+
+# What :func:`sink_distance` reports for states that cannot reach the sink: larger than any
+# path, small enough that adding a few steps to it cannot overflow.
+FAR = 1 << 30
+
+
+def successor_lists(aut: Automaton) -> list[list[int]]:
+    """Distinct successors of every state, sorted, read off the shared decision diagram
+    once per node instead of once per path."""
+    targets: dict[int, frozenset[int]] = {}
+    var, lo, hi = aut.dd_var, aut.dd_lo, aut.dd_hi
+
+    def reach(root: int) -> frozenset[int]:
+        stack = [root]
+        while stack:
+            k = stack[-1]
+            if k in targets:
+                stack.pop()
+                continue
+            if var[k] < 0:
+                targets[k] = frozenset((int(lo[k]),))
+                stack.pop()
+                continue
+            a, b = int(lo[k]), int(hi[k])
+            missing = [c for c in (a, b) if c not in targets]
+            if missing:
+                stack.extend(missing)
+                continue
+            targets[k] = targets[a] | targets[b]
+            stack.pop()
+        return targets[root]
+
+    return [sorted(reach(int(r))) for r in aut.roots]
+
+
+def predecessor_lists(successors: Sequence[Sequence[int]]) -> list[list[int]]:
+    preds: list[list[int]] = [[] for _ in range(len(successors))]
+    for q, targets in enumerate(successors):
+        for t in targets:
+            preds[int(t)].append(q)
+    return preds
+
+
+def distance_to(successors: Sequence[Sequence[int]], goal: np.ndarray) -> np.ndarray:
+    """Fewest steps from each state to any state where ``goal`` holds; -1 where none is
+    reachable (breadth-first search backwards from the goal states)."""
+    preds = predecessor_lists(successors)
+    dist = np.full(len(successors), -1, dtype=np.int64)
+    queue = deque(int(q) for q in np.flatnonzero(goal))
+    dist[list(queue)] = 0
+    while queue:
+        t = queue.popleft()
+        for p in preds[t]:
+            if dist[p] < 0:
+                dist[p] = dist[t] + 1
+                queue.append(p)
+    return dist
+
+
+def sink_distance(aut: Automaton, successors: Sequence[Sequence[int]] | None = None) -> np.ndarray:
+    """Fewest steps from each state to a violated state; :data:`FAR` where none is
+    reachable (so ``dist <= k`` reads "can be violated within k steps")."""
+    succ = successor_lists(aut) if successors is None else successors
+    dist = distance_to(succ, np.asarray(aut.verdicts) == Verdict.VIOLATED)
+    dist[dist < 0] = FAR
+    return dist
+
+
+def reachable(successors: Sequence[Sequence[int]], seeds: np.ndarray, *,
+              backward: bool = False) -> np.ndarray:
+    """States reachable from (``backward``: states that can reach) a ``seeds`` state,
+    the seeds included."""
+    edges = predecessor_lists(successors) if backward else successors
+    mark = np.asarray(seeds, dtype=bool).copy()
+    stack = [int(q) for q in np.flatnonzero(mark)]
+    while stack:
+        t = stack.pop()
+        for p in edges[t]:
+            if not mark[p]:
+                mark[p] = True
+                stack.append(int(p))
+    return mark
+
+
+def structural_verdicts(accepting: np.ndarray, successors: Sequence[Sequence[int]]) -> np.ndarray:
+    """Verdict codes implied by the graph alone: VIOLATED where no accepting state is
+    reachable, SATISFIED where every reachable state (itself included) accepts, otherwise
+    PRESUMABLY_SATISFIED / PRESUMABLY_VIOLATED by the state's own acceptance."""
+    acc = np.asarray(accepting, dtype=bool)
+    can_accept = reachable(successors, acc, backward=True)
+    can_reject = reachable(successors, ~acc, backward=True)
+    out = np.where(acc, Verdict.PRESUMABLY_SATISFIED, Verdict.PRESUMABLY_VIOLATED).astype(np.int8)
+    out[~can_accept] = Verdict.VIOLATED
+    out[acc & ~can_reject] = Verdict.SATISFIED
+    return out
+
+
+def bfs_order(successors: Sequence[Sequence[int]], initial: int) -> list[int]:
+    """States reachable from ``initial`` in breadth-first order (successors in the order
+    given): the numbering every automaton uses, ``initial`` first."""
+    order = [initial]
+    seen = {initial}
+    for q in order:  # the list grows while it is walked: a queue without pops
+        for t in successors[q]:
+            t = int(t)
+            if t not in seen:
+                seen.add(t)
+                order.append(t)
+    return order
+
+
+def shortest_path(successors: Callable[[int], Iterable[int]], start: int,
+                  goal: np.ndarray) -> list[int] | None:
+    """States of a shortest path from ``start`` to a ``goal`` state, both ends included
+    (``[start]`` when it is a goal), trying ``successors(q)`` in the order it gives them
+    (a function, so callers can label edges while the search asks for them); None when no
+    goal state is reachable."""
+    if goal[start]:
+        return [start]
+    parent = {start: start}
+    queue = deque([start])
+    while queue:
+        s = queue.popleft()
+        for t in successors(s):
+            t = int(t)
+            if t in parent:
+                continue
+            parent[t] = s
+            if goal[t]:
+                path = [t]
+                while t != start:
+                    t = parent[t]
+                    path.append(t)
+                return path[::-1]
+            queue.append(t)
+    return None
