@@ -360,6 +360,7 @@ class _Parser:
         builder = merge_transformers(_DeclBuilder(self.reading),
                                      formula=_FormulaBuilder(self.reading))
         self.lark = build_parser(
+            cache=True,
             transformer=builder,
             keep_all_tokens=True,  # keyword and bracket tokens give every node an exact span
             lexer_callbacks={"COMMENT": self.comments.append},

@@ -81,14 +81,25 @@ class SpecError(Exception):
     (exit code 1); the message is printed as ``error: <message>``."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command module an argument list asks for: the first argument that is not an
+    option, when it names one (``report-spec`` is ``report_spec``)."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    name = first.replace("-", "_") if first else None
+    return name if name in COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every command, or with just the command module ``only``:
+    importing all of them (and what they import) would cost every run of ``check`` the
+    start-up of ``compile`` and ``train``."""
     parser = argparse.ArgumentParser(
         prog="speclang",
         description="Safety specifications for learning agents: check, compile, monitor, train.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         try:
             module = importlib.import_module(f"speclang.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -96,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
             # simply does not appear; any other import error is a bug and surfaces.
             missing = exc.name or ""
             if missing == f"speclang.cli.{name}" or not missing.startswith("speclang"):
+                if only is not None:  # the usage error then lists the commands there are
+                    return build_parser()
                 continue
             raise
         module.register(sub)
@@ -104,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        parser = build_parser()
+        parser = build_parser(_command_of(sys.argv[1:] if argv is None else argv))
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or usage error (2)
         return int(exc.code or 0)
