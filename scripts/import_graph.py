@@ -55,8 +55,10 @@ def resolve(node: ast.ImportFrom, modname: str, is_pkg: bool) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def main() -> None:
-    edges: dict[tuple[str, str], list[str]] = defaultdict(list)
+def import_edges() -> dict[tuple[str, str], list[str]]:
+    """``(importer layer, imported layer) -> ["path:line module", ...]`` over every import
+    between two different layers (tests/speclang/test_layer_direction.py asserts on it)."""
+    found: dict[tuple[str, str], list[str]] = defaultdict(list)
     for path, layer, mod in files():
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
@@ -72,7 +74,12 @@ def main() -> None:
             for t in targets:
                 other = layer_of_module(t)
                 if other and other != layer:
-                    edges[(layer, other)].append(f"{path.relative_to(ROOT)}:{node.lineno} {t}")
+                    found[(layer, other)].append(f"{path.relative_to(ROOT)}:{node.lineno} {t}")
+    return found
+
+
+def main() -> None:
+    edges = import_edges()
     width = max(map(len, LAYERS))
     print("imports".ljust(width), *[name.rjust(width) for name in LAYERS])
     for a in LAYERS:

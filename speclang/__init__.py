@@ -8,8 +8,8 @@ Public front-end API (for users and the CLI):
 - :func:`compile_formula` / :func:`compile_file` - text or a file -> compiled automata: the
   front end parses, and the compiler (:mod:`speclang.compiler`, which takes IR only) builds.
 
-Errors are raised as :class:`SpecErrors`, whose ``str()`` is the rendered diagnostics. The
-functions live in :mod:`speclang.loader`, where the layers below this façade import them from.
+Errors are raised as :class:`SpecErrors`, whose ``str()`` is the rendered diagnostics. The first
+four live in :mod:`speclang.loader`, where the layers below this façade import them from.
 """
 
 from __future__ import annotations
