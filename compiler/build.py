@@ -156,7 +156,7 @@ def _build(formula: ir.Formula, budget: Budget, name: str | None,
     m = minimise(diagram_from_mtbdd(dd.var, dd.lo, dd.hi, ex.leaf_states, ex.roots),
                  np.asarray(ex.accepting, dtype=bool), budget=budget)
     budget.check_time()
-    original = ir.to_text(formula)
+    original = ir.to_text(formula, compact=True)
     residuals = []
     for q, r in enumerate(m.representative):
         budget.check_time()  # a residual's text may take up to ~0.1 s (ir.MAX_TEXT)
@@ -167,14 +167,14 @@ def _build(formula: ir.Formula, budget: Budget, name: str | None,
         elif verdict == Verdict.VIOLATED:
             text = "false"
         elif int(r) == 0:
-            text = ir.to_compact_text(formula)
+            text = ir.to_text(formula, compact=True)
         elif bits is not None:
             # the residual alone repeats the past subformulas whatever was seen: fold in
             # what the state remembers (compiler.memory)
             text = memory.state_text(ex.residuals[int(r)], bits, ex.temporal,
                                      formula.is_pure_past)
         else:
-            text = ir.to_compact_text(ex.residuals[int(r)])
+            text = ir.to_text(ex.residuals[int(r)], compact=True)
         residuals.append(text)
     return automaton_from_minimal(
         m, ex.props, residuals, budget, name=name, formula=original, source_hash=source_hash,

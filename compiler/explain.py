@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from speclang.compiler.automaton import Automaton, Verdict
-from speclang.compiler.ir import FALSE, TRUE, Formula, Op, Or, bounded_fold, to_text
+from speclang.compiler.ir import FALSE, TRUE, Formula, Op, to_text
 
 if TYPE_CHECKING:
     from speclang.diagnostics import Span
@@ -193,7 +193,7 @@ class Explanation:
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
         out = [ln.rstrip() for ln in lines]
-        title = f"spec {self.name}" if self.name else f"formula {readable(self.formula)}"
+        title = f"spec {self.name}" if self.name else f"formula {self.formula}"
         if self.cause is None:
             after = f"after {len(self.steps)} {'step' if len(self.steps) == 1 else 'steps'}"
             if self.pending is None:
@@ -258,7 +258,7 @@ def _render_pending(pending: Pending, title: str, sources: Mapping[str, str]) ->
 
 def _split(f: Formula) -> list[Part]:
     args = f.args if f.op is Op.AND else (f,)
-    return [Part(a, show(a)) for a in args]
+    return [Part(a, to_text(a, compact=True)) for a in args]
 
 
 def _parts_of(source: Any) -> tuple[str | None, Formula, list[Part]]:
@@ -340,7 +340,7 @@ def explain_trace(
     for t, letter in enumerate(letters, start=1):
         q = _step(aut, q, letter)
         v = aut.verdict(q)
-        residual = readable(aut.residuals[q]) if q < len(aut.residuals) else ""
+        residual = aut.residuals[q] if q < len(aut.residuals) else ""
         records.append(
             StepRecord(t, tuple(sorted(letter)), q, v.label, bool(aut.accepting[q]), residual)
         )
@@ -352,7 +352,7 @@ def explain_trace(
     sources = dict(getattr(module, "sources", None) or {})
     return Explanation(
         name=name or (spec if spec else None),
-        formula=to_text(formula),
+        formula=to_text(formula, compact=True),
         steps=records,
         cause=cause,
         initial_verdict=aut.verdict(aut.initial).label,
@@ -376,7 +376,7 @@ def find_pending(
             p = _step(sub, p, letter)
         if sub.accepting[p]:
             continue
-        residual = readable(sub.residuals[p]) if p < len(sub.residuals) else ""
+        residual = sub.residuals[p] if p < len(sub.residuals) else ""
         reason = f"remaining obligation `{residual or part.text}`"
         owed.append(Blame(i, part.text, to_text(part.formula), part.span, reason))
     return Pending(len(trace), tuple(owed), discharge(aut, q))
@@ -422,7 +422,7 @@ def find_cause(parts: Sequence[Part], prefix: Sequence[Letter]) -> Cause:
             parts[i].text,
             to_text(parts[i].formula),
             parts[i].span,
-            f"still requires `{readable(states[i][1].residuals[states[i][2]]) or parts[i].text}`",
+            f"still requires `{states[i][1].residuals[states[i][2]] or parts[i].text}`",
         )
         for i in open_parts
     )
@@ -442,107 +442,6 @@ def _blame(index: int, part: Part, prefix: Sequence[Letter]) -> Blame:
     return Blame(index, part.text, to_text(f), part.span, reason)
 
 
-# --- printing in the user's terms ----------------------------------------------------------
-
-# Core IR has no implication: the compiler sees ``!a | b``. Users wrote ``a -> b``, so
-# disjunctions with negated members are shown as implications again.
-_UNARY = {Op.NOT: "!", Op.NEXT: "X ", Op.WNEXT: "WX ", Op.YESTERDAY: "Y ", Op.WYESTERDAY: "Z "}
-_BINARY = {Op.UNTIL: "U", Op.RELEASE: "R", Op.SINCE: "S", Op.TRIGGER: "T"}
-_SUGAR = {(Op.UNTIL, Op.TRUE): "F", (Op.RELEASE, Op.FALSE): "G", (Op.SINCE, Op.TRUE): "O",
-          (Op.TRIGGER, Op.FALSE): "H"}  # fmt: skip
-
-
-def _implication(f: Formula) -> tuple[Formula, Formula] | None:
-    if f.op is not Op.OR:
-        return None
-    negs = [a.args[0] for a in f.args if a.op is Op.NOT]
-    rest = [a for a in f.args if a.op is not Op.NOT]
-    # Only one negated member: `!a | !b | c` shown as `a & b -> c` would parse back as
-    # `!(a & b) | c`, a different formula (the IR does not push negations inward), and
-    # explanations must quote formulas that mean what the compiler saw.
-    if len(negs) != 1 or not rest:
-        return None
-    return negs[0], Or(*rest)
-
-
-def _prec(f: Formula) -> int:
-    if _implication(f) is not None:
-        return 0
-    fold = bounded_fold(f)
-    if fold is not None and not fold[3]:
-        return 5  # shown as F[0,n] / G[0,n]
-    if f.op is Op.OR:
-        return 1
-    if f.op is Op.AND:
-        return 2
-    if f.op in _BINARY and (f.op, f.args[0].op) not in _SUGAR:
-        return 3
-    return 5
-
-
-def _wrap(f: Formula, at_least: int) -> str:
-    text = show(f)
-    return f"({text})" if _prec(f) < at_least else text
-
-
-@functools.lru_cache(maxsize=65536)
-def show(f: Formula) -> str:
-    """``f`` in speclang syntax, with implications written as such."""
-    op = f.op
-    imp = _implication(f)
-    fold = bounded_fold(f) if imp is None else None
-    if imp is not None:
-        text = f"{_wrap(imp[0], 1)} -> {_wrap(imp[1], 1)}"
-    elif fold is not None:  # an unrolled bounded operator, shown as written
-        kind, n, phi, others = fold
-        text = f"{kind}[0,{n}] {_wrap(phi, 5)}"
-        if others:
-            sep, level = (" | ", 1) if kind == "F" else (" & ", 2)
-            text = sep.join([_wrap(a, level + 1 if a.op is not op else level)
-                             for a in others] + [text])
-    elif op in (Op.NEXT, Op.WNEXT) and f.args[0].op is op:
-        k, g = 0, f
-        while g.op is op:
-            k, g = k + 1, g.args[0]
-        text = f"{'X' if op is Op.NEXT else 'WX'}[{k}] {_wrap(g, 5)}"
-    elif op in (Op.TRUE, Op.FALSE, Op.ATOM):
-        text = to_text(f)
-    elif op in _UNARY:
-        text = _UNARY[op] + _wrap(f.args[0], 5)
-    elif op in (Op.AND, Op.OR):
-        sep, level = (" & ", 2) if op is Op.AND else (" | ", 1)
-        text = sep.join(_wrap(a, level + 1 if a.op is not op else level) for a in f.args)
-    else:
-        a, b = f.args
-        sugar = _SUGAR.get((op, a.op))
-        text = f"{sugar} {_wrap(b, 5)}" if sugar else f"{_wrap(a, 4)} {_BINARY[op]} {_wrap(b, 4)}"
-    return text
-
-
-@functools.lru_cache(maxsize=4096)
-def readable(residual: str) -> str:
-    """A residual obligation (speclang text from the compiler) shown with implications;
-    the facts a past formula's state remembers (``compiler.memory``) are shown the same way."""
-    if not residual:
-        return residual
-    from speclang.compiler.memory import REMEMBERS
-
-    owed, sep, facts = residual.partition(REMEMBERS)
-    if sep and facts.endswith("]"):
-        shown = ", ".join(_readable_formula(x) for x in facts[:-1].split(", "))
-        return f"{_readable_formula(owed)}{sep}{shown}]"
-    return _readable_formula(residual)
-
-
-def _readable_formula(text: str) -> str:
-    import speclang
-
-    try:
-        return show(speclang.parse_formula(text))
-    except speclang.SpecErrors:
-        return text
-
-
 # --- three-valued evaluation on a prefix -----------------------------------------------------
 
 
@@ -550,7 +449,7 @@ _MAX_QUOTE = 60
 
 
 def _q(f: Formula) -> str:
-    text = show(f)
+    text = to_text(f, compact=True)
     if len(text) > _MAX_QUOTE:
         text = text[: _MAX_QUOTE - 3] + "..."
     return f"`{text}`"

@@ -509,36 +509,119 @@ def BoundedAlways(lo: int, hi: int | None, a: Formula) -> Formula:
 
 # --- printing ------------------------------------------------------------------------------
 
-_PREC = {Op.OR: 1, Op.AND: 2, Op.UNTIL: 3, Op.RELEASE: 3, Op.SINCE: 3, Op.TRIGGER: 3}
-_BIN = {Op.UNTIL: "U", Op.RELEASE: "R", Op.SINCE: "S", Op.TRIGGER: "T"}
+# The one printer of user syntax. Levels of grammars/formula.lark's precedence ladder, loosest
+# first (the core IR has no `<->` or `^`): a printed form gets parentheses exactly when it
+# binds looser than its place in the parent requires.
+_IMP, _OR, _AND, _BIN, _PREFIX = 1, 2, 3, 4, 5
+_BIN_OPS = {Op.UNTIL: "U", Op.RELEASE: "R", Op.SINCE: "S", Op.TRIGGER: "T"}
 _SUGAR = {
     (Op.UNTIL, Op.TRUE): "F",
     (Op.RELEASE, Op.FALSE): "G",
     (Op.SINCE, Op.TRUE): "O",
     (Op.TRIGGER, Op.FALSE): "H",
 }
-_UN = {Op.NOT: "!", Op.NEXT: "X", Op.WNEXT: "WX", Op.YESTERDAY: "Y", Op.WYESTERDAY: "Z"}
-
+_UN = {Op.NOT: "!", Op.NEXT: "X ", Op.WNEXT: "WX ", Op.YESTERDAY: "Y ", Op.WYESTERDAY: "Z "}
 
 # Longest text `to_text` renders: `p0 <-> p1 <-> ... <-> p29` is a small DAG but a tree of
 # 2^30 nodes, whose full text would exhaust memory.
 MAX_TEXT = 100_000
 ELIDED = " \u2026"  # marks text cut at MAX_TEXT
 
+# A printed form: its level, and literal strings interleaved with (child, the least level the
+# child may have there without parentheses).
+_Layout = tuple[int, list["str | tuple[Formula, int]"]]
 
-def to_text(f: Formula, limit: int = MAX_TEXT) -> str:
-    """Render in speclang syntax (parseable back by the front end), fully bracketed where
-    precedence could be ambiguous. Text longer than ``limit`` characters is cut there and
-    ends with ``ELIDED`` (it no longer parses).
 
-    An explicit stack instead of recursion: formulas may be nested hundreds of thousands
-    deep, and the work is bounded by ``limit``, never by the size of the formula's tree."""
+def _implication(f: Formula) -> tuple[list[Formula], Formula] | None:
+    """``([a, b], c)`` when ``f`` is ``!a | !b | c``: the lowering of ``a -> b -> c``
+    (``->`` is right-associative, and the lowering flattens the nested disjunctions). Not
+    ``a & b -> c``: that parses back as ``!(a & b) | c``, a different formula (negations
+    are not pushed inward). Without a non-negated member there is no conclusion to show."""
+    if f.op is not Op.OR:
+        return None
+    premises = [a.args[0] for a in f.args if a.op is Op.NOT]
+    if not premises or len(premises) == len(f.args):
+        return None
+    return premises, Or(*(a for a in f.args if a.op is not Op.NOT))
+
+
+def _layout(f: Formula, compact: bool) -> _Layout:
+    """How ``f`` prints, one level deep. ``compact`` writes the lowering's unrolled chains
+    as the user does (:func:`bounded_fold`, ``X X X a`` as ``X[3] a``)."""
+    op = f.op
+    fold = bounded_fold(f) if compact and op in (Op.AND, Op.OR) else None
+    if fold is not None and not fold[3]:
+        return _PREFIX, [f"{fold[0]}[0,{fold[1]}] ", (fold[2], _PREFIX)]
+    imp = _implication(f)
+    if imp is not None:
+        chain: list[str | tuple[Formula, int]] = []
+        for premise in imp[0]:
+            chain += [(premise, _OR), " -> "]
+        return _IMP, [*chain, (imp[1], _IMP)]
+    if op in (Op.AND, Op.OR):
+        sep, level = (" & ", _AND) if op is Op.AND else (" | ", _OR)
+        items: list[str | tuple[Formula, int]] = []
+        operands = f.args if fold is None else fold[3]
+        for a in operands:
+            items += [(a, level + 1), sep]
+        if fold is None:
+            return level, items[:-1]
+        return level, [*items, f"{fold[0]}[0,{fold[1]}] ", (fold[2], _PREFIX)]
+    if op is Op.TRUE:
+        return _PREFIX, ["true"]
+    if op is Op.FALSE:
+        return _PREFIX, ["false"]
+    if op is Op.ATOM:
+        assert f.name is not None
+        name = f.name
+        return _PREFIX, [name if _plain_name(name) else '"' + name.replace('"', '\\"') + '"']
+    if compact and op in (Op.NEXT, Op.WNEXT) and f.args[0].op is op:
+        k, g = 0, f
+        while g.op is op:
+            k, g = k + 1, g.args[0]
+        return _PREFIX, [f"{_UN[op].strip()}[{k}] ", (g, _PREFIX)]
+    if op in _UN:
+        return _PREFIX, [_UN[op], (f.args[0], _PREFIX)]
+    a, b = f.args
+    sugar = _SUGAR.get((op, a.op))
+    if sugar is not None:
+        return _PREFIX, [f"{sugar} ", (b, _PREFIX)]
+    # right-associative: `a U b U c` is `a U (b U c)`; the left operand is a unary one
+    return _BIN, [(a, _PREFIX), f" {_BIN_OPS[op]} ", (b, _BIN)]
+
+
+def _level(f: Formula, compact: bool) -> int:
+    c = f._cache
+    key = "clevel" if compact else "level"
+    level = c.get(key)
+    if level is None:
+        level = c[key] = _layout(f, compact)[0]
+    return level
+
+
+def to_text(f: Formula, limit: int = MAX_TEXT, *, compact: bool = False) -> str:
+    """``f`` in speclang syntax as a user writes it: implications restored (``!a | b`` is
+    ``a -> b``), parentheses only where the grammar's precedence needs them, and with
+    ``compact`` the unrolled chains of bounded operators folded back (``b | X(b | X b)`` is
+    ``F[0,2] b``, ``a & WX(a & WX a)`` is ``G[0,2] a``, ``X X X a`` is ``X[3] a``). The
+    text parses back to the same formula. Text longer than ``limit`` characters is cut there
+    and ends with ``ELIDED`` (it no longer parses)."""
+    if compact:
+        if f.depth > _COMPACT_TEXT_DEPTH:
+            return to_text(f, limit)
+        try:
+            _fold_chains(f)
+            return _text_cached(f, limit, compact=True)
+        except RecursionError:  # deep even after folding: the plain text
+            return to_text(f, limit)
     c = f._cache
     text = c.get("text")
     if text is not None:
         return text
     if f.depth <= _RECURSIVE_TEXT_DEPTH:
         return _text_cached(f, limit)
+    # An explicit stack instead of recursion: formulas may be nested hundreds of thousands
+    # deep, and the work is bounded by ``limit``, never by the size of the formula's tree.
     out: list[str] = []
     length = 0
     stack: list[Formula | str] = [f]
@@ -554,38 +637,13 @@ def to_text(f: Formula, limit: int = MAX_TEXT) -> str:
         if cached is not None:
             stack.append(cached)
             continue
-        op = item.op
-        if op is Op.TRUE:
-            stack.append("true")
-        elif op is Op.FALSE:
-            stack.append("false")
-        elif op is Op.ATOM:
-            assert item.name is not None
-            name = item.name
-            stack.append(name if _plain_name(name) else '"' + name.replace('"', '\\"') + '"')
-        elif op in _UN:
-            arg = item.args[0]
-            sep = "" if op is Op.NOT else " "
-            if arg.op in (Op.AND, Op.OR) or arg.op in _BIN:
-                stack += [")", arg, f"{_UN[op]}{sep}("]
+        for part in reversed(_layout(item, False)[1]):
+            if isinstance(part, str):
+                stack.append(part)
+            elif _level(part[0], False) < part[1]:
+                stack += [")", part[0], "("]
             else:
-                stack += [arg, f"{_UN[op]}{sep}"]
-        elif op in (Op.AND, Op.OR):
-            j = " & " if op is Op.AND else " | "
-            for i in range(len(item.args) - 1, -1, -1):
-                _push_wrapped(stack, item.args[i], _PREC[op])
-                if i:
-                    stack.append(j)
-        else:
-            left, right = item.args
-            sugar = _SUGAR.get((op, left.op))
-            if sugar is not None:
-                _push_wrapped(stack, right, 5)
-                stack.append(f"{sugar} ")
-            else:
-                _push_wrapped(stack, right, 4)
-                stack.append(f" {_BIN[op]} ")
-                _push_wrapped(stack, left, 4)
+                stack.append(part[0])
     text = "".join(out)
     c["text"] = text
     return text
@@ -595,72 +653,33 @@ def to_text(f: Formula, limit: int = MAX_TEXT) -> str:
 # share most of their subformulas, and the explicit stack above caches only its root.
 _RECURSIVE_TEXT_DEPTH = 200
 
+# Deepest formula tried with the (recursive) compact printer: F[0,1000] unrolls 1,000 deep
+# but prints in a few frames once its chain is folded.
+_COMPACT_TEXT_DEPTH = 5_000
+
 
 def _text_cached(f: Formula, limit: int, compact: bool = False) -> str:
-    """``f``'s text with every subformula's text cached; ``compact`` folds the chains of
-    bounded operators (:func:`to_compact_text`)."""
+    """``f``'s text with every subformula's text cached."""
     c = f._cache
     key = "ctext" if compact else "text"
     s = c.get(key)
     if s is not None:
         return s
-    op = f.op
-    fold = bounded_fold(f) if compact else None
-    if fold is not None:
-        kind, n, phi, others = fold
-        s = f"{kind}[0,{n}] {_wrapped_text(phi, 5, limit, compact)}"
-        if others:
-            j = " | " if kind == "F" else " & "
-            s = j.join([_wrapped_text(a, _PREC[op], limit, compact) for a in others] + [s])
-    elif op is Op.TRUE:
-        s = "true"
-    elif op is Op.FALSE:
-        s = "false"
-    elif op is Op.ATOM:
-        assert f.name is not None
-        s = f.name if _plain_name(f.name) else '"' + f.name.replace('"', '\\"') + '"'
-    elif compact and op in (Op.NEXT, Op.WNEXT) and f.args[0].op is op:
-        k, g = 0, f
-        while g.op is op:
-            k, g = k + 1, g.args[0]
-        s = f"{_UN[op]}[{k}] {_wrapped_text(g, 5, limit, compact)}"
-    elif op in _UN:
-        # operands that bind looser than a prefix operator (&, |, U, ...) are bracketed
-        s = f"{_UN[op]}{'' if op is Op.NOT else ' '}{_wrapped_text(f.args[0], 5, limit, compact)}"
-    elif op in (Op.AND, Op.OR):
-        j = " & " if op is Op.AND else " | "
-        s = j.join([_wrapped_text(a, _PREC[op], limit, compact) for a in f.args])
-    else:
-        a, b = f.args
-        sugar = _SUGAR.get((op, a.op))
-        if sugar is not None:
-            s = f"{sugar} {_wrapped_text(b, 5, limit, compact)}"
-        else:
-            s = (f"{_wrapped_text(a, 4, limit, compact)} {_BIN[op]} "
-                 f"{_wrapped_text(b, 4, limit, compact)}")
+    level, parts = _layout(f, compact)
+    c["clevel" if compact else "level"] = level
+    pieces = []
+    for part in parts:
+        if isinstance(part, str):
+            pieces.append(part)
+            continue
+        g, least = part
+        t = _text_cached(g, limit, compact)
+        pieces.append(f"({t})" if _level(g, compact) < least else t)
+    s = "".join(pieces)
     if len(s) > limit:  # a small DAG can have an exponentially long text
         s = (s[:-len(ELIDED)] if s.endswith(ELIDED) else s)[:limit] + ELIDED
     c[key] = s
     return s
-
-
-def to_compact_text(f: Formula, limit: int = MAX_TEXT) -> str:
-    """Like :func:`to_text`, with the unrolled chains of bounded operators folded back as a
-    user writes them: ``b | X(b | X b)`` is ``F[0,2] b``, ``a & WX(a & WX a)`` is
-    ``G[0,2] a``, ``X X X a`` is ``X[3] a``. The text parses back to the same formula
-    (the lowering unrolls these operators into exactly those chains)."""
-    if f.depth > _COMPACT_TEXT_DEPTH:
-        return to_text(f, limit)
-    try:
-        _fold_chains(f)
-        return _text_cached(f, limit, compact=True)
-    except RecursionError:  # deep even after folding: the plain text
-        return to_text(f, limit)
-
-
-# Deepest formula tried with the (recursive) compact printer: F[0,1000] unrolls 1,000 deep
-# but prints in a few frames once its chain is folded.
-_COMPACT_TEXT_DEPTH = 5_000
 
 
 def _fold_chains(f: Formula) -> None:
@@ -706,27 +725,6 @@ def bounded_fold(f: Formula) -> tuple[str, int, Formula, list[Formula]] | None:
                 found = (kind, n, phi, others)
     c["fold"] = found
     return found
-
-
-def _prefix(f: Formula) -> bool:
-    """Whether ``f`` prints as a prefix operator applied to one operand (binds tightest)."""
-    fold = bounded_fold(f)
-    return (fold is not None and not fold[3]) or _PREC.get(f.op, 5) == 5
-
-
-def _wrapped_text(f: Formula, prec: int, limit: int, compact: bool = False) -> str:
-    t = _text_cached(f, limit, compact)
-    if compact and _prefix(f):
-        return t
-    return f"({t})" if _PREC.get(f.op, 5) < prec else t
-
-
-def _push_wrapped(stack: list[Formula | str], f: Formula, prec: int) -> None:
-    """Schedule ``f``, in parentheses when it binds looser than ``prec`` (popped in order)."""
-    if _PREC.get(f.op, 5) < prec:
-        stack += [")", f, "("]
-    else:
-        stack.append(f)
 
 
 _KEYWORDS = {

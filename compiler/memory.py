@@ -161,10 +161,10 @@ def state_text(residual: Formula, bits: tuple[bool, ...], temporal: Sequence[For
         if reading is not None and (reading.has_past or reading is ir.TRUE
                                       or reading is ir.FALSE):
             owed = reading
-    text = ir.to_compact_text(owed)
+    text = ir.to_text(owed, compact=True)
     if owed is ir.TRUE or owed is ir.FALSE:
         return text
     facts = remembered(residual, bits, temporal)
     if not facts:
         return text
-    return f"{text}{REMEMBERS}{', '.join(ir.to_compact_text(x) for x in facts)}]"
+    return f"{text}{REMEMBERS}{', '.join(ir.to_text(x, compact=True) for x in facts)}]"

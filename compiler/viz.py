@@ -84,23 +84,14 @@ def _wrap_guard(guard: str) -> str:
 
 
 def residual_text(aut: Automaton, q: int) -> str:
-    """State ``q``'s remaining obligation, with implications as the user writes them
-    (re-parsing costs about 1 ms a state, so large automata keep the compiler's text)."""
-    raw = aut.residuals[q] if q < len(aut.residuals) else ""
-    if aut.n_states > LARGE:
-        return raw
-    from speclang.compiler.explain import readable
-
-    return readable(raw)
+    """State ``q``'s remaining obligation, as the compiler printed it at build time (user
+    syntax: implications and bounded operators as written)."""
+    return aut.residuals[q] if q < len(aut.residuals) else ""
 
 
 def _title(aut: Automaton, title: str | None) -> str:
     if title is None:
         formula = aut.formula
-        if formula:
-            from speclang.compiler.explain import readable
-
-            formula = readable(formula)
         title = f"{aut.name}: {formula}" if aut.name and formula else aut.name or formula or ""
     return title if len(title) <= _MAX_TITLE else title[: _MAX_TITLE - 3] + "..."
 

@@ -118,7 +118,8 @@ def test_memory_budget_is_enforced_within_ten_percent() -> None:
     gfand = "G p1 & " + " & ".join(f"F p{i}" for i in range(2, 19))
     limit = 40 << 20
     with pytest.raises(BudgetExceeded) as exc:
-        compile_formula(gfand, max_memory=limit, max_states=10**6, timeout=120)
+        compile_formula(speclang.parse_formula(gfand), max_memory=limit, max_states=10**6,
+                        timeout=120)
     assert exc.value.budget == "max_memory"
     assert "max_memory=40 MiB exceeded" in str(exc.value)
     assert exc.value.reached <= limit * 1.1 + (8 << 20)

@@ -205,9 +205,7 @@ def test_two_forbidden_together_read_as_both():
 @settings(max_examples=150, deadline=None)
 @given(future_formulas(("a", "b", "c"), max_leaves=6, past=True))
 def test_readable_text_parses_back_to_the_same_formula(f):
-    from speclang.compiler.explain import show
-
-    text = show(f)
+    text = ir.to_text(f, compact=True)
     assert speclang.parse_formula(text) is f, text
 
 
