@@ -17,7 +17,8 @@ Violations cannot terminate a row here (the inner vector env would not reset it)
 :class:`~runtime.wrapper.SafeguardWrapper` instead.
 
 Info keys, batched the gymnasium way (``info[key]`` plus a ``info["_" + key]`` row mask):
-``cost`` float[N] and ``safeguard`` = ``{"state", "verdict" (int8 codes), "accepting",
+``cost`` float[N] (per violation event by default, as in the scalar wrapper) and
+``safeguard`` = ``{"state", "verdict" (int8 codes), "accepting",
 "violated"}`` arrays, valid on the rows that took a transition.
 """
 
@@ -33,8 +34,9 @@ from gymnasium.vector.utils import batch_space
 
 from .batched import BatchedMonitor
 from .labelers import Binding, Labeler, LabelingError
+from .monitor import COST_MODES, _choice
 from .progression import SpecStats, resolve
-from .wrapper import REWARD_MODES, _choice
+from .reward import REWARD_MODES
 
 
 class SafeguardVectorWrapper(VectorWrapper):
@@ -42,7 +44,7 @@ class SafeguardVectorWrapper(VectorWrapper):
 
     ``observation``: ``"unchanged"``, ``"dict"`` (``{"obs", "monitor"}``) or ``"onehot"``
     (for 1-D Box observations). ``reward``, ``gamma``, ``potential``/``potentials``,
-    ``penalty``, ``safe_reward``: as for :class:`~runtime.wrapper.SafeguardWrapper`.
+    ``penalty``, ``safe_reward``, ``cost``: as for :class:`~runtime.wrapper.SafeguardWrapper`.
     ``stats`` holds one :class:`~runtime.progression.SpecStats` under the spec's name."""
 
     def __init__(
@@ -60,8 +62,11 @@ class SafeguardVectorWrapper(VectorWrapper):
         penalty: float = 1.0,
         safe_reward: float = 1.0,
         derived: Mapping[str, Any] | None = None,
+        cost: str = "event",
     ) -> None:
         super().__init__(env)
+        _choice("cost", cost, COST_MODES)
+        self.cost_mode = cost
         _choice("observation", observation, ("unchanged", "dict", "onehot"))
         _choice("reward", reward, REWARD_MODES)
         if on_violation == "terminate":
@@ -173,6 +178,9 @@ class SafeguardVectorWrapper(VectorWrapper):
             q = self.monitor.step(q_prev, self._bits(obs, info, live))
         q[resetting] = self.aut.initial
         violated = self.monitor.violated(q) & live
+        costly = violated
+        if self.cost_mode == "event":
+            costly = violated & ~self.monitor.violated(q_prev)
         reward = np.asarray(env_reward, dtype=np.float64)
         if self.reward_mode == "penalty":
             reward = reward - self.penalty * violated
@@ -184,7 +192,7 @@ class SafeguardVectorWrapper(VectorWrapper):
             nxt = np.where(done, 0.0, self.gamma * self.phi[q])
             reward = reward + (nxt - self.phi[q_prev]) * live
         info = dict(info)
-        info["cost"] = violated.astype(np.float64)
+        info["cost"] = costly.astype(np.float64)
         info["_cost"] = live.copy()
         info["safeguard"] = {
             "state": q.copy(),
@@ -195,7 +203,7 @@ class SafeguardVectorWrapper(VectorWrapper):
         info["_safeguard"] = live.copy()
         st = self.stats[self.spec_name]
         st.steps += int(live.sum())
-        st.violations += int(violated.sum())
+        st.violations += int(costly.sum())
         st.env_return += float(np.sum(np.asarray(env_reward) * live))
         self._violated_episode |= violated
         ended = np.logical_or(terminated, truncated) & live

@@ -1,5 +1,22 @@
 """``SafeguardWrapper``: a gymnasium environment in product with a compiled spec monitor.
 
+The documented composition of the single-concern safeguard wrappers, innermost first:
+
+1. :class:`~speclang.runtime.monitor.SpecMonitor`: steps the monitor; ``info["cost"]``,
+   ``info["safeguard"]``, ``info["safeguard_episode"]``; statistics and progressions.
+2. :class:`~speclang.runtime.violation.ViolationHandler` (``on_violation``).
+3. :class:`~speclang.runtime.reward.SafeguardReward` (``reward``, unless ``"env"``).
+4. :class:`~speclang.runtime.observation.MonitorObservation` (``observation``, unless
+   ``"unchanged"``).
+5. :class:`~speclang.runtime.shield.ActionShield` (``shield=``): ``info["action_mask"]``,
+   :meth:`action_masks`, and the mask in the observation with ``mask_observation=True``.
+6. :class:`~speclang.runtime.crm.CounterfactualExperience` (``crm=True``):
+   ``info["counterfactuals"]``.
+
+Each can be used on its own (stacked on a ``SpecMonitor``); this class builds the stack from
+one set of arguments, validates them together, and keeps the attributes agents read
+(``stats``, ``specs``, ``set_spec``, ``spec_name``, ``monitor_state``, ``encode``).
+
 The monitor reads one letter per environment *step* (the labels of ``(obs, info, env)``
 after the step); the reset observation is not a letter, so right after ``reset`` the monitor
 is in its initial state and its acceptance is that of the empty trace.
@@ -7,14 +24,18 @@ is in its initial state and its acceptance is that of the empty trace.
 Keys added to ``info`` (every step; ``reset`` adds ``safeguard`` and ``action_mask``):
 
 ``cost``
-    ``1.0`` when the monitor is in the violation sink after this step, else ``0.0``
-    (the Safety-Gymnasium / OmniSafe convention for constrained RL).
+    ``1.0`` on the step that enters the violation sink, else ``0.0`` (``cost="event"``, the
+    default); with ``cost="state"`` ``1.0`` on every step that ends in the sink. The two
+    differ only under ``on_violation="continue"``.
 ``safeguard``
     ``{"spec": active spec name, "state": monitor state, "verdict": one of satisfied /
     presumably_satisfied / presumably_violated / violated, "accepting": bool, "labels":
     {prop: bool} of this step, "violated": bool}`` plus ``"explanation"`` (a sentence) on the
     step that enters the violation sink, ``"parts"`` (``{part name: verdict}``) for a
     ``compiler.product`` monitor, and ``"shield_exhausted"`` when a shield is active.
+``safeguard_episode``
+    On an episode's last step (also one the safeguard ended): ``{"r": unshaped task return,
+    "l": length, "t": seconds, "cost", "violations", "violated", "accepted", "spec"}``.
 ``action_mask``
     With ``shield=``: int8 array, 1 for actions the predictor says do not enter the
     violation sink from the current state (all ones if none is safe).
@@ -41,24 +62,23 @@ Keys added to ``info`` (every step; ``reset`` adds ``safeguard`` and ``action_ma
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
-from .crm import Experience, counterfactuals
+from .crm import CounterfactualExperience, Experience
 from .labelers import Labeler
-from .progression import ActiveSpec, SpecStats, resolve
-from .shield import OneStepPredictor, PreShield
+from .monitor import COST_MODES, CostMode, SpecMonitor, _choice
+from .observation import OBSERVATION_MODES, MonitorObservation, ObservationMode
+from .progression import ActiveSpec, SpecStats
+from .reward import REWARD_MODES, RewardMode, SafeguardReward, check_reward_args
+from .shield import ActionShield, OneStepPredictor, PreShield
+from .violation import VIOLATION_MODES, ViolationHandler, ViolationMode
 
-ObservationMode = Literal["unchanged", "dict", "onehot", "index"]
-RewardMode = Literal["env", "shaping", "penalty", "paper"]
-ViolationMode = Literal["terminate", "continue", "reset_monitor"]
-
-OBSERVATION_MODES = ("unchanged", "dict", "onehot", "index")
-REWARD_MODES = ("env", "shaping", "penalty", "paper")
-VIOLATION_MODES = ("terminate", "continue", "reset_monitor")
+__all__ = [
+    "COST_MODES", "OBSERVATION_MODES", "REWARD_MODES", "VIOLATION_MODES", "SafeguardWrapper",
+]
 
 
 class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -73,21 +93,28 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             ``MissingBindingError`` here, not mid-episode.
         observation: ``"unchanged"``; ``"dict"`` (``{"obs": ..., "monitor": Discrete}``);
             ``"onehot"`` (one-hot monitor state appended to a 1-D Box); ``"index"`` (product
-            index ``obs * n + q`` for a Discrete env, or the state appended to a 1-D Box).
+            index ``obs * n + q`` for a Discrete env, or the state appended to a 1-D Box);
+            ``"flat_box"`` (one 1-D float32 Box of every numeric part plus the one-hot state);
+            ``"flat_dict"`` (the env's Dict entries at top level plus ``"monitor"``).
             Sizes use the largest automaton of the progression.
         reward: ``"env"``; ``"shaping"`` (env reward + ``gamma * phi[q'] - phi[q]``, with
             ``phi = 0`` after the episode's last step); ``"penalty"`` (env reward minus
             ``penalty`` on violating steps); ``"paper"`` (``+safe_reward`` per safe step,
             ``-safe_reward`` on violation; env reward added only with
             ``paper_env_reward=True``).
-        on_violation: ``"terminate"`` the episode; ``"continue"`` (cost and penalty on every
-            step spent in the sink); ``"reset_monitor"`` to the initial state and continue.
+        on_violation: ``"terminate"`` the episode; ``"continue"`` (penalty on every step
+            spent in the sink); ``"reset_monitor"`` to the initial state and continue.
+        cost: ``"event"`` (cost 1 on the step entering the sink) or ``"state"`` (on every
+            step in the sink).
         potential, potentials: shaping potential kind for
             ``speclang.compiler.shaping.potentials``, or
             explicit ``{spec name: array}`` / one array for a single spec.
         derived: extra derived propositions ``{prop: (observable, op, value)}``.
         shield: a one-step predictor (``speclang.runtime.shield.MiniGridPredictor()``) enabling
-            ``info["action_mask"]``; needs a ``Discrete`` action space.
+            ``info["action_mask"]`` and :meth:`action_masks`; needs a ``Discrete`` action space.
+        mask_observation: with ``shield``, put the mask in the observation as well
+            (``"action_mask"`` entry of a Dict observation, else
+            ``{"observations": obs, "action_mask": mask}``).
         crm: add ``info["counterfactuals"]``.
         explain: attach an explanation sentence to violating steps.
     """
@@ -111,315 +138,103 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         shield: OneStepPredictor | None = None,
         crm: bool = False,
         explain: bool = True,
+        cost: CostMode = "event",
+        mask_observation: bool = False,
     ) -> None:
         # Recording the arguments lets gymnasium re-create the wrapper from ``env.spec``.
         gym.utils.RecordConstructorArgs.__init__(
             self, spec=spec, labeler=labeler, observation=observation, reward=reward,
             on_violation=on_violation, gamma=gamma, potential=potential, potentials=potentials,
             penalty=penalty, safe_reward=safe_reward, paper_env_reward=paper_env_reward,
-            derived=derived, shield=shield, crm=crm, explain=explain,
+            derived=derived, shield=shield, crm=crm, explain=explain, cost=cost,
+            mask_observation=mask_observation,
         )
-        gym.Wrapper.__init__(self, env)
         _choice("observation", observation, OBSERVATION_MODES)
         _choice("reward", reward, REWARD_MODES)
         _choice("on_violation", on_violation, VIOLATION_MODES)
-        if not 0.0 < gamma <= 1.0:
-            raise ValueError(f"gamma must be in (0, 1], got {gamma}")
-        if penalty < 0 or safe_reward < 0:
-            raise ValueError("penalty and safe_reward are magnitudes and must be >= 0")
+        check_reward_args(gamma, penalty, safe_reward)
+        if mask_observation and shield is None:
+            raise ValueError("mask_observation=True needs a shield (shield=...)")
         self.observation_mode = observation
         self.reward_mode = reward
         self.on_violation = on_violation
-        # Mode checks hoisted out of the per-step path.
-        self._terminate_on_violation = on_violation == "terminate"
-        self._reset_on_violation = on_violation == "reset_monitor"
-        self._env_reward_only = reward == "env"
-        self._shaping = reward == "shaping"
-        self._obs_unchanged = observation == "unchanged"
         self.gamma = float(gamma)
         self.penalty = float(penalty)
         self.safe_reward = float(safe_reward)
         self.paper_env_reward = paper_env_reward
         self.crm = crm
         self.explain = explain
-        specset = resolve(spec, derived)
-        labeler.attach(env)
-        self.labeler = labeler
-        self.specs: dict[str, ActiveSpec] = {
-            name: ActiveSpec(name, aut, labeler, specset.derived)
-            for name, aut in specset.specs.items()
-        }
-        if specset.module is not None:
-            for name, active in self.specs.items():
-                active.module = specset.module
-                active.source = specset.module.specs.get(name)
-        self._explainers: dict[str, Any] = {}
-        self.n_monitor_states = specset.max_states
-        self.stats: dict[str, SpecStats] = {name: SpecStats() for name in self.specs}
-        self._phi: dict[str, list[float]] = {}
-        if reward == "shaping":
-            self._phi = self._potentials(potential, potentials)
-        self.shield: PreShield | None = None
-        if shield is not None:
-            if not isinstance(env.action_space, spaces.Discrete):
-                raise ValueError("a shield needs a Discrete action space")
-            self.shield = PreShield(shield, int(env.action_space.n))
-            for s in self.specs.values():
-                self.shield.check(s)
-        self.observation_space = self._build_observation_space(env.observation_space)
-        self._active = next(iter(self.specs.values()))
-        self._pending: str | None = None
-        self._q = self._active.aut.initial
-        self._last_obs: Any = None
-        # The episode's letters as packed bits (small ints), kept for explanations.
-        self._trace: list[int] = []
-        self._active_stats = self.stats[self._active.name]
-        self._violated_episode = False
-        self._open_episode = False
-
-    # --- configuration -------------------------------------------------------------------
-
-    def _potentials(self, kind: str, given: Any) -> dict[str, list[float]]:
-        out = {}
-        for name, s in self.specs.items():
-            if given is None:
-                from speclang.compiler.shaping import potentials
-
-                phi = potentials(s.aut, kind)  # type: ignore[arg-type]
-            elif isinstance(given, Mapping):
-                if name not in given:
-                    raise ValueError(f'potentials has no entry for spec "{name}"')
-                phi = given[name]
-            else:
-                if len(self.specs) > 1:
-                    raise ValueError("a progression needs potentials as {spec name: array}")
-                phi = given
-            arr = np.asarray(phi, dtype=np.float64)
-            if arr.shape != (s.aut.n_states,):
-                raise ValueError(
-                    f'potentials of spec "{name}" must have shape ({s.aut.n_states},), '
-                    f"got {arr.shape}"
-                )
-            out[name] = arr.tolist()
-        return out
-
-    def _build_observation_space(self, inner: spaces.Space) -> spaces.Space:
-        n = self.n_monitor_states
-        mode = self.observation_mode
-        if mode == "unchanged":
-            return inner
-        if mode == "dict":
-            return spaces.Dict({"obs": inner, "monitor": spaces.Discrete(n)})
-        if mode == "index" and isinstance(inner, spaces.Discrete):
-            return spaces.Discrete(int(inner.n) * n)
-        if not (isinstance(inner, spaces.Box) and len(inner.shape) == 1):
-            raise ValueError(
-                f'observation="{mode}" needs a 1-D Box observation space'
-                + (" or a Discrete one" if mode == "index" else "")
-                + f', got {inner}; use observation="dict" instead'
+        self.monitor = SpecMonitor(env, spec, labeler, derived=derived, explain=explain, cost=cost)
+        stack: gym.Env = self.monitor
+        # Layers whose mode is a no-op are left out: each costs a Python call per step.
+        if on_violation != "continue":
+            stack = ViolationHandler(stack, on_violation)
+        self.reward_wrapper: SafeguardReward | None = None
+        if reward != "env":
+            stack = self.reward_wrapper = SafeguardReward(
+                stack, reward, gamma=gamma, potential=potential, potentials=potentials,
+                penalty=penalty, safe_reward=safe_reward, paper_env_reward=paper_env_reward,
             )
-        extra = n if mode == "onehot" else 1
-        high_extra = 1.0 if mode == "onehot" else float(n - 1)
-        dtype = np.float32 if not np.issubdtype(inner.dtype, np.floating) else inner.dtype
-        low = np.concatenate([inner.low.astype(dtype), np.zeros(extra, dtype=dtype)])
-        high = np.concatenate([inner.high.astype(dtype), np.full(extra, high_extra, dtype=dtype)])
-        return spaces.Box(low=low, high=high, dtype=dtype)
+        self.observation_wrapper: MonitorObservation | None = None
+        if observation != "unchanged":
+            stack = self.observation_wrapper = MonitorObservation(stack, observation)
+        self.shield_wrapper: ActionShield | None = None
+        if shield is not None:
+            stack = self.shield_wrapper = ActionShield(stack, shield, observation=mask_observation)
+        self.crm_wrapper: CounterfactualExperience | None = None
+        if crm:
+            stack = self.crm_wrapper = CounterfactualExperience(stack)
+        gym.Wrapper.__init__(self, stack)
 
-    def encode(self, obs: Any, q: int) -> Any:
-        """The agent's observation for env observation ``obs`` and monitor state ``q``."""
-        mode = self.observation_mode
-        if mode == "unchanged":
-            return obs
-        if mode == "dict":
-            return {"obs": obs, "monitor": q}
-        if mode == "index" and isinstance(self.env.observation_space, spaces.Discrete):
-            return int(obs) * self.n_monitor_states + q
-        space = self.observation_space
-        assert isinstance(space, spaces.Box)
-        out = np.zeros(space.shape, dtype=space.dtype)
-        k = len(obs)
-        out[:k] = obs
-        if mode == "onehot":
-            out[k + q] = 1
-        else:
-            out[k] = q
-        return out
+    # --- what agents read ------------------------------------------------------------------
 
-    # --- progressions --------------------------------------------------------------------
+    @property
+    def labeler(self) -> Labeler:
+        return self.monitor.labeler
+
+    @property
+    def specs(self) -> dict[str, ActiveSpec]:
+        return self.monitor.specs
+
+    @property
+    def stats(self) -> dict[str, SpecStats]:
+        return self.monitor.stats
+
+    @property
+    def n_monitor_states(self) -> int:
+        return self.monitor.n_monitor_states
 
     @property
     def spec_name(self) -> str:
-        return self._active.name
+        return self.monitor.spec_name
 
     @property
     def monitor_state(self) -> int:
-        return self._q
+        return self.monitor.state
+
+    @property
+    def _active(self) -> ActiveSpec:
+        return self.monitor.active
+
+    @property
+    def shield(self) -> PreShield | None:
+        return None if self.shield_wrapper is None else self.shield_wrapper.shield
 
     def set_spec(self, name: str) -> None:
         """Make ``name`` the active spec from the next ``reset`` on."""
-        if name not in self.specs:
-            raise KeyError(f'no spec "{name}" in this wrapper (it has: {", ".join(self.specs)})')
-        self._pending = name
+        self.monitor.set_spec(name)
 
-    # --- gymnasium API -------------------------------------------------------------------
+    def encode(self, obs: Any, q: int) -> Any:
+        """The agent's observation for env observation ``obs`` and monitor state ``q``
+        (before any action mask is added)."""
+        return obs if self.observation_wrapper is None else self.observation_wrapper.encode(obs, q)
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[Any, dict[str, Any]]:
-        if self._open_episode:
-            self._close_episode()
-        if self._pending is not None:
-            self._active = self.specs[self._pending]
-            self._pending = None
-        obs, info = self.env.reset(seed=seed, options=options)
-        s = self._active
-        self._q = s.aut.initial
-        self._active_stats = self.stats[s.name]
-        self._trace = []
-        self._violated_episode = False
-        self._open_episode = True
-        self._last_obs = obs
-        info["safeguard"] = {
-            "spec": s.name,
-            "state": self._q,
-            "verdict": s.verdict_labels[self._q],
-            "accepting": s.accepting[self._q],
-            "labels": {},
-            "violated": s.violated[self._q],
-        }
-        if self.shield is not None:
-            self._add_mask(info)
-        return self.encode(obs, self._q), info
-
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        if not self._open_episode:
-            raise gym.error.ResetNeeded("call reset() before step() (or after an episode ended)")
-        # The per-step hot path (issue 5: a few µs): locals instead of repeated attribute
-        # lookups, the letter as packed bits straight from the labeler, one table lookup for
-        # the successor, and the labels dict copied from a per-letter cache.
-        env = self.env
-        self.labeler.before_step(env, action)
-        obs, env_reward, env_terminated, truncated, info = env.step(action)
-        s = self._active
-        q_prev = self._q
-        bits = s.bits_of(obs, info, env)
-        nxt = s.next
-        q = nxt[q_prev][bits] if nxt is not None else s.step_bits(q_prev, bits)
-        labels = s.label_dicts.get(bits)
-        labels = labels.copy() if labels is not None else s.binding.labels_of_bits(bits)
-        violated = s.violated[q]
-        if self.explain:
-            self._trace.append(bits)
-        terminated = bool(env_terminated) or (violated and self._terminate_on_violation)
-        truncated = bool(truncated)
-        done = terminated or truncated
-        env_reward = float(env_reward)
-        if self._env_reward_only:
-            reward = env_reward
-        elif self._shaping:
-            phi = self._phi[s.name]
-            reward = env_reward + (0.0 if done else self.gamma * phi[q]) - phi[q_prev]
-        else:
-            reward = self._reward(env_reward, q_prev, q, violated, done)
-        info["cost"] = 1.0 if violated else 0.0
-        info["safeguard"] = sg = {
-            "spec": s.name,
-            "state": q,
-            "verdict": s.verdict_labels[q],
-            "accepting": s.accepting[q],
-            "labels": labels,
-            "violated": violated,
-        }
-        if s.part_verdicts is not None:
-            sg["parts"] = s.part_verdicts[q]
-        if violated:
-            if self.explain and not s.violated[q_prev]:
-                sg["explanation"] = self._explanation(s, q_prev)
-            self._violated_episode = True
-        if self.crm:
-            info["counterfactuals"] = self.counterfactuals(
-                self._last_obs, action, obs, env_reward, labels, bool(env_terminated), truncated
-            )
-            self._last_obs = obs
-        st = self._active_stats
-        st.steps += 1
-        st.violations += violated
-        st.env_return += env_reward
-        if violated and self._reset_on_violation:
-            self._q = s.aut.initial
-        else:
-            self._q = q
-        if done:
-            self._close_episode(q)  # the state reached, before any monitor reset
-        elif self.shield is not None:
-            self._add_mask(info)
-        if self._obs_unchanged:
-            return obs, reward, terminated, truncated, info
-        return self.encode(obs, self._q), reward, terminated, truncated, info
-
-    # --- pieces of a step ----------------------------------------------------------------
-
-    def _reward(self, env_reward: float, q: int, q_next: int, violated: bool, done: bool) -> float:
-        mode = self.reward_mode
-        if mode == "env":
-            return env_reward
-        if mode == "penalty":
-            return env_reward - self.penalty if violated else env_reward
-        if mode == "paper":
-            r = -self.safe_reward if violated else self.safe_reward
-            return r + env_reward if self.paper_env_reward else r
-        phi = self._phi[self._active.name]
-        nxt = 0.0 if done else self.gamma * phi[q_next]
-        return env_reward + nxt - phi[q]
-
-    def _explanation(self, s: ActiveSpec, q_prev: int) -> str:
-        trace = [s.letter_of_bits(b) for b in self._trace]
-        text = self._explain_with_compiler(s, trace)
-        if text:
-            return text
-        true_now = sorted(trace[-1]) if trace else []
-        return (
-            f'spec "{s.name}" violated at step {len(trace)}: with '
-            f"{{{', '.join(true_now)}}} true, the remaining obligation "
-            f'"{s.aut.residuals[q_prev]}" can no longer be met'
-        )
-
-    def _explain_with_compiler(self, s: ActiveSpec, trace: list[frozenset[str]]) -> str | None:
-        """The compiler's blame analysis (names the violated conjunct and why), when the
-        installed compiler has it."""
-        try:
-            from speclang.compiler.explain import Explainer
-        except ImportError:
-            return None
-        try:
-            ex = self._explainers.get(s.name)
-            if ex is None:
-                source = s.source if s.source is not None else s.aut
-                ex = self._explainers[s.name] = Explainer(source, automaton=s.aut, module=s.module)
-            # This is called on the step that entered the sink: the trace ends there.
-            return ex.explain_violating_prefix(trace)
-        except Exception:  # noqa: BLE001
-            # The explanation is a courtesy on an already-violating step; a failure in the
-            # blame analysis must not end a training run, so fall back to the residual.
-            return None
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Explainers cache compiled per-conjunct monitors; workers rebuild them on demand.
-        return {**self.__dict__, "_explainers": {}}
-
-    def _add_mask(self, info: dict[str, Any]) -> None:
-        assert self.shield is not None
-        mask, exhausted = self.shield.mask(self._active, self._q, self.env)
-        info["action_mask"] = mask
-        info["safeguard"]["shield_exhausted"] = exhausted
-
-    def _close_episode(self, final_state: int | None = None) -> None:
-        st = self.stats[self._active.name]
-        q = self._q if final_state is None else final_state
-        st.episodes += 1
-        st.violating_episodes += int(self._violated_episode)
-        st.accepted_episodes += int(self._active.accepting[q])
-        self._open_episode = False
+    def action_masks(self) -> np.ndarray:
+        """Bool array over actions, True = allowed by the shield (sb3-contrib's ``MaskablePPO``
+        convention). Without a shield, the wrapped env's own ``action_masks``."""
+        if self.shield_wrapper is None:
+            return self.monitor.env.get_wrapper_attr("action_masks")()
+        return self.shield_wrapper.action_masks()
 
     def counterfactuals(
         self,
@@ -432,23 +247,36 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         env_truncated: bool,
     ) -> list[Experience]:
         """The step ``obs -action-> next_obs`` with ``labels``, from every monitor state."""
-        s = self._active
-        return counterfactuals(
-            s,
-            labels,
-            obs=obs,
-            action=action,
-            next_obs=next_obs,
-            env_reward=env_reward,
-            env_terminated=env_terminated,
-            env_truncated=env_truncated,
-            encode=self.encode,
-            reward=lambda r, q, q2, done: self._reward(r, q, q2, s.violated[q2], done),
-            terminate_on_violation=self.on_violation == "terminate",
-            include_sink=self.on_violation == "continue",
+        crm = self.crm_wrapper
+        if crm is None:  # built on demand: the same rules, without stepping through it
+            crm = CounterfactualExperience(self.env)
+        return crm.counterfactuals(
+            obs, action, next_obs, env_reward, labels, env_terminated, env_truncated
         )
 
+    @property
+    def spec(self) -> Any:
+        """The base env's spec plus this wrapper (not the layers it is made of, which it
+        builds itself when gymnasium re-creates it from the spec)."""
+        if self._cached_spec is not None:
+            return self._cached_spec
+        env_spec = self.monitor.env.spec
+        if env_spec is not None:
+            from copy import deepcopy
 
-def _choice(arg: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{arg} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+            from gymnasium.envs.registration import WrapperSpec
+
+            kwargs = {k: v for k, v in self._saved_kwargs.items() if k != "env"}
+            wrapper_spec = WrapperSpec(
+                name=self.class_name(),
+                entry_point=f"{type(self).__module__}:{type(self).__name__}",
+                kwargs=kwargs,
+            )
+            try:
+                env_spec = deepcopy(env_spec)
+                env_spec.additional_wrappers += (wrapper_spec,)
+            except Exception as e:  # noqa: BLE001  (as gymnasium's own Wrapper.spec does)
+                gym.logger.warn(f"An exception occurred ({e}) while copying the spec {env_spec}")
+                return None
+        self._cached_spec = env_spec
+        return env_spec

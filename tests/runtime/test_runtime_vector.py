@@ -21,7 +21,7 @@ def vec(n=2, mode=AutoresetMode.NEXT_STEP, **kw):
 
 
 def test_next_step_reset_records_no_transition():
-    env = vec()
+    env = vec(cost="state")
     env.reset(seed=0)
     # row 0 walks right into the (env's) lava end and terminates; row 1 stays left of start
     _, _, term, _, info = env.step(np.array([1, 0]))

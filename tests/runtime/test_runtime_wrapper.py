@@ -93,7 +93,7 @@ def test_safe_steps_report_no_cost():
 
 
 def test_continue_charges_every_step_in_the_sink():
-    env = wrap(on_violation="continue", reward="penalty", penalty=5.0)
+    env = wrap(on_violation="continue", reward="penalty", penalty=5.0, cost="state")
     env.reset(seed=0)
     costs, rewards = [], []
     for a in (1, 0, 0):  # right (violates), back left, left again
@@ -101,6 +101,22 @@ def test_continue_charges_every_step_in_the_sink():
         costs.append(info["cost"])
         rewards.append(r)
     assert costs == [1.0, 1.0, 1.0] and rewards == [-5.0, -5.0, -5.0]
+
+
+def test_continue_charges_cost_once_per_violation_event():
+    """The default cost is per event: 1 on the step entering the sink, 0 on the steps spent in
+    it (the penalty reward still applies to every violating step)."""
+    env = wrap(on_violation="continue", reward="penalty", penalty=5.0)
+    env.reset(seed=0)
+    steps = [env.step(a) for a in (1, 0, 0)]
+    assert [s[4]["cost"] for s in steps] == [1.0, 0.0, 0.0]
+    assert [s[1] for s in steps] == [-5.0, -5.0, -5.0]
+    assert env.stats["no_lava"].violations == 1
+    env = wrap(on_violation="reset_monitor")  # every re-entry is an event of its own
+    env.reset(seed=0)
+    assert [env.step(a)[4]["cost"] for a in (1, 0, 1, 1)] == [1.0, 0.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="cost must be one of"):
+        wrap(cost="sum")
 
 
 def test_reset_monitor_returns_to_initial_state():
