@@ -406,11 +406,12 @@ def test_progression_and_module_specs(on_violation, cost):
 
 
 def test_product_monitor_and_frozen_lake_index():
+    import speclang
     from speclang import compiler
 
     prod = lambda: compiler.product([  # noqa: E731
-        compiler.compile_formula("G !lava", name="no_lava"),
-        compiler.compile_formula("F goal", name="goal"),
+        speclang.compile_formula("G !lava", name="no_lava"),
+        speclang.compile_formula("F goal", name="goal"),
     ])
     for on_violation in ("terminate", "continue"):
         run_pair(lambda: Corridor(), prod, lambda: InfoLabeler(["lava", "goal"]),
