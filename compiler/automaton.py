@@ -21,9 +21,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from speclang.compiler.ir import Formula
 
 from speclang.compiler import kernel
 
@@ -66,6 +69,9 @@ class Automaton:
     delta: np.ndarray | None = None  # int32[n, n_classes]
     name: str | None = None
     formula: str | None = None  # the compiled formula, in speclang syntax
+    # The compiled formula itself, kept by the compiler (not by artifacts, which keep the
+    # text): explanations analyse it without parsing ``formula`` back.
+    formula_ir: Formula | None = field(default=None, repr=False)
     source_hash: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 

@@ -177,7 +177,8 @@ def _build(formula: ir.Formula, budget: Budget, name: str | None,
             text = ir.to_text(ex.residuals[int(r)], compact=True)
         residuals.append(text)
     return automaton_from_minimal(
-        m, ex.props, residuals, budget, name=name, formula=original, source_hash=source_hash,
+        m, ex.props, residuals, budget, name=name, formula=original, formula_ir=formula,
+        source_hash=source_hash,
         meta={"explored_states": len(ex.roots)},
     )
 
@@ -188,6 +189,6 @@ def reminimise(aut: Automaton) -> Automaton:
     m = minimise(diagram_of(aut), np.asarray(aut.accepting, dtype=bool), aut.initial)
     residuals = [aut.residuals[int(r)] for r in m.representative]
     return automaton_from_minimal(
-        m, aut.props, residuals, name=aut.name, formula=aut.formula,
+        m, aut.props, residuals, name=aut.name, formula=aut.formula, formula_ir=aut.formula_ir,
         source_hash=aut.source_hash, meta=dict(aut.meta),
     )

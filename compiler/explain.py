@@ -10,6 +10,11 @@ continuation, so the drill-down only ever reports definite failures: "`lava` hel
 "at step 4 `goal` held but `O key` was false: `key` never held up to step 4".
 
 Steps are numbered from 1 (the first letter of the trace), as in ``speclang monitor``.
+
+This is the analysis alone, on IR: the rendering against the spec's source (the conjunct's
+line with carets, as ``speclang check`` shows diagnostics) and explaining formula text are
+the front end's, :mod:`speclang.explain`. A conjunct's ``span`` is the front end's location
+object, carried through untouched.
 """
 
 from __future__ import annotations
@@ -18,15 +23,12 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from speclang.compiler.automaton import Automaton, Verdict
 from speclang.compiler.ir import FALSE, TRUE, Formula, Op, to_text
-
-if TYPE_CHECKING:
-    from speclang.diagnostics import Span
 
 Letter = frozenset[str]
 
@@ -37,7 +39,7 @@ class Part:
 
     formula: Formula
     text: str  # as written in the source when known, else the formula printed
-    span: Span | None = None
+    span: Any = None  # where it was written (the front end's Span), if known
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class Blame:
     index: int | None  # position among the spec's conjuncts
     text: str
     formula: str
-    span: Span | None
+    span: Any  # the front end's Span, or None
     reason: str
 
     def to_json(self) -> dict[str, Any]:
@@ -183,75 +185,6 @@ class Explanation:
             "pending": None if self.pending is None else self.pending.to_json(),
         }
 
-    def render(self) -> str:
-        """A step table, then (on violation) the cause in the diagnostics style of
-        ``speclang check``: the conjunct's source line with carets under it."""
-        rows = [("step", "letter", "state", "verdict", "remaining obligation")]
-        for s in self.steps:
-            letter = "{" + ", ".join(s.letter) + "}"
-            rows.append((str(s.step), letter, str(s.state), s.verdict, s.residual))
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
-        out = [ln.rstrip() for ln in lines]
-        title = f"spec {self.name}" if self.name else f"formula {self.formula}"
-        if self.cause is None:
-            after = f"after {len(self.steps)} {'step' if len(self.steps) == 1 else 'steps'}"
-            if self.pending is None:
-                out.append(f"{title}: no violation ({self.final_verdict} {after})")
-            else:
-                # Nothing has failed for good, but the trace as it stands is rejected: say
-                # what it still owes rather than only "no violation".
-                out.append(
-                    f"{title}: no definite violation, but {self.final_verdict} {after}: "
-                    "an obligation is still open at the end of the trace"
-                )
-                out.append("")
-                out.append(_render_pending(self.pending, title, self.sources))
-            return "\n".join(out)
-        out.append("")
-        out.append(_render_cause(self.cause, title, self.sources))
-        return "\n".join(out)
-
-
-def _render_cause(cause: Cause, title: str, sources: Mapping[str, str]) -> str:
-    from speclang.diagnostics import Diagnostic, render
-
-    if not cause.blames:
-        return f"error[violation]: {title} is violated at step {cause.step}"
-    if cause.joint:
-        names = " and ".join(f"`{b.text}`" for b in cause.blames)
-        head = (
-            f"error[violation]: at step {cause.step} the conjuncts {names} of {title} can no "
-            "longer all be met together (none is violated on its own)"
-        )
-        parts = [head]
-        for b in cause.blames:
-            d = Diagnostic("note", "conjunct", f"`{b.text}` {b.reason}", b.span)
-            parts.append(render(d, sources.get(b.span.path) if b.span else None))
-        return "\n".join(parts)
-    out = []
-    for b in cause.blames:
-        msg = f"step {cause.step} violates `{b.text}` of {title}"
-        d = Diagnostic("error", "violation", msg, b.span)
-        text = render(d, sources.get(b.span.path) if b.span else None)
-        out.append(text + f"\n  = cause: {b.reason}")
-    return "\n\n".join(out)
-
-
-def _render_pending(pending: Pending, title: str, sources: Mapping[str, str]) -> str:
-    from speclang.diagnostics import Diagnostic, render
-
-    if not pending.owed:
-        return f"note[pending]: {title} is still owed at the end of the trace; {pending.remedy}"
-    out = []
-    for b in pending.owed:
-        msg = f"`{b.text}` of {title} is still owed at the end of the trace (step {pending.step})"
-        d = Diagnostic("note", "pending", msg, b.span)
-        text = render(d, sources.get(b.span.path) if b.span else None)
-        out.append(text + f"\n  = owed: {b.reason}")
-    out.append(f"  = to discharge: {pending.remedy}")
-    return "\n\n".join(out[:-1]) + "\n" + out[-1]
-
 
 # --- inputs -------------------------------------------------------------------------------
 
@@ -262,20 +195,22 @@ def _split(f: Formula) -> list[Part]:
 
 
 def _parts_of(source: Any) -> tuple[str | None, Formula, list[Part]]:
-    """(name, formula, conjuncts) from a SpecDef, Formula, formula text or Automaton."""
+    """(name, formula, conjuncts) from a SpecDef, Formula or compiled Automaton."""
     if isinstance(source, Formula):
         return None, source, _split(source)
     if isinstance(source, str):
-        import speclang
-
-        f = speclang.parse_formula(source)
-        return None, f, _split(f)
+        raise TypeError(
+            "speclang.compiler.explain takes a formula in core IR, not text; explain text "
+            "with speclang.explain.explain_trace"
+        )
     if isinstance(source, Automaton):
-        if source.formula is None:
-            raise ValueError("this automaton does not record its formula; pass the spec")
-        import speclang
-
-        f = speclang.parse_formula(source.formula)
+        f = source.formula_ir
+        if f is None:
+            # An automaton loaded from an artifact keeps only the formula's text.
+            raise ValueError(
+                "this automaton does not keep its formula's IR (loaded from an artifact?); "
+                "pass the spec, or use speclang.explain.explain_trace, which parses the text"
+            )
         return source.name, f, _split(f)
     conjuncts = getattr(source, "conjuncts", None)
     formula = getattr(source, "formula", None)
@@ -322,7 +257,7 @@ def explain_trace(
 ) -> Explanation:
     """Explain ``trace`` (letters: sets of true names, ``{name: bool}`` maps or bool vectors
     over the automaton's props) against a spec. ``spec_or_formula`` is a ``SpecDef``, a
-    formula (IR or text) or a compiled :class:`Automaton` that records its formula; with
+    formula (IR) or an :class:`Automaton` the compiler built (it keeps ``formula_ir``); with
     ``module`` and ``spec`` given, it may be ``None`` and the spec is taken from the module.
     Pass ``automaton`` to reuse an already compiled monitor of the whole spec."""
     if spec_or_formula is None:

@@ -102,8 +102,8 @@ def _formula_with_spans(text: str, formula: Any, weak_next: bool) -> tuple[Any, 
 
 
 def run(args: argparse.Namespace) -> int:
-    from speclang.compiler.explain import explain_trace
     from speclang.diagnostics import SpecErrors
+    from speclang.explain import explain_trace
     from speclang.model import PatternTimeout
     from speclang.traces import IgnoredNames, TraceError, letter_of, observations
 

@@ -12,8 +12,9 @@ from ltlf_gen import future_formulas, past_formulas, traces
 
 import speclang
 from speclang import compile_formula
-from speclang.compiler import ir, reference
-from speclang.compiler.explain import Explainer, _Eval, explain_trace
+from speclang.compiler import artifact, ir, reference
+from speclang.compiler.explain import Explainer, _Eval
+from speclang.explain import explain_trace
 
 ROOT = Path(__file__).resolve().parents[2]
 GRIDWORLD = ROOT / "examples" / "gridworld.spec"
@@ -212,3 +213,23 @@ def test_readable_text_parses_back_to_the_same_formula(f):
 def test_residuals_are_shown_as_implications(grid):
     e = _explain(grid, "cooled_lava", [set()])
     assert e.steps[0].residual == "G !creeper & G (lava -> Y water)"
+
+
+def test_the_compiler_explains_ir_and_the_front_end_explains_text_and_artifacts(tmp_path):
+    from speclang.compiler import explain as analysis
+
+    with pytest.raises(TypeError, match=r"speclang\.explain\.explain_trace"):
+        analysis.explain_trace("G !lava", [{"lava"}])
+    aut = compile_formula("G !lava & F goal", name="safe")
+    assert aut.formula_ir is speclang.parse_formula("G !lava & F goal")
+    path = tmp_path / "safe.json"
+    artifact.save(aut, path)
+    loaded = artifact.load(path)
+    assert loaded.formula_ir is None  # artifacts keep the formula's text only
+    with pytest.raises(ValueError, match="speclang.explain.explain_trace"):
+        Explainer(loaded)
+    direct = explain_trace(aut, [set(), {"lava"}])
+    again = explain_trace(loaded, [set(), {"lava"}])
+    assert again.to_json() == direct.to_json()
+    assert again.cause.summary == "step 2 violates `G !lava`: `lava` held at step 2"
+    assert again.render() == direct.render()

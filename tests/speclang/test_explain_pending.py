@@ -9,7 +9,7 @@ from pathlib import Path
 from spec_cases import spec_and_trace
 
 from speclang.cli import main
-from speclang.compiler.explain import explain_trace
+from speclang.explain import explain_trace
 
 SPEC = """\
 observe temp: float
