@@ -19,6 +19,7 @@ if __name__ != "speclang.compiler":  # a bare `compiler` would load every module
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from speclang.compiler import automaton, viz
 from speclang.compiler.automaton import Automaton, Verdict
 from speclang.compiler.budget import (
     DEFAULT_MAX_MEMORY,
@@ -31,6 +32,10 @@ from speclang.compiler.budget import (
     UnsupportedFormula,
 )
 from speclang.compiler.ir import Formula
+
+# The automaton draws itself (to_dot, Jupyter display) with viz, which sits above it: the
+# package, which depends on both, connects them, so no compiler module imports one above it.
+automaton.register_pictures(viz.to_dot, viz.svg_or_none)
 
 if TYPE_CHECKING:
     from speclang.compiler.product_monitor import ProductMonitor

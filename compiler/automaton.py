@@ -18,8 +18,7 @@ classes makes the dense table exceed its budget; stepping then walks the symboli
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,23 +28,21 @@ if TYPE_CHECKING:
     from speclang.compiler.ir import Formula
 
 from speclang.compiler import kernel
+from speclang.compiler.verdict import Verdict
+
+__all__ = ["Automaton", "Valuation", "Verdict", "register_pictures"]
+
+# Pictures are drawn by speclang.compiler.viz, a module above this one (it reads automata).
+# The package registers viz's entry points here when it loads (speclang/compiler/__init__),
+# so that an automaton still draws itself (``to_dot``, Jupyter's SVG display) while this
+# module imports nothing that depends on it.
+_pictures: dict[str, Callable[..., Any]] = {}
 
 
-class Verdict(enum.IntEnum):
-    """Four-valued runtime-verification verdict of a state."""
-
-    SATISFIED = 0  # accepting, and every continuation is accepted
-    PRESUMABLY_SATISFIED = 1  # accepting now, can still be lost
-    PRESUMABLY_VIOLATED = 2  # not accepting now, can still be met
-    VIOLATED = 3  # no continuation is accepted (the violation sink)
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, text: str) -> Verdict:
-        return cls[text.upper()]
+def register_pictures(dot: Callable[..., str], svg: Callable[..., str | None]) -> None:
+    """Set the drawers behind :meth:`Automaton.to_dot` (``dot(aut, *, hide_sink, title)``)
+    and the Jupyter display (``svg(aut)``: the SVG text, or None without Graphviz)."""
+    _pictures.update(dot=dot, svg=svg)
 
 
 Valuation = Mapping[str, bool] | Iterable[str]
@@ -181,30 +178,22 @@ class Automaton:
             seen.setdefault(t, None)
         return list(seen)
 
-    # --- pictures (Jupyter display; compiler.viz is imported lazily) -----------------------
+    # --- pictures (drawn by what register_pictures set: speclang.compiler.viz) -------------
 
     def to_dot(self, *, hide_sink: bool = False, title: str | None = None) -> str:
-        from speclang.compiler.viz import to_dot
-
-        return to_dot(self, hide_sink=hide_sink, title=title)
+        return _pictures["dot"](self, hide_sink=hide_sink, title=title)
 
     def _repr_svg_(self) -> str | None:
-        from speclang.compiler.viz import RenderUnavailable, to_svg
-
-        try:
-            return to_svg(self)
-        except RenderUnavailable:
-            return None  # Jupyter then falls back to the text repr
+        return _pictures["svg"](self)  # None: Jupyter falls back to the text repr
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from speclang.compiler.viz import dot_available, to_svg
-
         label = self.name or self.formula or ""
         text = f"<Automaton {label}: {self.n_states} states over {self.props}>"
         bundle = {"text/plain": text, "text/vnd.graphviz": self.to_dot()}
         # Without Graphviz the notebook still gets the DOT text and the plain repr.
-        if dot_available():
-            bundle["image/svg+xml"] = to_svg(self)
+        svg = self._repr_svg_()
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
         return bundle
 
     # --- construction from an explicit table --------------------------------------------
@@ -222,7 +211,7 @@ class Automaton:
 
         Meant for tests, examples and small hand-written monitors: the state numbering is kept
         as given (no minimisation, no BFS renumbering) and verdicts are derived from the
-        structure. Options: those of :func:`speclang.compiler.tables.table_automaton`."""
-        from speclang.compiler.tables import table_automaton
+        structure. Options: those of :func:`speclang.compiler.tables.table_fields`."""
+        from speclang.compiler.tables import table_fields
 
-        return table_automaton(props, table, accepting, **options)
+        return cls(**table_fields(props, table, accepting, **options))

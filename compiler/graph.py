@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.verdict import Verdict
+
+if TYPE_CHECKING:
+    from speclang.compiler.automaton import Automaton
 
 # What :func:`sink_distance` reports for states that cannot reach the sink: larger than any
 # path, small enough that adding a few steps to it cannot overflow.

@@ -1,5 +1,6 @@
 """Automata from explicit transition tables: the one builder for monitors that are not
-compiled from a formula (hand-written reference monitors, tests, examples).
+compiled from a formula (hand-written reference monitors, tests, examples), used through
+``Automaton.from_table(props, table, accepting, **options)``.
 
 ``table[q, letter]`` is the successor of ``q``, where the letter index has bit ``i`` set
 iff ``props[i]`` is true (``2**len(props)`` columns). The table is validated once here; the
@@ -15,13 +16,12 @@ from typing import Any
 import numpy as np
 
 from speclang.compiler import graph
-from speclang.compiler.automaton import Automaton
 
 # Tabulating a transition function enumerates every letter.
 MAX_FUNCTION_PROPS = 16
 
 
-def table_automaton(
+def table_fields(
     props: Sequence[str],
     table: np.ndarray | Sequence[Sequence[int]],
     accepting: np.ndarray | Sequence[bool],
@@ -33,8 +33,11 @@ def table_automaton(
     formula: str | None = None,
     letter_classes: bool = True,
     meta: Mapping[str, Any] | None = None,
-) -> Automaton:
-    """An automaton from ``table[q, letter]``.
+) -> dict[str, Any]:
+    """The fields of the automaton (``Automaton(**fields)``, which is what
+    :meth:`Automaton.from_table <speclang.compiler.automaton.Automaton.from_table>` returns)
+    of ``table[q, letter]``. (Fields, not the automaton: the automaton's module builds it, so
+    that this one stays below it.)
 
     With ``renumber`` the states are put in breadth-first order from ``initial`` (letters
     in index order; unreachable states dropped), the order compiled automata have; otherwise
@@ -78,7 +81,7 @@ def table_automaton(
             class_dd_hi=chi,
             delta=tbl[:, np.sort(rep)].astype(np.int32),
         )
-    return Automaton(
+    return dict(
         props=props,
         accepting=acc.copy(),
         verdicts=graph.structural_verdicts(acc, [np.unique(row).tolist() for row in tbl]),

@@ -298,6 +298,15 @@ def to_svg(aut: Automaton, *, hide_sink: bool = False, title: str | None = None)
     return run_dot(to_dot(aut, hide_sink=hide_sink, title=title), "svg").decode()
 
 
+def svg_or_none(aut: Automaton) -> str | None:
+    """The picture as SVG, or None when Graphviz ``dot`` is not installed (what Jupyter's
+    display of an automaton shows; registered by the package)."""
+    try:
+        return to_svg(aut)
+    except RenderUnavailable:
+        return None
+
+
 def inline_svg(svg: str) -> str:
     """An SVG document reduced to its ``<svg>`` element, for embedding in HTML."""
     start = svg.find("<svg")

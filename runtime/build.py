@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from speclang.compiler.automaton import Automaton
-from speclang.compiler.tables import table_automaton, tabulate
+from speclang.compiler.tables import tabulate
 
 
 def automaton_from_function(
@@ -38,7 +38,7 @@ def automaton_from_function(
     states are put in breadth-first order from state 0 (unreachable ones dropped), as in a
     compiled automaton; otherwise they keep their numbers."""
     props = tuple(sorted(props))
-    aut = table_automaton(
+    aut = Automaton.from_table(
         props,
         tabulate(props, n_states, transition),
         accepting,

@@ -12,8 +12,8 @@ import pytest
 
 from speclang import parse_formula
 from speclang.compiler import compile_formula, graph, kernel
-from speclang.compiler.automaton import Verdict
-from speclang.compiler.tables import table_automaton, tabulate
+from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.tables import tabulate
 
 
 def random_table(seed: int) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
@@ -54,7 +54,7 @@ SEEDS = range(40)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_stepping_path_agrees_with_the_dict(seed: int) -> None:
     props, table, acc = random_table(seed)
-    aut = table_automaton(props, table, acc)
+    aut = Automaton.from_table(props, table, acc)
     want = oracle(props, table)
     n, k = table.shape[0], len(props)
     rng = np.random.default_rng(1000 + seed)
@@ -93,7 +93,7 @@ def test_every_stepping_path_agrees_with_the_dict(seed: int) -> None:
 def test_torch_stepping_agrees_with_the_dict(seed: int) -> None:
     torch = pytest.importorskip("torch")
     props, table, acc = random_table(seed)
-    aut = table_automaton(props, table, acc)
+    aut = Automaton.from_table(props, table, acc)
     want = oracle(props, table)
     k, n = len(props), table.shape[0]
     rng = np.random.default_rng(seed)
@@ -118,7 +118,7 @@ def test_torch_stepping_agrees_with_the_dict(seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_letter_table_over_an_environment_alphabet(seed: int) -> None:
     props, table, acc = random_table(seed)
-    aut = table_automaton(props, table, acc)
+    aut = Automaton.from_table(props, table, acc)
     want = oracle(props, table)
     # The environment labels some of the automaton's names and some others, in its own order.
     rng = np.random.default_rng(seed)
@@ -135,7 +135,7 @@ def test_letter_table_over_an_environment_alphabet(seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_renumbered_builder_is_bfs_ordered_and_keeps_the_language(seed: int) -> None:
     props, table, acc = random_table(seed)
-    aut = table_automaton(props, table, acc, renumber=True)
+    aut = Automaton.from_table(props, table, acc, renumber=True)
     want = oracle(props, table)
     reach = closure(table)[0]
     assert aut.n_states == int(reach.sum()) and aut.initial == 0
@@ -155,15 +155,15 @@ def test_renumbered_builder_is_bfs_ordered_and_keeps_the_language(seed: int) -> 
 
 def test_builder_validates_its_table() -> None:
     with pytest.raises(ValueError, match="sorted and distinct"):
-        table_automaton(["b", "a"], [[0, 0, 0, 0]], [True])
+        Automaton.from_table(["b", "a"], [[0, 0, 0, 0]], [True])
     with pytest.raises(ValueError, match="shape"):
-        table_automaton(["a"], [[0, 0, 0]], [True])
+        Automaton.from_table(["a"], [[0, 0, 0]], [True])
     with pytest.raises(ValueError, match="outside"):
-        table_automaton(["a"], [[0, 1]], [True])
+        Automaton.from_table(["a"], [[0, 1]], [True])
     with pytest.raises(ValueError, match="initial"):
-        table_automaton(["a"], [[0, 0]], [True], initial=1)
+        Automaton.from_table(["a"], [[0, 0]], [True], initial=1)
     with pytest.raises(ValueError, match="residuals"):
-        table_automaton(["a"], [[0, 0]], [True], residuals=["x", "y"])
+        Automaton.from_table(["a"], [[0, 0]], [True], residuals=["x", "y"])
     with pytest.raises(ValueError, match="is not a state"):
         tabulate(["a"], 1, lambda q, v: 1)
     with pytest.raises(ValueError, match="at most 16"):
@@ -173,7 +173,7 @@ def test_builder_validates_its_table() -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_graph_algorithms_against_closure_and_relaxation(seed: int) -> None:
     props, table, acc = random_table(seed)
-    aut = table_automaton(props, table, acc)
+    aut = Automaton.from_table(props, table, acc)
     n = table.shape[0]
     succ = graph.successor_lists(aut)
     assert succ == [sorted(set(row.tolist())) for row in table]
