@@ -69,7 +69,14 @@ class Comparison:
 
 
 class Labeler:
-    """Base class: ``knows(name)`` for wrap-time checks, ``values(obs, info, env)`` per step."""
+    """Base class: ``knows(name)`` for wrap-time checks, ``values(obs, info, env)`` per step.
+
+    ``vector`` says how a vector-env wrapper uses the labeler: ``"batched"`` (the default)
+    labels all rows in one call from the batched ``obs``/``info``; ``"per_env"`` (labelers
+    that read an environment's own state, like MiniGrid's) labels each sub-environment
+    separately, right after its own step."""
+
+    vector = "batched"
 
     def knows(self, name: str) -> bool | None:
         """True/False when decidable before running; None when only the first step tells."""
@@ -144,17 +151,34 @@ class InfoLabeler(Labeler):
 
 class CallableLabeler(Labeler):
     """Wraps ``fn(obs, info, env) -> {name: value}``. Declare ``names`` to get the missing
-    binding check at wrap time; without them it happens on the first step."""
+    binding check at wrap time; without them it happens on the first step. With
+    ``action=True`` the function also sees the step's action: ``fn(obs, info, env, action)``
+    (a vector wrapper passes the batch of actions).
+
+    >>> lab = CallableLabeler(lambda o, i, e, a: {"left": a == 0}, ["left"], action=True)
+    >>> lab.before_step(None, 0)
+    >>> lab.values(None, {}, None)
+    {'left': True}
+    """
 
     def __init__(
         self,
-        fn: Callable[[Any, Mapping[str, Any], Any], Mapping[str, Any]],
+        fn: Callable[..., Mapping[str, Any]],
         names: Iterable[str] | None = None,
+        *,
+        action: bool = False,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"CallableLabeler needs a callable, got {type(fn).__name__}")
+        if not isinstance(action, bool):
+            raise TypeError(f"action must be a bool, got {type(action).__name__}")
         self.fn = fn
         self.names = None if names is None else frozenset(names)
+        self.action = action
+        self._action: Any = None
+
+    def before_step(self, env: Any, action: Any) -> None:
+        self._action = action
 
     def knows(self, name: str) -> bool | None:
         return None if self.names is None else name in self.names
@@ -163,6 +187,8 @@ class CallableLabeler(Labeler):
         return sorted(self.names or ())
 
     def values(self, obs: Any, info: Mapping[str, Any], env: Any) -> Mapping[str, Any]:
+        if self.action:
+            return self.fn(obs, info, env, self._action)
         return self.fn(obs, info, env)
 
 
@@ -171,6 +197,8 @@ class CombinedLabeler(Labeler):
 
     def __init__(self, *parts: Labeler) -> None:
         self.parts = parts
+        # One part that reads its own environment makes the combination label per env.
+        self.vector = "per_env" if any(p.vector == "per_env" for p in parts) else "batched"
 
     def knows(self, name: str) -> bool | None:
         answers = [p.knows(name) for p in self.parts]

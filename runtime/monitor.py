@@ -56,6 +56,7 @@ import gymnasium as gym
 
 from .labelers import Labeler
 from .progression import ActiveSpec, SpecStats, resolve
+from .serialise import labeler_from_json
 
 CostMode = Literal["event", "state"]
 COST_MODES = ("event", "state")
@@ -113,6 +114,7 @@ class SpecMonitor(gym.Wrapper):
         self.cost_mode = cost
         self._cost_events = cost == "event"
         specset = resolve(spec, derived)
+        labeler = labeler_from_json(labeler)
         labeler.attach(env)
         self.labeler = labeler
         self.specs: dict[str, ActiveSpec] = {

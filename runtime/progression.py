@@ -132,8 +132,16 @@ class SpecSet:
 def resolve(spec: Any, derived: Mapping[str, Any] | None = None) -> SpecSet:
     """Accepts an ``Automaton``; a list/tuple of automata or a ``{name: Automaton}`` dict (a
     progression); or ``(module, name)`` where ``name`` is a spec or a progression of a
-    ``speclang.Module``, compiled here. ``derived`` adds or overrides derived propositions."""
-    extra = dict(derived or {})
+    ``speclang.Module``, compiled here; or the JSON form of
+    :func:`speclang.runtime.serialise.spec_to_json`. ``derived`` adds or overrides derived
+    propositions."""
+    from .serialise import derived_from_json, is_spec_json, spec_from_json
+
+    extra = dict(derived_from_json(derived) or {})
+    if is_spec_json(spec):  # the JSON form a wrapper's spec records (runtime.serialise)
+        stored = dict(derived_from_json(spec.get("derived")) or {})
+        stored.update(extra)
+        return SpecSet(spec_from_json(spec), stored)
     if isinstance(spec, Automaton):
         return SpecSet({spec.name or "spec": spec}, extra)
     if isinstance(spec, Mapping):

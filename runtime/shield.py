@@ -109,7 +109,9 @@ class ActionShield(gym.Wrapper):
         if not isinstance(observation, bool):
             raise TypeError(f"observation must be a bool, got {type(observation).__name__}")
         from .monitor import find_monitor
+        from .serialise import predictor_from_json
 
+        predictor = predictor_from_json(predictor)
         self.monitor = find_monitor(env, "ActionShield")
         self.shield = PreShield(predictor, int(env.action_space.n))
         for s in self.monitor.specs.values():

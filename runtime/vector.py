@@ -9,8 +9,19 @@ Autoreset modes (``env.metadata["autoreset_mode"]``):
 
 * ``NEXT_STEP`` (gymnasium's default): the step after an episode ended is a reset step for
   that row; it records no transition (no cost, no shaping) and resets the row's monitor.
+* ``SAME_STEP``: a row whose episode ends is reset within the same step; its labels come from
+  ``info["final_obs"]``/``info["final_info"]`` (or, for a per-env labeler, from the sub-env
+  before gymnasium resets it), the returned observation is the new episode's under a fresh
+  monitor, and ``info["final_obs"]`` is encoded with the monitor state the episode ended in.
 * ``DISABLED``: rows reset with ``reset(options={"reset_mask": mask})`` get fresh monitors.
-* ``SAME_STEP`` is rejected: its labels for finished rows live in ``final_info``.
+
+Labelers: a batched one (``Labeler.vector == "batched"``: :class:`~runtime.labelers.InfoLabeler`,
+:class:`~runtime.labelers.CallableLabeler` called as ``fn(obs_batch, infos, env)`` returning
+``{name: array[num_envs]}``, with ``action=True`` also given the batch of actions) labels all
+rows at once. A per-env one (``"per_env"``: ``MiniGridLabeler``, ``VizDoomLabeler``) reads each
+sub-environment's own state; it needs a ``SyncVectorEnv`` (whose sub-envs live in this
+process), gets one copy per row, and labels each row right after that row's own step, seeing
+its action.
 
 Violations cannot terminate a row here (the inner vector env would not reset it); use
 ``on_violation="continue"`` or ``"reset_monitor"``, or wrap each sub-environment in a
@@ -24,12 +35,14 @@ Info keys, batched the gymnasium way (``info[key]`` plus a ``info["_" + key]`` r
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 
 from .batched import BatchedMonitor
@@ -37,6 +50,25 @@ from .labelers import Binding, Labeler, LabelingError
 from .monitor import COST_MODES, _choice
 from .progression import SpecStats, resolve
 from .reward import REWARD_MODES
+from .serialise import kwargs_to_json, labeler_from_json
+
+
+class _RowLabels(gym.Wrapper):
+    """Around one sub-env of a ``SyncVectorEnv``: labels each step as it happens (before a
+    ``SAME_STEP`` autoreset replaces the state the labels describe), with the row's action."""
+
+    def __init__(self, env: gym.Env, binding: Binding) -> None:
+        super().__init__(env)
+        self.binding = binding
+        binding.labeler.attach(env)
+        self._bits_of = binding.bits_function()
+        self.bits = 0
+
+    def step(self, action: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        self.binding.labeler.before_step(self.env, action)
+        out = self.env.step(action)
+        self.bits = self._bits_of(out[0], out[4], self.env)
+        return out
 
 
 class SafeguardVectorWrapper(VectorWrapper):
@@ -45,7 +77,10 @@ class SafeguardVectorWrapper(VectorWrapper):
     ``observation``: ``"unchanged"``, ``"dict"`` (``{"obs", "monitor"}``) or ``"onehot"``
     (for 1-D Box observations). ``reward``, ``gamma``, ``potential``/``potentials``,
     ``penalty``, ``safe_reward``, ``cost``: as for :class:`~runtime.wrapper.SafeguardWrapper`.
-    ``stats`` holds one :class:`~runtime.progression.SpecStats` under the spec's name."""
+    ``stats`` holds one :class:`~runtime.progression.SpecStats` under the spec's name.
+    ``spec`` and ``labeler`` may be given in their JSON forms (:mod:`runtime.serialise`), and
+    :attr:`constructor_kwargs` holds every argument in that form (``json.dumps`` works when
+    the labeler has one), so a run's configuration can be written out and rebuilt."""
 
     def __init__(
         self,
@@ -65,6 +100,12 @@ class SafeguardVectorWrapper(VectorWrapper):
         cost: str = "event",
     ) -> None:
         super().__init__(env)
+        self._saved_kwargs = dict(
+            spec=spec, labeler=labeler, observation=observation, reward=reward,
+            on_violation=on_violation, gamma=gamma, potential=potential, potentials=potentials,
+            penalty=penalty, safe_reward=safe_reward, derived=derived, cost=cost,
+        )
+        labeler = labeler_from_json(labeler)
         _choice("cost", cost, COST_MODES)
         self.cost_mode = cost
         _choice("observation", observation, ("unchanged", "dict", "onehot"))
@@ -78,15 +119,18 @@ class SafeguardVectorWrapper(VectorWrapper):
         _choice("on_violation", on_violation, ("continue", "reset_monitor"))
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         mode = AutoresetMode(mode) if isinstance(mode, str) else mode
-        if mode == AutoresetMode.SAME_STEP:
-            raise ValueError("SafeguardVectorWrapper supports NEXT_STEP and DISABLED autoreset")
         self.autoreset_mode = mode
         specset = resolve(spec, derived)
         if len(specset.specs) != 1:
             raise ValueError("SafeguardVectorWrapper monitors one spec, not a progression")
         (self.spec_name, aut), = specset.specs.items()
         self.aut = aut
-        labeler.attach(env)
+        self.per_env = labeler.vector == "per_env"
+        self._rows: list[_RowLabels] = []
+        if self.per_env:
+            self._rows = self._wrap_rows(env, aut, labeler, specset.derived)
+        else:
+            labeler.attach(env)
         self.binding = Binding(aut.props, labeler, derived=specset.derived, spec=self.spec_name)
         self.monitor = BatchedMonitor(aut)
         self.observation_mode = observation
@@ -124,14 +168,52 @@ class SafeguardVectorWrapper(VectorWrapper):
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._violated_episode = np.zeros(self.num_envs, dtype=bool)
 
-    def _encode(self, obs: Any) -> Any:
+    def _wrap_rows(
+        self, env: VectorEnv, aut: Any, labeler: Labeler, derived: Mapping[str, Any]
+    ) -> list[_RowLabels]:
+        base = env.unwrapped
+        if not isinstance(base, SyncVectorEnv):
+            raise ValueError(
+                f"{type(labeler).__name__} reads each sub-environment's own state, which only "
+                f"a SyncVectorEnv keeps in this process (got {type(base).__name__}); use a "
+                "SyncVectorEnv, a batched labeler (InfoLabeler on values the env puts in "
+                "info), or a SafeguardWrapper inside each sub-env"
+            )
+        rows = []
+        for i, sub in enumerate(base.envs):
+            # One labeler per row: labelers keep per-episode snapshots (the action, the state
+            # before it), which rows must not share.
+            row = _RowLabels(
+                sub, Binding(aut.props, copy.deepcopy(labeler), derived=derived,
+                             spec=self.spec_name)
+            )
+            base.envs[i] = row
+            rows.append(row)
+        return rows
+
+    @property
+    def constructor_kwargs(self) -> dict[str, Any]:
+        """The constructor's arguments (all but the env) in their JSON forms."""
+        return kwargs_to_json(self._saved_kwargs)
+
+    def _encode_rows(self, obs: Any, states: np.ndarray) -> Any:
         if self.observation_mode == "unchanged":
             return obs
         if self.observation_mode == "dict":
-            return {"obs": obs, "monitor": self.states.astype(np.int64)}
-        onehot = np.zeros((self.num_envs, self.aut.n_states), dtype=np.float32)
-        onehot[np.arange(self.num_envs), self.states] = 1.0
+            return {"obs": obs, "monitor": states.astype(np.int64)}
+        onehot = np.zeros((len(states), self.aut.n_states), dtype=np.float32)
+        onehot[np.arange(len(states)), states] = 1.0
         return np.concatenate([np.asarray(obs, dtype=np.float32), onehot], axis=1)
+
+    def _encode(self, obs: Any) -> Any:
+        return self._encode_rows(obs, self.states)
+
+    def _encode_one(self, obs: Any, q: int) -> Any:
+        if self.observation_mode == "dict":
+            return {"obs": obs, "monitor": q}
+        onehot = np.zeros(self.aut.n_states, dtype=np.float32)
+        onehot[q] = 1.0
+        return np.concatenate([np.asarray(obs, dtype=np.float32), onehot])
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -165,17 +247,48 @@ class SafeguardVectorWrapper(VectorWrapper):
             bits |= (truth & live).astype(np.int64) << i
         return bits
 
+    def _final_view(self, obs: Any, info: dict[str, Any], ended: np.ndarray) -> tuple[Any, Any]:
+        """``(obs, info)`` as the labels of a ``SAME_STEP`` step must see them: rows whose
+        episode ended read the final observation and info, not the next episode's first."""
+        rows = np.flatnonzero(ended & np.asarray(info.get("_final_obs", ended), bool))
+        final_obs = info.get("final_obs")
+        if isinstance(obs, np.ndarray) and final_obs is not None:
+            obs = obs.copy()
+            for i in rows:
+                obs[i] = final_obs[i]
+        final = info.get("final_info", {})
+        merged = dict(info)
+        for key, value in final.items():
+            if key.startswith("_"):
+                continue
+            valid = np.asarray(final.get("_" + key, ended), bool) & ended
+            if key in info and not isinstance(value, dict):
+                merged[key] = np.where(valid, value, info[key])
+            else:
+                merged[key] = value
+        return obs, merged
+
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
-        self.binding.labeler.before_step(self.env, actions)
+        if not self.per_env:
+            self.binding.labeler.before_step(self.env, actions)
         obs, env_reward, terminated, truncated, info = self.env.step(actions)
-        resetting = self._autoreset.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else (
+        mode = self.autoreset_mode
+        resetting = self._autoreset.copy() if mode == AutoresetMode.NEXT_STEP else (
             np.zeros(self.num_envs, dtype=bool)
         )
         live = ~resetting
+        ended_now = np.logical_or(terminated, truncated)
         q_prev = self.states
         q = q_prev.copy()
         if live.any():
-            q = self.monitor.step(q_prev, self._bits(obs, info, live))
+            if self.per_env:
+                bits = np.fromiter((r.bits for r in self._rows), np.int64, count=self.num_envs)
+                bits[~live] = 0
+            elif mode == AutoresetMode.SAME_STEP and ended_now.any():
+                bits = self._bits(*self._final_view(obs, info, ended_now), live)
+            else:
+                bits = self._bits(obs, info, live)
+            q = self.monitor.step(q_prev, bits)
         q[resetting] = self.aut.initial
         violated = self.monitor.violated(q) & live
         costly = violated
@@ -214,6 +327,13 @@ class SafeguardVectorWrapper(VectorWrapper):
             self._violated_episode[ended] = False
         if self.on_violation == "reset_monitor":
             q[violated] = self.aut.initial
+        if mode == AutoresetMode.SAME_STEP and ended_now.any():
+            if self.observation_mode != "unchanged" and "final_obs" in info:
+                final = np.array(info["final_obs"], dtype=object)
+                for i in np.flatnonzero(ended_now):
+                    final[i] = self._encode_one(final[i], int(q[i]))
+                info["final_obs"] = final
+            q[ended_now] = self.aut.initial  # the rows already started their next episode
         self.states = q
-        self._autoreset = np.logical_or(terminated, truncated)
+        self._autoreset = ended_now
         return self._encode(obs), reward, terminated, truncated, info

@@ -257,7 +257,9 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     @property
     def spec(self) -> Any:
         """The base env's spec plus this wrapper (not the layers it is made of, which it
-        builds itself when gymnasium re-creates it from the spec)."""
+        builds itself when gymnasium re-creates it from the spec), its arguments in their
+        JSON forms (:mod:`speclang.runtime.serialise`) so that ``env.spec.to_json()`` and
+        ``gym.make(env.spec)`` work."""
         if self._cached_spec is not None:
             return self._cached_spec
         env_spec = self.monitor.env.spec
@@ -266,7 +268,9 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
             from gymnasium.envs.registration import WrapperSpec
 
-            kwargs = {k: v for k, v in self._saved_kwargs.items() if k != "env"}
+            from .serialise import kwargs_to_json
+
+            kwargs = kwargs_to_json({k: v for k, v in self._saved_kwargs.items() if k != "env"})
             wrapper_spec = WrapperSpec(
                 name=self.class_name(),
                 entry_point=f"{type(self).__module__}:{type(self).__name__}",

@@ -54,6 +54,8 @@ class MiniGridLabeler(Labeler):
     action specs like ``G !(front == lava & forward)`` mean.
     """
 
+    vector = "per_env"  # reads the environment's own state
+
     def __init__(self, view: str = "after") -> None:
         if view not in ("before", "after"):
             raise ValueError(f'view must be "before" or "after", not {view!r}')

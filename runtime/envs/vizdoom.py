@@ -42,6 +42,8 @@ class VizDoomLabeler(Labeler):
     bound, so asking for ``armor`` when the scenario does not expose ARMOR fails at wrap time.
     """
 
+    vector = "per_env"  # reads the environment's own state
+
     def __init__(
         self,
         game: Any = None,

@@ -13,7 +13,8 @@ import pytest
     ["speclang.runtime.batched", "speclang.runtime.build", "speclang.runtime.labelers",
      "speclang.runtime.wrapper", "speclang.testing", "speclang.runtime.envs.minigrid",
      "speclang.runtime.monitor", "speclang.runtime.violation", "speclang.runtime.reward",
-     "speclang.runtime.observation", "speclang.runtime.shield", "speclang.runtime.crm"],
+     "speclang.runtime.observation", "speclang.runtime.shield", "speclang.runtime.crm",
+     "speclang.runtime.serialise"],
 )
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)

@@ -104,8 +104,6 @@ def test_shaping_and_callable_vector_labeler():
 def test_rejected_configurations():
     with pytest.raises(ValueError, match="SafeguardWrapper instead"):
         vec(on_violation="terminate")
-    with pytest.raises(ValueError, match="NEXT_STEP and DISABLED"):
-        vec(mode=AutoresetMode.SAME_STEP)
     with pytest.raises(ValueError, match="one spec, not a progression"):
         SafeguardVectorWrapper(gym.vector.SyncVectorEnv([Corridor]), [no_lava(), reach_goal()],
                                InfoLabeler(["lava"]))
