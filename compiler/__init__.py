@@ -19,8 +19,6 @@ if __name__ != "speclang.compiler":  # a bare `compiler` would load every module
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from speclang.compiler import automaton, viz
-from speclang.compiler.automaton import Automaton, Verdict
 from speclang.compiler.budget import (
     DEFAULT_MAX_MEMORY,
     DEFAULT_MAX_NODES,
@@ -33,12 +31,29 @@ from speclang.compiler.budget import (
 )
 from speclang.compiler.ir import Formula
 
-# The automaton draws itself (to_dot, Jupyter display) with viz, which sits above it: the
-# package, which depends on both, connects them, so no compiler module imports one above it.
-automaton.register_pictures(viz.to_dot, viz.svg_or_none)
-
 if TYPE_CHECKING:
+    from speclang.compiler.automaton import Automaton, Verdict
     from speclang.compiler.product_monitor import ProductMonitor
+
+
+def __getattr__(name: str) -> Any:
+    # Automaton and Verdict bring numpy: loaded when first asked for, so that the front end
+    # and the runtime can import the IR, keywords and comparisons without it
+    # (`speclang check` needs no numpy).
+    if name in ("Automaton", "Verdict"):
+        from speclang.compiler import automaton
+
+        return getattr(automaton, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def connect_pictures() -> None:
+    """Give automata their drawers. The automaton draws itself (to_dot, Jupyter display) with
+    viz, which sits above it: the package, which depends on both, connects them (when an
+    automaton first draws itself), so no compiler module imports one above it."""
+    from speclang.compiler import automaton, viz
+
+    automaton.register_pictures(viz.to_dot, viz.svg_or_none)
 
 __all__ = [
     "Automaton",

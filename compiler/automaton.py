@@ -33,9 +33,9 @@ from speclang.compiler.verdict import Verdict
 __all__ = ["Automaton", "Valuation", "Verdict", "register_pictures"]
 
 # Pictures are drawn by speclang.compiler.viz, a module above this one (it reads automata).
-# The package registers viz's entry points here when it loads (speclang/compiler/__init__),
-# so that an automaton still draws itself (``to_dot``, Jupyter's SVG display) while this
-# module imports nothing that depends on it.
+# The package registers viz's entry points here when an automaton first draws itself
+# (speclang/compiler/__init__.connect_pictures), so that an automaton still draws itself
+# (``to_dot``, Jupyter's SVG display) while this module imports nothing that depends on it.
 _pictures: dict[str, Callable[..., Any]] = {}
 
 
@@ -43,6 +43,14 @@ def register_pictures(dot: Callable[..., str], svg: Callable[..., str | None]) -
     """Set the drawers behind :meth:`Automaton.to_dot` (``dot(aut, *, hide_sink, title)``)
     and the Jupyter display (``svg(aut)``: the SVG text, or None without Graphviz)."""
     _pictures.update(dot=dot, svg=svg)
+
+
+def _drawer(kind: str) -> Callable[..., Any]:
+    if kind not in _pictures:
+        from speclang.compiler import connect_pictures  # the package, not a module above
+
+        connect_pictures()
+    return _pictures[kind]
 
 
 Valuation = Mapping[str, bool] | Iterable[str]
@@ -181,10 +189,10 @@ class Automaton:
     # --- pictures (drawn by what register_pictures set: speclang.compiler.viz) -------------
 
     def to_dot(self, *, hide_sink: bool = False, title: str | None = None) -> str:
-        return _pictures["dot"](self, hide_sink=hide_sink, title=title)
+        return _drawer("dot")(self, hide_sink=hide_sink, title=title)
 
     def _repr_svg_(self) -> str | None:
-        return _pictures["svg"](self)  # None: Jupyter falls back to the text repr
+        return _drawer("svg")(self)  # None: Jupyter falls back to the text repr
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         label = self.name or self.formula or ""

@@ -34,6 +34,8 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from speclang.compiler.keywords import KEYWORDS
+
 
 class Op(enum.IntEnum):
     TRUE = 0
@@ -727,15 +729,9 @@ def bounded_fold(f: Formula) -> tuple[str, int, Formula, list[Formula]] | None:
     return found
 
 
-_KEYWORDS = {
-    "true", "false", "tt", "ff", "not", "and", "or", "implies", "iff", "xor", "last", "end",
-    "first", "start", "next", "weak_next", "eventually", "always", "until", "release",
-    "weak_until", "strong_release", "yesterday", "weak_yesterday", "once", "historically",
-    "since", "trigger", "props", "prop", "def", "spec", "observe", "import", "progression",
-}
 
 
 def _plain_name(name: str) -> bool:
     import re
 
-    return bool(re.fullmatch(r"[a-z_][a-z0-9_]*", name)) and name not in _KEYWORDS
+    return bool(re.fullmatch(r"[a-z_][a-z0-9_]*", name)) and name not in KEYWORDS

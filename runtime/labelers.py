@@ -17,12 +17,13 @@ binding is reported when the wrapper is built, naming the proposition, instead o
 
 from __future__ import annotations
 
-import operator
 from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
+
+from speclang.compiler.comparison import Comparison, ComparisonLike
 
 
 class MissingBindingError(ValueError):
@@ -31,41 +32,6 @@ class MissingBindingError(ValueError):
 
 class LabelingError(RuntimeError):
     """The labeler promised a name but the environment did not deliver it at run time."""
-
-
-class ComparisonLike(Protocol):
-    observable: str
-
-    def evaluate(self, value: Any) -> bool: ...
-
-
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-
-
-class Comparison:
-    """``observable op value``: a derived proposition given without a parsed module."""
-
-    def __init__(self, observable: str, op: str, value: Any) -> None:
-        if op not in _OPS:
-            raise ValueError(f"comparison operator must be one of {sorted(_OPS)}, not {op!r}")
-        self.observable, self.op, self.value = observable, op, value
-        self._fn = _OPS[op]
-
-    def evaluate(self, value: Any) -> bool:
-        return bool(self._fn(value, self.value))
-
-    def __repr__(self) -> str:
-        return f"Comparison({self.observable!r}, {self.op!r}, {self.value!r})"
-
-    def __reduce__(self) -> tuple:
-        return (Comparison, (self.observable, self.op, self.value))
 
 
 class Labeler:

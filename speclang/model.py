@@ -4,26 +4,15 @@ propositions, observables and derived propositions."""
 from __future__ import annotations
 
 import functools
-import operator
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from speclang.compiler.comparison import Comparison as Comparison  # re-exported
 from speclang.diagnostics import Diagnostic, Span
 
 if TYPE_CHECKING:  # numpy-free import keeps `speclang check` fast
     from speclang.compiler.ir import Formula
-
-_CMP: dict[str, Callable[[Any, Any], Any]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-
 
 @dataclass(frozen=True)
 class ObservableType:
@@ -31,26 +20,6 @@ class ObservableType:
 
     kind: str
     values: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A derived proposition ``observable op value``; the runtime evaluates it each step."""
-
-    observable: str
-    op: str
-    value: float | int | bool | str
-
-    def evaluate(self, value: Any) -> Any:
-        """A bool for a scalar; elementwise bools for a numpy array of values (the batched
-        runtime labels many environments at once)."""
-        result = _CMP[self.op](value, self.value)
-        return result if getattr(result, "shape", ()) else bool(result)
-
-    def __str__(self) -> str:
-        v = self.value
-        shown = ("true" if v else "false") if isinstance(v, bool) else v
-        return f"{self.observable} {self.op} {shown}"
 
 
 TEXT_GRANULARITIES = ("span", "word", "sentence")

@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from lark.visitors import merge_transformers
 
 from speclang import syntax as S
+from speclang.compiler.keywords import DECLARATION_KEYWORDS
 from speclang.diagnostics import Diagnostic, Span, error
 from speclang.grammar import build_parser
 
@@ -471,7 +472,6 @@ _BINARY_SPELLINGS = {
     "and", "U", "until", "R", "release", "W", "weak_until", "M", "strong_release", "S",
     "since", "T", "trigger",
 }
-_DECL_KEYWORDS = ("import", "props", "observe", "prop", "def", "spec", "progression")
 _NAMED = {
     "IDENT": "an identifier",
     "STRING": "a quoted string",
@@ -504,8 +504,8 @@ def _expected_words(parser: _Parser, expected: set[str]) -> list[str]:
     if ops:
         words.append("an operator")
         rest -= ops
-    decls = {t for t, v in spelled.items() if v in _DECL_KEYWORDS}
-    if len(decls) == len(_DECL_KEYWORDS):
+    decls = {t for t, v in spelled.items() if v in DECLARATION_KEYWORDS}
+    if len(decls) == len(DECLARATION_KEYWORDS):
         words.append("a declaration (`spec`, `def`, `props`, ...)")
         rest -= decls
     for t in sorted(rest, key=lambda t: (t == "$END", spelled.get(t) or t)):
@@ -589,7 +589,7 @@ def parse_text(text: str, path: str, *, weak_next: bool = False) -> ParseResult:
 
 
 _DECL_START = re.compile(
-    r"^[ \t]*(?:import|props|observe|prop|def|spec|progression)\b", re.MULTILINE)
+    rf"^[ \t]*(?:{'|'.join(DECLARATION_KEYWORDS)})\b", re.MULTILINE)
 MAX_SYNTAX_ERRORS = 20
 
 

@@ -12,17 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from speclang.compiler.keywords import KEYWORDS as KEYWORDS  # re-exported
 from speclang.diagnostics import Span
 
 _NO_SPAN = Span("<none>", 0, 0, 0, 0)
 
-# Reserved words: never plain names (a quoted "next" is a fine proposition name).
-KEYWORDS = frozenset({
-    "true", "false", "tt", "ff", "not", "and", "or", "implies", "iff", "xor", "last", "end",
-    "first", "start", "next", "weak_next", "eventually", "always", "until", "release",
-    "weak_until", "strong_release", "yesterday", "weak_yesterday", "once", "historically",
-    "since", "trigger", "props", "prop", "def", "spec", "observe", "import", "progression",
-})
 
 
 @dataclass(frozen=True)
