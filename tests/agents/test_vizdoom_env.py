@@ -149,3 +149,25 @@ def test_info_labels_equal_game_labels(env):
         steps += 1
         seen += a["sees_poison"] + a["sees_custommedikit"]
     assert steps > 20 and seen > 0
+
+
+@pytest.mark.parametrize("observation", ["flat_dict", "flat_box"])
+def test_flat_observation_modes_on_the_real_env(env, observation):
+    """The flat modes SB3 and RLlib take: frames kept as an image Box next to the monitor
+    state (flat_dict), or raveled into one float32 Box with the one-hot state (flat_box)."""
+    from gymnasium import spaces
+
+    module, auts = load_specs(names=["s0"])
+    w = safeguard(env, module, auts, observation=observation, on_violation="continue")
+    space = w.observation_space
+    obs, _ = w.reset(seed=3)
+    for _ in range(5):
+        assert space.contains(obs)
+        obs, *_ = w.step(0)
+    n = auts["s0"].n_states
+    if observation == "flat_dict":
+        assert set(space.spaces) == {"obs", "monitor"} and space["monitor"].n == n
+        assert space["obs"].shape == (2, 30, 40) and space["obs"].dtype == np.uint8
+    else:
+        assert isinstance(space, spaces.Box) and space.shape == (2 * 30 * 40 + n,)
+        assert obs[-n:].sum() == 1.0
