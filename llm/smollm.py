@@ -44,10 +44,23 @@ def checkpoint(cache_dir: Path | None = None) -> Path:
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(loaded.state_dict())
-    tmp = out.with_name(out.name + ".partial")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    tmp.rename(out)
+    # A folder of this process's own, renamed into place whole: two first uses at once
+    # (two chats, or a chat and a benchmark) neither mix their files nor read a half-written
+    # checkpoint; the slower one finds the folder there and drops its copy.
+    import shutil
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".partial-", dir=out.parent))
+    try:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        tmp.rename(out)
+    except OSError:
+        if not (out / "config.json").is_file():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

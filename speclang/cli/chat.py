@@ -1,6 +1,7 @@
 """``speclang chat``: an interactive terminal chat with SmolLM2-135M-Instruct under a spec's
-decoding-time shield, showing each intervention (the refused token and why) and the
-verdict of every reply. ``--prompt`` answers one message and exits (for scripts)."""
+decoding-time shield. Replies stream as they are generated, each intervention (the refused
+token and why) shown where it happened, then the verdict of the reply. ``--prompt`` answers
+one message and exits (for scripts)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--label", metavar="TEXT_FILE",
                    help="no model: label a finished text (- for standard input) with its "
                    "verdict, steps and explanation, as JSON")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads for torch (default: torch's choice, one per core; on a "
+                   "machine shared with other work, 1 can be many times faster)")
     p.add_argument("--tiny", action="store_true",
                    help="use the tiny offline test model instead of SmolLM2 (for testing)")
     p.set_defaults(func=run)
@@ -45,9 +49,10 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
     if args.spec not in module.specs:
         known = ", ".join(module.specs) or "none"
         raise SpecError(f"{args.file}: no spec named {args.spec!r}; specs: {known}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be at least 1")
     # Without the llm extra this raises ModuleNotFoundError, which speclang.cli.main turns
     # into the advice to install it (exit 2).
-    from speclang.llm.chat import ChatSession
     from speclang.llm.monitor import TextMonitor
     try:
         monitor = TextMonitor.from_module(module, args.spec, unit=args.unit)
@@ -55,6 +60,57 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
         raise SpecError(f"{args.file}: spec {args.spec!r}: {exc}") from None
     if args.label is not None:
         return _bounded(args, _label, args, monitor, out)
+    _require("torch", "transformers", "tokenizers")
+    interactive = args.prompt is None
+    # Importing torch and transformers and loading the model take most of a warm start: in
+    # a chat they run while the user types the first message.
+    loading = _Background(_session, args, monitor) if interactive else None
+    if interactive:
+        print(f"speclang chat: spec {args.spec!r} ({module.specs[args.spec].description or ''})"
+              " - empty line to quit", file=out)
+    session = None
+    while True:
+        if interactive:
+            try:
+                user = input("you> ")
+            except EOFError:
+                break
+            if not user.strip():
+                break
+        else:
+            user = args.prompt
+        if session is None:
+            session = loading.result() if loading is not None else _session(args, monitor)
+        print("assistant> ", end="", file=out, flush=True)
+        turn = _bounded(args, session.reply, user, _writer(out), _inline(out))
+        print(file=out)
+        print(f"[verdict] {turn.verdict}: {turn.explanation}", file=out, flush=True)
+        if not interactive:
+            break
+    return 0
+
+
+def _require(*names: str) -> None:
+    """Fail now, in this thread, if a module the chat needs is missing (it is imported in
+    the background, where the error would only surface after the first message)."""
+    import importlib.util
+
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ValueError:  # sys.modules[name] is None: importing it is refused
+            found = False
+        if not found:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+def _session(args: argparse.Namespace, monitor: Any) -> Any:
+    from speclang.llm.chat import ChatSession
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.tiny:
         from speclang.llm.tiny import tiny_model, tiny_tokenizer
 
@@ -69,28 +125,50 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
             raise SpecError(str(exc)) from None
     session = ChatSession(model, tok, monitor, shield=not args.no_shield,
                           max_new_tokens=args.max_new_tokens)
-    interactive = args.prompt is None
-    if interactive:
-        print(f"speclang chat: spec {args.spec!r} ({module.specs[args.spec].description or ''})"
-              " - empty line to quit", file=out)
-    while True:
-        if interactive:
+    _bounded(args, session.prepare)
+    return session
+
+
+class _Background:
+    """``work(*work_args)`` in a daemon thread (ending the chat before it finishes does not
+    wait for it); :meth:`result` waits and returns its value or raises its exception here."""
+
+    def __init__(self, work: Any, *work_args: Any) -> None:
+        import threading
+
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
             try:
-                user = input("you> ")
-            except EOFError:
-                break
-            if not user.strip():
-                break
-        else:
-            user = args.prompt
-        turn = _bounded(args, session.reply, user)
-        print(f"assistant> {turn.reply}", file=out)
-        for note in turn.interventions:
-            print(note, file=out)
-        print(f"[verdict] {turn.verdict}: {turn.explanation}", file=out, flush=True)
-        if not interactive:
-            break
-    return 0
+                self._value = work(*work_args)
+            except BaseException as exc:  # handed to the main thread by result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="speclang-chat-load", daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _writer(out: Any) -> Any:
+    def write(text: str) -> None:
+        print(text, end="", file=out, flush=True)
+
+    return write
+
+
+def _inline(out: Any) -> Any:
+    """An intervention, shown in the streamed reply where the refused token would have
+    been: ``[shield: refused ' mg' - would violate dosage_disclaimer: makes dosage true]``."""
+    def note(iv: Any) -> None:
+        print(f"[shield: refused {iv.refused!r} - {iv.reason}]", end="", file=out, flush=True)
+
+    return note
 
 
 def _bounded(args: argparse.Namespace, work: Any, *work_args: Any) -> Any:
