@@ -82,3 +82,23 @@ class SemanticProp:
 
     def __call__(self, text: str) -> bool:
         return self.score(text) >= self.threshold
+
+
+class ContrastProp:
+    """``callable(text) -> bool``: ``text`` is at least ``threshold`` close to one of
+    ``examples`` *and* closer to them than to any of ``counter`` examples.
+
+    One set of examples cannot tell "take two tablets every four hours" from "I can't tell
+    you how many tablets to take": both are near "dose" phrases. The counter examples
+    (refusals, referrals, general facts) take the second."""
+
+    def __init__(self, examples: Sequence[str], counter: Sequence[str],
+                 threshold: float = 0.55, embedder: SentenceEmbedder | None = None) -> None:
+        self.near = SemanticProp(examples, threshold, embedder)
+        self.far = SemanticProp(counter, -1.0, self.near.embedder)
+
+    def margin(self, text: str) -> float:
+        return self.near.score(text) - self.far.score(text)
+
+    def __call__(self, text: str) -> bool:
+        return self.near(text) and self.margin(text) > 0.0
