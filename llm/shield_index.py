@@ -35,10 +35,21 @@ def default_cache_dir() -> Path:
     return Path(base) / "llm"
 
 
+def skipped_ids(tokenizer: Any) -> set[int]:
+    """The ids ``decode(..., skip_special_tokens=True)`` drops: the named special tokens and
+    every token added as special (``all_special_ids`` alone misses those, e.g. byte pieces
+    registered as special tokens, which the decoded text then lacks)."""
+    out = set(getattr(tokenizer, "all_special_ids", []) or [])
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    out.update(i for i, t in added.items() if getattr(t, "special", False))
+    return out
+
+
 def tokenizer_hash(tokenizer: Any) -> str:
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
     h = hashlib.sha256(type(tokenizer).__name__.encode())
     h.update(json.dumps(vocab, ensure_ascii=False).encode("utf-8"))
+    h.update(json.dumps(sorted(skipped_ids(tokenizer))).encode())
     return h.hexdigest()[:20]
 
 
@@ -66,7 +77,7 @@ def token_bytes(tokenizer: Any) -> list[bytes]:
     and SentencePiece byte fallback (``<0xE2>``), where one character may be split over
     several tokens; other tokenizers decode whole characters per token."""
     n = max(len(tokenizer), max(tokenizer.get_vocab().values()) + 1)
-    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    special = skipped_ids(tokenizer)
     backend = getattr(tokenizer, "backend_tokenizer", None)
     kind = json.loads(backend.to_str()).get("decoder") if backend is not None else None
     kind_s = json.dumps(kind)
@@ -103,7 +114,7 @@ def token_texts(tokenizer: Any, cache_dir: Path | None = None,
     its bytes, and the bytes of an incomplete character it ends with (cached per
     tokenizer)."""
     vocab_hash = vocab_hash or tokenizer_hash(tokenizer)
-    cache = (cache_dir or default_cache_dir()) / f"tokens-b1-{vocab_hash}.json"
+    cache = (cache_dir or default_cache_dir()) / f"tokens-b2-{vocab_hash}.json"
     if cache.is_file():
         got = json.loads(cache.read_text(encoding="utf-8"))
         raw = [bytes.fromhex(h) for h in got["bytes"]]
@@ -156,7 +167,7 @@ class ShieldTables:
         self.far = sink_distance(aut)  # steps to the sink, graph.FAR where unreachable
         self.reach = _units_per_token(self.texts, monitor.unit)
         key = hashlib.sha256(json.dumps([
-            "bytes-1", aut.formula, list(aut.props), monitor.unit, vocab_hash,
+            "bytes-2", aut.formula, list(aut.props), monitor.unit, vocab_hash,
             {p: str(monitor.labeler.patterns.get(p)) for p in aut.props},
         ]).encode()).hexdigest()[:24]
         path = cache_dir / f"masks-{key}.npz"
