@@ -496,13 +496,15 @@ class ShieldGuide:
                 allowed.append(t)
                 if len(allowed) >= self.keep:
                     break
+        # Greedy's walk leaves the verified token on top; anything else (EOS when nothing
+        # in the top_k is safe: tokens below them were never checked) keeps only its own.
+        walked = greedy and bool(allowed)
         if not allowed and self.eos is not None:
             allowed = [int(self.eos)]
         if allowed and allowed[0] != best:
             self._intervened(row, length - tracker.prompt_lens[row], best, len(allowed))
-        if not (greedy and allowed and arr[allowed[0]] != neg):
-            # Only the verified tokens keep their scores (the best remaining score is
-            # already the verified token for greedy, unless only EOS is left).
+        if not walked:
+            # Only the verified tokens keep their scores.
             keep_vals = arr[allowed].copy()
             arr.fill(neg)
             arr[allowed] = keep_vals if np.isfinite(keep_vals).all() else 0.0

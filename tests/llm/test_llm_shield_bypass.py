@@ -119,6 +119,25 @@ def test_a_character_split_over_byte_tokens_is_judged_whole(
         assert shield.interventions
 
 
+def test_greedy_leaves_only_eos_when_nothing_checked_is_safe(tiny_tok: Any,
+                                                             tmp_path: Any) -> None:
+    """With every checked token refused, the tokens below the ``top_k`` were never checked:
+    greedy masking left them their scores, so argmax took one of them instead of EOS
+    (found by tests/llm/test_llm_shield_attack.py)."""
+    shield = SpecLogitsProcessor(TextMonitor.from_module(MOD, "never"), tiny_tok,
+                                 cache_dir=tmp_path, top_k=1, keep=1)
+    prompt = torch.tensor([_ids(tiny_tok, "Hello")])
+    v = len(tiny_tok)
+    shield(prompt, torch.zeros(1, v))
+    shield.monitor.feed(0, "Take 200")
+    scores = torch.randn(1, v, generator=torch.Generator().manual_seed(0))
+    scores[0, _ids(tiny_tok, " mg")[0]] = 50.0
+    scores[0, tiny_tok.eos_token_id] = -50.0
+    out = shield(prompt, scores)
+    assert int(out[0].argmax()) == tiny_tok.eos_token_id
+    assert torch.isfinite(out[0]).sum() == 1
+
+
 def test_rewards_accept_every_trl_completion_format() -> None:
     from speclang.llm.rewards import spec_reward
 
