@@ -14,9 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from speclang import syntax as S
-from speclang.diagnostics import Diagnostic, Span, did_you_mean, error, sort_key, warning
+from speclang.diagnostics import (
+    Diagnostic,
+    Span,
+    did_you_mean,
+    error,
+    slice_span,
+    sort_key,
+    warning,
+)
 from speclang.model import REGEX_FLAGS, REGEX_TIMEOUT_S, TEXT_GRANULARITIES, risky_regex
 from speclang.parser import HUGE_BOUND, MAX_BOUND, MAX_FILE_BYTES, parse_bytes, parse_text
+from speclang.tenses import Misplaced, Tenses
 
 # A chain of imports deeper than this is refused (E016) long before Python's recursion
 # limit: loading and scoping recurse once per level.
@@ -105,6 +114,10 @@ class Program:
         self.diagnostics: list[Diagnostic] = []
         self.used: set[int] = set()  # ids of symbols referenced from some formula
         self.root: Unit | None = None
+        # Set by check(): where past and future operators occur (read by the lowering), and
+        # the root file's specs that E025 rules out, with their errors.
+        self.tenses = Tenses()
+        self.unsupported: dict[str, list[Diagnostic]] = {}
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -270,6 +283,7 @@ class Program:
             if unit.ast is not None:
                 self._check_unit(unit)
         self._check_recursion()
+        self._check_tenses()
         self._check_unused()
         self.diagnostics.sort(key=sort_key)
 
@@ -512,6 +526,62 @@ class Program:
             elif isinstance(node, S.Bounded):
                 self.diagnostics.extend(check_bounds(node))
 
+    def _definitions(self) -> tuple[dict[int, Unit], list[Symbol]]:
+        """Every definition of the program, and the unit that declares each (by symbol id)."""
+        unit_of: dict[int, Unit] = {}
+        defs: list[Symbol] = []
+        for unit in self.units.values():
+            for sym in unit.own.values():
+                if sym.kind == "def":
+                    unit_of[id(sym)] = unit
+                    defs.append(sym)
+        return unit_of, defs
+
+    def _check_tenses(self) -> None:
+        """E025, a future operator under a past one, and W004, a pure-past conjunct of a spec
+        read at its first step; both on the expansion as written (speclang.tenses)."""
+        unit_of, defs = self._definitions()
+        tenses = self.tenses = Tenses(unit_of)
+        reported: dict[Misplaced, Diagnostic] = {}
+
+        def errors(found: Iterable[Misplaced]) -> list[Diagnostic]:
+            out = []
+            for m in found:
+                d = reported.get(m)
+                if d is None:
+                    d = reported[m] = _misplaced_error(m)
+                if d not in out:
+                    out.append(d)
+            return out
+
+        for sym in defs:  # also the unused ones: no use of them could compile
+            errors(tenses.profile(sym).misplaced)
+        for unit in self.units.values():
+            for name, sym in unit.specs.items():
+                decl = sym.decl
+                assert isinstance(decl, S.SpecDecl)
+                tense = tenses.of(decl.body, unit.scope)
+                found = errors(tense.misplaced)
+                if found and unit is self.root:
+                    self.unsupported[name] = found
+                if tense.future:
+                    self._check_past_conjuncts(unit, decl)
+        self.diagnostics.extend(reported.values())
+
+    def _check_past_conjuncts(self, unit: Unit, decl: S.SpecDecl) -> None:
+        for f, owner in top_conjuncts(decl.body, unit):
+            if not self.tenses.of(f, owner.scope).pure_past:
+                continue
+            text = " ".join(slice_span(owner.text, f.span).split())
+            shown = text if len(text) <= 60 else "P"
+            self.diagnostics.append(warning(
+                "W004", f'pure-past "{text if len(text) <= 60 else text[:57] + "..."}" is read '
+                f'at the first step of the trace, not the last, because spec '
+                f'"{decl.name.name}" has future operators',
+                f.span, f"to read it at the last step, as it is read on its own, write "
+                f"`F(last & ({shown}))`{'' if shown == text else ' with P this formula'}; "
+                f"for a condition meant at every step, `G({shown})`"))
+
     def _references(self, unit_of: dict[int, Unit], sym: Symbol) -> list[Symbol]:
         decl = sym.decl
         assert isinstance(decl, S.DefDecl)
@@ -526,13 +596,7 @@ class Program:
         return out
 
     def _check_recursion(self) -> None:
-        unit_of: dict[int, Unit] = {}
-        defs: list[Symbol] = []
-        for unit in self.units.values():
-            for sym in unit.own.values():
-                if sym.kind == "def":
-                    unit_of[id(sym)] = unit
-                    defs.append(sym)
+        unit_of, defs = self._definitions()
         edges = {id(s): self._references(unit_of, s) for s in defs}
         reported: set[int] = set()
         for start in defs:
@@ -593,6 +657,51 @@ class Program:
     @property
     def sources(self) -> dict[str, str]:
         return {u.path: u.text for u in self.units.values()}
+
+
+def _misplaced_error(m: Misplaced) -> Diagnostic:
+    declared = f"; it is declared at {m.declared}" if m.declared is not None else ""
+    return error(
+        "E025", f"{m.what} inside {m.past} is not supported", m.span,
+        "a past operator's operand is decided by the steps seen so far, so it cannot contain "
+        "X, WX, F, G, U, R, W, M, last or end: state the future part outside the past "
+        f"operator (as in `G(a -> O b)` or `G(a -> F b)`){declared}")
+
+
+def top_conjuncts(body: S.Formula, unit: Unit) -> list[tuple[S.Formula, Unit]]:
+    """Top-level ``&`` operands, looking through plain definitions so that
+    ``spec s { safe }`` with ``def safe = a & b`` still yields two conjuncts (each with the
+    unit it is written in)."""
+    out: list[tuple[S.Formula, Unit]] = []
+    stack: list[tuple[S.Formula, Unit, frozenset[int]]] = [(body, unit, frozenset())]
+    while stack:
+        f, u, seen = stack.pop()
+        if isinstance(f, S.NAry) and f.op == "AND":
+            stack.extend((x, u, seen) for x in reversed(f.items))
+            continue
+        if isinstance(f, S.Name):
+            sym = u.scope.get(f.name)
+            if (sym is not None and sym.kind == "def" and not sym.is_template
+                    and id(sym) not in seen):
+                decl = sym.decl
+                assert isinstance(decl, S.DefDecl)
+                if isinstance(decl.body, S.NAry) and decl.body.op == "AND":
+                    owner = _owner(u, sym)
+                    stack.append((decl.body, owner, seen | {id(sym)}))
+                    continue
+        out.append((f, u))
+    return out
+
+
+def _owner(unit: Unit, sym: Symbol, seen: set[int] | None = None) -> Unit:
+    if sym in unit.own.values():
+        return unit
+    seen = seen or set()
+    seen.add(id(unit))
+    for imp in unit.imports.values():
+        if id(imp) not in seen and sym.name in imp.scope and imp.scope[sym.name] is sym:
+            return _owner(imp, sym, seen)
+    return unit
 
 
 def check_bounds(node: S.Bounded) -> Iterable[Diagnostic]:

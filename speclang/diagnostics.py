@@ -27,6 +27,17 @@ class Span:
         return Span(self.path, self.line, self.col, other.end_line, other.end_col)
 
 
+def slice_span(text: str, span: Span) -> str:
+    """The text ``span`` covers in ``text``."""
+    lines = text.split("\n")
+    if span.line == span.end_line:
+        return lines[span.line - 1][span.col - 1 : span.end_col - 1]
+    parts = [lines[span.line - 1][span.col - 1 :]]
+    parts += lines[span.line : span.end_line - 1]
+    parts.append(lines[span.end_line - 1][: span.end_col - 1])
+    return "\n".join(parts)
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     severity: str  # "error" | "warning"

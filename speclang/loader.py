@@ -58,24 +58,36 @@ def _program(path: str | None, text: str | None, weak_next: bool) -> Program:
     return program
 
 
-def _module(program: Program) -> Module:
+# Errors that concern only the specs whose formulas contain them: with ``keep_going`` those
+# specs are left out and the others still load.
+_SPEC_LOCAL = frozenset({"E025"})
+
+
+def _module(program: Program, keep_going: bool = False) -> Module:
     from speclang.lower import build_module
 
-    if program.errors:
+    errors = program.errors
+    if errors and not (keep_going and all(d.code in _SPEC_LOCAL for d in errors)):
         raise SpecErrors(program.diagnostics, program.sources)
-    return build_module(program)
+    module = build_module(program)
+    module.errors = errors
+    return module
 
 
-def load(path: str, *, weak_next: bool = False) -> Module:
+def load(path: str, *, weak_next: bool = False, keep_going: bool = False) -> Module:
     """Parse, check and lower a ``.spec`` file and its imports.
 
-    Raises :class:`SpecErrors` if there is any error; warnings are in ``Module.warnings``."""
-    return _module(_program(str(path), None, weak_next))
+    Raises :class:`SpecErrors` if there is any error; warnings are in ``Module.warnings``.
+    With ``keep_going``, a spec whose own formula has an error (E025, a future operator
+    under a past one) is left out, with its errors in ``Module.rejected``, and the other
+    specs load (every such error is in ``Module.errors``)."""
+    return _module(_program(str(path), None, weak_next), keep_going)
 
 
-def loads(text: str, path: str = "<string>", *, weak_next: bool = False) -> Module:
+def loads(text: str, path: str = "<string>", *, weak_next: bool = False,
+          keep_going: bool = False) -> Module:
     """Like :func:`load` for text in memory (imports resolve relative to ``path``)."""
-    return _module(_program(path, text, weak_next))
+    return _module(_program(path, text, weak_next), keep_going)
 
 
 def check_file(path: str, *, weak_next: bool = False) -> tuple[list[Diagnostic], dict[str, str]]:

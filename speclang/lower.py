@@ -7,10 +7,12 @@ import hashlib
 from collections.abc import Callable
 
 from speclang import syntax as S
-from speclang.analysis import Program, Symbol, Unit
+from speclang.analysis import Program, Symbol, Unit, top_conjuncts
 from speclang.compiler import ir
-from speclang.diagnostics import Span
+from speclang.compiler.nnf import empty_value
+from speclang.diagnostics import slice_span
 from speclang.model import Comparison, Conjunct, Module, ObservableType, SpecDef, TextPattern
+from speclang.tenses import Tenses
 
 _UNARY: dict[str, Callable[[ir.Formula], ir.Formula]] = {
     "NOT": ir.Not,
@@ -43,13 +45,25 @@ _CONST = {"true": ir.TRUE, "false": ir.FALSE, "last": ir.LAST, "end": ir.END, "f
 Resolver = Callable[[str], Symbol | None]
 
 
+class _Argument:
+    """A template argument, lowered where its parameter occurs in the template's body: as in
+    the textual expansion, a `last` in it is read by the layer of that occurrence."""
+
+    __slots__ = ("formula", "scope", "env", "lowered")
+
+    def __init__(self, formula: S.Formula, scope: dict[str, Symbol] | None,
+                 env: dict[str, _Argument]) -> None:
+        self.formula, self.scope, self.env = formula, scope, env
+        self.lowered: dict[int, ir.Formula] = {}
+
+
 class Lowerer:
     def __init__(self, unit_of: dict[int, Unit] | None = None):
-        self._defs: dict[int, ir.Formula] = {}
+        self._defs: dict[tuple[int, int], ir.Formula] = {}
         self._unit_of = unit_of or {}
 
     def formula(self, f: S.Formula, scope: dict[str, Symbol] | None,
-                env: dict[str, ir.Formula], layer: int = _TOP) -> ir.Formula:
+                env: dict[str, _Argument], layer: int = _TOP) -> ir.Formula:
         """``scope`` None: a free formula, every name is a proposition.
 
         ``layer``: ``_TOP`` while ``f`` is reached from the root through Boolean connectives
@@ -57,22 +71,29 @@ class Lowerer:
         a temporal operator. In the ``_TOP_IMPLIED`` layer ``last`` lowers to
         ``last & F true``: the same on every non-empty suffix, but false on the empty trace.
         LTLf2DFA rewrites implications into NNF, where ``last`` becomes exactly that, so this
-        keeps the initial state's acceptance (and the state count) equal to MONA's."""
+        keeps the initial state's acceptance (and the state count) equal to MONA's.
+        Definitions and template arguments are lowered in the layer where they are used, so
+        a spec means exactly what its textual expansion means."""
         if isinstance(f, S.Const):
             if f.value == "last" and layer == _TOP_IMPLIED:
                 return ir.And(ir.LAST, ir.Eventually(ir.TRUE))
             return _CONST[f.value]
         if isinstance(f, S.Name):
             if f.name in env:
-                return env[f.name]
+                arg = env[f.name]
+                got = arg.lowered.get(layer)
+                if got is None:
+                    got = arg.lowered[layer] = self.formula(arg.formula, arg.scope, arg.env,
+                                                            layer)
+                return got
             sym = scope.get(f.name) if scope is not None else None
             if sym is not None and sym.kind == "def":
-                return self._definition(sym, ())
+                return self._definition(sym, (), layer)
             return ir.Atom(f.name)
         if isinstance(f, S.Call):
             assert scope is not None
-            args = tuple(self.formula(a, scope, env) for a in f.args)
-            return self._definition(scope[f.name], args)
+            args = tuple(_Argument(a, scope, env) for a in f.args)
+            return self._definition(scope[f.name], args, layer)
         if isinstance(f, S.Unary):
             inner = layer if f.op == "NOT" else _TEMPORAL
             return _UNARY[f.op](self.formula(f.operand, scope, env, inner))
@@ -96,62 +117,36 @@ class Lowerer:
         items = [self.formula(x, scope, env, layer) for x in f.items]
         return ir.And(*items) if f.op == "AND" else ir.Or(*items)
 
-    def _definition(self, sym: Symbol, args: tuple[ir.Formula, ...]) -> ir.Formula:
+    def _definition(self, sym: Symbol, args: tuple[_Argument, ...], layer: int) -> ir.Formula:
         decl = sym.decl
         assert isinstance(decl, S.DefDecl)
         unit = self._unit_of[id(sym)]
         if decl.params is None:
-            cached = self._defs.get(id(sym))
+            cached = self._defs.get((id(sym), layer))
             if cached is None:
-                cached = self._defs[id(sym)] = self.formula(decl.body, unit.scope, {})
+                cached = self._defs[(id(sym), layer)] = self.formula(decl.body, unit.scope, {},
+                                                                     layer)
             return cached
         env = {p.name: a for p, a in zip(decl.params, args, strict=True)}
-        return self.formula(decl.body, unit.scope, env)
+        return self.formula(decl.body, unit.scope, env, layer)
 
 
-def slice_span(text: str, span: Span) -> str:
-    lines = text.split("\n")
-    if span.line == span.end_line:
-        return lines[span.line - 1][span.col - 1 : span.end_col - 1]
-    parts = [lines[span.line - 1][span.col - 1 :]]
-    parts += lines[span.line : span.end_line - 1]
-    parts.append(lines[span.end_line - 1][: span.end_col - 1])
-    return "\n".join(parts)
+def read_as_written(f: ir.Formula, pure_past: bool) -> ir.Formula:
+    """``f`` read at the step its written form is read at: the last step when the formula as
+    written is pure past (``pure_past``), else the first.
 
-
-def _conjuncts(body: S.Formula, unit: Unit) -> list[tuple[S.Formula, Unit]]:
-    """Top-level ``&`` operands, looking through plain definitions so that
-    ``spec s { safe }`` with ``def safe = a & b`` still yields two conjuncts."""
-    out: list[tuple[S.Formula, Unit]] = []
-    stack: list[tuple[S.Formula, Unit, frozenset[int]]] = [(body, unit, frozenset())]
-    while stack:
-        f, u, seen = stack.pop()
-        if isinstance(f, S.NAry) and f.op == "AND":
-            stack.extend((x, u, seen) for x in reversed(f.items))
-            continue
-        if isinstance(f, S.Name):
-            sym = u.scope.get(f.name)
-            if (sym is not None and sym.kind == "def" and not sym.is_template
-                    and id(sym) not in seen):
-                decl = sym.decl
-                assert isinstance(decl, S.DefDecl)
-                if isinstance(decl.body, S.NAry) and decl.body.op == "AND":
-                    owner = _owner(u, sym)
-                    stack.append((decl.body, owner, seen | {id(sym)}))
-                    continue
-        out.append((f, u))
-    return out
-
-
-def _owner(unit: Unit, sym: Symbol, seen: set[int] | None = None) -> Unit:
-    if sym in unit.own.values():
-        return unit
-    seen = seen or set()
-    seen.add(id(unit))
-    for imp in unit.imports.values():
-        if id(imp) not in seen and sym.name in imp.scope and imp.scope[sym.name] is sym:
-            return _owner(imp, sym, seen)
-    return unit
+    The compiler reads a formula by the IR's own classification (``is_pure_past``), and the
+    smart constructors may have removed every past operator (`H true & a` is `a`) or every
+    future one (`WX true & O a` is `O a`). The written reading is restored with a part that
+    is true at that step and keeps the empty-trace value (``empty_value``, LTLf2DFA's): `O
+    true` ("a step exists", false on the empty trace) or `!O true` keep a formula read at
+    the last step, `F true` or `end` at the first. The language does not change."""
+    if pure_past and not f.is_pure_past:  # no temporal operator is left
+        return ir.Or(f, ir.Not(ir.Once(ir.TRUE))) if empty_value(f) else ir.And(
+            f, ir.Once(ir.TRUE))
+    if not pure_past and f.is_pure_past:
+        return ir.Or(f, ir.END) if empty_value(f) else ir.And(f, ir.Eventually(ir.TRUE))
+    return f
 
 
 def build_module(program: Program) -> Module:
@@ -163,6 +158,7 @@ def build_module(program: Program) -> Module:
         for sym in unit.own.values():
             unit_of[id(sym)] = unit
     lowerer = Lowerer(unit_of)
+    tenses = program.tenses
     digest = hashlib.sha256()
     digest.update(b"weak" if root.ast.weak_next else b"strong")
     for unit in program.units.values():
@@ -186,14 +182,23 @@ def build_module(program: Program) -> Module:
             obs.type.kind, tuple(v.name for v in obs.type.values))
     with ir.deep_recursion():
         for name, sym in root.specs.items():
+            module.spec_names.append(name)
+            if name in program.unsupported:
+                module.rejected[name] = program.unsupported[name]
+                continue
             decl = sym.decl
             assert isinstance(decl, S.SpecDecl)
+            # Each conjunct is read at the step the whole spec is read at (explanations
+            # compile them one by one).
+            pure_past = tenses.of(decl.body, root.scope).pure_past
             conjuncts = [
-                Conjunct(lowerer.formula(f, u.scope, {}), f.span, slice_span(u.text, f.span))
-                for f, u in _conjuncts(decl.body, root)
+                Conjunct(read_as_written(lowerer.formula(f, u.scope, {}), pure_past), f.span,
+                         slice_span(u.text, f.span))
+                for f, u in top_conjuncts(decl.body, root)
             ]
             module.specs[name] = SpecDef(
-                name, decl.description, lowerer.formula(decl.body, root.scope, {}),
+                name, decl.description,
+                read_as_written(lowerer.formula(decl.body, root.scope, {}), pure_past),
                 conjuncts, decl.span)
     for name, sym in root.progressions.items():
         prog = sym.decl
@@ -222,6 +227,10 @@ def _literal(lit: S.Literal) -> float | int | bool | str:
     return lit.text
 
 
-def lower_free(f: S.Formula) -> ir.Formula:
+def lower_free(f: S.Formula, read_like: S.Formula | None = None) -> ir.Formula:
+    """A free formula (every name a proposition), read at the step its written form is read
+    at; ``read_like``: read at the step of that formula instead (``f`` is one of its
+    conjuncts)."""
+    pure_past = Tenses().of(f if read_like is None else read_like, None).pure_past
     with ir.deep_recursion():
-        return Lowerer().formula(f, None, {})
+        return read_as_written(Lowerer().formula(f, None, {}), pure_past)

@@ -207,6 +207,11 @@ class Module:
     weak_next: bool = False
     warnings: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    # Loaded with ``keep_going``: the specs left out for errors of their own (E025), with
+    # those errors, and every such error of the program (also in definitions no spec uses).
+    rejected: dict[str, list[Diagnostic]] = field(default_factory=dict)
+    errors: list[Diagnostic] = field(default_factory=list)
+    spec_names: list[str] = field(default_factory=list)  # every spec of the file, in order
 
     @property
     def atoms(self) -> list[str]:

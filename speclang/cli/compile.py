@@ -20,9 +20,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from speclang.cli import SpecError, UsageError
+from speclang.diagnostics import SpecErrors
 
 if TYPE_CHECKING:
     from speclang.compiler.automaton import Automaton
+
+
+class PartlyCompiled(SpecErrors):
+    """Some specs of the file compiled (``compiled``), but the file has errors that rule out
+    others or lie in definitions (E025): they are the diagnostics."""
+
+    def __init__(self, diagnostics: list[Any], sources: dict[str, str],
+                 compiled: list[tuple[str, Automaton, float]], selected: list[str]) -> None:
+        super().__init__(diagnostics, sources)
+        self.compiled = compiled
+        self.selected = selected  # every spec asked for, compiled or not
 
 
 def register(subparsers: Any) -> None:
@@ -157,8 +169,12 @@ def compile_sources(args: argparse.Namespace) -> list[tuple[str, Automaton, floa
         raise UsageError("give a spec FILE or -f FORMULA")
     module = load_module(args.file, weak_next=args.weak_next)
     names = select_specs(module, args.file, args.spec)
+    if len(names) == 1:
+        require_compilable(module, names[0])
     out = []
     for name in names:
+        if name in module.rejected:
+            continue
         start = time.perf_counter()
         try:
             aut = compiler.compile_spec(module, name, **budgets)
@@ -169,6 +185,8 @@ def compile_sources(args: argparse.Namespace) -> list[tuple[str, Automaton, floa
         # the artifact keeps the list so `monitor --artifact` accepts the same traces.
         aut.meta["declared_props"] = list(module.atoms)
         out.append((name, aut, ms))
+    if args.spec is None and module.errors:
+        raise PartlyCompiled(module.errors, module.sources, out, names)
     return out
 
 
@@ -178,21 +196,30 @@ def load_module(path: str, *, weak_next: bool = False) -> Any:
 
     if not Path(path).is_file():
         raise SpecError(f"{path}: no such file")
-    module = speclang.load(path, weak_next=weak_next)
+    # A spec with an error of its own (E025) must not stop the others: it is left out, and
+    # the commands report it (require_compilable, PartlyCompiled).
+    module = speclang.load(path, weak_next=weak_next, keep_going=True)
     if module.warnings:
         print(render_all(module.warnings, module.sources), file=sys.stderr)
     return module
 
 
+def require_compilable(module: Any, name: str) -> None:
+    """Raise the located errors of spec ``name`` if the file's check left it out."""
+    if name in module.rejected:
+        raise SpecErrors(module.rejected[name], module.sources)
+
+
 def select_specs(module: Any, path: str, spec: str | None) -> list[str]:
+    """The names ``--spec`` selects (all, by default), also specs left out for errors."""
     from speclang.diagnostics import did_you_mean
 
-    names = list(module.specs)
+    names = list(module.spec_names)
     if spec is None:
         if not names:
             raise SpecError(f"{path}: no spec to compile (the file declares none)")
         return names
-    if spec not in module.specs:
+    if spec not in names:
         hint = did_you_mean(spec, names)
         known = ", ".join(names) or "none"
         raise SpecError(
@@ -219,10 +246,11 @@ def _safe(name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from speclang.diagnostics import SpecErrors
-
+    failed: PartlyCompiled | None = None
     try:
         compiled = compile_sources(args)
+    except PartlyCompiled as exc:
+        compiled, failed = exc.compiled, exc
     except SpecErrors as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -240,4 +268,11 @@ def run(args: argparse.Namespace) -> int:
         if paths is not None:
             line += f" -> {paths[i]}"
         print(line)
+    if failed is not None:
+        print(str(failed), file=sys.stderr)
+        done = {name for name, _, _ in compiled}
+        skipped = [name for name in failed.selected if name not in done]
+        if skipped:
+            print(f"{args.file}: not compiled: {', '.join(skipped)}", file=sys.stderr)
+        return 1
     return 0

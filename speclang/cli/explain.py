@@ -16,7 +16,13 @@ import sys
 from typing import Any
 
 from speclang.cli import SpecError, UsageError
-from speclang.cli.compile import add_budget_arguments, budgets_of, load_module, select_specs
+from speclang.cli.compile import (
+    add_budget_arguments,
+    budgets_of,
+    load_module,
+    require_compilable,
+    select_specs,
+)
 from speclang.traces import add_alphabet_argument
 
 
@@ -73,6 +79,7 @@ def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str] | None]:
             raise UsageError(
                 f"{args.file} has {len(names)} specs ({', '.join(names)}); choose one with --spec"
             )
+        require_compilable(module, names[0])
         aut = compiler.compile_spec(module, names[0], **budgets)
         return module.specs[names[0]], module, aut, set(aut.props) | set(module.atoms)
     except CompileError as exc:
@@ -84,7 +91,8 @@ def _formula_with_spans(text: str, formula: Any, weak_next: bool) -> tuple[Any, 
     the formula text, so the cause is underlined there as it would be in a file."""
     from types import SimpleNamespace
 
-    from speclang.lower import lower_free, slice_span
+    from speclang.diagnostics import slice_span
+    from speclang.lower import lower_free
     from speclang.model import Conjunct
     from speclang.parser import parse_formula_text
     from speclang.syntax import NAry
@@ -93,7 +101,7 @@ def _formula_with_spans(text: str, formula: Any, weak_next: bool) -> tuple[Any, 
     tree, _ = parse_formula_text(text, path, weak_next=weak_next)
     items = tree.items if isinstance(tree, NAry) and tree.op == "AND" else (tree,)
     conjuncts = [
-        Conjunct(lower_free(item), item.span, slice_span(text, item.span))
+        Conjunct(lower_free(item, read_like=tree), item.span, slice_span(text, item.span))
         for item in items
         if item is not None
     ]

@@ -16,7 +16,13 @@ import sys
 from typing import Any
 
 from speclang.cli import SpecError, UsageError
-from speclang.cli.compile import add_budget_arguments, budgets_of, load_module, select_specs
+from speclang.cli.compile import (
+    add_budget_arguments,
+    budgets_of,
+    load_module,
+    require_compilable,
+    select_specs,
+)
 from speclang.traces import add_alphabet_argument
 
 
@@ -77,6 +83,7 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str] | None, Any]:
         names = select_specs(module, args.file, args.spec)
         if len(names) > 1:
             raise UsageError(f"{args.file} has {len(names)} specs; choose one with --spec NAME")
+        require_compilable(module, names[0])
         aut = compiler.compile_spec(module, names[0], **budgets)
         # Declared propositions the spec does not mention may still appear in a trace.
         return aut, set(aut.props) | set(module.atoms), module

@@ -58,4 +58,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise SpecError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(f"wrote {args.output} ({len(automata)} specs)", file=sys.stderr)
+    if module.errors:  # the specs they rule out are not on the page
+        print(str(SpecErrors(module.errors, module.sources)), file=sys.stderr)
+        return 1
     return 0

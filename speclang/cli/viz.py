@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 def one_automaton(args: argparse.Namespace) -> Any:
     """The single automaton that FILE/--spec, -f or --artifact selects."""
-    from speclang.cli.compile import compile_sources
+    from speclang.cli.compile import PartlyCompiled, compile_sources
 
     if args.artifact is not None:
         if args.file is not None or args.formula is not None or args.spec is not None:
@@ -56,7 +56,16 @@ def one_automaton(args: argparse.Namespace) -> Any:
             return load(args.artifact)
         except ArtifactError as exc:
             raise SpecError(str(exc)) from None
-    compiled = compile_sources(args)
+    try:
+        compiled = compile_sources(args)
+    except PartlyCompiled as exc:
+        if len(exc.selected) > 1:
+            names = ", ".join(exc.selected)
+            raise UsageError(f"{args.file} has {len(exc.selected)} specs ({names}); choose one "
+                             "with --spec") from None
+        if not exc.compiled:
+            raise
+        compiled = exc.compiled  # the errors lie in definitions the spec does not use
     if len(compiled) > 1:
         names = ", ".join(name for name, _, _ in compiled)
         raise UsageError(f"{args.file} has {len(compiled)} specs ({names}); choose one with --spec")

@@ -17,7 +17,8 @@ from speclang.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 ERRORS = sorted((ROOT / "examples" / "errors").glob("*.spec"))
 CODES = ["E001", "E002", "E003", "E010", "E011", "E012", "E013", "E014", "E015", "E016",
-         "E017", "E018", "E019", "E020", "E021", "E022", "E023", "E024", "W001", "W002"]
+         "E017", "E018", "E019", "E020", "E021", "E022", "E023", "E024", "E025", "W001", "W002",
+         "W004"]
 
 
 @pytest.mark.parametrize("path", ERRORS, ids=lambda p: p.name)

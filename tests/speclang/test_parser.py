@@ -171,38 +171,53 @@ _BIN = {
 }
 
 
+_PAST = {"Y", "Z", "O", "H", "S", "T"}
+_TEMPORAL = _PAST | {"NEXT", "WNEXT", "F", "G", "U", "R", "W", "M"}
+
+
 @st.composite
-def _formula(draw: st.DrawFn, depth: int = 4) -> tuple[str, ir.Formula]:
+def _formula(draw: st.DrawFn, depth: int = 4) -> tuple[str, ir.Formula, bool, bool]:
+    """(text, structure, whether a past operator is written, whether a future one is)."""
     if depth == 0 or draw(st.integers(0, 3)) == 0:
         # No `last` here: under `->`/`<->` the lowering deliberately makes it `last & F true`
         # (LTLf2DFA's NNF reading on the empty trace), which a plain constructor map lacks.
         kind = draw(st.sampled_from(["atom", "atom", "true", "false"]))
         if kind == "atom":
             name = draw(st.sampled_from(["a", "b", "c", "door_1", "_x"]))
-            return name, Atom(name)
-        return kind, {"true": TRUE, "false": FALSE}[kind]
+            return name, Atom(name), False, False
+        return kind, {"true": TRUE, "false": FALSE}[kind], False, False
     which = draw(st.integers(0, 2))
     if which == 0:
         op = draw(st.sampled_from(sorted(_UN)))
         ctor, spellings = _UN[op]
-        text, f = draw(_formula(depth - 1))
-        return f"{draw(st.sampled_from(spellings))}({text})", ctor(f)
+        text, f, past, future = draw(_formula(depth - 1))
+        return (f"{draw(st.sampled_from(spellings))}({text})", ctor(f), past or op in _PAST,
+                future or (op in _TEMPORAL and op not in _PAST))
     if which == 1:
         lo = draw(st.integers(0, 3))
         hi = draw(st.one_of(st.none(), st.integers(lo, lo + 3)))
-        text, f = draw(_formula(depth - 1))
+        text, f, past, _ = draw(_formula(depth - 1))
         if draw(st.booleans()):
-            return f"F[{lo},{'' if hi is None else hi}] ({text})", ir.BoundedEventually(lo, hi, f)
-        return f"G[{lo},{'' if hi is None else hi}] ({text})", ir.BoundedAlways(lo, hi, f)
+            return (f"F[{lo},{'' if hi is None else hi}] ({text})",
+                    ir.BoundedEventually(lo, hi, f), past, True)
+        return (f"G[{lo},{'' if hi is None else hi}] ({text})",
+                ir.BoundedAlways(lo, hi, f), past, True)
     op = draw(st.sampled_from(sorted(_BIN)))
     ctor, spellings = _BIN[op]
-    lt, lf = draw(_formula(depth - 1))
-    rt, rf = draw(_formula(depth - 1))
-    return f"({lt}) {draw(st.sampled_from(spellings))} ({rt})", ctor(lf, rf)
+    lt, lf, lp, lx = draw(_formula(depth - 1))
+    rt, rf, rp, rx = draw(_formula(depth - 1))
+    return (f"({lt}) {draw(st.sampled_from(spellings))} ({rt})", ctor(lf, rf),
+            lp or rp or op in _PAST, lx or rx or (op in _TEMPORAL and op not in _PAST))
 
 
 @settings(max_examples=200, deadline=None)
 @given(_formula())
-def test_random_bracketed_formulas_parse_to_their_structure(case: tuple[str, ir.Formula]) -> None:
-    text, expected = case
-    assert P(text) is expected
+def test_random_bracketed_formulas_parse_to_their_structure(
+    case: tuple[str, ir.Formula, bool, bool],
+) -> None:
+    """The structure, read at the step the operators as written decide: the last step for
+    pure past (docs/semantics.md), also where the constructors simplified them away."""
+    from speclang.lower import read_as_written
+
+    text, expected, past, future = case
+    assert P(text) is read_as_written(expected, past and not future)
