@@ -40,8 +40,9 @@ def table_fields(
     that this one stays below it.)
 
     With ``renumber`` the states are put in breadth-first order from ``initial`` (letters
-    in index order; unreachable states dropped), the order compiled automata have; otherwise
-    the numbering is kept as given. No minimisation either way. ``residuals`` are per state
+    in index order; unreachable states dropped), the order compiled automata have, and the
+    states that can never accept are merged into one violation sink; otherwise the
+    numbering is kept as given. No minimisation either way. ``residuals`` are per state
     of the *given* numbering (default: empty strings)."""
     props = tuple(props)
     if list(props) != sorted(set(props)):
@@ -59,6 +60,12 @@ def table_fields(
     if len(res) != n:
         raise ValueError(f"{len(res)} residuals for {n} states")
     if renumber:
+        # States from which no accepting state is reachable all have the empty language: they
+        # become one explicit violation sink, as in a minimal automaton, so that
+        # ``violation_sink`` names every violated state.
+        dead = ~graph.reachable([row.tolist() for row in tbl], acc, backward=True)
+        if dead.any():
+            tbl = np.where(dead[tbl], int(np.flatnonzero(dead)[0]), tbl)
         order = graph.bfs_order([row.tolist() for row in tbl], initial)
         index = np.full(n, -1, dtype=np.int64)
         index[order] = np.arange(len(order))

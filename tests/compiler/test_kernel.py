@@ -138,7 +138,14 @@ def test_renumbered_builder_is_bfs_ordered_and_keeps_the_language(seed: int) -> 
     aut = Automaton.from_table(props, table, acc, renumber=True)
     want = oracle(props, table)
     reach = closure(table)[0]
-    assert aut.n_states == int(reach.sum()) and aut.initial == 0
+    dead = ~closure(table)[:, acc].any(axis=1)  # can never accept
+    # Every dead state reachable from 0 is merged into one absorbing sink.
+    assert aut.n_states == int((reach & ~dead).sum()) + int((reach & dead).any())
+    assert aut.initial == 0
+    violated = np.flatnonzero(aut.verdicts == Verdict.VIOLATED)
+    assert violated.tolist() == ([] if aut.violation_sink is None else [aut.violation_sink])
+    if violated.size:
+        assert (aut.delta[violated[0]] == violated[0]).all()
     # BFS order: every state but the initial one is first reached from a smaller number.
     for t in range(1, aut.n_states):
         assert any(t in aut.delta[q] for q in range(t))
