@@ -14,8 +14,9 @@ The documented composition of the single-concern safeguard wrappers, innermost f
    ``info["counterfactuals"]``.
 
 Each can be used on its own (stacked on a ``SpecMonitor``); this class builds the stack from
-one set of arguments, validates them together, and keeps the attributes agents read
-(``stats``, ``specs``, ``set_spec``, ``spec_name``, ``monitor_state``, ``encode``).
+one set of arguments, validates them together, steps through it (``stack``), and keeps the
+attributes agents read (``env`` is still the environment it wraps; ``stats``, ``specs``,
+``set_spec``, ``spec_name``, ``monitor_state``, ``encode``).
 
 The monitor reads one letter per environment *step* (the labels of ``(obs, info, env)``
 after the step); the reset observation is not a letter, so right after ``reset`` the monitor
@@ -184,7 +185,19 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.crm_wrapper: CounterfactualExperience | None = None
         if crm:
             stack = self.crm_wrapper = CounterfactualExperience(stack)
-        gym.Wrapper.__init__(self, stack)
+        # ``self.env`` stays the environment that was wrapped (agents read its spaces and
+        # render it); steps go through the stack.
+        gym.Wrapper.__init__(self, env)
+        self.stack = stack
+        self.observation_space = stack.observation_space
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        return self.stack.reset(seed=seed, options=options)
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        return self.stack.step(action)
 
     # --- what agents read ------------------------------------------------------------------
 
@@ -233,7 +246,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """Bool array over actions, True = allowed by the shield (sb3-contrib's ``MaskablePPO``
         convention). Without a shield, the wrapped env's own ``action_masks``."""
         if self.shield_wrapper is None:
-            return self.monitor.env.get_wrapper_attr("action_masks")()
+            return self.env.get_wrapper_attr("action_masks")()
         return self.shield_wrapper.action_masks()
 
     def counterfactuals(
@@ -249,7 +262,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """The step ``obs -action-> next_obs`` with ``labels``, from every monitor state."""
         crm = self.crm_wrapper
         if crm is None:  # built on demand: the same rules, without stepping through it
-            crm = CounterfactualExperience(self.env)
+            crm = CounterfactualExperience(self.stack)
         return crm.counterfactuals(
             obs, action, next_obs, env_reward, labels, env_terminated, env_truncated
         )
@@ -262,7 +275,7 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         ``gym.make(env.spec)`` work."""
         if self._cached_spec is not None:
             return self._cached_spec
-        env_spec = self.monitor.env.spec
+        env_spec = self.env.spec
         if env_spec is not None:
             from copy import deepcopy
 

@@ -451,3 +451,21 @@ def test_reach_goal_accepting_episodes():
     run_pair(lambda: Corridor(), reach_goal, lambda: InfoLabeler(["goal"]),
              lambda rng, info: int(rng.random() < 0.3), seed=4, n_steps=100, cost="state",
              observation="onehot", reward="shaping", potentials=np.array([0.0, 1.0]))
+
+
+def test_the_composition_keeps_the_wrapped_env_as_env():
+    """Agents read ``wrapper.env`` (its spaces, its renderer) as the env they wrapped, as
+    with the one-class wrapper; the layers are in ``wrapper.stack``."""
+    base = Corridor()
+    env = SafeguardWrapper(base, no_lava(), InfoLabeler(["lava"]), observation="dict",
+                           reward="shaping", crm=True)
+    assert env.env is base and env.unwrapped is base
+    assert env.env.observation_space.shape == (1,) and isinstance(
+        env.observation_space, gym.spaces.Dict)
+    names = []
+    layer = env.stack
+    while layer is not base:
+        names.append(type(layer).__name__)
+        layer = layer.env
+    assert names == ["CounterfactualExperience", "MonitorObservation", "SafeguardReward",
+                     "ViolationHandler", "SpecMonitor"]
