@@ -8,6 +8,7 @@ package and llama-cpp, neither of which is needed (and ``llm`` is this package's
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +65,38 @@ def checkpoint(cache_dir: Path | None = None) -> Path:
     return out
 
 
-def load(cache_dir: Path | None = None, *, tokenizer_only: bool = False) -> tuple[Any, Any]:
-    """``(model, tokenizer)``; ``model`` is None with ``tokenizer_only``."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def tokenizer(cache_dir: Path | None = None) -> Any:
+    """SmolLM2's tokenizer alone, without converting the model: from the converted
+    checkpoint when there is one, else read from the GGUF file once (about half a minute)
+    and kept in its own cache folder."""
+    from transformers import AutoTokenizer
 
-    path = checkpoint(cache_dir)
-    tok = AutoTokenizer.from_pretrained(str(path))
+    base = cache_dir or default_cache_dir()
+    for folder in (base / "smollm2-135m-instruct", base / "smollm2-135m-instruct-tokenizer"):
+        if (folder / "tokenizer_config.json").is_file():
+            tok = AutoTokenizer.from_pretrained(str(folder))
+            break
+    else:
+        src = gguf_path()
+        tok = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
+        out = base / "smollm2-135m-instruct-tokenizer"
+        tmp = out.with_name(f"{out.name}.{os.getpid()}.partial")
+        tok.save_pretrained(tmp)
+        if not out.exists():
+            tmp.rename(out)
     tok.padding_side = "left"
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
+    return tok
+
+
+def load(cache_dir: Path | None = None, *, tokenizer_only: bool = False) -> tuple[Any, Any]:
+    """``(model, tokenizer)``; ``model`` is None with ``tokenizer_only``."""
+    from transformers import AutoModelForCausalLM
+
     if tokenizer_only:
-        return None, tok
+        return None, tokenizer(cache_dir)
+    path = checkpoint(cache_dir)
+    tok = tokenizer(cache_dir)
     model = AutoModelForCausalLM.from_pretrained(str(path)).eval()
     return model, tok
