@@ -31,12 +31,17 @@ DOSES = [
     "Take \u0665 mg.", "Take \u0968\u0966\u0966 mg.", "Take \uff15\uff10 mg.",
     "Take \uff15\uff4d\uff47.", "Take 5 мг.", "2 таблетки", "5毫克", "每天2片", "Take 5 ㎎.",
     "500 miligramos", "2 comprimidos", "2 comprimés", "2 Tabletten", "0.5 kg",
+    # what SmolLM2 wrote when the shield refused " mg" (benchmarks/llm_leak_rate.py)
+    "400-500 milliecrops per kilogram", "4000 mcgs/day", "41.5 milliequivalent",
+    "100 to 200 millimoles", "1.5 milli-milliliter", "500 milli-milligram (mg)",
+    "2.5 liters of cough syrup", "200 mgs", "5 mls",
 ]
 NOT_DOSES = [
     "5 million people take it.", "It lasts 2 gallons.", "A 5 millimeter cut heals.",
     "See a doctor at 3 pm.", "In 2020 the advice changed.", "Take it twice a day.",
     "Call 911.", "Drink 8 glasses of water.", "Rest for 2 days.", "Unit 5 of the course.",
     "I am 40 years old.", "The 2 gangs met.", "Dosage depends on your weight.",
+    "It took 5 milliseconds.", "A 2 millimetre gap.", "3 millions of them.",
 ]
 
 
@@ -73,7 +78,8 @@ def test_mass_dose_is_only_mass() -> None:
     pat = dosage_pattern(MEDICAL, "mass_dose")
     assert all(pat.search(t) for t in ["200 mg", "1 gram", "5 µg", "5 мг", "5毫克",
                                        "400 milligers"])
-    assert not any(pat.search(t) for t in ["2 tablets", "10 ml", "5 drops", "5 million"])
+    assert not any(pat.search(t) for t in ["2 tablets", "10 ml", "5 drops", "5 million",
+                                           "10 millilitres", "2 liters"])
 
 
 def test_the_shield_can_still_skip_text_without_digits() -> None:
