@@ -5,7 +5,8 @@ Outputs in the run directory:
   checkpoint.npz     the whole batch state + RNG state, written atomically
   metrics.jsonl      progress records (one per method and log point) and one final record
                      per run; truncated back to the checkpoint's length on resume
-  tb/                TensorBoard events (namespaced keys train/..., eval/..., spec/...)
+  tb/METHOD/seedK/   TensorBoard events of each (method, seed) run, against its environment
+                     steps (keys train/..., spec/...)
   results.json       final metrics per run, what ``speclang report`` reads
   episodes.npz       per-episode curves (return, violations, spec) for the plots
 
@@ -33,6 +34,7 @@ from .monitors import unknown_props
 from .tabular import TabularBatch
 
 CHECKPOINT = "checkpoint.npz"
+RUNS = "runs"  # the Ray backend's finished runs, one file each (agents/ray_backend.py)
 
 
 def load_automata(cfg: ExperimentConfig) -> tuple[list[str], list[Automaton]]:
@@ -164,19 +166,12 @@ class _Logger:
         # can still be undone; a buffered tail would fail later, at an unknown line
         self.fh = open(path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the run
         self.size = offset
-        self.writer: Any = None
-        if tb:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.writer = SummaryWriter(str(out / "tb"))
-            except ImportError:
-                print("warning: tensorboard not installed; no TensorBoard events", file=sys.stderr)
+        self.tb = TensorBoardRuns(out / "tb") if tb else None
 
     def offset(self) -> int:
         return self.size
 
-    def record(self, rec: dict[str, Any], step: int) -> None:
+    def record(self, rec: dict[str, Any]) -> None:
         line = (json.dumps(rec, sort_keys=True) + "\n").encode()
         data = memoryview(line)
         try:
@@ -187,16 +182,70 @@ class _Logger:
                 self.fh.truncate(self.size)
             raise
         self.size += len(line)
-        if self.writer is not None:
-            prefix = rec.get("method", "")
-            for key, value in rec.items():
-                if "/" in key and isinstance(value, int | float):
-                    self.writer.add_scalar(f"{key}/{prefix}" if prefix else key, value, step)
 
     def close(self) -> None:
         self.fh.close()
-        if self.writer is not None:
-            self.writer.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+class TensorBoardRuns:
+    """TensorBoard events, one run directory per (method, seed): ``tb/METHOD/seedK``, so that
+    TensorBoard overlays the methods (and their seeds) under the same tags, each against the
+    environment steps that run has taken. Writers open on first use; without tensorboard a
+    warning is printed once and nothing is written."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.writers: dict[tuple[str, int], Any] = {}
+        self.factory: Any = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.factory = SummaryWriter
+        except ImportError:
+            print("warning: tensorboard not installed; no TensorBoard events", file=sys.stderr)
+
+    def scalars(self, method: str, seed: int, values: dict[str, float], step: int) -> None:
+        if self.factory is None:
+            return
+        key = (method, seed)
+        if key not in self.writers:
+            self.writers[key] = self.factory(str(self.root / _path_part(method) / f"seed{seed}"))
+        for tag, value in values.items():
+            self.writers[key].add_scalar(tag, value, step)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+
+def _path_part(name: str) -> str:
+    # Method names are free text; a path separator would nest directories.
+    return name.replace("/", "_").replace(os.sep, "_") or "_"
+
+
+def run_scalars(batch: TabularBatch, spec_names: list[str]) -> list[dict[str, float] | None]:
+    """Per run (in ``batch.runs`` order, active runs only, others ``None``): the TensorBoard
+    scalars of this log point. Every active run takes one environment step per lock-step, so
+    ``batch.batch_step`` is also each active run's environment step count."""
+    st = batch.st
+    out: list[dict[str, float] | None] = []
+    for i in range(batch.R):
+        if not st["active"][i]:
+            out.append(None)
+            continue
+        c = int(st["ep_count"][i])
+        viol = st["viol"][i, :c]
+        values = {
+            "train/episodes": float(c),
+            "train/violations": float(viol.sum()),
+            "train/return_last50": float(st["ret"][i, max(0, c - 50):c].mean()) if c else 0.0,
+        }
+        for k, name in enumerate(spec_names):
+            values[f"spec/{name}/violations"] = float((viol & (st["ep_spec"][i, :c] == k)).sum())
+        out.append(values)
+    return out
 
 
 def _progress_records(batch: TabularBatch, spec_names: list[str]) -> list[dict[str, Any]]:
@@ -268,6 +317,65 @@ def final_metrics(
 # --- the run ----------------------------------------------------------------------------------
 
 
+def open_run_dir(cfg: ExperimentConfig, out: Path, resume: bool) -> tuple[bool, Any]:
+    """Check ``out`` for a new run or a resume of ``cfg`` and write config.json for a new one.
+    Returns (resuming, the results dict of an already finished run or ``None``)."""
+    config_path = out / "config.json"
+    cfg_json = json.dumps(cfg.to_dict(), sort_keys=True, indent=1)
+    if resume and not config_path.exists() and out.exists() and any(out.iterdir()):
+        raise ExperimentError(f"{out}: not a run directory (no config.json)")
+    resume = resume and config_path.exists()  # resuming nothing starts the run
+    if resume and not (out / CHECKPOINT).exists() and not (out / RUNS).exists() \
+            and not _readable_json(config_path):
+        # A start that died writing config.json (full disk) left nothing to resume.
+        resume = False
+        for leftover in (config_path, out / "metrics.jsonl"):
+            leftover.unlink(missing_ok=True)
+    if resume:
+        if not _readable_json(config_path):
+            raise ExperimentError(f"{config_path}: unreadable (the run directory is damaged); "
+                                  "start again in a new --out")
+        if json.loads(config_path.read_text()) != json.loads(cfg_json):
+            raise ExperimentError(f"{out}: the configuration differs from the run being resumed")
+        if _readable_json(out / "results.json"):
+            return True, dict(json.loads((out / "results.json").read_text()))
+        # no (or a damaged) results.json: the run is continued
+    elif out.exists() and any(out.iterdir()):
+        raise ExperimentError(f"{out}: run directory is not empty (use --resume to continue it)")
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:  # a resume keeps the (equal) file: rewriting it could only damage it
+        config_path.write_text(cfg_json)
+    return resume, None
+
+
+# Per-episode curves of episodes.npz: its key -> the batch state array (rows are runs).
+EPISODE_ARRAYS = {"ret": "ret", "viol": "viol", "fviol": "fviol", "success": "success",
+                  "spec": "ep_spec", "length": "length"}
+
+
+def write_results(cfg: ExperimentConfig, out: Path, spec_names: list[str],
+                  finals: list[dict[str, Any]], batch_steps: int,
+                  episodes: dict[str, np.ndarray]) -> dict[str, Any]:
+    """episodes.npz, then results.json (written last and whole: its presence is what marks
+    the run finished for --resume)."""
+    results = {
+        "name": cfg.name,
+        "specs": spec_names,
+        "methods": [m.name for m in cfg.methods],
+        "seeds": cfg.seeds,
+        "episodes": cfg.agent.episodes,
+        "reward_mode": cfg.env.reward_mode,
+        "max_steps": cfg.env.max_steps,
+        "batch_steps": batch_steps,
+        "runs": finals,
+    }
+    _replace_atomically(out / "episodes.npz",
+                        lambda tmp: np.savez_compressed(tmp, **episodes))
+    text = json.dumps(results, indent=1, sort_keys=True)
+    _replace_atomically(out / "results.json", lambda tmp: tmp.write_text(text))
+    return results
+
+
 def run_experiment(
     cfg: ExperimentConfig,
     out: str | Path,
@@ -280,31 +388,12 @@ def run_experiment(
     """Train, evaluate and write the run directory. Returns the results dict, or ``None``
     when ``stop_after_steps`` interrupted training (tests use it to simulate a kill)."""
     out = Path(out)
-    config_path = out / "config.json"
     ckpt = out / CHECKPOINT
-    cfg_json = json.dumps(cfg.to_dict(), sort_keys=True, indent=1)
-    if resume and not config_path.exists() and out.exists() and any(out.iterdir()):
-        raise ExperimentError(f"{out}: not a run directory (no config.json)")
-    resume = resume and config_path.exists()  # resuming nothing starts the run
-    if resume and not ckpt.exists() and not _readable_json(config_path):
-        # A start that died writing config.json (full disk) left nothing to resume.
-        resume = False
-        for leftover in (config_path, out / "metrics.jsonl"):
-            leftover.unlink(missing_ok=True)
-    if resume:
-        if not _readable_json(config_path):
-            raise ExperimentError(f"{config_path}: unreadable (the run directory is damaged); "
-                                  "start again in a new --out")
-        if json.loads(config_path.read_text()) != json.loads(cfg_json):
-            raise ExperimentError(f"{out}: the configuration differs from the run being resumed")
-        if _readable_json(out / "results.json"):
-            return dict(json.loads((out / "results.json").read_text()))
-        # no (or a damaged) results.json: the run is continued from its checkpoint
-    elif out.exists() and any(out.iterdir()):
-        raise ExperimentError(f"{out}: run directory is not empty (use --resume to continue it)")
-    out.mkdir(parents=True, exist_ok=True)
-    if not resume:  # a resume keeps the (equal) file: rewriting it could only damage it
-        config_path.write_text(cfg_json)
+    resume, done_results = open_run_dir(cfg, out, resume)
+    if done_results is not None:
+        return dict(done_results)
+    if resume and (out / RUNS).exists():
+        raise ExperimentError(f"{out}: this run was started with --backend ray; resume it so")
 
     spec_names, automata = load_automata(cfg)
     batch = TabularBatch(cfg, automata, cfg.seed)
@@ -332,7 +421,12 @@ def run_experiment(
             step = batch.batch_step
             if step % cfg.run.log_every == 0:
                 for rec in _progress_records(batch, spec_names):
-                    log.record(rec, step)
+                    log.record(rec)
+                if log.tb is not None:
+                    for run, values in zip(batch.runs, run_scalars(batch, spec_names),
+                                           strict=True):
+                        if values is not None:
+                            log.tb.scalars(run.method.name, run.seed_index, values, step)
             if step % cfg.run.checkpoint_every == 0:
                 save_checkpoint(ckpt, batch, log.offset())
             if stop_after_steps is not None and step >= stop_after_steps:
@@ -340,35 +434,14 @@ def run_experiment(
         evals = batch.evaluate(cfg.eval.episodes)
         finals = final_metrics(batch, spec_names, evals)
         for rec in finals:
-            log.record(rec, batch.batch_step)
+            log.record(rec)
     finally:
         if bar is not None:
             bar.close()
         log.close()
-    results = {
-        "name": cfg.name,
-        "specs": spec_names,
-        "methods": [m.name for m in cfg.methods],
-        "seeds": cfg.seeds,
-        "episodes": cfg.agent.episodes,
-        "reward_mode": cfg.env.reward_mode,
-        "max_steps": cfg.env.max_steps,
-        "batch_steps": batch.batch_step,
-        "runs": finals,
-    }
     st = batch.st
-    _replace_atomically(out / "episodes.npz", lambda tmp: np.savez_compressed(
-        tmp,
-        ret=st["ret"],
-        viol=st["viol"],
-        fviol=st["fviol"],
-        success=st["success"],
-        spec=st["ep_spec"],
-        length=st["length"],
-    ))
-    # written last and whole: its presence is what marks the run finished for --resume
-    text = json.dumps(results, indent=1, sort_keys=True)
-    _replace_atomically(out / "results.json", lambda tmp: tmp.write_text(text))
+    results = write_results(cfg, out, spec_names, finals, batch.batch_step,
+                            {k: st[v] for k, v in EPISODE_ARRAYS.items()})
     elapsed = time.perf_counter() - started
     print(
         f"{cfg.name}: {batch.batch_step} lock-step transitions in {elapsed:.1f} s "
@@ -376,6 +449,32 @@ def run_experiment(
         file=sys.stderr,
     )
     return results
+
+
+def run_single(cfg: ExperimentConfig, automata: list[Automaton], spec_names: list[str],
+               method_index: int, seed_index: int) -> dict[str, Any]:
+    """One (method, seed) run of ``cfg`` alone, as a distributed backend runs it: the same
+    numbers as that run inside the whole batch (each run has its own random streams). Returns
+    its final record, its rows of the episode curves, its lock-step count and its TensorBoard
+    scalars at each log point, all small enough to ship back from a worker."""
+    from .tabular import RunSpec
+
+    run = RunSpec(cfg.methods[method_index], seed_index)
+    batch = TabularBatch(cfg, automata, cfg.seed, runs=[run])
+    scalars: list[tuple[int, dict[str, float]]] = []
+    while not batch.finished:
+        batch.train_step()
+        if batch.batch_step % cfg.run.log_every == 0:
+            values = run_scalars(batch, spec_names)[0]
+            if values is not None:
+                scalars.append((batch.batch_step, values))
+    evals = batch.evaluate(cfg.eval.episodes)
+    return {
+        "final": final_metrics(batch, spec_names, evals)[0],
+        "episodes": {k: batch.st[v][0].copy() for k, v in EPISODE_ARRAYS.items()},
+        "batch_steps": batch.batch_step,
+        "scalars": scalars,
+    }
 
 
 __all__ = ["ConfigError", "ExperimentError", "run_experiment", "load_automata", "episodes_to_safe"]

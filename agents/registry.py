@@ -33,6 +33,9 @@ class Algorithm:
     # Each override it takes (besides "resume") -> the config attribute it sets (dotted path).
     settings: Mapping[str, str]
     resumable: bool = False
+    # (config, out, resume, progress, ray options) -> None: its runs as Ray tasks, or None
+    # when the algorithm runs only in this process.
+    ray_runner: Callable[[Any, Path, bool, bool, Mapping[str, Any]], object] | None = None
 
     def accepts(self, option: str) -> bool:
         return self.resumable if option == "resume" else option in self.settings
@@ -51,10 +54,20 @@ class Algorithm:
         setattr(cfg, attr, value)
 
     def run(self, cfg: Any, out: str | Path, *, resume: bool = False,
-            progress: bool = True) -> None:
+            progress: bool = True, backend: str = "local",
+            ray_options: Mapping[str, Any] | None = None) -> None:
+        """``backend``: "local" (this process) or "ray" (``ray_options``: ``address``,
+        ``workers``, ``retries``, as :func:`speclang.agents.ray_backend.run_ray` takes)."""
         if resume and not self.resumable:
             raise ValueError(f"{self.label} runs cannot be resumed")
-        self.runner(cfg, Path(out), resume, progress)
+        if backend == "ray":
+            if self.ray_runner is None:
+                raise ConfigError(f"{self.label} runs have no Ray backend (use --backend local)")
+            self.ray_runner(cfg, Path(out), resume, progress, ray_options or {})
+        elif backend == "local":
+            self.runner(cfg, Path(out), resume, progress)
+        else:
+            raise ValueError(f"unknown backend {backend!r}")
 
 
 def _load_tabular(path: Path) -> Any:
@@ -67,6 +80,13 @@ def _run_tabular(cfg: Any, out: Path, resume: bool, progress: bool) -> None:
     from .experiment import run_experiment
 
     run_experiment(cfg, out, resume=resume, progress=progress)
+
+
+def _ray_tabular(cfg: Any, out: Path, resume: bool, progress: bool,
+                 options: Mapping[str, Any]) -> None:
+    from .ray_backend import run_ray
+
+    run_ray(cfg, out, resume=resume, progress=progress, **options)
 
 
 def _load_dqn(path: Path) -> Any:
@@ -98,7 +118,7 @@ ALGORITHMS: dict[str, Algorithm] = {
     for a in (
         Algorithm("tabular", "tabular", _load_tabular, _run_tabular,
                   {"seed": "seed", "seeds": "seeds", "episodes": "agent.episodes"},
-                  resumable=True),
+                  resumable=True, ray_runner=_ray_tabular),
         Algorithm("dqn", "DQN", _load_dqn, _run_dqn, {"seed": "seed"}),
         Algorithm("vizdoom_ppo", "VizDoom PPO", _load_ppo, _run_ppo,
                   {"seed": "seed", "seeds": "seeds"}),

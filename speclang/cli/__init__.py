@@ -51,6 +51,9 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
     "llm": frozenset({"transformers", "torch", "tokenizers", "peft", "accelerate", "gguf"}),
     "viz": frozenset({"graphviz"}),
     "testing": frozenset({"hypothesis"}),
+    "ray": _GRID | {"ray"},
+    "rllib": _GRID | {"ray", "torch"},
+    "sb3": _GRID | {"stable_baselines3", "sb3_contrib", "torch"},
 }
 
 # The extra each command needs beyond the core install. It decides the advice when a missing

@@ -1,4 +1,5 @@
-"""``speclang train CONFIG.toml --out RUN_DIR [--resume] [--seeds N]``: run an experiment."""
+"""``speclang train CONFIG.toml --out RUN_DIR [--resume] [--seeds N] [--backend ray]``: run an
+experiment."""
 
 from __future__ import annotations
 
@@ -29,6 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="override the master seed")
     p.add_argument("--episodes", type=int, default=None, help="override episodes per run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: all runs in this process, in lock-step (default); ray: each "
+                   "(method, seed) run as a Ray task (needs the [ray] extra)")
+    p.add_argument("--address", default=None,
+                   help="with --backend ray: the Ray cluster to run on (default: start a local "
+                   "Ray instance)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="with --backend ray and no --address: CPUs of the local Ray instance "
+                   "(default 2)")
+    p.add_argument("--retries", type=int, default=3,
+                   help="with --backend ray: times a run whose worker died is retried (default 3)")
     p.set_defaults(func=run)
 
 
@@ -67,8 +79,18 @@ def _locked_run_dir(out: str) -> Iterator[None]:
 def run(args: argparse.Namespace) -> int:
     if args.seeds is not None and args.seeds > MAX_SEEDS:
         raise UsageError(f"--seeds must be at most {MAX_SEEDS} (got {args.seeds})")
+    if args.backend == "ray":
+        _require_ray()  # before the run directory is made
     with _locked_run_dir(args.out):
         return _run(args)
+
+
+def _require_ray() -> None:
+    """Fail before any work when Ray is missing: the CLI names the [ray] extra."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise ModuleNotFoundError("No module named 'ray'", name="ray")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -91,7 +113,18 @@ def _run(args: argparse.Namespace) -> int:
             if option != "seed" and value < 1:
                 raise UsageError(f"--{option} must be >= 1")
             algorithm.override(cfg, option, value)
-        algorithm.run(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
+        ray_options: dict[str, object] = {}
+        if args.backend == "ray":
+            if args.workers is not None and (args.workers < 1 or args.address is not None):
+                raise UsageError("--workers must be >= 1, and applies only without --address")
+            if args.retries < 0:
+                raise UsageError("--retries must be >= 0")
+            ray_options = {"address": args.address, "workers": args.workers,
+                           "retries": args.retries}
+        elif args.address is not None or args.workers is not None:
+            raise UsageError("--address and --workers need --backend ray")
+        algorithm.run(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress,
+                      backend=args.backend, ray_options=ray_options)
     except registry.AgentError as exc:
         raise SpecError(str(exc)) from None
     return 0

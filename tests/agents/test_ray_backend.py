@@ -1,0 +1,160 @@
+"""``speclang train --backend ray``: every (method, seed) run as a Ray task gives the local
+backend's results.json and episode curves exactly; a driver killed part-way resumes without
+redoing finished runs; without Ray the command names the [ray] extra.
+
+One local Ray instance (2 CPUs) serves the module: starting Ray costs tens of seconds on a
+loaded 2-core machine, and ``run_ray`` uses an instance that is already up."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speclang.cli import main
+
+# Every method kind (the pre-shield and the fear model keep extra per-run state), 2 seeds.
+TINY = """
+name = "tiny"
+seeds = 2
+[env]
+max_steps = 60
+violation_penalty = -1.0
+[specs]
+source = "builtin"
+[agent]
+episodes = 30
+[eval]
+episodes = 5
+safe_window = 10
+[run]
+log_every = 50
+[[methods]]
+name = "prog"
+kind = "progressive"
+transfer = "correspondence"
+schedule = "adaptive"
+window = 5
+min_episodes = 5
+[[methods]]
+name = "zero"
+kind = "zero_shot"
+[[methods]]
+name = "shield"
+kind = "pre_shield"
+[[methods]]
+name = "fear"
+kind = "intrinsic_fear"
+[[methods]]
+name = "none"
+kind = "no_safeguard"
+"""
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
+
+
+def _train(cfg: Path, out: Path, *extra: str) -> int:
+    return main(["train", str(cfg), "--out", str(out), "--no-progress", *extra])
+
+
+def _episodes(run: Path) -> dict[str, np.ndarray]:
+    with np.load(run / "episodes.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+def test_ray_backend_matches_the_local_backend_and_resumes(ray_instance, tmp_path: Path,
+                                                            capsys) -> None:
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    local, distributed = tmp_path / "local", tmp_path / "ray"
+    assert _train(cfg, local) == 0
+    assert _train(cfg, distributed, "--backend", "ray") == 0
+    assert (distributed / "results.json").read_text() == (local / "results.json").read_text()
+    a, b = _episodes(local), _episodes(distributed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key].dtype == b[key].dtype and np.array_equal(a[key], b[key]), key
+    finals = [json.loads(line) for line in (distributed / "metrics.jsonl").read_text().split("\n")
+              if line]
+    assert len(finals) == 10 and all(r["kind"] == "final" for r in finals)
+    # TensorBoard: one directory per (method, seed)
+    assert sorted(p.relative_to(distributed / "tb").as_posix()
+                  for p in (distributed / "tb").glob("*/seed*")) == sorted(
+        f"{m}/seed{s}" for m in ("prog", "zero", "shield", "fear", "none") for s in (0, 1))
+    capsys.readouterr()
+
+    # A driver killed after 7 of 10 runs: results.json never written, 3 run files missing,
+    # a cut line at the end of metrics.jsonl. --resume redoes those 3 only.
+    expected = (local / "results.json").read_text()
+    (distributed / "results.json").unlink()
+    (distributed / "episodes.npz").unlink()
+    runs = sorted((distributed / "runs").iterdir())
+    kept = {p.name: p.stat().st_mtime_ns for p in runs[3:]}
+    for p in runs[:3]:
+        p.unlink()
+    with open(distributed / "metrics.jsonl", "a") as fh:
+        fh.write('{"kind": "fin')
+    assert _train(cfg, distributed, "--backend", "ray", "--resume") == 0
+    assert "3 of 10 runs on Ray" in capsys.readouterr().err
+    assert (distributed / "results.json").read_text() == expected
+    assert {p.name: p.stat().st_mtime_ns for p in sorted((distributed / "runs").iterdir())
+            if p.name in kept} == kept  # finished runs untouched
+    lines = (distributed / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 10 and all(json.loads(line)["kind"] == "final" for line in lines)
+    # a damaged run file is redone, not trusted
+    (distributed / "results.json").unlink()
+    (distributed / "runs" / runs[5].name).write_bytes(b"PK\x03\x04 cut")
+    assert _train(cfg, distributed, "--backend", "ray", "--resume") == 0
+    assert "1 of 10 runs on Ray" in capsys.readouterr().err
+    assert (distributed / "results.json").read_text() == expected
+    # a finished run is kept as it is
+    assert _train(cfg, distributed, "--backend", "ray", "--resume") == 0
+    # the two backends do not resume each other's directories
+    assert _train(cfg, local, "--backend", "ray", "--resume") == 0  # finished: nothing to do
+    (local / "results.json").unlink()
+    assert _train(cfg, local, "--backend", "ray", "--resume") == 1
+    assert "started with the local backend" in capsys.readouterr().err
+    (distributed / "results.json").unlink()
+    assert _train(cfg, distributed, "--resume") == 1
+    assert "started with --backend ray" in capsys.readouterr().err
+
+
+def test_without_ray_the_backend_names_the_extra(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ModuleNotFoundError
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    assert _train(cfg, tmp_path / "out", "--backend", "ray") == 2
+    err = capsys.readouterr().err
+    assert "speclang train needs the [ray] extra (ray is not installed)" in err
+    assert "pip install 'speclang[ray]'" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--address", "auto"], "--address and --workers need --backend ray"),
+    (["--workers", "2"], "--address and --workers need --backend ray"),
+    (["--backend", "ray", "--workers", "0"], "--workers must be >= 1"),
+    (["--backend", "ray", "--retries", "-1"], "--retries must be >= 0"),
+])
+def test_ray_options_are_checked(tmp_path: Path, capsys, args: list[str], message: str,
+                                 monkeypatch) -> None:
+    import importlib.util
+    import types
+
+    if importlib.util.find_spec("ray") is None:  # the checks come before Ray is used
+        monkeypatch.setitem(sys.modules, "ray", types.ModuleType("ray"))
+        monkeypatch.setattr(sys.modules["ray"], "__spec__",
+                            importlib.util.spec_from_loader("ray", loader=None))
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    assert _train(cfg, tmp_path / "out", *args) == 2
+    assert message in capsys.readouterr().err
