@@ -26,16 +26,22 @@ from .labelers import (
 from .progression import SpecStats
 
 __all__ = [
+    "ActionShield",
     "BatchedMonitor",
     "Binding",
     "CallableLabeler",
+    "CounterfactualExperience",
     "InfoLabeler",
     "LabelingError",
     "MiniGridLabeler",
     "MissingBindingError",
+    "MonitorObservation",
+    "SafeguardReward",
     "SafeguardVectorWrapper",
     "SafeguardWrapper",
+    "SpecMonitor",
     "SpecStats",
+    "ViolationHandler",
     "VizDoomLabeler",
     "labelers",
 ]
@@ -43,6 +49,13 @@ __all__ = [
 _LAZY = {
     "SafeguardWrapper": ("speclang.runtime.wrapper", "SafeguardWrapper"),
     "SafeguardVectorWrapper": ("speclang.runtime.vector", "SafeguardVectorWrapper"),
+    # The single-concern wrappers SafeguardWrapper is made of.
+    "SpecMonitor": ("speclang.runtime.monitor", "SpecMonitor"),
+    "ViolationHandler": ("speclang.runtime.violation", "ViolationHandler"),
+    "SafeguardReward": ("speclang.runtime.reward", "SafeguardReward"),
+    "MonitorObservation": ("speclang.runtime.observation", "MonitorObservation"),
+    "ActionShield": ("speclang.runtime.shield", "ActionShield"),
+    "CounterfactualExperience": ("speclang.runtime.crm", "CounterfactualExperience"),
 }
 
 

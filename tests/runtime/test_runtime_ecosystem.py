@@ -240,3 +240,16 @@ def test_episode_statistics_count_safeguard_ended_episodes_with_the_task_return(
             outer.reset()
     st = env.stats["no_lava"]
     assert st.episodes == 30 and by_safeguard > 0 and inner.episode_count == 30 - by_safeguard
+
+
+def test_the_pieces_are_exported_by_the_package():
+    from speclang import runtime
+    from speclang.runtime.crm import CounterfactualExperience
+    from speclang.runtime.reward import SafeguardReward
+    from speclang.runtime.violation import ViolationHandler
+
+    assert (runtime.SpecMonitor, runtime.ViolationHandler, runtime.SafeguardReward,
+            runtime.MonitorObservation, runtime.ActionShield,
+            runtime.CounterfactualExperience) == (
+        SpecMonitor, ViolationHandler, SafeguardReward, MonitorObservation, ActionShield,
+        CounterfactualExperience)
