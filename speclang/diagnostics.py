@@ -5,7 +5,6 @@ Error codes are stable (documented in docs/language.md); tests and tools match o
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -112,6 +111,8 @@ def render_all(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) ->
 
 
 def to_json(diagnostics: Iterable[Diagnostic]) -> str:
+    import json  # only for --format json: `check` starts without it
+
     return json.dumps([d.to_json() for d in diagnostics], indent=2)
 
 

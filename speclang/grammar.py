@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import resources
 from typing import Any
 
 import lark
@@ -14,6 +13,8 @@ from lark import Lark
 
 def grammar_text(name: str) -> str:
     """The text of ``grammars/<name>``."""
+    from importlib import resources  # the parser reads the grammar through lark
+
     return resources.files("speclang").joinpath("grammars", name).read_text(encoding="utf-8")
 
 
