@@ -154,9 +154,8 @@ def _init(ray: Any, address: str | None, workers: int | None) -> None:
     # installed (docs/ray.md).
     import os
 
-    import speclang
-
-    home = str(Path(speclang.__file__).parent.parent)
+    # the package this module was loaded from (looked up, not imported: agents sit below it)
+    home = str(Path(sys.modules["speclang"].__file__ or ".").parent.parent)
     path = [home] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = {"env_vars": {"PYTHONPATH": os.pathsep.join(path)}}
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
