@@ -36,6 +36,10 @@ processor's signature on every step; the shield provides one too).
 to the top of random scores copied into the scores buffer before each call (min over
 passes): greedy (lazy and eager) and sampling (``top_k`` exact checks at most per token).
 
+``--share`` runs only the share table instead: the shield's own time per generated token
+next to the plain per-token time of the same ``generate`` call, for greedy (``keep=1``),
+sampling and beam search (``--beams``), as a percentage (see :func:`share`).
+
 Also: the one-off cost of building the shield's tables (cold) and loading them from the
 disk cache, and what transformers' inspection of a processor's signature costs per step
 for an ordinary processor and for the shield.
@@ -101,6 +105,86 @@ def floor(input_ids, scores):  # noqa: ANN001, ANN201
     scores.numpy().argmax(axis=1).tolist()
     return scores
 
+MODES = {"greedy": ({"do_sample": False}, {"keep": 1}),
+         "sampling": ({"do_sample": True, "top_k": 50}, {}),
+         "beam": ({"do_sample": False}, {})}  # num_beams from --beams
+
+
+def share(args, model, tok, module, encode, batches) -> dict:  # noqa: ANN001
+    """The shield's cost next to the plain time per token of the same ``generate`` call.
+
+    Per (spec, batch, mode), ``--repeats`` times in alternation: ``generate`` without any
+    processor (plain), then with the shield (timed call by call, the first call, which only
+    learns the prompts, included). Plain per-token time: wall time of the plain call over
+    its decoding steps; shield per token: the shield's own time over the same steps; both
+    per generated row (batch x beams), medians over repeats. The share is their ratio; the
+    wall-clock difference of the two calls is printed too (noisier: it also holds the
+    drift of a shared machine)."""
+    import torch
+    from transformers import LogitsProcessorList
+
+    from speclang.llm import TextMonitor
+    from speclang.llm.shield import ShieldTables, SpecLogitsProcessor
+
+    out: dict = {}
+    rows = []
+    for spec in SPECS:
+        mon = TextMonitor.from_module(module, spec, unit=args.unit)
+        tables = ShieldTables(mon, tok)
+        for batch in batches:
+            enc = encode(batch)
+            for mode, (gen_kw, shield_kw) in MODES.items():
+                gen_kw = dict(gen_kw)
+                if mode == "beam":
+                    gen_kw["num_beams"] = args.beams
+                width = batch * gen_kw.get("num_beams", 1)
+                plain, shielded, inside, interventions = [], [], [], 0
+                for rep in range(args.repeats):
+                    for kind in (("plain", "shield") if rep % 2 == 0 else ("shield", "plain")):
+                        procs = []
+                        if kind == "shield":
+                            shield = SpecLogitsProcessor(mon, tok, tables=tables,
+                                                         top_k=args.top_k, **shield_kw)
+                            procs = [Timed(shield)]
+                        torch.manual_seed(rep)
+                        t = time.perf_counter()
+                        with torch.no_grad():
+                            model.generate(**enc, logits_processor=LogitsProcessorList(procs),
+                                           max_new_tokens=args.tokens,
+                                           min_new_tokens=args.tokens,
+                                           pad_token_id=tok.pad_token_id, **gen_kw)
+                        wall = (time.perf_counter() - t) / (args.tokens * width)
+                        if kind == "plain":
+                            plain.append(wall)
+                        else:
+                            shielded.append(wall)
+                            inside.append(sum(procs[0].calls) / (args.tokens * width))
+                            interventions += len(shield.interventions)
+                p = statistics.median(plain)
+                s = statistics.median(inside)
+                w = statistics.median(shielded) - p
+                row = {"spec": spec, "batch": batch, "mode": mode, "rows": width,
+                       "plain_us_per_token": round(1e6 * p, 1),
+                       "shield_us_per_token": round(1e6 * s, 1),
+                       "share_percent": round(100 * s / p, 2),
+                       "wall_difference_percent": round(100 * w / p, 1),
+                       "interventions_per_run": round(interventions / args.repeats, 1)}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    out["rows"] = rows
+    out["load_after"] = os.getloadavg()
+    print(f"\nvocabulary {len(tok)}; {'real SmolLM2' if args.real else 'config-built model'}; "
+          f"{args.tokens} new tokens per call; {args.repeats} repeats; beams {args.beams}; "
+          f"torch threads 1; load average after: {out['load_after']}\n")
+    print("| spec | batch | mode | plain (us/token) | shield (us/token) | shield share | "
+          "wall difference | interventions/run |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['spec']} | {r['batch']} | {r['mode']} | {r['plain_us_per_token']:,} "
+              f"| {r['shield_us_per_token']} | {r['share_percent']} % "
+              f"| {r['wall_difference_percent']} % | {r['interventions_per_run']} |")
+    return out
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -112,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passes", type=int, default=20, help="replay passes (min is kept)")
     ap.add_argument("--unit", default="word")
     ap.add_argument("--top-k", type=int, default=32)
+    ap.add_argument("--share", action="store_true",
+                    help="only the shield's cost as a share of generate's time per token, "
+                         "greedy / sampling / beam search (see share())")
+    ap.add_argument("--beams", type=int, default=4, help="beams for --share")
     ap.add_argument("--json", "--out", dest="json", type=Path,
                     help="also write the results here")
     args = ap.parse_args(argv)
@@ -187,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
                "load_before": os.getloadavg(), "llm_package": str(Path(llm.__file__).parent),
                "specs": {}}
     run(encode(1), [])  # warm-up
+    if args.share:
+        results["share"] = share(args, model, tok, module, encode, batches)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return 0
     for spec in SPECS:
         mon = TextMonitor.from_module(module, spec, unit=args.unit)
         with tempfile.TemporaryDirectory() as cache:
