@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,7 @@ def _ids(input_ids: torch.Tensor) -> np.ndarray:
 def _generation_config(depth: int = 12) -> tuple[str, Any] | None:
     """The decoding loop of ``generate`` that called the processor and its generation
     config, if it was ``generate`` (read once per new batch of prompts, never per token)."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     for _ in range(depth):
         if frame is None:
             return None

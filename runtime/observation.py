@@ -118,6 +118,7 @@ class MonitorObservation(gym.Wrapper):
         lows, highs = [], []
         for _, s, _ in self._parts:
             flat = spaces.flatten_space(s)
+            assert isinstance(flat, spaces.Box)  # _parts holds only numeric spaces
             lows.append(flat.low.astype(np.float32))
             highs.append(flat.high.astype(np.float32))
         lows.append(np.zeros(self.n, np.float32))
@@ -148,14 +149,14 @@ class MonitorObservation(gym.Wrapper):
             onehot = np.zeros(self.n, np.float32)
             onehot[q] = 1.0
             return np.concatenate([*pieces, onehot])
-        out = np.zeros(space.shape, dtype=space.dtype)
+        vec = np.zeros(space.shape, dtype=space.dtype)
         k = len(obs)
-        out[:k] = obs
+        vec[:k] = obs
         if mode == "onehot":
-            out[k + q] = 1
+            vec[k + q] = 1
         else:
-            out[k] = q
-        return out
+            vec[k] = q
+        return vec
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -122,7 +122,7 @@ class ActionShield(gym.Wrapper):
             mask_space = spaces.Box(0.0, 1.0, (self.shield.n_actions,), dtype=np.float32)
             inner = env.observation_space
             self._into_dict = isinstance(inner, spaces.Dict)
-            if self._into_dict:
+            if isinstance(inner, spaces.Dict):
                 if "action_mask" in inner.spaces:
                     raise ValueError('the observation already has an "action_mask" entry')
                 self.observation_space = spaces.Dict({**inner.spaces, "action_mask": mask_space})

@@ -267,8 +267,8 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             obs, action, next_obs, env_reward, labels, env_terminated, env_truncated
         )
 
-    @property
-    def spec(self) -> Any:
+    @property  # gymnasium's Env declares `spec` an attribute, its Wrapper a property
+    def spec(self) -> Any:  # type: ignore[override]
         """The base env's spec plus this wrapper (not the layers it is made of, which it
         builds itself when gymnasium re-creates it from the spec), its arguments in their
         JSON forms (:mod:`speclang.runtime.serialise`) so that ``env.spec.to_json()`` and
