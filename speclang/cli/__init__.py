@@ -47,9 +47,9 @@ _GRID = frozenset({
 })
 EXTRA_MODULES: dict[str, frozenset[str]] = {
     "grid": _GRID,
-    "rl": _GRID | {"vizdoom", "torch", "tensorboard"},
+    "rl": _GRID | {"torch", "tensorboard"},
+    "vizdoom": _GRID | {"torch", "tensorboard", "vizdoom"},
     "llm": frozenset({"transformers", "torch", "tokenizers", "peft", "accelerate", "gguf"}),
-    "viz": frozenset({"graphviz"}),
     "testing": frozenset({"hypothesis"}),
     "ray": _GRID | {"ray"},
     "rllib": _GRID | {"ray", "torch"},
@@ -57,8 +57,11 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
 }
 
 # The extra each command needs beyond the core install. It decides the advice when a missing
-# module belongs to several extras (torch is in both rl and llm; rl holds all of grid).
-COMMAND_EXTRAS: dict[str, str] = {"train": "rl", "report": "grid", "render": "rl", "chat": "llm"}
+# module belongs to several extras (torch is in rl, llm and more; rl holds all of grid). A
+# module only one extra installs is named by that one: `train` on a VizDoom config without
+# vizdoom names [vizdoom], `train --backend ray` without Ray names [ray].
+COMMAND_EXTRAS: dict[str, str] = {"train": "rl", "report": "grid", "render": "vizdoom",
+                                  "chat": "llm"}
 
 
 def missing_extra(command: str, exc: ModuleNotFoundError) -> str | None:

@@ -141,3 +141,15 @@ def test_the_table_of_optional_modules_follows_pyproject():
     for extra, modules in EXTRA_MODULES.items():
         assert dists(extra) == set(modules), extra
     assert set(COMMAND_EXTRAS.values()) <= set(EXTRA_MODULES)
+
+
+def test_a_vizdoom_experiment_without_vizdoom_names_its_own_extra(tmp_path, light_install,
+                                                                  monkeypatch, capsys):
+    # rl (torch) installed, ViZDoom not: the advice is [vizdoom], not the [rl] train needs
+    light_install("testing")  # drops speclang.agents so that it imports again
+    monkeypatch.setitem(sys.modules, "vizdoom", None)
+    code = main(["train", str(EXAMPLES / "experiments" / "vizdoom_cpu.toml"),
+                 "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "speclang train needs the [vizdoom] extra (vizdoom is not installed)" in err
