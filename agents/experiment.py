@@ -451,30 +451,36 @@ def run_experiment(
     return results
 
 
-def run_single(cfg: ExperimentConfig, automata: list[Automaton], spec_names: list[str],
-               method_index: int, seed_index: int) -> dict[str, Any]:
-    """One (method, seed) run of ``cfg`` alone, as a distributed backend runs it: the same
-    numbers as that run inside the whole batch (each run has its own random streams). Returns
-    its final record, its rows of the episode curves, its lock-step count and its TensorBoard
-    scalars at each log point, all small enough to ship back from a worker."""
+def run_group(cfg: ExperimentConfig, automata: list[Automaton], spec_names: list[str],
+              keys: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """The (method index, seed index) runs ``keys`` of ``cfg`` in one lock-step batch of their
+    own, as a distributed backend runs them: the same numbers as inside the whole batch (each
+    run has its own random streams). Per run: its final record, its rows of the episode
+    curves, its lock-step count and its TensorBoard scalars at each log point, all small
+    enough to ship back from a worker."""
     from .tabular import RunSpec
 
-    run = RunSpec(cfg.methods[method_index], seed_index)
-    batch = TabularBatch(cfg, automata, cfg.seed, runs=[run])
-    scalars: list[tuple[int, dict[str, float]]] = []
+    runs = [RunSpec(cfg.methods[m], s) for m, s in keys]
+    batch = TabularBatch(cfg, automata, cfg.seed, runs=runs)
+    scalars: list[list[tuple[int, dict[str, float]]]] = [[] for _ in runs]
+    steps = [0] * len(runs)
     while not batch.finished:
+        active = batch.st["active"].copy()
         batch.train_step()
+        for i in np.flatnonzero(active).tolist():
+            steps[i] = batch.batch_step  # the run's own lock-step count: it was still going
         if batch.batch_step % cfg.run.log_every == 0:
-            values = run_scalars(batch, spec_names)[0]
-            if values is not None:
-                scalars.append((batch.batch_step, values))
+            for i, values in enumerate(run_scalars(batch, spec_names)):
+                if values is not None:
+                    scalars[i].append((batch.batch_step, values))
     evals = batch.evaluate(cfg.eval.episodes)
-    return {
-        "final": final_metrics(batch, spec_names, evals)[0],
-        "episodes": {k: batch.st[v][0].copy() for k, v in EPISODE_ARRAYS.items()},
-        "batch_steps": batch.batch_step,
-        "scalars": scalars,
-    }
+    finals = final_metrics(batch, spec_names, evals)
+    return [{
+        "final": finals[i],
+        "episodes": {k: batch.st[v][i].copy() for k, v in EPISODE_ARRAYS.items()},
+        "batch_steps": steps[i],
+        "scalars": scalars[i],
+    } for i in range(len(runs))]
 
 
 __all__ = ["ConfigError", "ExperimentError", "run_experiment", "load_automata", "episodes_to_safe"]

@@ -41,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default 2)")
     p.add_argument("--retries", type=int, default=3,
                    help="with --backend ray: times a run whose worker died is retried (default 3)")
+    p.add_argument("--runs-per-task", type=int, default=1,
+                   help="with --backend ray: runs stepped together in one task (default 1)")
     p.set_defaults(func=run)
 
 
@@ -117,10 +119,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.backend == "ray":
             if args.workers is not None and (args.workers < 1 or args.address is not None):
                 raise UsageError("--workers must be >= 1, and applies only without --address")
-            if args.retries < 0:
-                raise UsageError("--retries must be >= 0")
+            if args.retries < 0 or args.runs_per_task < 1:
+                raise UsageError("--retries must be >= 0 and --runs-per-task >= 1")
             ray_options = {"address": args.address, "workers": args.workers,
-                           "retries": args.retries}
+                           "retries": args.retries, "runs_per_task": args.runs_per_task}
         elif args.address is not None or args.workers is not None:
             raise UsageError("--address and --workers need --backend ray")
         algorithm.run(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress,

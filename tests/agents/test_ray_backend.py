@@ -116,6 +116,11 @@ def test_ray_backend_matches_the_local_backend_and_resumes(ray_instance, tmp_pat
     assert _train(cfg, distributed, "--backend", "ray", "--resume") == 0
     assert "1 of 10 runs on Ray" in capsys.readouterr().err
     assert (distributed / "results.json").read_text() == expected
+    # several runs per task: the same numbers (3 tasks of 4, 4, 2 runs)
+    grouped = tmp_path / "grouped"
+    assert _train(cfg, grouped, "--backend", "ray", "--runs-per-task", "4") == 0
+    assert (grouped / "results.json").read_text() == expected
+    assert all(np.array_equal(a[k], _episodes(grouped)[k]) for k in a)
     # a finished run is kept as it is
     assert _train(cfg, distributed, "--backend", "ray", "--resume") == 0
     # the two backends do not resume each other's directories
@@ -144,6 +149,7 @@ def test_without_ray_the_backend_names_the_extra(tmp_path: Path, monkeypatch, ca
     (["--workers", "2"], "--address and --workers need --backend ray"),
     (["--backend", "ray", "--workers", "0"], "--workers must be >= 1"),
     (["--backend", "ray", "--retries", "-1"], "--retries must be >= 0"),
+    (["--backend", "ray", "--runs-per-task", "0"], "--runs-per-task >= 1"),
 ])
 def test_ray_options_are_checked(tmp_path: Path, capsys, args: list[str], message: str,
                                  monkeypatch) -> None:
