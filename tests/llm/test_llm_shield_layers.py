@@ -93,3 +93,26 @@ def test_rows_that_follow_no_sequence_are_refused(tiny_tok: Any, tmp_path: Path)
         shield(torch.tensor([[5, 6, 9]]), torch.zeros(1, v))
     shield(torch.tensor([[5, 6]]), torch.zeros(1, v))  # the same prompt again is new
     assert shield.tracker.prompt_lens == [2]
+
+
+def test_scores_numpy_cannot_view_are_masked_in_their_own_dtype(tiny_tok: Any,
+                                                                tmp_path: Path) -> None:
+    """bfloat16 (like scores on a GPU) has no numpy view: the check runs on a float32 copy
+    and the masked scores come back as bfloat16, the same tokens masked."""
+    mon = TextMonitor.from_module(MOD, "never")
+    tables = ShieldTables(mon, tiny_tok, tmp_path)
+    ids = torch.tensor([tiny_tok("Take 200", add_special_tokens=False)["input_ids"]])
+    scores = torch.randn(1, len(tiny_tok), generator=torch.Generator().manual_seed(1))
+    scores[0, tiny_tok(" mg", add_special_tokens=False)["input_ids"][0]] = 30.0
+    scores = scores.to(torch.bfloat16).float()  # values both dtypes hold exactly
+    masked = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        proc = SpecLogitsProcessor(TextMonitor.from_module(MOD, "never"), tiny_tok,
+                                   tables=tables, top_k=8)
+        proc(ids[:, :1], torch.zeros(1, len(tiny_tok), dtype=dtype))
+        proc.monitor.feed(0, "Take 200")
+        out = proc(ids[:, :1], scores.to(dtype))
+        assert out.dtype == dtype
+        masked[dtype] = torch.isfinite(out[0]).tolist()
+    assert masked[torch.float32] == masked[torch.bfloat16]
+    assert sum(masked[torch.float32]) < len(tiny_tok)
