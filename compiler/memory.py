@@ -149,6 +149,26 @@ def remembered(residual: Formula, bits: tuple[bool, ...],
     return [fact for g, fact in facts if g.uid not in inner]
 
 
+def at_first_step(f: Formula) -> Formula:
+    """A formula without past operators that holds at the first step of a trace exactly
+    when the pure-past ``f`` does there (no step before: ``Y`` is false, ``WY`` true, and
+    ``a S b``, ``a T b`` are ``b``)."""
+    op = f.op
+    if op is Op.YESTERDAY:
+        return ir.FALSE
+    if op is Op.WYESTERDAY:
+        return ir.TRUE
+    if op is Op.SINCE or op is Op.TRIGGER:
+        return at_first_step(f.args[1])
+    if op is Op.NOT:
+        return ir.Not(at_first_step(f.args[0]))
+    if op is Op.AND:
+        return ir.And(*(at_first_step(a) for a in f.args))
+    if op is Op.OR:
+        return ir.Or(*(at_first_step(a) for a in f.args))
+    return f
+
+
 def state_text(residual: Formula, bits: tuple[bool, ...], temporal: Sequence[Formula],
                pure_past: bool) -> str:
     """A state's remaining obligation with what it remembers (module docstring)."""
@@ -161,6 +181,11 @@ def state_text(residual: Formula, bits: tuple[bool, ...], temporal: Sequence[For
         if reading is not None and (reading.has_past or reading is ir.TRUE
                                       or reading is ir.FALSE):
             owed = reading
+    elif owed.has_past and not owed.has_future:
+        # A mixed spec is read from the current step on, but this text alone would be pure
+        # past and read at the *last* step (`X !O O a` owes `!a` after one step, not
+        # "never a"): write what it means at the current step.
+        owed = at_first_step(owed)
     text = ir.to_text(owed, compact=True)
     if owed is ir.TRUE or owed is ir.FALSE:
         return text

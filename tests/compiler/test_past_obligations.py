@@ -95,6 +95,18 @@ def test_pure_past_obligations_are_exact(f, prefix, rest):
     _check_obligations(f, prefix, rest)
 
 
+@pytest.mark.parametrize("text", ["X !(O (O a))", "X (a S b)", "X X H a", "a & X (b T a)"])
+def test_pure_past_residual_of_a_mixed_spec_is_read_at_the_current_step(text):
+    # Hypothesis found `X !(O (O a))`: after one step the owed `!O O a` was shown as such,
+    # which on its own is pure past and so read at the *last* step ("never a"); the state
+    # owes `!a` at the current step.
+    f = speclang.parse_formula(text)
+    for prefix in ([], [frozenset()], [frozenset("b")], [frozenset("ab")]):
+        for rest in ([frozenset()], [frozenset("a")], [frozenset(), frozenset("a")],
+                     [frozenset("b"), frozenset("a"), frozenset()]):
+            _check_obligations(f, prefix, rest)
+
+
 @settings(max_examples=150, deadline=None)
 @given(future_formulas(max_leaves=5), st.lists(st.frozensets(st.sampled_from("abcd")),
                                                max_size=4), traces(max_len=4))
