@@ -18,13 +18,12 @@ of its expansion.
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from speclang import syntax as S
+from speclang.compiler.ir import deep_recursion
 from speclang.diagnostics import Span
 
 _PAST_UNARY = {"YESTERDAY": "Y", "WYESTERDAY": "Z", "ONCE": "O", "HISTORICALLY": "H"}
@@ -82,18 +81,6 @@ class Tense:
         return self.past and not self.future
 
 
-@contextlib.contextmanager
-def _deep(limit: int = 200_000) -> Iterator[None]:
-    # The walk recurses once per nesting level and per definition in a chain; CPython 3.11+
-    # runs Python-to-Python calls without growing the C stack, so a high limit is safe.
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, limit))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
-
-
 class Tenses:
     """Tenses of formulas of one program; ``unit_of`` maps ``id(def symbol)`` to the unit
     that declares it (whose scope its body is resolved in)."""
@@ -107,7 +94,7 @@ class Tenses:
         """The tense of ``f`` written where ``scope`` is visible (None: a free formula, every
         name a proposition)."""
         found = _Found()
-        with _deep():
+        with deep_recursion():
             past, future = self._walk(f, scope, frozenset(), None, found)
         return Tense(past, future, tuple(found.misplaced))
 
@@ -125,7 +112,7 @@ class Tenses:
         assert isinstance(decl, S.DefDecl)
         params = frozenset(p.name for p in decl.params or ())
         found = _Found()
-        with _deep():
+        with deep_recursion():
             past, future = self._walk(decl.body, self._unit_of[key].scope, params, None, found)
         self._busy.discard(key)
         got = self._profiles[key] = Profile(
