@@ -1,4 +1,5 @@
-"""Render the gridworld layouts for the docs: ``python -m speclang.agents.pictures docs/pictures``."""
+"""Render the gridworld layouts for the docs:
+``python -m speclang.agents.pictures docs/pictures``."""
 
 from __future__ import annotations
 
