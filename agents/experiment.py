@@ -355,7 +355,7 @@ EPISODE_ARRAYS = {"ret": "ret", "viol": "viol", "fviol": "fviol", "success": "su
 
 def write_results(cfg: ExperimentConfig, out: Path, spec_names: list[str],
                   finals: list[dict[str, Any]], batch_steps: int,
-                  episodes: dict[str, np.ndarray]) -> dict[str, Any]:
+                  episodes: dict[str, Any]) -> dict[str, Any]:
     """episodes.npz, then results.json (written last and whole: its presence is what marks
     the run finished for --resume)."""
     results = {
