@@ -134,9 +134,12 @@ class TabularBatch:
         self.fear = np.array([k == "intrinsic_fear" for k in kinds])
         self.fear_lambda = np.array([r.method.fear_lambda for r in self.runs])
         self.fear_rows = np.flatnonzero(self.fear)
-        self.horizon = max(
-            [r.method.fear_horizon for r in self.runs if r.method.kind == "intrinsic_fear"] or [1]
-        )
+        # Each fear run keeps its own window (a row of the buffer, as wide as the longest):
+        # a run's result must not depend on which other runs share its batch.
+        self.fear_horizon = np.array(
+            [r.method.fear_horizon for r in self.runs if r.method.kind == "intrinsic_fear"],
+            dtype=np.int64)
+        self.horizon = int(self.fear_horizon.max(initial=1))
         self.rows = np.arange(R)
 
         st: dict[str, np.ndarray] = {}
@@ -304,7 +307,7 @@ class TabularBatch:
         aged = old >= 0
         np.add.at(st["fear_tot"], (k[aged], old[aged]), 1.0)
         st["fear_buf"][k, ptr] = flat
-        st["fear_ptr"] = (ptr + 1) % self.horizon
+        st["fear_ptr"] = (ptr + 1) % self.fear_horizon
 
     def _fear_close(self, row: int, violated: bool) -> None:
         st = self.st

@@ -107,3 +107,18 @@ def test_unlisted_runs_keep_their_results_when_the_batch_changes() -> None:
     rows = [i for i, r in enumerate(big.runs) if r.method.name == "zero"]
     assert np.array_equal(small.st["ret"], big.st["ret"][rows])
     assert isinstance(big.runs[0], RunSpec)
+
+
+def test_fear_runs_with_different_horizons_keep_their_own_window() -> None:
+    # The fear buffer was sized to the batch's longest horizon and every run's pointer
+    # wrapped there: a horizon-2 run learned from a 9-step window when it shared a batch
+    # with a horizon-9 run (found comparing the Ray backend's small batches with local ones).
+    methods = [{"name": "fear2", "kind": "intrinsic_fear", "fear_horizon": 2},
+               {"name": "fear9", "kind": "intrinsic_fear", "fear_horizon": 9}]
+    cfg = _cfg(methods, seeds=2, episodes=30)
+    auts = minecraft_progression()
+    full = _train(TabularBatch(cfg, auts, 4))
+    for r in range(len(full.runs)):
+        alone = _train(TabularBatch(cfg, auts, 4, runs=[full.runs[r]]))
+        for key in ("ret", "length", "viol", "success", "Q"):
+            assert np.array_equal(alone.st[key][0], full.st[key][r]), (full.runs[r], key)
