@@ -11,7 +11,7 @@ if __name__ != "speclang.runtime":  # a bare `runtime` would load every module a
         "(the bare name is not installed; run from a checkout, it would load every module twice)"
     )
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .batched import BatchedMonitor
 from .envs.minigrid import MiniGridLabeler
@@ -45,6 +45,16 @@ __all__ = [
     "VizDoomLabeler",
     "labelers",
 ]
+
+if TYPE_CHECKING:  # type checkers and editors see the lazily loaded names (gymnasium, torch)
+    from .crm import CounterfactualExperience
+    from .monitor import SpecMonitor
+    from .observation import MonitorObservation
+    from .reward import SafeguardReward
+    from .shield import ActionShield
+    from .vector import SafeguardVectorWrapper
+    from .violation import ViolationHandler
+    from .wrapper import SafeguardWrapper
 
 _LAZY = {
     "SafeguardWrapper": ("speclang.runtime.wrapper", "SafeguardWrapper"),
