@@ -549,7 +549,7 @@ class Program:
             for m in found:
                 d = reported.get(m)
                 if d is None:
-                    d = reported[m] = _misplaced_error(m)
+                    d = reported[m] = misplaced_error(m)
                 if d not in out:
                     out.append(d)
             return out
@@ -659,7 +659,7 @@ class Program:
         return {u.path: u.text for u in self.units.values()}
 
 
-def _misplaced_error(m: Misplaced) -> Diagnostic:
+def misplaced_error(m: Misplaced) -> Diagnostic:
     declared = f"; it is declared at {m.declared}" if m.declared is not None else ""
     return error(
         "E025", f"{m.what} inside {m.past} is not supported", m.span,

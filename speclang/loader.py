@@ -21,11 +21,14 @@ if TYPE_CHECKING:  # compiler imports numpy; `speclang check` does not need it
     from speclang.compiler.ir import Formula
 
 
-def parse_formula(text: str, *, weak_next: bool = False) -> Formula:
+def parse_formula(text: str, *, weak_next: bool = False, tenses: bool = False) -> Formula:
     """Parse one formula (LTLf2DFA/Lydia/Spot syntax pastes in) into the core IR.
 
-    ``weak_next=True`` reads a bare ``X`` as weak next, as Spot and Lydia do."""
-    from speclang.analysis import check_bounds
+    ``weak_next=True`` reads a bare ``X`` as weak next, as Spot and Lydia do. ``tenses=True``
+    also reports a future operator under a past one as E025 located in ``text``, as ``check``
+    does in a file (the CLI's ``-f``); without it the compiler raises ``UnsupportedFormula``
+    for it, which the Python API keeps."""
+    from speclang.analysis import check_bounds, misplaced_error
     from speclang.diagnostics import error
     from speclang.lower import lower_free
     from speclang.parser import parse_formula_text
@@ -40,6 +43,10 @@ def parse_formula(text: str, *, weak_next: bool = False) -> Formula:
             elif isinstance(node, Call):
                 diags.append(error("E010", f'undeclared template "{node.name}"',
                                    node.name_span, "templates need a .spec file with `def`"))
+        if tenses and not diags:
+            from speclang.tenses import Tenses
+
+            diags.extend(misplaced_error(m) for m in Tenses().of(tree, None).misplaced)
     if diags or tree is None:
         raise SpecErrors(diags, {path: text})
     return lower_free(tree)

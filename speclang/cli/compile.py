@@ -157,7 +157,7 @@ def compile_sources(args: argparse.Namespace) -> list[tuple[str, Automaton, floa
         import speclang
 
         # Parsed first so that the reported time is the compilation alone.
-        formula = speclang.parse_formula(args.formula, weak_next=args.weak_next)
+        formula = speclang.parse_formula(args.formula, weak_next=args.weak_next, tenses=True)
         digest = hashlib.sha256(args.formula.encode("utf-8")).hexdigest()
         start = time.perf_counter()
         try:

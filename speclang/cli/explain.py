@@ -67,7 +67,7 @@ def _target(args: argparse.Namespace) -> tuple[Any, Any, Any, set[str] | None]:
         if args.formula is not None:
             if args.file is not None or args.spec is not None:
                 raise UsageError("give either FILE [--spec NAME] or -f FORMULA")
-            formula = speclang.parse_formula(args.formula, weak_next=args.weak_next)
+            formula = speclang.parse_formula(args.formula, weak_next=args.weak_next, tenses=True)
             aut = compiler.compile_formula(formula, **budgets)
             target, sources = _formula_with_spans(args.formula, formula, args.weak_next)
             return target, sources, aut, None if alphabet is None else set(aut.props) | alphabet

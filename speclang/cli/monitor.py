@@ -77,7 +77,8 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str] | None, Any]:
             return aut, set(aut.props) | set(aut.meta.get("declared_props", ())), None
         budgets = budgets_of(args)
         if args.formula is not None:
-            aut = speclang.compile_formula(args.formula, weak_next=args.weak_next, **budgets)
+            formula = speclang.parse_formula(args.formula, weak_next=args.weak_next, tenses=True)
+            aut = compiler.compile_formula(formula, **budgets)
             return aut, (None if alphabet is None else set(aut.props) | alphabet), None
         module = load_module(args.file, weak_next=args.weak_next)
         names = select_specs(module, args.file, args.spec)

@@ -203,6 +203,65 @@ def test_explain_and_monitor_locate_a_bad_spec(bad_file, capsys) -> None:
         assert "bad.spec:5:23: error[E025]" in capsys.readouterr().err
 
 
+FREE = "G(a -> O(F b))"
+FREE_LOCATED = [
+    '<formula>:1:9: error[E025]: future operator "F" inside past operator "O" is not supported',
+    "1 | G(a -> O(F b))",
+    "  |         ^^^^^",
+    "= hint: a past operator's operand is decided by the steps seen so far",
+]
+
+
+@pytest.mark.parametrize("argv", [
+    ["compile", "-f", FREE], ["compile", "-f", FREE, "-o", "out.json"], ["viz", "-f", FREE],
+    ["explain", "-f", FREE, "--trace", "a"], ["monitor", "-f", FREE, "--trace", "a"],
+])
+def test_a_free_formula_gets_the_located_error_check_gives(argv, tmp_path, monkeypatch,
+                                                           capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a").write_text("[]\n", encoding="utf-8")
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    for line in FREE_LOCATED:
+        assert line in captured.err
+    assert "unsupported formula" not in captured.err and captured.out == ""
+    assert not Path("out.json").exists()
+
+
+def test_the_column_is_that_of_the_offending_subformula(capsys) -> None:
+    assert main(["compile", "-f", "x & H(a -> Y(b U c))"]) == 1
+    err = capsys.readouterr().err
+    assert '<formula>:1:13: error[E025]: future operator "U" inside past operator "Y"' in err
+    assert "  |             ^^^^^^^" in err
+
+
+def test_python_m_compile_f_is_located_too(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "NO_COLOR": "1"}
+    done = subprocess.run([sys.executable, "-m", "speclang", "compile", "-f", FREE],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    for line in FREE_LOCATED:
+        assert line in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_python_api_still_raises_unsupported_formula() -> None:
+    from speclang.compiler import UnsupportedFormula
+
+    with pytest.raises(UnsupportedFormula):
+        compile_formula(FREE)
+    with pytest.raises(speclang.SpecErrors) as exc:
+        speclang.parse_formula(FREE, tenses=True)
+    [d] = exc.value.errors
+    assert (d.code, d.span.line, d.span.col) == ("E025", 1, 9)
+    speclang.parse_formula("G(a -> O b) & F(c & O d)", tenses=True)  # past under future is fine
+
+
 # --- 4. pure past conjoined with future parts ----------------------------------------------
 
 
