@@ -3,6 +3,7 @@
 ``speclang.agents.envs``        the gymnasium environment (MiniGrid rendering), vectorised twin
 ``speclang.agents.tabular``     batched tabular Q-learning: progressive safeguards and baselines
 ``speclang.agents.transfer``    safety-bias transfer between specs (paper / correspondence / none)
+``speclang.agents.critic``      the learned safety critic on the product and its transfer
 ``speclang.agents.experiment``  TOML-configured runs with checkpoints, metrics and TensorBoard
 ``speclang.agents.report``      plots and significance tests of a finished run
 ``speclang.agents.dqn``         a small DQN on the product state

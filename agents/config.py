@@ -10,7 +10,10 @@ from typing import Any
 from .errors import ConfigError
 
 METHOD_KINDS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear", "pre_shield")
-TRANSFERS = ("none", "paper", "correspondence")
+TRANSFERS = ("none", "paper", "paper_code", "correspondence")
+# The safety critic's modes and transfers (agents/critic.py).
+CRITIC_MODES = ("none", "learn", "explore", "all")
+CRITIC_TRANSFERS = ("correspondence", "none")
 COMBINES = ("mean", "min")
 SCHEDULES = ("fixed", "adaptive")
 REWARD_MODES = ("paper", "task")
@@ -71,6 +74,14 @@ class MethodConfig:
     max_episodes_per_task: int = 0  # 0 = no cap before the final spec
     fear_lambda: float = 0.5
     fear_horizon: int = 5
+    # The learned safety critic (agents/critic.py): "learn" only learns it (for shaping or
+    # to pass on), "explore" also shields exploratory actions, "all" greedy ones too.
+    critic: str = "none"
+    critic_threshold: float = 0.1  # an action is allowed when its danger is below this
+    critic_horizon: int = 3  # steps within which reaching the violation sink counts
+    critic_alpha: float = 0.05  # floor of the critic's step size (a running mean before)
+    critic_transfer: str = "correspondence"  # at each switch of a progression
+    critic_shaping: float = 0.0  # kappa of the potential -kappa * danger; 0 = none
 
 
 @dataclass
@@ -175,6 +186,7 @@ def _validate(cfg: ExperimentConfig, where: str) -> None:
         _check_choice(m.schedule, SCHEDULES, f"{w}.schedule")
         if m.fear_horizon < 1:
             raise ConfigError(f"{w}.fear_horizon must be >= 1")
+        _validate_critic(m, w)
     positive = {
         "seeds": cfg.seeds,
         "agent.episodes": cfg.agent.episodes,
@@ -193,6 +205,25 @@ def _validate(cfg: ExperimentConfig, where: str) -> None:
     }.items():
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"{where}: {key} must be a probability, got {p}")
+
+
+def _validate_critic(m: MethodConfig, w: str) -> None:
+    _check_choice(m.critic, CRITIC_MODES, f"{w}.critic")
+    _check_choice(m.critic_transfer, CRITIC_TRANSFERS, f"{w}.critic_transfer")
+    if m.critic != "none" and m.kind == "no_safeguard":
+        raise ConfigError(f"{w}.critic: a no_safeguard run has no monitor to learn from")
+    if m.critic_horizon < 1:
+        raise ConfigError(f"{w}.critic_horizon must be >= 1, got {m.critic_horizon}")
+    if not 0.0 <= m.critic_threshold <= 1.0:
+        raise ConfigError(f"{w}.critic_threshold must be a probability, got {m.critic_threshold}")
+    if not 0.0 < m.critic_alpha <= 1.0:
+        raise ConfigError(f"{w}.critic_alpha must be in (0, 1], got {m.critic_alpha}")
+    if m.critic_shaping < 0.0:
+        raise ConfigError(f"{w}.critic_shaping must be >= 0, got {m.critic_shaping}")
+    if m.critic_shaping > 0.0 and m.critic == "none":
+        raise ConfigError(f"{w}.critic_shaping needs a critic (critic = learn, explore or all)")
+    if m.transfer == "paper_code" and m.kind != "progressive":
+        raise ConfigError(f"{w}.transfer: paper_code needs kind = progressive")
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

@@ -19,6 +19,20 @@ Method kinds (see ``speclang.agents.config.METHOD_KINDS``):
                   is subtracted from the reward (Lipton et al. 2016)
   pre_shield      zero_shot plus masking of actions whose slip-free next cell would drive
                   the monitor into its violation sink (a safety reference)
+
+Transfer ``paper_code`` (progressive only) is the paper's method as its authors coded it: one
+table shared by every spec of the progression, keyed by (env state, automaton-state index);
+a product state met for the first time (the violation sink aside: it is never read) starts
+from the mean of the table at the same env state over the indices ``0 .. task - 1`` already
+met, where ``task`` is the index of the current spec in the progression (the bound the
+authors' code uses). Its table lives in the current spec's slot and is carried on whole at
+each switch, so the final spec's slot holds it as it does every other method's.
+
+Any safeguarded method can add the learned safety critic of ``speclang.agents.critic``
+(``critic`` = learn / explore / all): tables ``C[critic run, task, env_state, monitor_state,
+h, action]`` and their visit counts ``C_n``, a shield on exploratory (and optionally greedy)
+actions, an optional shaping potential, and at each switch of a progression a transfer
+through the automaton-state correspondence.
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ import numpy as np
 from speclang.compiler.automaton import Automaton
 
 from .config import ExperimentConfig, MethodConfig
+from .critic import allowed_actions, critic_targets, critic_update, transfer_critic
 from .envs.layouts import (
     N_ACTIONS,
     N_STAGES,
@@ -83,6 +98,9 @@ class TabularBatch:
         "fear_tot",
         "fear_buf",
         "fear_ptr",
+        "C",
+        "C_n",
+        "pc_seen",
     )
 
     def __init__(
@@ -141,6 +159,24 @@ class TabularBatch:
             dtype=np.int64)
         self.horizon = int(self.fear_horizon.max(initial=1))
         self.rows = np.arange(R)
+        # The critic's runs (rows of C, C_n): per-run settings as arrays over those rows.
+        crit = [r.method for r in self.runs if r.method.critic != "none"]
+        self.critic_rows = np.flatnonzero([r.method.critic != "none" for r in self.runs])
+        self.critic_pos = np.full(R, -1, dtype=np.int64)
+        self.critic_pos[self.critic_rows] = np.arange(len(self.critic_rows))
+        # One table as deep as the longest horizon: level h only reads level h-1, so a run's
+        # own levels 1..H compute the same whatever deeper levels its batch carries.
+        self.critic_H = max((m.critic_horizon for m in crit), default=1)
+        self.crit_level = np.array([m.critic_horizon - 1 for m in crit], dtype=np.int64)
+        self.crit_thr = np.array([m.critic_threshold for m in crit])
+        self.crit_alpha = np.array([m.critic_alpha for m in crit])
+        self.crit_kappa = np.array([m.critic_shaping for m in crit])
+        self.crit_greedy = np.array([m.critic == "all" for m in crit], dtype=bool)
+        self.crit_explore = np.array([m.critic in ("explore", "all") for m in crit], dtype=bool)
+        self.pc_rows = np.flatnonzero([r.method.transfer == "paper_code" and self.progressive[i]
+                                       for i, r in enumerate(self.runs)])
+        self.pc_pos = np.full(R, -1, dtype=np.int64)
+        self.pc_pos[self.pc_rows] = np.arange(len(self.pc_rows))
 
         st: dict[str, np.ndarray] = {}
         st["Q"] = np.zeros((R, self.K, self.S, self.Qmax, N_ACTIONS), dtype=np.float64)
@@ -165,6 +201,10 @@ class TabularBatch:
         st["fear_tot"] = np.zeros((n_fear, self.S * self.Qmax))
         st["fear_buf"] = np.full((n_fear, self.horizon), -1, dtype=np.int64)
         st["fear_ptr"] = np.zeros(n_fear, dtype=np.int64)
+        n_crit = len(self.critic_rows)
+        st["C"] = np.zeros((n_crit, self.K, self.S, self.Qmax, self.critic_H, N_ACTIONS))
+        st["C_n"] = np.zeros((n_crit, self.K, self.S, self.Qmax, N_ACTIONS), dtype=np.int64)
+        st["pc_seen"] = np.zeros((len(self.pc_rows), self.S, self.Qmax), dtype=bool)
         self.st = st
         self.batch_step = 0
         self._reset_rows(self.rows)
@@ -183,6 +223,8 @@ class TabularBatch:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         arrays = state["arrays"]
         for k in self.STATE_KEYS:
+            if k not in arrays and self.st[k].size == 0:
+                continue  # a checkpoint from before this array existed, none of its runs use it
             if arrays[k].shape != self.st[k].shape:
                 raise ValueError(
                     f"checkpoint array {k} has shape {arrays[k].shape}, expected {self.st[k].shape}"
@@ -212,6 +254,27 @@ class TabularBatch:
         st["ep_ret"][idx] = 0.0
         st["ep_viol"][idx] = st["q"][idx] == mon.sink[st["spec"][idx]]
         st["ep_fviol"][idx] = st["qf"][idx] == mon.sink[self.K - 1]
+        if len(self.pc_rows):
+            pc = idx[(self.pc_pos[idx] >= 0) & st["active"][idx]]
+            s = self.env.cell[pc] * N_STAGES + self.env.stage[pc]
+            self._paper_code_meet(pc, s, st["q"][pc])
+
+    def _paper_code_meet(self, runs: np.ndarray, s: np.ndarray, q: np.ndarray) -> None:
+        """First meeting of product states (s, q) by paper_code runs: initialise them from
+        the mean over the automaton-state indices 0 .. task - 1 met before at s."""
+        st = self.st
+        spec = st["spec"][runs]
+        k = self.pc_pos[runs]
+        ql = q - self.mon.offset[spec]
+        new = ~st["pc_seen"][k, s, ql] & (q != self.mon.sink[spec])
+        seen = st["pc_seen"]
+        for r, kk, ss, qq, d in zip(runs[new].tolist(), k[new].tolist(), s[new].tolist(),
+                                    ql[new].tolist(), spec[new].tolist(), strict=True):
+            table = st["Q"][r, d, ss]
+            earlier = [j for j in range(min(d, self.Qmax)) if seen[kk, ss, j]]
+            if earlier:
+                table[qq] = table[earlier].mean(axis=0)
+            seen[kk, ss, qq] = True
 
     def _allowed(
         self, q: np.ndarray, spec: np.ndarray, env: FastMinecraft | None = None
@@ -223,6 +286,23 @@ class TabularBatch:
         blocked = self.shield[:, None] & (nxt == self.mon.sink[spec][:, None])
         blocked[blocked.all(axis=1)] = False  # nothing is safe: the shield gives up
         return ~blocked
+
+    def _critic_rows(self, spec: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Flat rows of C (viewed as [-1, H, A]) of the critic runs at product states (s, q)."""
+        cr = self.critic_rows
+        task = np.arange(len(cr)) * self.K + spec[cr]
+        return (task * self.S + s[cr]) * self.Qmax + (q[cr] - self.mon.offset[spec[cr]])
+
+    def _critic_allowed(self, c: np.ndarray, base: np.ndarray, apply: np.ndarray) -> np.ndarray:
+        """``base`` (the pre-shield's allowed actions, [R, A]) narrowed, on the critic runs
+        where ``apply``, to the actions the critic ``c`` ([n_critic, H, A]) permits among
+        them."""
+        danger = c[np.arange(len(c)), self.crit_level]
+        cr = self.critic_rows
+        ok = allowed_actions(np.where(base[cr], danger, np.inf), self.crit_thr)
+        out = base.copy()
+        out[cr[apply]] = ok[apply]
+        return out
 
     # --- one lock-step transition ------------------------------------------------------------
 
@@ -241,8 +321,18 @@ class TabularBatch:
         noise = u[:, :N_ACTIONS]
         explore = u[:, N_ACTIONS] < cfg.agent.epsilon
         score = np.where(explore[:, None], noise, qv + noise * _TIE_NOISE)
-        if self.shield.any():
-            score = np.where(self._allowed(q, spec), score, -np.inf)
+        cr = self.critic_rows
+        allowed = self._allowed(q, spec) if self.shield.any() else None
+        if len(cr):
+            C = st["C"].reshape(-1, self.critic_H, N_ACTIONS)
+            c_row = self._critic_rows(spec, s, q)
+            c_here = C[c_row]
+            apply = self.crit_greedy | (self.crit_explore & explore[cr])
+            if allowed is None:
+                allowed = np.ones((self.R, N_ACTIONS), dtype=bool)
+            allowed = self._critic_allowed(c_here, allowed, apply)
+        if allowed is not None:
+            score = np.where(allowed, score, -np.inf)
         a = score.argmax(axis=1)
 
         mask, success = env.step(a)
@@ -262,6 +352,10 @@ class TabularBatch:
 
         s2 = env.cell * N_STAGES + env.stage
         ql2 = self._local(q2, spec)
+        if len(self.pc_rows):
+            # a finished run's tables stay as they were: the batch's length is not its own
+            pc = self.pc_rows[st["active"][self.pc_rows]]
+            self._paper_code_meet(pc, s2[pc], q2[pc])
         learn_reward = reward
         if len(self.fear_rows):
             learn_reward = reward.copy()
@@ -273,11 +367,33 @@ class TabularBatch:
             learn_reward[fr] -= self.fear_lambda[fr] * danger
             self._fear_push(flat)
 
+        allowed2 = self._allowed(q2, spec) if self.shield.any() else None
+        if len(cr):
+            c_row2 = self._critic_rows(spec, s2, q2)
+            c_next = C[c_row2]
+            entered = viol[cr]
+            ended = terminal[cr] & ~entered
+            if self.crit_kappa.any():
+                learn_reward = learn_reward.copy() if learn_reward is reward else learn_reward
+                learn_reward[cr] += self._critic_shaping(c_here, c_next, entered, ended)
+            if self.crit_greedy.any():
+                if allowed2 is None:
+                    allowed2 = np.ones((self.R, N_ACTIONS), dtype=bool)
+                allowed2 = self._critic_allowed(c_next, allowed2, self.crit_greedy)
+            target = critic_targets(c_next, entered, ended)
+            a_c = a[cr]
+            n_flat = st["C_n"].reshape(-1, N_ACTIONS)
+            new_c, new_n = critic_update(C[c_row, :, a_c], n_flat[c_row, a_c], target,
+                                         self.crit_alpha)
+            live = st["active"][cr]
+            C[c_row[live], :, a_c[live]] = new_c[live]
+            n_flat[c_row[live], a_c[live]] = new_n[live]
+
         next_values = Q[(base + s2) * self.Qmax + ql2]
-        if self.shield.any():
+        if allowed2 is not None:
             # A shielded agent can never take a blocked action, so it must not bootstrap
             # from one (their untouched zeros would lure it next to every hazard).
-            next_values = np.where(self._allowed(q2, spec), next_values, -np.inf)
+            next_values = np.where(allowed2, next_values, -np.inf)
         boot = next_values.max(axis=1)
         target = learn_reward + cfg.agent.gamma * boot * ~terminal
         step_size = cfg.agent.alpha * st["active"]
@@ -296,6 +412,16 @@ class TabularBatch:
         if not done.any():
             return 0
         return self._end_episodes(np.flatnonzero(done), success)
+
+    def _critic_shaping(self, c_here: np.ndarray, c_next: np.ndarray, entered: np.ndarray,
+                        ended: np.ndarray) -> np.ndarray:
+        """gamma * Phi(s') - Phi(s) per critic run, Phi = -kappa * min_a danger (-kappa at the
+        sink, whose danger is 1; 0 once the task is done)."""
+        n = np.arange(len(c_here))
+        phi = -self.crit_kappa * c_here[n, self.crit_level].min(axis=1)
+        phi2 = -self.crit_kappa * c_next[n, self.crit_level].min(axis=1)
+        phi2 = np.where(entered, -self.crit_kappa, np.where(ended, 0.0, phi2))
+        return self.cfg.agent.gamma * phi2 - phi
 
     def _fear_push(self, flat: np.ndarray) -> None:
         """Danger labels: a state visited ``horizon`` steps ago with no violation since is a
@@ -367,13 +493,24 @@ class TabularBatch:
         st = self.st
         m = self.runs[r].method
         first = new - 1 if m.transfer_from == "last" else 0
-        st["Q"][r, new] = transfer_values(
-            m.transfer,
-            m.combine,
-            st["Q"][r, first:new],
-            self.automata[first : new + 1],
-            self.pairs[new][first:],
-        )
+        if m.transfer == "paper_code":
+            st["Q"][r, new] = st["Q"][r, st["spec"][r]]  # one table, carried on whole
+        else:
+            st["Q"][r, new] = transfer_values(
+                m.transfer,
+                m.combine,
+                st["Q"][r, first:new],
+                self.automata[first : new + 1],
+                self.pairs[new][first:],
+            )
+        k = int(self.critic_pos[r])
+        if k >= 0 and m.critic_transfer != "none":
+            auts, pairs = self.automata[first : new + 1], self.pairs[new][first:]
+            st["C"][k, new] = transfer_critic(m.critic_transfer, st["C"][k, first:new],
+                                              auts, pairs)
+            learned = (st["C_n"][k, first:new] > 0).astype(np.float64)[..., None, :]
+            st["C_n"][k, new] = transfer_critic(m.critic_transfer, learned, auts,
+                                                pairs)[..., 0, :].astype(np.int64)
         st["spec"][r] = new
         st["task_start"][r] = episodes_done
 
@@ -407,12 +544,19 @@ class TabularBatch:
         total_ret = np.zeros(self.R)
         ep_ret = np.zeros(self.R)
         q = mon.next_global[mon.initial[K1], env.reset()]
+        C = self.st["C"].reshape(-1, self.critic_H, N_ACTIONS)
         while (count < n_episodes).any():
             s = env.cell * N_STAGES + env.stage
             qv = table[self.rows, s, self._local(q, spec)]
             score = qv + tie.next() * _TIE_NOISE
-            if self.shield.any():
-                score = np.where(self._allowed(q, spec, env), score, -np.inf)
+            allowed = self._allowed(q, spec, env) if self.shield.any() else None
+            if self.crit_greedy.any():
+                if allowed is None:
+                    allowed = np.ones((self.R, N_ACTIONS), dtype=bool)
+                c_here = C[self._critic_rows(spec, s, q)]
+                allowed = self._critic_allowed(c_here, allowed, self.crit_greedy)
+            if allowed is not None:
+                score = np.where(allowed, score, -np.inf)
             mask, success = env.step(score.argmax(axis=1))
             q = mon.next_global[q, mask]
             viol = q == mon.sink[K1]
