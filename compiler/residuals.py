@@ -43,14 +43,45 @@ _POLL_EVERY = 2048
 _budget: Budget | None = None
 _countdown = _POLL_EVERY
 
+# The implication tests only make residuals smaller; they are never needed for correctness
+# (the DNF's sets alone keep the residuals finite, and minimisation makes the DFA minimal).
+# So one simplification (one conj/disj/dnf) may spend at most WORK_LIMIT units of work on
+# them; past that it keeps the exact, unabsorbed clauses. Without the cap a single
+# conjunction of deep residuals ran for minutes (issue 17: a 3-state random conjunction).
+WORK_LIMIT = 200_000
+_work_left = WORK_LIMIT
+
+
+class _OutOfWork(Exception):
+    """The simplification's work budget ran out inside an implication test."""
+
 
 def _poll() -> None:
-    global _countdown
+    global _countdown, _work_left
     _countdown -= 1
+    _work_left -= 1
     if _countdown <= 0:
         _countdown = _POLL_EVERY
         if _budget is not None:
             _budget.check_time()
+
+
+def _start_work() -> None:
+    global _work_left
+    _work_left = WORK_LIMIT
+
+
+@contextlib.contextmanager
+def work_limit(limit: int) -> Iterator[None]:
+    """Cap each simplification at ``limit`` units of work for the duration (0: no
+    implication tests at all); memo tables keep what was simplified before."""
+    global WORK_LIMIT
+    saved = WORK_LIMIT
+    WORK_LIMIT = limit
+    try:
+        yield
+    finally:
+        WORK_LIMIT = saved
 
 
 @contextlib.contextmanager
@@ -76,6 +107,8 @@ def _now(x: Formula, y: Formula) -> bool:
     if r is not None:
         return r
     _poll()
+    if _work_left <= 0:
+        raise _OutOfWork
     xo, yo = x.op, y.op
     r = False
     if xo is Op.OR:
@@ -115,7 +148,10 @@ def implies(x: Formula, y: Formula) -> bool:
     k = (x.uid, y.uid)
     r = _imp_memo.get(k)
     if r is None:
-        r = (not ended_value(x) or ended_value(y)) and _now(x, y)
+        try:
+            r = (not ended_value(x) or ended_value(y)) and _now(x, y)
+        except _OutOfWork:
+            return False  # not known: not memoised (what _now finished is)
         _imp_memo[k] = r
     return r
 
@@ -126,6 +162,8 @@ def _merge(c1: Clause, c2: Clause) -> Clause | None:
         merged = c2
     elif c2 <= c1:
         merged = c1
+    elif _work_left <= 0:
+        merged = c1 | c2
     else:
         only1, only2 = c1 - c2, c2 - c1
         drop: set[Formula] = set()
@@ -160,7 +198,7 @@ def _merge(c1: Clause, c2: Clause) -> Clause | None:
     return merged
 
 
-_clause_memo2: dict[tuple[Clause, Clause], bool] = {}
+_clause_memo2: dict[tuple[Clause, Clause], bool] = ir.memo()
 
 
 def _clause_implies(c: Clause, d: Clause) -> bool:
@@ -168,7 +206,14 @@ def _clause_implies(c: Clause, d: Clause) -> bool:
     r = _clause_memo2.get(k)
     if r is None:
         _poll()
-        r = d <= c or all(any(implies(a, b) for a in c) for b in d)
+        if d <= c:
+            r = True
+        elif _work_left <= 0:
+            return False
+        else:
+            r = all(any(implies(a, b) for a in c) for b in d)
+            if _work_left <= 0 and not r:
+                return False  # perhaps only for want of work: not memoised
         _clause_memo2[k] = r
     return r
 
@@ -261,6 +306,7 @@ def from_clauses(cs: Clauses) -> Formula:
 
 
 def dnf(f: Formula) -> Formula:
+    _start_work()
     return from_clauses(clauses(f))
 
 
@@ -268,6 +314,7 @@ def conj(x: Formula, y: Formula) -> Formula:
     k = (x.uid, y.uid)
     r = _and_memo.get(k)
     if r is None:
+        _start_work()
         r = from_clauses(_product(clauses(x), clauses(y)))
         _and_memo[k] = r
     return r
@@ -277,6 +324,7 @@ def disj(x: Formula, y: Formula) -> Formula:
     k = (x.uid, y.uid)
     r = _or_memo.get(k)
     if r is None:
+        _start_work()
         cx, cy = clauses(x), clauses(y)
         if not cx:
             r = y
