@@ -135,7 +135,8 @@ progression vowels = [no_a, no_ae, no_aeo]
 
 
 def toy_experiment(seeds: Sequence[int], steps: int = 12,
-                   methods: Sequence[str] = METHODS) -> list[MethodResult]:
+                   methods: Sequence[str] = METHODS, update: str = "rloo"
+                   ) -> list[MethodResult]:
     """Every method on the tiny random model and the toy `vowels` progression: a check of
     the whole pipeline (a random model's text is not language, so it says nothing about
     medical specs)."""
@@ -149,7 +150,10 @@ def toy_experiment(seeds: Sequence[int], steps: int = 12,
     out = []
     for seed in seeds:
         for method in methods:
-            cfg = TrainConfig("rloo", k=4, max_new_tokens=4, lr=5e-2, beta=0.01, seed=seed)
+            # beta is the KL weight of rloo but the preference temperature of dpo/selm,
+            # where 0.01 would make the loss nearly flat.
+            cfg = TrainConfig(update, k=4, max_new_tokens=4, lr=5e-2,
+                              beta=0.01 if update == "rloo" else 0.5, seed=seed)
             out.append(run_method(method, tiny_model(tok, seed=seed), tok, module, "vowels",
                                   train, held, steps=steps, batch=2, config=cfg, eval_k=16,
                                   unit="token"))
@@ -160,6 +164,7 @@ def smollm_experiment(seeds: Sequence[int], steps: int, *, progression: str = "m
                       methods: Sequence[str] = METHODS, batch: int = 4, k: int = 4,
                       tokens: int = 40, lr: float = 2e-3, beta: float = 0.05,
                       lora_layers: int = 8, heldout: int = 20, eval_k: int = 4,
+                      update: str = "rloo",
                       log: Callable[[str], None] | None = None) -> list[MethodResult]:
     """Every method on SmolLM2-135M-Instruct (LoRA rank 16 on all projections of the top
     ``lora_layers`` layers, as in ``speclang.llm.smollm_finetune``) and a progression of
@@ -186,7 +191,7 @@ def smollm_experiment(seeds: Sequence[int], steps: int, *, progression: str = "m
                     [{"role": "user", "content": q}], add_generation_prompt=True,
                     tokenize=False)
 
-            cfg = TrainConfig("rloo", k=k, max_new_tokens=tokens, lr=lr, beta=beta,
+            cfg = TrainConfig(update, k=k, max_new_tokens=tokens, lr=lr, beta=beta,
                               lora_rank=16, lora_alpha=32, lora_targets=TARGETS["all"],
                               lora_layers=lora_layers, seed=seed, temperature=0.8)
             out.append(run_method(method, model, tok, module, progression,
@@ -269,6 +274,8 @@ if __name__ == "__main__":
     ap.add_argument("--progression", default="medical", help="(smollm2) a progression of "
                     "examples/llm/medical.spec")
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--update", choices=["rloo", "apa", "dpo", "selm"], default="rloo",
+                    help="the trainer's update rule (speclang.llm.trainer)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=12)
@@ -283,7 +290,7 @@ if __name__ == "__main__":
         print(summarise([MethodResult(**{**r, "stages": [StageLog(**g) for g in r["stages"]]})
                          for r in rows]))
     elif a.model == "tiny":
-        print(summarise(toy_experiment(seeds, a.steps, a.methods.split(","))))
+        print(summarise(toy_experiment(seeds, a.steps, a.methods.split(","), a.update)))
     else:
         import dataclasses
         import os
@@ -299,7 +306,7 @@ if __name__ == "__main__":
         torch.set_num_threads(1)
         print(f"# start {stamp()}", file=sys.stderr, flush=True)
         res = smollm_experiment(seeds, a.steps, progression=a.progression,
-                                methods=a.methods.split(","),
+                                methods=a.methods.split(","), update=a.update,
                                 log=lambda m: print("# " + m, file=sys.stderr, flush=True))
         if a.out:
             with open(a.out, "a") as f:

@@ -9,7 +9,11 @@ reward functions (TRL signature), and updates with one of:
   minus the mean of the other k-1 samples of the same prompt;
 - ``"apa"``: advantage-induced policy alignment (Zhu et al. 2023): the squared error between
   the log-probability ratio ``log pi(y|x) - log ref(y|x)`` and the advantage scaled by
-  ``1 / lam``, which keeps the policy near the reference without a separate KL term.
+  ``1 / lam``, which keeps the policy near the reference without a separate KL term;
+- ``"dpo"`` / ``"selm"``: preference updates on pairs the rewards (the monitor) separate
+  within each prompt's ``k`` samples, best against worst; DPO's logistic loss on the
+  policy-to-reference log-ratio margin, SELM's with its optimism term
+  (``speclang.llm.preference``). The pairs trained on are kept in ``pairs``.
 
 LoRA (peft) adapters are used when ``lora_rank > 0`` (for real models); the reference is
 then the base model with the adapters disabled, so no second copy is held in memory.
@@ -26,16 +30,21 @@ from typing import Any
 import torch
 
 RewardFunc = Callable[..., list[float]]
+METHODS = ("rloo", "apa", "dpo", "selm")
 
 
 @dataclass
 class TrainConfig:
-    method: str = "rloo"  # "rloo" | "apa"
+    method: str = "rloo"  # "rloo" | "apa" | "dpo" | "selm"
     k: int = 4  # samples per prompt (RLOO needs >= 2)
     max_new_tokens: int = 24
     lr: float = 1e-4
-    beta: float = 0.05  # KL weight (rloo)
+    beta: float = 0.05  # KL weight (rloo); the preference temperature (dpo, selm)
     lam: float = 1.0  # advantage scale (apa): target log-ratio = advantage / lam
+    selm_alpha: float = 1e-3  # weight of SELM's optimism term
+    # dpo, selm: a prompt's best and worst samples make a pair only when their rewards
+    # differ by more than this (``speclang.llm.preference.monitor_pairs``).
+    pair_margin: float = 0.0
     temperature: float = 1.0
     top_k: int = 0
     lora_rank: int = 0
@@ -52,10 +61,12 @@ class TrainConfig:
     grad_clip: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.method not in ("rloo", "apa"):
-            raise ValueError(f"method must be 'rloo' or 'apa', not {self.method!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, "
+                             f"not {self.method!r}")
         if self.k < 2:
-            raise ValueError("a leave-one-out baseline needs k >= 2 samples per prompt")
+            raise ValueError("a leave-one-out baseline or a preference pair needs k >= 2 "
+                             "samples per prompt")
 
 
 @dataclass
@@ -65,6 +76,7 @@ class StepStats:
     kl: float  # mean per-sequence log pi - log ref of the sampled completions
     loss: float
     samples: list[str] = field(default_factory=list)
+    pairs: int = 0  # preference pairs the monitor separated (dpo, selm)
 
 
 def _sequence_logprobs(model: Any, ids: torch.Tensor, attn: torch.Tensor,
@@ -110,6 +122,8 @@ class SpecTrainer:
         params = [p for p in self.policy.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(params, lr=self.cfg.lr)
         self.history: list[StepStats] = []
+        # dpo, selm: every pair trained on, in order (``speclang.llm.preference``).
+        self.pairs: list[Any] = []
         self.last_hidden: torch.Tensor | None = None
         # An extra per-completion cost subtracted from the reward before the update (the
         # ``intrinsic_fear`` danger penalty), called as ``penalty(ids, attn, start,
@@ -198,8 +212,16 @@ class SpecTrainer:
         learn = reward
         if self.penalty is not None:
             learn = reward - self.penalty(ids, attn, start, self.last_final)
+        n_pairs = 0
+        if cfg.method in ("dpo", "selm"):
+            from speclang.llm.preference import monitor_pairs
+
+            found = monitor_pairs(list(prompts), texts, learn.tolist(), cfg.k, cfg.pair_margin)
+            self.pairs += found
+            n_pairs = len(found)
         loss, kl = self.update(ids, attn, start, learn, hidden=self.last_hidden)
-        stats = StepStats(len(self.history), float(reward.mean()), kl, loss, list(texts[:2]))
+        stats = StepStats(len(self.history), float(reward.mean()), kl, loss, list(texts[:2]),
+                          n_pairs)
         self.history.append(stats)
         return stats
 
@@ -215,6 +237,8 @@ class SpecTrainer:
         lp = self._policy_logprobs(ids, attn, start, hidden)
         log_ratio = lp - ref_lp
         kl = log_ratio.detach()
+        if cfg.method in ("dpo", "selm"):
+            return self._preference_update(lp, ref_lp, reward), float(kl.mean())
         shaped = reward - cfg.beta * kl if cfg.method == "rloo" else reward
         grouped = shaped.view(-1, cfg.k)
         baseline = (grouped.sum(1, keepdim=True) - grouped) / (cfg.k - 1)
@@ -229,6 +253,30 @@ class SpecTrainer:
             [p for p in self.policy.parameters() if p.requires_grad], cfg.grad_clip)
         self.opt.step()
         return float(loss.detach()), float(kl.mean())
+
+    def _preference_update(self, lp: torch.Tensor, ref_lp: torch.Tensor,
+                           reward: torch.Tensor) -> float:
+        """DPO / SELM on the pairs the rewards separate within each prompt's ``k``
+        samples; a batch without any pair leaves the policy as it is (loss 0)."""
+        from speclang.llm.preference import dpo_loss, pair_indices, selm_loss
+
+        cfg = self.cfg
+        idx = pair_indices(reward.tolist(), cfg.k, cfg.pair_margin)
+        if not idx:
+            return 0.0
+        w = torch.tensor([b for b, _ in idx])
+        lo = torch.tensor([r for _, r in idx])
+        if cfg.method == "dpo":
+            loss = dpo_loss(lp[w], lp[lo], ref_lp[w], ref_lp[lo], cfg.beta).mean()
+        else:
+            loss = selm_loss(lp[w], lp[lo], ref_lp[w], ref_lp[lo], cfg.beta,
+                             cfg.selm_alpha).mean()
+        self.opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(
+            [p for p in self.policy.parameters() if p.requires_grad], cfg.grad_clip)
+        self.opt.step()
+        return float(loss.detach())
 
     def train(self, prompts: Sequence[str], steps: int, batch: int = 4,
               log: Callable[[StepStats], None] | None = None) -> list[StepStats]:
