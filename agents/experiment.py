@@ -2,7 +2,8 @@
 
 Outputs in the run directory:
   config.json        the resolved configuration (a resume must match it)
-  checkpoint.npz     the whole batch state + RNG state, written atomically
+  checkpoint.npz     the whole batch state + RNG state, written atomically; the last one
+                     is the trained agents (what ``speclang adapt`` reads)
   metrics.jsonl      progress records (one per method and log point) and one final record
                      per run; truncated back to the checkpoint's length on resume
   tb/METHOD/seedK/   TensorBoard events of each (method, seed) run, against its environment
@@ -295,6 +296,7 @@ def final_metrics(
             "method_kind": run.method.kind,
             "seed": run.seed_index,
             "episodes": n,
+            "env_steps": int(st["length"][i, :n].sum(dtype=np.int64)),
             "violations": int(st["viol"][i, :n].sum()),
             "final_spec_violations": int(st["fviol"][i, :n].sum()),
             "episodes_to_safe": ets if ets is not None else n,
@@ -431,6 +433,10 @@ def run_experiment(
                 save_checkpoint(ckpt, batch, log.offset())
             if stop_after_steps is not None and step >= stop_after_steps:
                 return None
+        if batch.batch_step % cfg.run.checkpoint_every:
+            # The trained agents, for `speclang adapt`: the last periodic checkpoint is
+            # usually from before the end of training.
+            save_checkpoint(ckpt, batch, log.offset())
         evals = batch.evaluate(cfg.eval.episodes)
         finals = final_metrics(batch, spec_names, evals)
         for rec in finals:

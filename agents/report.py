@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-# (key in results.json, label, lower is better)
-METRICS: tuple[tuple[str, str, bool], ...] = (
+# The statistics live in speclang.stats; these names stay importable from here.
+from speclang.stats import compare, holm, mean_ci, paired
+
+# (key in results.json, label, lower is better; None: neither, e.g. the budget spent)
+METRICS: tuple[tuple[str, str, bool | None], ...] = (
     ("violations", "training violations (active spec)", True),
     ("final_spec_violations", "training violations of the final spec", True),
     ("episodes_to_safe", "episodes to >=95% safe (final spec)", True),
+    ("env_steps", "environment steps (the budget actually spent)", None),
     ("eval_success_rate", "greedy success rate", False),
     ("eval_violation_rate", "greedy violation rate", True),
     ("eval_return", "greedy return", False),
@@ -28,82 +30,6 @@ TESTED = ("final_spec_violations", "episodes_to_safe", "eval_success_rate", "eva
 
 class ReportError(Exception):
     pass
-
-
-def mean_ci(values: ArrayLike) -> tuple[float, float]:
-    """Mean and half-width of the 95% t confidence interval (0 for fewer than two values;
-    the mean is NaN for none)."""
-    from scipy import stats
-
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) == 0:
-        return float("nan"), 0.0
-    m = float(values.mean())
-    if len(values) < 2:
-        return m, 0.0
-    sd = float(values.std(ddof=1))
-    return m, float(stats.t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values)))
-
-
-def compare(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
-    """Welch t-test and two-sided Mann-Whitney U p-values of samples ``a`` vs ``b``, and the
-    effect: ``diff`` = mean(b) - mean(a) with its 95% Welch confidence interval ``diff_ci``
-    and Hedges' g (the standardised difference, small-sample corrected)."""
-    from scipy import stats
-
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    nan = math.nan
-    if len(a) < 2 or len(b) < 2:
-        return {
-            "welch_p": nan,
-            "mannwhitney_p": nan,
-            "diff": nan,
-            "diff_ci": [nan, nan],
-            "hedges_g": nan,
-        }
-    diff = float(b.mean() - a.mean())
-    mw = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    if np.ptp(a) == 0 and np.ptp(b) == 0:
-        # two constants: no sampling variation, the difference is known exactly
-        if diff == 0:
-            return {
-                "welch_p": 1.0,
-                "mannwhitney_p": 1.0,
-                "diff": 0.0,
-                "diff_ci": [0.0, 0.0],
-                "hedges_g": 0.0,
-            }
-        return {
-            "welch_p": 0.0,
-            "mannwhitney_p": mw,
-            "diff": diff,
-            "diff_ci": [diff, diff],
-            "hedges_g": math.copysign(math.inf, diff),
-        }
-    res = stats.ttest_ind(b, a, equal_var=False)
-    ci = res.confidence_interval(0.95)
-    na, nb = len(a), len(b)
-    pooled = math.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2))
-    correction = 1.0 - 3.0 / (4.0 * (na + nb) - 9.0)
-    return {
-        "welch_p": float(res.pvalue),
-        "mannwhitney_p": mw,
-        "diff": diff,
-        "diff_ci": [float(ci.low), float(ci.high)],
-        "hedges_g": diff / pooled * correction,
-    }
-
-
-def holm(pvalues: dict[Any, float]) -> dict[Any, float]:
-    """Holm-adjusted p-values over one table (statsmodels ``multipletests``); NaN stays NaN."""
-    from statsmodels.stats.multitest import multipletests
-
-    keys = [k for k, p in pvalues.items() if not math.isnan(p)]
-    out = {k: math.nan for k in pvalues}
-    if keys:
-        adjusted = multipletests([pvalues[k] for k in keys], method="holm")[1]
-        out.update({k: float(p) for k, p in zip(keys, adjusted, strict=True)})
-    return out
 
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -189,24 +115,34 @@ def summary_tables(results: dict[str, Any], reference: str | None) -> dict[str, 
         m: {
             key: mean_ci(np.array([r[key] for r in by[m]], dtype=np.float64))
             for key, _, _ in METRICS
+            if all(key in r for r in results["runs"])  # env_steps: runs before it existed
         }
         for m in methods
     }
     tests = {
-        m: {
-            key: compare(
-                np.array([r[key] for r in by[reference]]), np.array([r[key] for r in by[m]])
-            )
-            for key in TESTED
-        }
+        m: {key: _tests(by[reference], by[m], key) for key in TESTED}
         for m in methods
         if m != reference
     }
     # The comparison table is one family: Holm over all its (method, metric) cells.
-    adjusted = holm({(m, k): t["welch_p"] for m, row in tests.items() for k, t in row.items()})
-    for (m, k), p in adjusted.items():
-        tests[m][k]["welch_p_holm"] = p
+    for p_key in ("welch_p", "wilcoxon_p"):
+        adjusted = holm({(m, k): t[p_key] for m, row in tests.items() for k, t in row.items()})
+        for (m, k), p in adjusted.items():
+            tests[m][k][f"{p_key}_holm"] = p
     return {"reference": reference, "table": table, "tests": tests}
+
+
+def _tests(ref: list[dict[str, Any]], other: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Two-sample tests, and paired ones over the seed indices both methods ran: under
+    common random numbers a seed index is a pair (speclang.agents.rng)."""
+    out = compare(np.array([r[key] for r in ref]), np.array([r[key] for r in other]))
+    a = {r["seed"]: r[key] for r in ref}
+    b = {r["seed"]: r[key] for r in other}
+    seeds = sorted(set(a) & set(b))
+    pair = paired([a[s] for s in seeds], [b[s] for s in seeds])
+    out.update({"wilcoxon_p": pair["wilcoxon_p"], "paired_t_p": pair["t_p"],
+                "rank_biserial": pair["rank_biserial"], "rb_ci": pair["rb_ci"]})
+    return out
 
 
 def _fmt(mean: float, half: float) -> str:
@@ -228,9 +164,11 @@ def render_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         "|---|" + "---|" * len(methods),
     ]
     for key, label, lower in METRICS:
+        if key not in summary["table"][methods[0]]:
+            continue
         cells = [_fmt(*summary["table"][m][key]) for m in methods]
-        arrow = "↓" if lower else "↑"
-        lines.append(f"| {label} {arrow} | " + " | ".join(cells) + " |")
+        arrow = "" if lower is None else " ↓" if lower else " ↑"
+        lines.append(f"| {label}{arrow} | " + " | ".join(cells) + " |")
     ref = summary["reference"]
     lines += [
         "",
@@ -238,7 +176,9 @@ def render_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         "",
         "Each cell: difference (method minus reference) with its 95% Welch CI; Hedges' g; "
         "Welch t-test p Holm-adjusted over the whole table (raw p); Mann–Whitney U p "
-        "(two-sided, unadjusted).",
+        "(two-sided, unadjusted); paired over seed indices (common random numbers): "
+        "rank-biserial r with its 95% bootstrap CI and the Wilcoxon signed-rank p "
+        "Holm-adjusted over the whole table (raw p).",
         "",
         "| method | " + " | ".join(TESTED) + " |",
         "|---|" + "---|" * len(TESTED),
@@ -247,7 +187,9 @@ def render_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         cells = [
             f"{t['diff']:.3g} [{t['diff_ci'][0]:.3g}, {t['diff_ci'][1]:.3g}];"
             f" g {t['hedges_g']:.2f}; p {t['welch_p_holm']:.3g} ({t['welch_p']:.3g});"
-            f" MW {t['mannwhitney_p']:.3g}"
+            f" MW {t['mannwhitney_p']:.3g}; r {t['rank_biserial']:.2f}"
+            f" [{t['rb_ci'][0]:.2f}, {t['rb_ci'][1]:.2f}];"
+            f" Wilcoxon p {t['wilcoxon_p_holm']:.3g} ({t['wilcoxon_p']:.3g})"
             for t in (tests[k] for k in TESTED)
         ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")

@@ -41,6 +41,12 @@ def run_generator(
     return np.random.default_rng(np.random.SeedSequence(base_seed, spawn_key=key))
 
 
+def derived_seed(base_seed: int, tag: int) -> int:
+    """A base seed of its own for a later batch of the same runs (``speclang adapt``), so
+    that its streams are not a replay of the training batch's."""
+    return int(np.random.SeedSequence(base_seed, spawn_key=(1000 + tag,)).generate_state(1)[0])
+
+
 class BlockStream:
     """``width`` uniforms per run and step, one generator per run, read in blocks."""
 

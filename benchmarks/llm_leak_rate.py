@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import speclang
     from speclang.llm import TextMonitor, smollm
-    from speclang.llm.trainer import wilson
+    from speclang.stats import wilson
 
     if a.threads:
         torch.set_num_threads(a.threads)

@@ -24,7 +24,8 @@ from typing import Any
 
 from speclang.llm.monitor import TextMonitor, label_text
 from speclang.llm.rewards import spec_reward
-from speclang.llm.trainer import SpecTrainer, TrainConfig, wilson
+from speclang.llm.trainer import SpecTrainer, TrainConfig
+from speclang.stats import wilson
 
 METHODS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear")
 
@@ -210,7 +211,7 @@ def smollm_experiment(seeds: Sequence[int], steps: int, *, progression: str = "m
 
 def summarise(results: Sequence[MethodResult]) -> str:
     """A markdown table: mean over seeds with a 95 % t-interval half-width."""
-    from speclang.llm.trainer import t_interval
+    from speclang.stats import t_interval
 
     def ci(xs: list[float]) -> str:
         m, lo, hi = t_interval(xs)
@@ -235,7 +236,7 @@ def paired_tests(results: Sequence[MethodResult], floor: str = "no_safeguard") -
     sampling seed, so sample i of one method pairs with sample i of the other: same
     prompt, same random stream) and the mean per-seed rate difference with a 95 %
     t-interval."""
-    from speclang.llm.trainer import mcnemar, t_interval
+    from speclang.stats import mcnemar, t_interval
 
     lines = []
     pairs = [(m, floor) for m in METHODS if m != floor]

@@ -42,7 +42,8 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
 
     from speclang.llm import TextMonitor, label_text, smollm
     from speclang.llm.rewards import spec_reward
-    from speclang.llm.trainer import SpecTrainer, TrainConfig, mcnemar
+    from speclang.llm.trainer import SpecTrainer, TrainConfig
+    from speclang.stats import mcnemar
 
     t0 = time.time()
     mon = TextMonitor.from_module(module, a.spec, unit="word")
@@ -96,7 +97,7 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
 
 
 def summarise(rows: list[dict[str, Any]]) -> str:
-    from speclang.llm.trainer import mcnemar, t_interval
+    from speclang.stats import mcnemar, t_interval
 
     def fmt(lo_hi: list[float] | tuple[float, float]) -> str:
         return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"

@@ -22,12 +22,13 @@ then the base model with the adapters disabled, so no second copy is held in mem
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+
+from speclang.stats import wilson
 
 RewardFunc = Callable[..., list[float]]
 METHODS = ("rloo", "apa", "dpo", "selm")
@@ -322,41 +323,3 @@ class SpecTrainer:
 
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.cfg)
-
-
-def t_interval(xs: Sequence[float]) -> tuple[float, float, float]:
-    """Mean and two-sided 95 % Student-t interval of ``xs`` (the interval collapses to
-    the mean for a single value)."""
-    from scipy import stats
-
-    n = len(xs)
-    m = sum(xs) / n
-    if n < 2:
-        return m, m, m
-    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
-    h = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
-    return m, m - h, m + h
-
-
-def mcnemar(before: Sequence[bool], after: Sequence[bool]) -> dict[str, float]:
-    """Exact two-sided McNemar test on paired binary outcomes: ``b`` pairs true only
-    before, ``c`` true only after; under no change each discordant pair is a fair coin,
-    so the test is scipy's exact binomial test of ``b`` out of ``b + c`` at 1/2."""
-    from scipy import stats
-
-    if len(before) != len(after):
-        raise ValueError("McNemar needs paired samples of equal length")
-    b = sum(1 for x, y in zip(before, after, strict=True) if x and not y)
-    c = sum(1 for x, y in zip(before, after, strict=True) if y and not x)
-    p = float(stats.binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
-    return {"b": b, "c": c, "p": min(1.0, p)}
-
-
-def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (scipy's ``proportion_ci``)."""
-    from scipy import stats
-
-    if n == 0:
-        return (0.0, 1.0)
-    ci = stats.binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
-    return (max(0.0, float(ci.low)), min(1.0, float(ci.high)))

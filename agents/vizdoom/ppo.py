@@ -37,9 +37,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from speclang.stats import mean_ci
+
 from ..errors import ConfigError
 from ..experiment import episodes_to_safe
-from ..report import mean_ci
 from .env import TASK_REWARDS, VizDoomEnv
 from .specs import load_specs, safeguard
 

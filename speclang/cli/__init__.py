@@ -32,6 +32,7 @@ COMMANDS: tuple[str, ...] = (
     "report_spec",
     "train",
     "report",
+    "adapt",
     "render",
     "chat",
 )
@@ -60,8 +61,8 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
 # module belongs to several extras (torch is in rl, llm and more; rl holds all of grid). A
 # module only one extra installs is named by that one: `train` on a VizDoom config without
 # vizdoom names [vizdoom], `train --backend ray` without Ray names [ray].
-COMMAND_EXTRAS: dict[str, str] = {"train": "rl", "report": "grid", "render": "vizdoom",
-                                  "chat": "llm"}
+COMMAND_EXTRAS: dict[str, str] = {"train": "rl", "report": "grid", "adapt": "grid",
+                                  "render": "vizdoom", "chat": "llm"}
 
 
 def missing_extra(command: str, exc: ModuleNotFoundError) -> str | None:

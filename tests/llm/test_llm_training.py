@@ -12,7 +12,8 @@ torch = pytest.importorskip("torch")
 import speclang  # noqa: E402
 from speclang.llm import TextMonitor, label_text  # noqa: E402
 from speclang.llm.rewards import spec_reward  # noqa: E402
-from speclang.llm.trainer import SpecTrainer, TrainConfig, wilson  # noqa: E402
+from speclang.llm.trainer import SpecTrainer, TrainConfig  # noqa: E402
+from speclang.stats import wilson  # noqa: E402
 
 MOD = speclang.loads('observe r: text\nprop v = r matches /[aeiou]/i\nspec novowel { G !v }\n'
                      'prop d = r contains "doctor"\nspec dr { F d }')
@@ -76,7 +77,7 @@ def test_config_and_interval_checks() -> None:
 
 
 def test_mcnemar_and_t_interval() -> None:
-    from speclang.llm.trainer import mcnemar, t_interval
+    from speclang.stats import mcnemar, t_interval
 
     # 6 pairs violate only before, none only after: p = 2 * 0.5**6.
     res = mcnemar([True] * 6 + [False] * 4 + [True], [False] * 6 + [False] * 4 + [True])

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from speclang.llm.trainer import mcnemar, t_interval, wilson
+from speclang.stats import mcnemar, t_interval, wilson
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,301 @@
+"""Held-out adaptation (``speclang adapt``): a trained experiment's agents meet a new spec.
+
+Every (method, seed) agent of a ``speclang train`` run directory is rebuilt from its
+checkpoint and given a spec it has never seen. Each method keeps the transfer rule it was
+trained with (``transfer``, ``combine``, ``transfer_from`` of its config): a progressive
+method seeds the new spec's table from its trained tables exactly as it would at a switch of
+its own progression (by automaton-state correspondence, or by state index for ``paper``), a
+method without transfer starts from zero. A zero-shot learner on the new spec ("zero-shot")
+is the control, with the same episode budget. Every other table of the checkpoint with the
+Q-table's shape (a learned safety critic, say) is carried over by the same rule.
+
+The adaptation batch has a base seed of its own, derived from the training seed, so its
+randomness is not a replay of the first training episodes; inside it every run still has its
+own streams from (base seed, method, seed index), and all methods at one seed index see the
+same environment randomness, so they are compared pairwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from speclang.compiler.automaton import Automaton
+
+from .config import ConfigError, ExperimentConfig, MethodConfig, parse_config
+from .errors import ExperimentError
+from .experiment import CHECKPOINT, RUNS, episodes_to_safe, load_automata, load_checkpoint
+from .monitors import correspondence, unknown_props
+from .rng import derived_seed
+from .tabular import RunSpec, TabularBatch
+from .transfer import transfer_values
+
+CONTROL = "zero-shot"
+ADAPT_STREAM = 1  # derived_seed tag of the adaptation batch (0 is reserved for training)
+
+
+def load_run_config(run_dir: Path) -> ExperimentConfig:
+    """The tabular experiment configuration a run directory was trained with."""
+    path = run_dir / "config.json"
+    if not run_dir.is_dir():
+        raise ExperimentError(f"{run_dir}: no such run directory")
+    if not path.exists():
+        raise ExperimentError(f"{run_dir}: not a `speclang train` run directory (no config.json)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        raise ExperimentError(f"{path}: unreadable (the run directory is damaged)") from None
+    if not isinstance(data, dict):
+        raise ExperimentError(f"{path}: not an experiment configuration")
+    base_dir = data.pop("base_dir", ".")
+    try:
+        return parse_config(data, str(path), str(base_dir))
+    except ConfigError as exc:
+        raise ExperimentError(
+            f"{exc} (speclang adapt takes runs of the tabular gridworld experiment)") from None
+
+
+def load_new_spec(spec_file: Path, name: str) -> Automaton:
+    """Compile spec ``name`` of ``spec_file`` for the gridworld, or a located error."""
+    from speclang import compiler
+    from speclang.compiler.budget import CompileError
+    from speclang.diagnostics import SpecErrors
+    from speclang.loader import load
+
+    try:
+        module = load(str(spec_file))
+    except SpecErrors as exc:
+        raise ExperimentError(str(exc)) from None
+    except OSError as exc:
+        raise ExperimentError(f"{spec_file}: cannot read: {exc.strerror}") from None
+    if name not in module.specs:
+        known = ", ".join(module.specs) or "none"
+        raise ExperimentError(f"{spec_file}: no spec named {name!r} (specs: {known})")
+    span = module.specs[name].span
+    try:
+        aut = compiler.compile_spec(module, name)
+    except CompileError as exc:
+        raise ExperimentError(f"{span}: spec {name!r}: {exc}") from None
+    extra = unknown_props(aut)
+    if extra:
+        raise ExperimentError(
+            f"{span}: spec {name!r} uses propositions the gridworld does not label: "
+            f"{', '.join(extra)}")
+    if aut.violation_sink is None:
+        # Without a sink nothing can be violated: every method would score zero.
+        raise ExperimentError(f"{span}: spec {name!r} can never be violated (no safety part)")
+    return aut
+
+
+def trained_batch(cfg: ExperimentConfig, run_dir: Path) -> tuple[TabularBatch, list[Automaton]]:
+    """The run directory's batch at the end of training. A checkpoint taken before the end
+    (run directories written before the final checkpoint existed) is trained on to the end:
+    training from a checkpoint is deterministic, so this is the same final state."""
+    ckpt = run_dir / CHECKPOINT
+    if not ckpt.exists():
+        if (run_dir / RUNS).exists():
+            raise ExperimentError(f"{run_dir}: a --backend ray run keeps no checkpoint.npz; "
+                                  "train it with the local backend to adapt its agents")
+        raise ExperimentError(f"{run_dir}: no {CHECKPOINT} (has `speclang train` started?)")
+    _, automata = load_automata(cfg)
+    batch = TabularBatch(cfg, automata, cfg.seed)
+    load_checkpoint(ckpt, batch)
+    while not batch.finished:
+        batch.train_step()
+    return batch, automata
+
+
+def _transferred(old: np.ndarray, run_kind: str, m: MethodConfig, automata: list[Automaton],
+                 new: Automaton, pairs: list[list[set[int]]]) -> np.ndarray:
+    """The new spec's initial table from one run's trained tables ``old[K, S, Qmax, A]``."""
+    K = len(automata)
+    # Only a progressive run trained tables before the final one.
+    first = K - 1 if run_kind != "progressive" or m.transfer_from == "last" else 0
+    width = max(old.shape[2], new.n_states)
+    padded = np.zeros((K - first, old.shape[1], width, old.shape[3]), dtype=old.dtype)
+    padded[:, :, : old.shape[2]] = old[first:]
+    table = transfer_values(m.transfer, m.combine, padded, [*automata[first:], new],
+                            pairs[first:])
+    return table[:, : new.n_states]
+
+
+def _adapted_name(name: str) -> str:
+    return f"{name} (pretrained)" if name == CONTROL else name
+
+
+def adapt(run_dir: Path, spec_file: Path, spec_name: str, episodes: int | None = None,
+          *, progress: bool = False) -> dict[str, Any]:
+    """Adapt every trained agent of ``run_dir`` to spec ``spec_name`` and run the control.
+    Returns the adapt.json dictionary (see :func:`summary` for its tests)."""
+    cfg = load_run_config(run_dir)
+    new = load_new_spec(spec_file, spec_name)
+    trained, automata = trained_batch(cfg, run_dir)
+    if episodes is None:  # the share a fixed schedule gives each spec of the progression
+        episodes = max(1, cfg.agent.episodes // len(automata))
+
+    acfg = copy.deepcopy(cfg)
+    acfg.agent.episodes = episodes
+    methods = [replace(m, name=_adapted_name(m.name)) for m in cfg.methods]
+    methods.append(MethodConfig(name=CONTROL, kind="zero_shot"))
+    acfg.methods = methods
+    runs = [RunSpec(m, s) for m in methods for s in range(cfg.seeds)]
+    batch = TabularBatch(acfg, [new], derived_seed(cfg.seed, ADAPT_STREAM), runs=runs)
+
+    letters = trained.layout.letters()
+    pairs = [correspondence(new, a, letters) for a in automata]
+    carried = [k for k in TabularBatch.STATE_KEYS
+               if trained.st[k].ndim == 5 and trained.st[k].shape[:2] == (trained.R, trained.K)
+               and batch.st[k].shape[2:] == (trained.S, new.n_states, trained.st[k].shape[4])]
+    for r, run in enumerate(trained.runs):
+        for key in carried:
+            batch.st[key][r, 0] = _transferred(trained.st[key][r], run.method.kind, run.method,
+                                               automata, new, pairs)
+
+    bar = None
+    if progress:
+        import sys
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=batch.R * batch.E, unit="ep", desc=f"adapt {spec_name}",
+                   file=sys.stderr, mininterval=1.0)
+    try:
+        while not batch.finished:
+            done = batch.train_step()
+            if bar is not None and done:
+                bar.update(done)
+    finally:
+        if bar is not None:
+            bar.close()
+    evals = batch.evaluate(cfg.eval.episodes)
+
+    st = batch.st
+    per: dict[str, dict[str, list[Any]]] = {}
+    for r, run in enumerate(batch.runs):
+        viol = st["viol"][r]
+        ets = episodes_to_safe(viol, cfg.eval.safe_window, cfg.eval.safe_rate)
+        rec = per.setdefault(run.method.name, {k: [] for k in RECORD_KEYS})
+        rec["violations"].append(int(viol.sum()))
+        rec["success"].append(float(evals["success_rate"][r]))
+        rec["train_success"].append(float(st["success"][r].mean()))
+        rec["env_steps"].append(int(st["length"][r].sum(dtype=np.int64)))
+        rec["episodes_to_safe"].append(ets if ets is not None else episodes)
+        rec["violations_to_safe"].append(int(viol[: ets if ets is not None else episodes].sum()))
+        rec["reached_safe"].append(ets is not None)
+    result: dict[str, Any] = {
+        "spec": spec_name,
+        "episodes": episodes,
+        "spec_file": str(spec_file),
+        "run_dir": str(run_dir),
+        "layout": cfg.env.layout,
+        "seeds": cfg.seeds,
+        "trained_on": {"specs": [a.name for a in automata], "episodes": cfg.agent.episodes,
+                       "env_steps": _trained_steps(trained)},
+        "methods": per,
+    }
+    result["tests"] = summary(result)
+    return result
+
+
+RECORD_KEYS = ("violations", "success", "train_success", "env_steps", "episodes_to_safe",
+               "violations_to_safe", "reached_safe")
+# Tested against the control, lower is better for all but success.
+TESTED = ("violations", "violations_to_safe", "episodes_to_safe", "success")
+
+
+def _trained_steps(batch: TabularBatch) -> dict[str, float]:
+    """Mean environment steps each trained method took (its prior experience)."""
+    steps = batch.st["length"].sum(axis=1, dtype=np.int64)
+    out: dict[str, list[int]] = {}
+    for r, run in enumerate(batch.runs):
+        out.setdefault(run.method.name, []).append(int(steps[r]))
+    return {m: float(np.mean(v)) for m, v in out.items()}
+
+
+def summary(result: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Paired tests of each method against the control over seeds, Holm over the table."""
+    from speclang.stats import holm, paired
+
+    control = result["methods"][CONTROL]
+    tests = {
+        m: {k: paired(control[k], rec[k]) for k in TESTED}
+        for m, rec in result["methods"].items() if m != CONTROL
+    }
+    adjusted = holm({(m, k): t["wilcoxon_p"] for m, row in tests.items() for k, t in row.items()})
+    adjusted_t = holm({(m, k): t["t_p"] for m, row in tests.items() for k, t in row.items()})
+    for (m, k), p in adjusted.items():
+        tests[m][k]["wilcoxon_p_holm"] = p
+        tests[m][k]["t_p_holm"] = adjusted_t[(m, k)]
+    return tests
+
+
+def render_table(result: dict[str, Any]) -> str:
+    """The printed tables: per method mean ± 95% CI, then the paired tests."""
+    from speclang.stats import mean_ci
+
+    methods = result["methods"]
+    head = (f"adapt to `{result['spec']}`: {result['seeds']} seeds, {result['episodes']} "
+            f"episodes per run, layout {result['layout']}; mean ± 95% t CI")
+    cols = ("violations", "violations_to_safe", "episodes_to_safe", "success", "env_steps")
+    names = ("violations", "viol. to 95% safe", "episodes to 95% safe", "greedy success",
+             "env steps")
+    width = max(len(m) for m in methods) + 2
+    lines = [head, "", "method".ljust(width) + "".join(n.rjust(22) for n in names)]
+    for m, rec in methods.items():
+        cells = [_fmt(*mean_ci(rec[k])) for k in cols]
+        reached = sum(rec["reached_safe"])
+        lines.append(m.ljust(width) + "".join(c.rjust(22) for c in cells)
+                     + f"   reached safe {reached}/{len(rec['reached_safe'])}")
+    lines += ["", f"paired against {CONTROL} over seed indices (method minus {CONTROL}): "
+              "mean difference [95% CI]; rank-biserial r [95% bootstrap CI]; Hedges' g_z; "
+              "Wilcoxon p Holm-adjusted over the table (raw); paired t p Holm-adjusted", ""]
+    for m, row in result["tests"].items():
+        lines.append(f"{m}:")
+        for k in TESTED:
+            t = row[k]
+            lines.append(
+                f"  {k:<20} {t['diff']:+.3g} [{t['diff_ci'][0]:.3g}, {t['diff_ci'][1]:.3g}]"
+                f"  r {t['rank_biserial']:+.2f} [{t['rb_ci'][0]:+.2f}, {t['rb_ci'][1]:+.2f}]"
+                f"  g {t['hedges_g']:+.2f}  Wilcoxon p {t['wilcoxon_p_holm']:.3g}"
+                f" ({t['wilcoxon_p']:.3g})  t p {t['t_p_holm']:.3g}")
+    trained = result["trained_on"]
+    lines += ["", f"prior experience (training on {' -> '.join(trained['specs'])}, "
+              f"{trained['episodes']} episodes): mean environment steps per method: "
+              + ", ".join(f"{m} {v:.0f}" for m, v in trained["env_steps"].items())]
+    return "\n".join(lines)
+
+
+def _fmt(mean: float, half: float) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    scale = max(abs(mean), half)
+    digits = 0 if scale >= 100 else 2 if scale >= 1 else 3
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def write_adapt(out: Path, result: dict[str, Any]) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "adapt.json"
+        # NaN (a statistic of too few seeds) is not JSON: it is written as null.
+        text = json.dumps(_finite(result), indent=1, sort_keys=True, allow_nan=False)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ExperimentError(f"{out}: cannot write adapt.json: {exc.strerror}") from None
+    return path
+
+
+def _finite(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x
