@@ -47,7 +47,8 @@ props water
 
 def _train(tmp: Path, methods: list[str], name: str = "run") -> Path:
     cfg = tmp / f"{name}.toml"
-    cfg.write_text(TINY.replace("EXAMPLES", str(EXAMPLES)) + "".join(f'[[methods]]\nname = "{m}"\n{METHODS[m]}' for m in methods))
+    entries = "".join(f'[[methods]]\nname = "{m}"\n{METHODS[m]}' for m in methods)
+    cfg.write_text(TINY.replace("EXAMPLES", str(EXAMPLES)) + entries)
     out = tmp / name
     assert main(["train", str(cfg), "--out", str(out), "--no-progress"]) == 0
     return out
