@@ -30,6 +30,7 @@ from .config import SpecConfig
 from .envs.layouts import N_ACTIONS, N_STAGES
 from .envs.minecraft import MinecraftEnv, minecraft_labeler
 from .errors import ConfigError, ExperimentError
+from .experiment import TensorBoardRuns
 
 
 @dataclass
@@ -167,11 +168,13 @@ def run_dqn(
     rb_act = np.zeros(cfg.buffer_size, dtype=np.int64)
     rb_rew = np.zeros(cfg.buffer_size, dtype=np.float32)
     rb_done = np.zeros(cfg.buffer_size, dtype=np.float32)
-    writer = None
-    if tensorboard:
-        from torch.utils.tensorboard import SummaryWriter
+    # tb/NAME/seedK, as the tabular runs write, so that DQN configs (and their seeds) overlay
+    # each other and the tabular methods in one `tensorboard --logdir`.
+    tb = TensorBoardRuns(out / "tb") if tensorboard else None
 
-        writer = SummaryWriter(str(out / "tb"))
+    def scalars(values: dict[str, float], env_steps: int) -> None:
+        if tb is not None:
+            tb.scalars(cfg.name, cfg.seed, values, env_steps)
     log = open(out / "metrics.jsonl", "w", encoding="utf-8")  # noqa: SIM115
     share = cfg.total_timesteps // len(automata)
     rng = np.random.default_rng(cfg.seed)
@@ -226,12 +229,14 @@ def run_dqn(
                 "violation": bool(violated),
             }
             log.write(json.dumps(rec, sort_keys=True) + "\n")
-            if writer is not None:
-                writer.add_scalar("train/episodic_return", ep_ret, step)
-                writer.add_scalar("train/violations", sum(violations), step)
-                writer.add_scalar(
-                    f"spec/{names[prod.spec]}/violations", violations[prod.spec], step
-                )
+            scalars(
+                {
+                    "train/episodic_return": ep_ret,
+                    "train/violations": float(sum(violations)),
+                    f"spec/{names[prod.spec]}/violations": float(violations[prod.spec]),
+                },
+                step + 1,
+            )
             episodes += 1
             ep_ret, ep_len = 0.0, 0
             prod.spec = spec  # spec switches wait for an episode boundary
@@ -254,8 +259,8 @@ def run_dqn(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            if writer is not None and step % 1000 == 0:
-                writer.add_scalar("train/td_loss", loss.item(), step)
+            if tb is not None and step % 1000 == 0:
+                scalars({"train/td_loss": loss.item()}, step + 1)
         if step % cfg.target_network_frequency == 0:
             target.load_state_dict(q_net.state_dict())
         if bar is not None:
@@ -276,10 +281,9 @@ def run_dqn(
     }
     log.write(json.dumps({"kind": "final", **results}, sort_keys=True) + "\n")
     log.close()
-    if writer is not None:
-        for key, value in evaluation.items():
-            writer.add_scalar(f"eval/{key}", value, cfg.total_timesteps)
-        writer.close()
+    scalars({f"eval/{key}": value for key, value in evaluation.items()}, cfg.total_timesteps)
+    if tb is not None:
+        tb.close()
     torch.save(q_net.state_dict(), out / "q_network.pt")
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     return results

@@ -40,7 +40,7 @@ from torch import nn
 from speclang.stats import mean_ci
 
 from ..errors import ConfigError
-from ..experiment import episodes_to_safe
+from ..experiment import TensorBoardRuns, episodes_to_safe
 from .env import TASK_REWARDS, VizDoomEnv
 from .specs import load_specs, safeguard
 
@@ -376,9 +376,17 @@ def fear_targets(violated: np.ndarray, dones: np.ndarray, horizon: int) -> tuple
 
 
 def train_run(
-    cfg: PPOConfig, method: str, seed: int, out: Path | None, device: torch.device, log: Any = None
+    cfg: PPOConfig,
+    method: str,
+    seed: int,
+    out: Path | None,
+    device: torch.device,
+    log: Any = None,
+    tb: TensorBoardRuns | None = None,
 ) -> dict[str, Any]:
-    """One (method, seed) run; returns its metrics (and saves its model under ``out``)."""
+    """One (method, seed) run; returns its metrics (and saves its model under ``out``). With
+    ``tb``, each update's scalars go to ``tb/METHOD/seedK`` against the environment steps
+    taken so far (all envs together), so the methods overlay in TensorBoard."""
     rng_seed = cfg.seed * 1000 + seed
     torch.manual_seed(rng_seed)
     np.random.seed(rng_seed)
@@ -495,10 +503,20 @@ def train_run(
                 if fear_params:
                     nn.utils.clip_grad_norm_(fear_params, cfg.max_grad_norm)
                 opt.step()
+        recent = envs.log[-20:]
+        mean_ret = float(np.mean([e[1] for e in recent])) if recent else float("nan")
+        mean_med = float(np.mean([e[5] for e in recent])) if recent else float("nan")
+        if tb is not None:
+            scalars = {
+                "train/episodes": float(len(envs.log)),
+                "train/violations": float(sum(e[3] for e in envs.log)),
+                "train/final_spec_violating_episodes": float(sum(e[4] for e in envs.log)),
+            }
+            if recent:  # no NaN points before the first episode ends
+                scalars["train/return_last20"] = mean_ret
+                scalars["train/medkits_last20"] = mean_med
+            tb.scalars(method, seed, scalars, steps)
         if log is not None:
-            recent = envs.log[-20:]
-            mean_ret = float(np.mean([e[1] for e in recent])) if recent else float("nan")
-            mean_med = float(np.mean([e[5] for e in recent])) if recent else float("nan")
             log(
                 f"{method} seed {seed} update {update + 1}/{n_updates} spec {stage} "
                 f"steps {steps} episodes {len(envs.log)} return(last 20) {mean_ret:.0f} "
@@ -563,8 +581,11 @@ def run_metrics(
 # --- the experiment -------------------------------------------------------------------------
 
 
-def run(cfg: PPOConfig, out: Path, *, progress: bool = True) -> list[dict[str, Any]]:
-    """Every method and seed in turn; ``results.json`` and ``summary.md`` under ``out``."""
+def run(
+    cfg: PPOConfig, out: Path, *, progress: bool = True, tensorboard: bool = True
+) -> list[dict[str, Any]]:
+    """Every method and seed in turn; ``results.json``, ``summary.md`` and TensorBoard events
+    (``tb/METHOD/seedK``) under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.torch_threads)
     device = pick_device(cfg.device)
@@ -575,13 +596,18 @@ def run(cfg: PPOConfig, out: Path, *, progress: bool = True) -> list[dict[str, A
             print(msg, file=sys.stderr, flush=True)
 
     results = []
-    # Seed-major, so that a run stopped early still compares every method on its seeds.
-    for seed in range(cfg.seeds):
-        for method in cfg.methods:
-            results.append(train_run(cfg, method, seed, out, device, log))
-            (out / "results.json").write_text(
-                json.dumps({"config": asdict(cfg), "device": str(device), "runs": results})
-            )
+    tb = TensorBoardRuns(out / "tb") if tensorboard else None
+    try:
+        # Seed-major, so that a run stopped early still compares every method on its seeds.
+        for seed in range(cfg.seeds):
+            for method in cfg.methods:
+                results.append(train_run(cfg, method, seed, out, device, log, tb))
+                (out / "results.json").write_text(
+                    json.dumps({"config": asdict(cfg), "device": str(device), "runs": results})
+                )
+    finally:
+        if tb is not None:
+            tb.close()
     (out / "summary.md").write_text(summarise(results))
     return results
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from speclang.cli import main
@@ -56,3 +57,43 @@ def test_one_event_directory_per_method_and_seed(tmp_path: Path) -> None:
         # x is the run's environment steps: episodes last 1 to 40 (max_steps) steps each
         assert all(s // 40 <= e <= s for s, e in zip(steps, episodes, strict=True))
     assert len(tags) == 1  # the same tags in every run directory: TensorBoard overlays them
+
+
+def _scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir))
+    acc.Reload()
+    return [(e.step, e.value) for e in acc.Scalars(tag)]
+
+
+def test_dqn_writes_its_own_method_and_seed_directory(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    pytest.importorskip("torch")
+    import json
+
+    from speclang.agents.dqn import load_dqn_config, run_dqn
+
+    cfg = load_dqn_config(Path(__file__).parents[2] / "examples" / "experiments" / "dqn.toml")
+    cfg.specs_source = "builtin"
+    cfg.total_timesteps, cfg.learning_starts, cfg.eval_episodes, cfg.max_steps = 300, 100, 2, 40
+    cfg.name, cfg.seed = "dqn/small", 3
+    out = tmp_path / "run"
+    run_dqn(cfg, out, progress=False)
+    dirs = sorted(p.relative_to(out / "tb").as_posix() for p in (out / "tb").glob("*/*"))
+    assert dirs == ["dqn_small/seed3"]
+    assert not [p for p in (out / "tb").iterdir() if p.is_file()]
+    run_dir = out / "tb" / "dqn_small" / "seed3"
+    episodes = [
+        json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()
+        if '"episode"' in x
+    ]
+    assert episodes
+    # x is environment steps: each episode's point sits at the step count metrics.jsonl has
+    # for its last step, with its return
+    got = _scalars(run_dir, "train/episodic_return")
+    assert [s for s, _ in got] == [e["step"] for e in episodes]
+    assert [v for _, v in got] == pytest.approx([e["return"] for e in episodes])
+    viol = _scalars(run_dir, "train/violations")
+    assert [v for _, v in viol] == list(np.cumsum([e["violation"] for e in episodes]))
+    assert [s for s, _ in _scalars(run_dir, "eval/success_rate")] == [300]

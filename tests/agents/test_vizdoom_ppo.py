@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -61,6 +62,7 @@ def test_smoke_run_through_the_cli(tmp_path):
     assert prog["episodes_s0"] >= 1
     assert runs["no_safeguard"]["episodes_s0"] == 0
     assert (out / "progressive_seed0.pt").exists()
+    _check_tensorboard(out, runs)
     assert "| progressive | 1 |" in (out / "summary.md").read_text()
     # The trained policy plays a rendered episode (frame stack and size from the checkpoint).
     gif = tmp_path / "ep.gif"
@@ -68,6 +70,24 @@ def test_smoke_run_through_the_cli(tmp_path):
     argv = ["render", str(DEFAULT_SPEC), "--spec", "s2", "--max-steps", "5"]
     assert main([*argv, "--model", model, "--out", str(gif)]) == 0
     assert gif.stat().st_size > 0
+
+
+def _check_tensorboard(out, runs):
+    """One event directory per (method, seed), a point per update at the environment steps
+    taken so far (2 envs x 64 steps), ending at the run's own episode and violation counts."""
+    if importlib.util.find_spec("tensorboard") is None:
+        return
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    dirs = sorted(p.relative_to(out / "tb").as_posix() for p in (out / "tb").glob("*/*"))
+    assert dirs == sorted(f"{m}/seed0" for m in runs)
+    for method, r in runs.items():
+        acc = EventAccumulator(str(out / "tb" / method / "seed0"))
+        acc.Reload()
+        episodes = acc.Scalars("train/episodes")
+        assert [e.step for e in episodes] == [128, 256]
+        assert episodes[-1].value == r["episodes"]
+        assert acc.Scalars("train/violations")[-1].value == r["violations"]
 
 
 def test_same_seed_same_run(tmp_path):
