@@ -21,14 +21,20 @@ def layout_frame(name: str, tile_size: int = 32) -> np.ndarray:
     return np.asarray(frame)
 
 
+def picture_name(name: str) -> str:
+    """L1..L3 -> minecraft_layout1..3.png; the paper's P2, P3 -> minecraft_paper_layout2.png..."""
+    kind = "paper_layout" if name.startswith("P") else "layout"
+    return f"minecraft_{kind}{name[1:]}.png"
+
+
 def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     args = sys.argv[1:] if argv is None else argv
     out = Path(args[0] if args else "docs/pictures")
     out.mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(LAYOUTS, start=1):
-        path = out / f"minecraft_layout{i}.png"
+    for name in LAYOUTS:
+        path = out / picture_name(name)
         Image.fromarray(layout_frame(name)).save(path)
         print(path)
     return 0

@@ -78,7 +78,8 @@ def _objs(**kinds: list[tuple[int, int]]) -> tuple[tuple[str, int, int], ...]:
 
 
 LAYOUTS: dict[str, Layout] = {
-    # The paper's layout (arXiv 2410.24096, first experiment).
+    # The paper's layout 1 (arXiv 2410.24096, first experiment), the same cells as the
+    # authors' code (layout 1 there).
     "L1": Layout(
         name="L1",
         lava=((0, 5), (1, 5), (2, 5), (2, 8), (2, 9)),
@@ -92,7 +93,8 @@ LAYOUTS: dict[str, Layout] = {
         ),
         start=(5, 2),
     ),
-    # A lava river across row 5 with one dry ford on the right; the diamond is on the far bank.
+    # Ours (not the paper's): a lava river across row 5 with one dry ford on the right; the
+    # diamond is on the far bank.
     "L2": Layout(
         name="L2",
         lava=tuple((5, c) for c in range(7)),
@@ -106,7 +108,8 @@ LAYOUTS: dict[str, Layout] = {
         ),
         start=(1, 5),
     ),
-    # Two lava walls (column 3 from below, column 7 from above) force a zig-zag.
+    # Ours (not the paper's): two lava walls (column 3 from below, column 7 from above) force
+    # a zig-zag.
     "L3": Layout(
         name="L3",
         lava=tuple((r, 3) for r in range(3, 10)) + tuple((r, 7) for r in range(0, 7)),
@@ -119,6 +122,37 @@ LAYOUTS: dict[str, Layout] = {
             diamond=[(9, 8)],
         ),
         start=(0, 0),
+    ),
+    # The paper authors' layouts 2 and 3, reconstructed from their code (minecraft.py of
+    # grockious/safeguardedRL, where they are commented out). A cell there holds one label
+    # and objects are assigned after lava, so an object on a lava cell replaces the lava:
+    # those cells are left out of `lava` here. Their jitter (one shift shared by some of the
+    # objects) is not reproduced: every layout here uses the jitter rule above.
+    "P2": Layout(
+        name="P2",
+        lava=tuple((r, 3) for r in (1, 2, 6, 8, 9)),  # (0,3) creeper, (7,3) wood
+        objects=_objs(
+            iron=[(0, 0), (4, 5)],
+            wood=[(2, 2), (7, 3), (5, 7)],
+            creeper=[(0, 3), (4, 0), (9, 4)],
+            work_bench=[(6, 1), (6, 5), (4, 9)],
+            smith_table=[(2, 4), (9, 0), (7, 7)],
+            diamond=[(0, 7)],
+        ),
+        start=(5, 2),
+    ),
+    "P3": Layout(
+        name="P3",
+        lava=((0, 2), (1, 2), (3, 2)) + tuple((r, 6) for r in range(6)),  # (2,2) wood
+        objects=_objs(
+            creeper=[(0, 0), (4, 5)],
+            wood=[(2, 2), (7, 3), (5, 7)],
+            iron=[(0, 3), (4, 0), (9, 4)],
+            work_bench=[(6, 1), (6, 5), (4, 9)],
+            smith_table=[(2, 4), (9, 0), (7, 7)],
+            diamond=[(0, 7)],
+        ),
+        start=(5, 2),
     ),
 }
 

@@ -150,3 +150,39 @@ def test_every_layout_can_be_solved_safely_with_similar_effort() -> None:
     assert all(n is not None for n in lengths.values()), lengths
     # "similar difficulty": the safe solutions have comparable lengths
     assert max(lengths.values()) <= 2 * min(lengths.values()), lengths
+
+
+# The authors' layouts as their code builds them (facts from grockious/safeguardedRL,
+# minecraft.py): one label per cell, assigned in this order, a later one replacing an earlier
+# one; jitter 0.
+_PAPER = {
+    "L1": [("lava", [(r, 5) for r in range(3)] + [(2, 8), (2, 9)]),
+           ("creeper", [(0, 0), (4, 5)]), ("wood", [(2, 2), (7, 3), (5, 7)]),
+           ("iron", [(0, 3), (4, 0), (9, 4)]), ("work_bench", [(6, 1), (6, 5), (4, 9)]),
+           ("smith_table", [(2, 4), (9, 0), (7, 7)]), ("diamond", [(0, 7)])],
+    "P2": [("lava", [(r, 3) for r in range(3)] + [(r, 3) for r in range(6, 10)]),
+           ("iron", [(0, 0), (4, 5)]), ("wood", [(2, 2), (7, 3), (5, 7)]),
+           ("creeper", [(0, 3), (4, 0), (9, 4)]), ("work_bench", [(6, 1), (6, 5), (4, 9)]),
+           ("smith_table", [(2, 4), (9, 0), (7, 7)]), ("diamond", [(0, 7)])],
+    "P3": [("lava", [(r, 2) for r in range(4)] + [(r, 6) for r in range(6)]),
+           ("creeper", [(0, 0), (4, 5)]), ("wood", [(2, 2), (7, 3), (5, 7)]),
+           ("iron", [(0, 3), (4, 0), (9, 4)]), ("work_bench", [(6, 1), (6, 5), (4, 9)]),
+           ("smith_table", [(2, 4), (9, 0), (7, 7)]), ("diamond", [(0, 7)])],
+}
+
+
+@pytest.mark.parametrize("name", list(_PAPER))
+def test_paper_layouts_match_the_authors_cells(name: str) -> None:
+    grid = [["safe"] * 10 for _ in range(10)]
+    for label, cells in _PAPER[name]:
+        for r, c in cells:
+            grid[r][c] = label
+    layout = get_layout(name)
+    masks = layout.base_masks()
+    for r in range(10):
+        for c in range(10):
+            want = 0 if grid[r][c] == "safe" else PROP_BIT[grid[r][c]]
+            assert masks[r * 10 + c] == want, (name, r, c, grid[r][c])
+    assert layout.start == (5, 2)
+    env = gymnasium.make(f"speclang/Minecraft-{name}-v0")
+    assert env.unwrapped.layout.name == name
