@@ -36,6 +36,19 @@ def _load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def load_model(path: str, device: str = "cpu") -> tuple[Any, Any]:
+    """A local transformers checkpoint (e.g. Phi-3-mini-4k-instruct, fetched beforehand)
+    and its tokenizer, set up for batched generation (left padding)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    tok.padding_side = "left"
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
+    return model, tok
+
+
 def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, list[str]]
              ) -> dict[str, Any]:
     import torch
@@ -51,7 +64,7 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
     def violated(text: str) -> bool:
         return label_text(mon, text).violated
 
-    model, tok = smollm.load()
+    model, tok = load_model(a.model_path, a.device) if a.model_path else smollm.load()
 
     def chat(q: str) -> str:
         return tok.apply_chat_template([{"role": "user", "content": q}],
@@ -151,7 +164,7 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spec", default="no_dosage")
     ap.add_argument("--seeds", type=int, default=3)
@@ -173,9 +186,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (2 threads on 2 shared cores ran 3-4x slower)")
     ap.add_argument("--out", type=Path, default=None, help="JSONL, one line per seed")
+    ap.add_argument("--model-path", default=None,
+                    help="a local transformers checkpoint instead of SmolLM2 (Llama or "
+                         "Phi-3 family; LoRA targets map onto Phi-3's fused projections)")
+    ap.add_argument("--device", default="cpu", help="torch device of the model (cuda, cpu)")
     ap.add_argument("--summarise", type=Path, default=None,
                     help="only print the summary of an earlier run's JSONL")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     if a.summarise is not None:
         print(summarise([json.loads(line) for line in a.summarise.read_text().splitlines()
                          if line.strip()]))

@@ -34,17 +34,27 @@ def tiny_tokenizer(vocab_size: int = 320, corpus: list[str] | None = None) -> An
                                    padding_side="left")
 
 
-def tiny_model(tokenizer: Any, seed: int = 0, hidden: int = 32, layers: int = 2) -> Any:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+ARCHS = ("llama", "phi3")
 
+
+def tiny_model(tokenizer: Any, seed: int = 0, hidden: int = 32, layers: int = 2,
+               arch: str = "llama") -> Any:
+    """A random causal LM of the given architecture: ``"llama"`` (SmolLM2's) or
+    ``"phi3"`` (Phi-3-mini's: fused ``qkv_proj`` and ``gate_up_proj`` projections)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausalLM
+
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}")
+    config, model_class = ((LlamaConfig, LlamaForCausalLM) if arch == "llama"
+                           else (Phi3Config, Phi3ForCausalLM))
     torch.manual_seed(seed)
-    cfg = LlamaConfig(
+    cfg = config(
         vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=4,
         max_position_embeddings=256, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id, bos_token_id=None, tie_word_embeddings=True)
-    model = LlamaForCausalLM(cfg)
+    model = model_class(cfg)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.eval()
     return model

@@ -80,6 +80,28 @@ class StepStats:
     pairs: int = 0  # preference pairs the monitor separated (dpo, selm)
 
 
+# Phi-3 fuses the query/key/value and the gate/up projections into one linear layer each;
+# a LoRA target named after a Llama projection adapts the fused layer holding it (whole:
+# an adapter on ``qkv_proj`` also moves the keys).
+FUSED = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj",
+         "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj"}
+
+
+def lora_modules(model: Any, targets: Sequence[str]) -> list[str]:
+    """``targets`` as module names of ``model``: Llama-style names map onto Phi-3's fused
+    projections where the model has no module of that name."""
+    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    out: list[str] = []
+    for t in targets:
+        name = t if t in names else FUSED.get(t, t)
+        if name not in names:
+            raise ValueError(f"LoRA target {t!r} is not a module of "
+                             f"{type(model).__name__}")
+        if name not in out:
+            out.append(name)
+    return out
+
+
 def _sequence_logprobs(model: Any, ids: torch.Tensor, attn: torch.Tensor,
                        start: int) -> torch.Tensor:
     """Sum of log-probabilities of tokens ``ids[:, start:]`` (masked by ``attn``)."""
@@ -109,7 +131,8 @@ class SpecTrainer:
             top = min(self.cfg.lora_layers, n_layers) if self.cfg.lora_layers > 0 else 0
             self.split = n_layers - top if top else None
             lcfg = LoraConfig(r=self.cfg.lora_rank, lora_alpha=self.cfg.lora_alpha,
-                              target_modules=list(self.cfg.lora_targets), lora_dropout=0.0,
+                              target_modules=lora_modules(model, self.cfg.lora_targets),
+                              lora_dropout=0.0,
                               layers_to_transform=list(range(self.split, n_layers))
                               if self.split is not None else None)
             self.policy = get_peft_model(model, lcfg)
@@ -170,8 +193,9 @@ class SpecTrainer:
     def sample(self, prompts: Sequence[str], k: int, *, logits_processor: Any = None,
                do_sample: bool = True) -> tuple[torch.Tensor, torch.Tensor, int, list[str]]:
         enc = self.tok(list(prompts), return_tensors="pt", padding=True)
-        ids = enc["input_ids"].repeat_interleave(k, 0)
-        attn = enc["attention_mask"].repeat_interleave(k, 0)
+        dev = next(self.policy.parameters()).device
+        ids = enc["input_ids"].repeat_interleave(k, 0).to(dev)
+        attn = enc["attention_mask"].repeat_interleave(k, 0).to(dev)
         start = ids.shape[1]
         self.policy.eval()
         with torch.no_grad():
@@ -234,6 +258,7 @@ class SpecTrainer:
         activations that ``sample`` kept for these rows (LoRA on the top layers only)."""
         cfg = self.cfg
         ref_lp = self._ref_logprobs(ids, attn, start, hidden)
+        reward = reward.to(ref_lp.device)  # rewards are scored on the CPU
         self.policy.train()
         lp = self._policy_logprobs(ids, attn, start, hidden)
         log_ratio = lp - ref_lp
@@ -265,8 +290,8 @@ class SpecTrainer:
         idx = pair_indices(reward.tolist(), cfg.k, cfg.pair_margin)
         if not idx:
             return 0.0
-        w = torch.tensor([b for b, _ in idx])
-        lo = torch.tensor([r for _, r in idx])
+        w = torch.tensor([b for b, _ in idx], device=lp.device)
+        lo = torch.tensor([r for _, r in idx], device=lp.device)
         if cfg.method == "dpo":
             loss = dpo_loss(lp[w], lp[lo], ref_lp[w], ref_lp[lo], cfg.beta).mean()
         else:
@@ -307,8 +332,8 @@ class SpecTrainer:
             if self.history or self.ref is not None:
                 with torch.no_grad():
                     self.policy.eval()
-                    kls.append(self._policy_logprobs(ids, attn, start, self.last_hidden)
-                               - self._ref_logprobs(ids, attn, start, self.last_hidden))
+                    kls.append((self._policy_logprobs(ids, attn, start, self.last_hidden)
+                            - self._ref_logprobs(ids, attn, start, self.last_hidden)).cpu())
             else:
                 # Fresh LoRA adapters (B = 0) leave the policy equal to the reference.
                 kls.append(torch.zeros(ids.shape[0]))

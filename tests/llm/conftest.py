@@ -17,8 +17,10 @@ def tiny_tok() -> Any:
     return tiny_tokenizer()
 
 
-@pytest.fixture(scope="session")
-def tiny_lm(tiny_tok: Any) -> Any:
+# Every test of a model-driven piece (shield, triggers, fear) runs on each architecture
+# family the shield and trainer support: Llama (SmolLM2) and Phi-3 (fused projections).
+@pytest.fixture(scope="session", params=["llama", "phi3"])
+def tiny_lm(tiny_tok: Any, request: Any) -> Any:
     from speclang.llm.tiny import tiny_model
 
-    return tiny_model(tiny_tok)
+    return tiny_model(tiny_tok, arch=request.param)

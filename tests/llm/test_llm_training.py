@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 import speclang  # noqa: E402
 from speclang.llm import TextMonitor, label_text  # noqa: E402
 from speclang.llm.rewards import spec_reward  # noqa: E402
+from speclang.llm.tiny import ARCHS  # noqa: E402
 from speclang.llm.trainer import SpecTrainer, TrainConfig  # noqa: E402
 from speclang.stats import wilson  # noqa: E402
 
@@ -39,12 +40,13 @@ def _violation_rate(tr: SpecTrainer, prompts: list[str]) -> float:
     return float(tr.evaluate(prompts, violated, k=16)["violation_rate"])
 
 
-def test_rloo_lowers_the_violation_rate(tiny_tok: Any) -> None:
+@pytest.mark.parametrize("arch", ARCHS)
+def test_rloo_lowers_the_violation_rate(tiny_tok: Any, arch: str) -> None:
     from speclang.llm.tiny import tiny_model
 
     prompts = ["Hello", "Take", "Drink water", "Sleep"]
     mon = TextMonitor.from_module(MOD, "novowel", unit="token")
-    tr = SpecTrainer(tiny_model(tiny_tok), tiny_tok, [spec_reward(mon)],
+    tr = SpecTrainer(tiny_model(tiny_tok, arch=arch), tiny_tok, [spec_reward(mon)],
                      TrainConfig("rloo", k=4, max_new_tokens=4, lr=5e-2, beta=0.01))
     before = _violation_rate(tr, prompts)
     tr.train(prompts, steps=12, batch=2)
@@ -53,11 +55,13 @@ def test_rloo_lowers_the_violation_rate(tiny_tok: Any) -> None:
     assert all(torch.isfinite(torch.tensor([s.kl, s.loss])).all() for s in tr.history)
 
 
-def test_apa_loss_falls_on_a_fixed_batch_and_keeps_reference_frozen(tiny_tok: Any) -> None:
+@pytest.mark.parametrize("arch", ARCHS)
+def test_apa_loss_falls_on_a_fixed_batch_and_keeps_reference_frozen(tiny_tok: Any,
+                                                                    arch: str) -> None:
     from speclang.llm.tiny import tiny_model
 
     mon = TextMonitor.from_module(MOD, "novowel", unit="token")
-    tr = SpecTrainer(tiny_model(tiny_tok), tiny_tok, [spec_reward(mon)],
+    tr = SpecTrainer(tiny_model(tiny_tok, arch=arch), tiny_tok, [spec_reward(mon)],
                      TrainConfig("apa", k=4, max_new_tokens=4, lr=1e-2, lam=1.0))
     ref_before = [p.clone() for p in tr.ref.parameters()]
     ids, attn, start, texts = tr.sample(["Hello", "Take"], 4)
@@ -105,6 +109,14 @@ def test_lora_on_chosen_modules_and_paired_evaluation(tiny_tok: Any) -> None:
     adapted = {n.split(".lora_")[0].rsplit(".", 1)[-1] for n, p in tr.policy.named_parameters()
                if p.requires_grad and "lora_" in n}
     assert adapted == set(targets)
+    # Phi-3's fused projections: q/v adapt qkv_proj, gate adapts gate_up_proj.
+    phi = SpecTrainer(tiny_model(tiny_tok, arch="phi3"), tiny_tok, [spec_reward(mon)],
+                      TrainConfig("rloo", k=2, lora_rank=2, lora_targets=targets))
+    assert {n.split(".lora_")[0].rsplit(".", 1)[-1] for n, p in phi.policy.named_parameters()
+            if p.requires_grad and "lora_" in n} == {"qkv_proj", "gate_up_proj", "down_proj"}
+    with pytest.raises(ValueError, match="'w_proj' is not a module of Phi3ForCausalLM"):
+        SpecTrainer(tiny_model(tiny_tok, arch="phi3"), tiny_tok, [],
+                    TrainConfig("rloo", k=2, lora_rank=2, lora_targets=("w_proj",)))
 
     def violated(text: str) -> bool:
         return label_text(TextMonitor.from_module(MOD, "novowel"), text).violated
@@ -122,13 +134,14 @@ def test_lora_on_chosen_modules_and_paired_evaluation(tiny_tok: Any) -> None:
     assert c["n"] == 9 and len(c["texts"]) == 9
 
 
-def test_top_layer_lora_log_probs_match_a_full_forward(tiny_tok: Any) -> None:
+@pytest.mark.parametrize("arch", ARCHS)
+def test_top_layer_lora_log_probs_match_a_full_forward(tiny_tok: Any, arch: str) -> None:
     pytest.importorskip("peft")
     from speclang.llm.tiny import tiny_model
     from speclang.llm.trainer import _sequence_logprobs
 
     mon = TextMonitor.from_module(MOD, "novowel", unit="token")
-    tr = SpecTrainer(tiny_model(tiny_tok, layers=3), tiny_tok, [spec_reward(mon)],
+    tr = SpecTrainer(tiny_model(tiny_tok, layers=3, arch=arch), tiny_tok, [spec_reward(mon)],
                      TrainConfig("rloo", k=2, max_new_tokens=5, lr=1e-2, lora_rank=2,
                                  lora_targets=("q_proj", "v_proj", "up_proj"), lora_layers=1))
     assert tr.split == 2
