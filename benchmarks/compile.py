@@ -15,7 +15,8 @@ Families (n = number of propositions / conjuncts, k = bound):
 
 Every cell runs in its own subprocess with a timeout, so one blow-up cannot hang the run:
 ours in-process (import, then time ``compile_formula`` only), ours as a CLI process (wall
-time of ``speclang compile -f``, interpreter start included), and LTLf2DFA/MONA through
+time of ``speclang compile -f``, interpreter start included; "CLI -o" also writes the JSON
+artifact with its guards and shaping potentials), and LTLf2DFA/MONA through
 ``benchmarks/ltlf2dfa_ref.py`` (which serialises every call under its lock). Peak memory is
 the worker's maximum resident set size (``getrusage``; for MONA the ``mona`` child's). The
 ``match`` column compares the state counts of both minimal DFAs.
@@ -217,9 +218,16 @@ def _subprocess_json(argv: list[str], timeout: float) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def cli_times(text: str, repeat: int, timeout: float, max_states: int) -> dict[str, Any]:
+def cli_times(text: str, repeat: int, timeout: float, max_states: int,
+              artifact: bool = False) -> dict[str, Any]:
+    """Wall time of ``speclang compile -f`` (``artifact``: with ``-o``, writing the JSON
+    artifact to a temporary directory)."""
     times = []
     argv = [str(SPECLANG), "compile", "-f", text, "--max-states", str(max_states)]
+    if artifact:
+        import tempfile
+
+        argv += ["-o", str(Path(tempfile.mkdtemp(prefix="speclang-bench-")) / "a.json")]
     for _ in range(repeat):
         start = time.perf_counter()
         proc = _run_group(argv, timeout)
@@ -244,6 +252,7 @@ class Row:
     formula: str
     ours: dict[str, Any] = field(default_factory=dict)
     cli: dict[str, Any] = field(default_factory=dict)
+    cli_o: dict[str, Any] = field(default_factory=dict)
     mona: dict[str, Any] = field(default_factory=dict)
 
     def cells(self) -> list[str]:
@@ -262,6 +271,7 @@ class Row:
             match,
             _fmt_ms(self.ours),
             _fmt_ms(self.cli),
+            _fmt_ms(self.cli_o),
             _fmt_ms(self.mona),
             _fmt_ms({"times_ms": self.mona["total_ms"]} if "total_ms" in self.mona else self.mona),
             mem,
@@ -278,6 +288,7 @@ HEADER = [
     "match",
     "ours in-process ms",
     "ours CLI ms",
+    "ours CLI -o ms",
     "MONA ms",
     "LTLf2DFA total ms",
     "ours peak RSS MB",
@@ -359,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         ours_text, mona_text = FAMILIES[fam](n)
         row = Row(fam, n, ours_text)
         if (fam, "ours") in gave_up:
-            row.ours = row.cli = {"error": "not tried"}
+            row.ours = row.cli = row.cli_o = {"error": "not tried"}
         else:
             row.ours = _subprocess_json(
                 [
@@ -377,9 +388,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             if "error" in row.ours:
                 gave_up[(fam, "ours")] = row.ours["error"]
-                row.cli = {"error": row.ours["error"]}
+                row.cli = row.cli_o = {"error": row.ours["error"]}
             else:
                 row.cli = cli_times(ours_text, args.repeat, args.timeout, args.max_states)
+                row.cli_o = cli_times(ours_text, args.repeat, args.timeout, args.max_states,
+                                      artifact=True)
         if not args.mona:
             row.mona = {}
         elif (fam, "mona") in gave_up:

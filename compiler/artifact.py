@@ -26,7 +26,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,21 +81,20 @@ def edges(aut: Automaton, state: int, *, minimise: bool = True) -> list[tuple[in
     ``speclang.compiler.guards`` when ``minimise`` (and that module is present), else it is the
     disjunction of the diagram's disjoint cubes leading there (``true`` when every letter
     does); both are exact."""
+    if minimise:
+        try:
+            from speclang.compiler.guards import edge_guards
+        except ImportError:  # the minimiser is optional; the raw cubes are still exact
+            pass
+        else:
+            return sorted(edge_guards(aut, state).items())
     by_target: dict[int, list[dict[str, bool]]] = {}
     for cube, target in aut.cubes(state):
         by_target.setdefault(target, []).append(cube)
-    guard_text: Callable[[Sequence[str], list[dict[str, bool]]], str] | None = None
-    if minimise:
-        try:
-            from speclang.compiler.guards import guard_text
-        except ImportError:  # the minimiser is optional; the raw cubes are still exact
-            guard_text = None
     out = []
     for target in sorted(by_target):
         cubes = by_target[target]
-        if guard_text is not None:
-            guard = guard_text(aut.props, cubes)
-        elif any(not c for c in cubes):
+        if any(not c for c in cubes):
             guard = "true"
         elif len(cubes) == 1:
             guard = _cube_text(cubes[0])
@@ -164,10 +163,11 @@ def to_json(
 
     # Minimising every guard costs about a millisecond per edge: worth it for the monitors
     # people read, not for the 100k-edge automata of a benchmark.
-    n_edges = sum(len(t) for t in graph.successor_lists(aut))
-    minimise = n_edges <= MINIMISE_GUARDS_UP_TO
+    listed = graph.successor_lists(aut, WRITE_GUARDS_UP_TO)  # None: more edges than that
+    n_edges = None if listed is None else sum(map(len, listed))
+    minimise = n_edges is not None and n_edges <= MINIMISE_GUARDS_UP_TO
     if guards is None:
-        guards = n_edges <= WRITE_GUARDS_UP_TO
+        guards = n_edges is not None
     states = []
     for q in range(aut.n_states):
         state: dict[str, Any] = {

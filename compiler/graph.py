@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
@@ -25,9 +25,16 @@ if TYPE_CHECKING:
 FAR = 1 << 30
 
 
-def successor_lists(aut: Automaton) -> list[list[int]]:
+@overload
+def successor_lists(aut: Automaton) -> list[list[int]]: ...
+@overload
+def successor_lists(aut: Automaton, limit: int) -> list[list[int]] | None: ...
+
+
+def successor_lists(aut: Automaton, limit: int | None = None) -> list[list[int]] | None:
     """Distinct successors of every state, sorted, read off the shared decision diagram
-    once per node instead of once per path."""
+    once per node instead of once per path; None as soon as there are more than ``limit``
+    edges (a dense graph is then better handled by speclang.compiler.diagram_sweep)."""
     targets: dict[int, frozenset[int]] = {}
     var, lo, hi = aut.dd_var, aut.dd_lo, aut.dd_hi
 
@@ -51,7 +58,17 @@ def successor_lists(aut: Automaton) -> list[list[int]]:
             stack.pop()
         return targets[root]
 
-    return [sorted(reach(int(r))) for r in aut.roots]
+    if limit is None:
+        return [sorted(reach(int(r))) for r in aut.roots]
+    out = []
+    total = 0
+    for r in aut.roots:
+        ts = reach(int(r))
+        total += len(ts)
+        if total > limit:
+            return None
+        out.append(sorted(ts))
+    return out
 
 
 def predecessor_lists(successors: Sequence[Sequence[int]]) -> list[list[int]]:

@@ -3,24 +3,110 @@
 An edge ``q -> q'`` is labelled by the set of letters that lead from ``q`` to ``q'``. The
 decision diagram gives that set as disjoint cubes (one per path), which read badly: a guard
 ``lava | creeper`` comes out as ``lava | !lava & creeper``. Here the set is turned into a
-truth table over the propositions it mentions and re-covered with an irredundant sum of
-products (Minato-Morreale ISOP); the complement is covered too and ``!(...)`` is used when that
-is shorter. Truth tables are Python ints used as bitsets (bit ``m`` = minterm ``m``), so
-cofactors are a mask and a shift, which keeps this fast for the ~10 propositions a guard
-usually touches.
+reduced ordered BDD and re-covered with an irredundant sum of products (Minato-Morreale
+ISOP on the BDD); the complement is covered too and ``!(...)`` is used when that is
+shorter. The BDD of an edge is read off the automaton's decision diagram node by node
+(:func:`edge_guards`), so the cost follows the diagram's size, not the number of its paths
+or of letters (a truth table has 2**k bits: 16 propositions took seconds per automaton).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from speclang.compiler.ir import Atom, to_text
 
 Cube = Mapping[str, bool]
 
-# Above this many propositions a truth table (2**k bits) is too large; the cubes are then
-# merged pairwise instead, which is not minimal but still far shorter than the raw paths.
-MAX_TABLE_VARS = 16
+_FALSE, _TRUE = 0, 1
+
+
+class _Bdd:
+    """A reduced ordered BDD over variables named by integers, the largest at the top, so
+    that ISOP splits on the variables in the order the truth-table version did (the
+    printed guards do not change). Nodes are hash-consed; 0 and 1 are the constants."""
+
+    def __init__(self) -> None:
+        self.var: list[int] = [-1, -1]
+        self.lo: list[int] = [0, 1]
+        self.hi: list[int] = [0, 1]
+        self._unique: dict[tuple[int, int, int], int] = {}
+        self._and: dict[tuple[int, int], int] = {}
+        self._not: dict[int, int] = {_FALSE: _TRUE, _TRUE: _FALSE}
+        self._isop: dict[tuple[int, int], tuple[list[dict[int, bool]], int]] = {}
+
+    def node(self, v: int, lo: int, hi: int) -> int:
+        if lo == hi:
+            return lo
+        key = (v, lo, hi)
+        got = self._unique.get(key)
+        if got is None:
+            got = self._unique[key] = len(self.var)
+            self.var.append(v)
+            self.lo.append(lo)
+            self.hi.append(hi)
+        return got
+
+    def _cof(self, u: int, v: int) -> tuple[int, int]:
+        """Cofactors of ``u`` on ``v``, where ``v`` is at or above ``u``'s top variable."""
+        if self.var[u] == v:
+            return self.lo[u], self.hi[u]
+        return u, u
+
+    def neg(self, u: int) -> int:
+        got = self._not.get(u)
+        if got is None:
+            got = self._not[u] = self.node(self.var[u], self.neg(self.lo[u]),
+                                           self.neg(self.hi[u]))
+        return got
+
+    def conj(self, a: int, b: int) -> int:
+        if a == _FALSE or b == _FALSE:
+            return _FALSE
+        if a in (_TRUE, b):
+            return b
+        if b == _TRUE:
+            return a
+        key = (a, b) if a < b else (b, a)
+        got = self._and.get(key)
+        if got is None:
+            v = max(self.var[a], self.var[b])
+            a0, a1 = self._cof(a, v)
+            b0, b1 = self._cof(b, v)
+            got = self._and[key] = self.node(v, self.conj(a0, b0), self.conj(a1, b1))
+        return got
+
+    def disj(self, a: int, b: int) -> int:
+        return self.neg(self.conj(self.neg(a), self.neg(b)))
+
+    def ite(self, v: int, lo: int, hi: int) -> int:
+        """``(!v & lo) | (v & hi)`` for any ``lo``, ``hi`` (``v`` need not be on top)."""
+        x = self.node(v, _FALSE, _TRUE)
+        return self.disj(self.conj(self.neg(x), lo), self.conj(x, hi))
+
+    def isop(self, lower: int, upper: int) -> tuple[list[dict[int, bool]], int]:
+        """Minato-Morreale: an irredundant cover ``C`` with ``lower <= C <= upper``; returns
+        the cubes (``{variable: value}``) and the BDD of what they cover."""
+        if lower == _FALSE:
+            return [], _FALSE
+        if upper == _TRUE:
+            return [{}], _TRUE
+        got = self._isop.get((lower, upper))
+        if got is not None:
+            return got
+        # lower != 0 and upper != 1, so some variable separates them: the topmost one.
+        v = max(self.var[lower], self.var[upper])
+        l0, l1 = self._cof(lower, v)
+        u0, u1 = self._cof(upper, v)
+        c0, r0 = self.isop(self.conj(l0, self.neg(u1)), u0)
+        c1, r1 = self.isop(self.conj(l1, self.neg(u0)), u1)
+        rest = self.disj(self.conj(l0, self.neg(r0)), self.conj(l1, self.neg(r1)))
+        cs, rs = self.isop(rest, self.conj(u0, u1))
+        covered = self.disj(self.node(v, r0, r1), rs)
+        cubes = [{**c, v: False} for c in c0] + [{**c, v: True} for c in c1] + cs
+        got = self._isop[(lower, upper)] = (cubes, covered)
+        return got
 
 
 def guard_text(props: Sequence[str], cubes: Iterable[Cube]) -> str:
@@ -30,148 +116,82 @@ def guard_text(props: Sequence[str], cubes: Iterable[Cube]) -> str:
     cube_list = [dict(c) for c in cubes]
     if not cube_list:
         return "false"
-    order = {p: i for i, p in enumerate(props)}
-    used = sorted({p for c in cube_list for p in c}, key=lambda p: (order.get(p, len(order)), p))
     if any(not c for c in cube_list):
         return "true"
-    if len(used) > MAX_TABLE_VARS:
-        return _render(_merge_cubes(cube_list), used, negate=False)
-    table = _truth_table(cube_list, used)
-    full = (1 << (1 << len(used))) - 1
-    if table == full:
+    order = {p: i for i, p in enumerate(props)}
+    used = sorted({p for c in cube_list for p in c}, key=lambda p: (order.get(p, len(order)), p))
+    index = {p: i for i, p in enumerate(used)}
+    bdd = _Bdd()
+    f = _FALSE
+    for cube in cube_list:
+        term = _TRUE
+        for name in sorted(cube, key=index.__getitem__):  # bottom-up: each node() is cheap
+            lit = bdd.node(index[name], _FALSE, _TRUE)
+            term = bdd.conj(term, lit if cube[name] else bdd.neg(lit))
+        f = bdd.disj(f, term)
+    return _cover_text(bdd, f, used)
+
+
+def _cover_text(bdd: _Bdd, f: int, names: Sequence[str]) -> str:
+    """The shorter of the ISOP of ``f`` and the negated ISOP of its complement; variable
+    ``i`` is ``names[i]`` (whose order is the order of printing)."""
+    if f == _TRUE:
         return "true"
-    if table == 0:
+    if f == _FALSE:
         return "false"
-    pos = minimal_cover(table, len(used))
-    neg = minimal_cover(full & ~table, len(used))
-    pos_terms = [{used[i]: v for i, v in t.items()} for t in pos]
-    neg_terms = [{used[i]: v for i, v in t.items()} for t in neg]
+    pos, _ = bdd.isop(f, f)
+    nf = bdd.neg(f)
+    neg, _ = bdd.isop(nf, nf)
+    pos_terms = [{names[i]: v for i, v in t.items()} for t in pos]
+    neg_terms = [{names[i]: v for i, v in t.items()} for t in neg]
     # Negated form costs one extra symbol ("!"), so it must be strictly shorter to win.
     # A negated form that itself contains negations ("!(!a | b)") reads worse than it
     # counts, so only a complement made of positive literals is offered.
     positive = all(v for t in neg_terms for v in t.values())
     if positive and _cost(neg_terms) + 1 < _cost(pos_terms):
-        return _render(neg_terms, used, negate=True)
-    return _render(pos_terms, used, negate=False)
+        return _render(neg_terms, names, negate=True)
+    return _render(pos_terms, names, negate=False)
 
 
-def edge_guards(aut: object, state: int) -> dict[int, str]:
-    """Guard text for every successor of ``state``: ``{target: guard}`` in the order
-    :meth:`Automaton.successors` gives (deterministic)."""
-    by_target: dict[int, list[dict[str, bool]]] = {}
-    for cube, target in aut.cubes(state):  # type: ignore[attr-defined]
-        by_target.setdefault(target, []).append(cube)
-    props = aut.props  # type: ignore[attr-defined]
-    return {t: guard_text(props, cs) for t, cs in by_target.items()}
-
-
-# --- truth tables as bitsets ---------------------------------------------------------------
-
-
-def _var_masks(k: int) -> list[int]:
-    """``masks[i]`` has bit ``m`` set iff variable ``i`` is true in minterm ``m``."""
-    masks = []
-    n = 1 << k
-    for i in range(k):
-        block = ((1 << (1 << i)) - 1) << (1 << i)  # 2**i zeros then 2**i ones
-        period = 1 << (i + 1)
-        m = 0
-        for start in range(0, n, period):
-            m |= block << start
-        masks.append(m)
-    return masks
-
-
-def _truth_table(cubes: list[dict[str, bool]], used: list[str]) -> int:
-    k = len(used)
-    full = (1 << (1 << k)) - 1
-    masks = _var_masks(k)
-    index = {p: i for i, p in enumerate(used)}
-    table = 0
-    for cube in cubes:
-        t = full
-        for name, value in cube.items():
-            m = masks[index[name]]
-            t &= m if value else full & ~m
-        table |= t
-    return table
-
-
-def minimal_cover(table: int, k: int) -> list[dict[int, bool]]:
-    """An irredundant sum-of-products cover of the function ``table`` over ``k`` variables:
-    a list of cubes ``{var_index: value}``."""
-    masks = _var_masks(k)
-    full = (1 << (1 << k)) - 1
-    cubes, _ = _isop(table, table, k - 1, masks, full)
-    return sorted(cubes, key=lambda c: (len(c), sorted((i, not v) for i, v in c.items())))
-
-
-def _cofactors(f: int, i: int, masks: list[int], full: int) -> tuple[int, int]:
-    """(f with var i false, f with var i true), each spread over both halves so the result
-    no longer depends on var i."""
-    s = 1 << i
-    f0 = f & (full & ~masks[i])
-    f1 = f & masks[i]
-    return f0 | (f0 << s), f1 | (f1 >> s)
-
-
-def _isop(
-    lower: int, upper: int, top: int, masks: list[int], full: int
-) -> tuple[list[dict[int, bool]], int]:
-    """Minato-Morreale: an irredundant cover ``C`` with ``lower <= C <= upper``; returns the
-    cubes and the function they cover."""
-    if lower == 0:
-        return [], 0
-    if upper == full:
-        return [{}], full
-    var = top
-    while var >= 0:
-        l0, l1 = _cofactors(lower, var, masks, full)
-        u0, u1 = _cofactors(upper, var, masks, full)
-        if l0 != l1 or u0 != u1:
-            break
-        var -= 1
-    # lower != 0 and upper != full, so some variable must separate them.
-    assert var >= 0
-    c0, r0 = _isop(l0 & (full & ~u1), u0, var - 1, masks, full)
-    c1, r1 = _isop(l1 & (full & ~u0), u1, var - 1, masks, full)
-    rest = (l0 & (full & ~r0)) | (l1 & (full & ~r1))
-    cs, rs = _isop(rest, u0 & u1, var - 1, masks, full)
-    xbar = full & ~masks[var]
-    covered = (r0 & xbar) | (r1 & masks[var]) | rs
-    cubes = [{**c, var: False} for c in c0] + [{**c, var: True} for c in c1] + cs
-    return cubes, covered
-
-
-# --- fallback for very wide guards -----------------------------------------------------------
-
-
-def _merge_cubes(cubes: list[dict[str, bool]]) -> list[dict[str, bool]]:
-    """Merge cubes that differ in exactly one literal and drop subsumed ones, to a fixpoint."""
-    current = {tuple(sorted(c.items())) for c in cubes}
-    changed = True
-    while changed:
-        changed = False
-        items = sorted(current)
-        for a_i, a in enumerate(items):
-            da = dict(a)
-            for b in items[a_i + 1 :]:
-                db = dict(b)
-                if da.keys() != db.keys():
-                    continue
-                diff = [p for p in da if da[p] != db[p]]
-                if len(diff) == 1:
-                    merged = {p: v for p, v in da.items() if p != diff[0]}
-                    current.discard(a)
-                    current.discard(b)
-                    current.add(tuple(sorted(merged.items())))
-                    changed = True
-                    break
-            if changed:
-                break
-    kept = [dict(c) for c in current]
-    kept = [c for c in kept if not any(o is not c and o.items() < c.items() for o in kept)]
-    return kept
+def edge_guards(aut: Any, state: int) -> dict[int, str]:
+    """Guard text for every successor of ``state``: ``{target: guard}``, targets in the
+    order :meth:`Automaton.successors` gives (first reached, false branch first). Each
+    edge's BDD is built from the decision diagram's nodes (shared sub-diagrams once)."""
+    var, lo, hi = aut.dd_var, aut.dd_lo, aut.dd_hi
+    root = int(aut.roots[state])
+    # Targets in first-reached order (false branch first, as Automaton.cubes walks), and
+    # the nodes below the root in post-order (children before parents).
+    targets: dict[int, None] = {}
+    post: list[int] = []
+    done: set[int] = set()
+    stack: list[tuple[int, bool]] = [(root, False)]
+    while stack:
+        k, expanded = stack.pop()
+        if expanded:
+            post.append(k)
+            continue
+        if k in done:
+            continue
+        done.add(k)
+        if var[k] < 0:
+            targets.setdefault(int(lo[k]), None)
+            post.append(k)
+            continue
+        stack.append((k, True))
+        stack.append((int(hi[k]), False))
+        stack.append((int(lo[k]), False))
+    bdd = _Bdd()  # variable i is proposition i, shared by every edge of the state
+    out: dict[int, str] = {}
+    for t in targets:
+        ind: dict[int, int] = {}
+        for k in post:
+            v = int(var[k])
+            if v < 0:
+                ind[k] = _TRUE if int(lo[k]) == t else _FALSE
+            else:
+                ind[k] = bdd.ite(v, ind[int(lo[k])], ind[int(hi[k])])
+        out[t] = _cover_text(bdd, ind[root], aut.props)
+    return out
 
 
 # --- printing ------------------------------------------------------------------------------

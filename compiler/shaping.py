@@ -25,12 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from speclang.compiler import graph
 from speclang.compiler.automaton import Automaton, Verdict
+
+if TYPE_CHECKING:
+    from speclang.compiler.diagram_sweep import DiagramSweep
 
 PotentialKind = Literal["violation_distance", "progress", "value_iteration"]
 KINDS: tuple[PotentialKind, ...] = ("violation_distance", "progress", "value_iteration")
@@ -40,14 +43,46 @@ DEFAULT_GAMMA = 0.99
 DEFAULT_VI_GAMMA = 0.9
 
 
+def _edge_limit(aut: Automaton) -> int:
+    """Above this many diagram paths the potentials are swept over the decision diagram
+    instead of the edge lists (same distances; value iteration equal up to rounding)."""
+    return max(100_000, 4 * len(aut.dd_var))
+
+
+def _sweep(aut: Automaton) -> DiagramSweep:
+    from speclang.compiler.diagram_sweep import DiagramSweep
+
+    return DiagramSweep(aut)
+
+
+def _dense(aut: Automaton) -> DiagramSweep | None:
+    """The diagram sweep when the graph may have more edges than :func:`_edge_limit` (its
+    paths, never fewer than its edges, are counted by one sweep), else None: the edge lists
+    are then short and give exactly the results they always gave."""
+    sweep = _sweep(aut)
+    return sweep if float(sweep.paths().sum()) > _edge_limit(aut) else None
+
+
+def _distance_to(aut: Automaton, goal: np.ndarray,
+                 successors: Sequence[Sequence[int]] | None) -> np.ndarray:
+    if successors is None:
+        sweep = _dense(aut)
+        if sweep is not None:
+            return sweep.distance_to(goal)
+        successors = graph.successor_lists(aut)
+    return graph.distance_to(successors, goal)
+
+
 def violation_distance(
     aut: Automaton, successors: Sequence[Sequence[int]] | None = None
 ) -> np.ndarray:
     """``phi = d / (D + 1)`` where ``d`` is the fewest steps to a violated state and ``D`` the
     largest finite such distance; ``phi = 1`` where violation cannot be reached."""
-    succ = graph.successor_lists(aut) if successors is None else successors
-    dist = graph.distance_to(succ, aut.verdicts == Verdict.VIOLATED)
-    phi = np.ones(aut.n_states, dtype=np.float64)
+    return _violation_phi(_distance_to(aut, aut.verdicts == Verdict.VIOLATED, successors))
+
+
+def _violation_phi(dist: np.ndarray) -> np.ndarray:
+    phi = np.ones(len(dist), dtype=np.float64)
     finite = dist >= 0
     if finite.any():
         phi[finite] = dist[finite] / (dist[finite].max() + 1)
@@ -58,13 +93,22 @@ def progress(aut: Automaton, successors: Sequence[Sequence[int]] | None = None) 
     """``phi = 1 - d / (D + 1)`` where ``d`` is the fewest steps to an accepting state and
     ``D`` the largest finite such distance; accepting states get 1, states that can never
     accept again (the violation sink) get 0."""
-    succ = graph.successor_lists(aut) if successors is None else successors
-    dist = graph.distance_to(succ, np.asarray(aut.accepting, dtype=bool))
-    phi = np.zeros(aut.n_states, dtype=np.float64)
+    return _progress_phi(_distance_to(aut, np.asarray(aut.accepting, dtype=bool), successors))
+
+
+def _progress_phi(dist: np.ndarray) -> np.ndarray:
+    phi = np.zeros(len(dist), dtype=np.float64)
     finite = dist >= 0
     if finite.any():
         phi[finite] = 1.0 - dist[finite] / (dist[finite].max() + 1)
     return phi
+
+
+def _p_true(aut: Automaton, p_true: np.ndarray | Sequence[float] | None) -> np.ndarray:
+    p = np.full(len(aut.props), 0.5) if p_true is None else np.asarray(p_true, dtype=np.float64)
+    if p.shape != (len(aut.props),) or (p < 0).any() or (p > 1).any():
+        raise ValueError("p_true needs one probability in [0, 1] per proposition")
+    return p
 
 
 def letter_distribution(
@@ -72,9 +116,7 @@ def letter_distribution(
 ) -> list[dict[int, float]]:
     """For every state, the probability of each successor when every proposition is true
     independently with probability ``p_true[i]`` (default 1/2: an uninformed environment)."""
-    p = np.full(len(aut.props), 0.5) if p_true is None else np.asarray(p_true, dtype=np.float64)
-    if p.shape != (len(aut.props),) or (p < 0).any() or (p > 1).any():
-        raise ValueError("p_true needs one probability in [0, 1] per proposition")
+    p = _p_true(aut, p_true)
     var, lo, hi = aut.dd_var, aut.dd_lo, aut.dd_hi
     memo: dict[int, dict[int, float]] = {}
 
@@ -115,6 +157,7 @@ def value_iteration(
     policy: Literal["random", "best"] = "random",
     tol: float = 1e-10,
     max_iter: int = 10_000,
+    dense: bool | DiagramSweep | None = None,
 ) -> np.ndarray:
     """Normalised discounted acceptance: ``V(q) = (1 - g) * accepting(q) + g * V'(q)`` with
     ``g = vi_gamma``, where ``V'(q)`` is, for ``policy="random"``, ``E[V(q')]`` over the
@@ -122,18 +165,34 @@ def value_iteration(
     environment), and for ``policy="best"``, ``max V(q')`` over the successors (the automaton
     as an MDP whose actions pick the next letter: what a perfect agent could still get).
     So ``V`` is the ``g``-discounted fraction of future steps spent accepting: 1 on satisfied
-    states, 0 on the violation sink, in between elsewhere."""
+    states, 0 on the violation sink, in between elsewhere. ``dense=True`` sweeps the
+    decision diagram instead of listing the edges (equal up to rounding), ``False`` lists
+    them, None (default) decides by the diagram's path count; a DiagramSweep is used as is."""
     if not 0.0 < vi_gamma < 1.0:
         raise ValueError("vi_gamma must be in (0, 1)")
     if policy not in ("random", "best"):
         raise ValueError(f"unknown policy {policy!r}; expected 'random' or 'best'")
     n = aut.n_states
+    reward = (1.0 - vi_gamma) * np.asarray(aut.accepting, dtype=np.float64)
+    v = np.asarray(aut.accepting, dtype=np.float64).copy()
+    if isinstance(dense, bool):
+        sweep = _sweep(aut) if dense else None
+    else:
+        sweep = _dense(aut) if dense is None else dense
+    if sweep is not None:
+        p = _p_true(aut, p_true)
+        for _ in range(max_iter):
+            ahead = sweep.expectation(v, p) if policy == "random" else sweep.maximum(v)
+            nxt = reward + vi_gamma * ahead
+            done = np.max(np.abs(nxt - v), initial=0.0) < tol
+            v = nxt
+            if done:
+                break
+        return _exact_ends(aut, v)
     dists = letter_distribution(aut, p_true)
     src = np.fromiter((q for q, d in enumerate(dists) for _ in d), dtype=np.int64)
     dst = np.fromiter((t for d in dists for t in d), dtype=np.int64)
     w = np.fromiter((x for d in dists for x in d.values()), dtype=np.float64)
-    reward = (1.0 - vi_gamma) * np.asarray(aut.accepting, dtype=np.float64)
-    v = np.asarray(aut.accepting, dtype=np.float64).copy()
     for _ in range(max_iter):
         if policy == "random":
             ahead = np.bincount(src, weights=w * v[dst], minlength=n)
@@ -145,7 +204,11 @@ def value_iteration(
         v = nxt
         if done:
             break
-    # Exact endpoints (iteration leaves them a rounding error away).
+    return _exact_ends(aut, v)
+
+
+def _exact_ends(aut: Automaton, v: np.ndarray) -> np.ndarray:
+    """Exact endpoints (iteration leaves them a rounding error away)."""
     v[aut.verdicts == Verdict.VIOLATED] = 0.0
     v[aut.verdicts == Verdict.SATISFIED] = 1.0
     return np.clip(v, 0.0, 1.0)
@@ -171,12 +234,21 @@ def potentials(
 
 
 def all_potentials(aut: Automaton, vi_gamma: float = DEFAULT_VI_GAMMA) -> dict[str, np.ndarray]:
-    """The three kinds at once, sharing the successor computation."""
+    """The three kinds at once, sharing the successor computation (or, for a dense graph,
+    the diagram sweep)."""
+    sweep = _dense(aut)
+    if sweep is not None:
+        return {
+            "violation_distance": _violation_phi(
+                sweep.distance_to(aut.verdicts == Verdict.VIOLATED)),
+            "progress": _progress_phi(sweep.distance_to(np.asarray(aut.accepting, dtype=bool))),
+            "value_iteration": value_iteration(aut, vi_gamma=vi_gamma, dense=sweep),
+        }
     succ = graph.successor_lists(aut)
     return {
         "violation_distance": violation_distance(aut, succ),
         "progress": progress(aut, succ),
-        "value_iteration": value_iteration(aut, vi_gamma=vi_gamma),
+        "value_iteration": value_iteration(aut, vi_gamma=vi_gamma, dense=False),
     }
 
 

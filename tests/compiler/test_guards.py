@@ -85,7 +85,9 @@ def test_overlapping_partial_cubes(cubes):
         assert _holds(text, letter) == _in_cubes(letter, cubes), (text, letter)
 
 
-def test_wide_guard_falls_back_to_merged_cubes():
+def test_wide_guard_is_minimised_too():
+    # 20 propositions: the truth table of old (2**20 bits) fell back to merging cubes; the
+    # BDD's ISOP has no such limit.
     props = tuple(f"p{i}" for i in range(20))
     cubes = [{"p0": True, "p19": v} for v in (False, True)] + [{"p0": False, "p5": True}]
     text = guard_text(props, cubes)
@@ -94,6 +96,22 @@ def test_wide_guard_falls_back_to_merged_cubes():
         letter = {p: False for p in props} | dict(zip(("p0", "p5", "p19"), bits, strict=True))
         assert _holds(text, letter) == _in_cubes(letter, cubes)
     assert "p19" not in text
+    assert text == "p0 | p5"
+
+
+def test_a_guard_over_many_propositions_is_fast_and_minimal():
+    # `G(p1 | ... | p60)`: one edge to the sink guarded by 60 negative literals, another by
+    # the 60-literal disjunction; the diagram has 60 nodes per state, 2**60 letters.
+    import time
+
+    n = 60
+    aut = compile_formula("G(" + " | ".join(f"p{i}" for i in range(1, n + 1)) + ")")
+    start = time.monotonic()
+    guards = [edge_guards(aut, q) for q in range(aut.n_states)]
+    assert time.monotonic() - start < 5
+    texts = sorted(g for gs in guards for g in gs.values())
+    disjunction = " | ".join(sorted((f"p{i}" for i in range(1, n + 1)), key=aut.props.index))
+    assert disjunction in texts and f"!({disjunction})" in texts
 
 
 @settings(max_examples=40, deadline=None)
