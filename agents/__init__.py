@@ -7,6 +7,7 @@
 ``speclang.agents.experiment``  TOML-configured runs with checkpoints, metrics and TensorBoard
 ``speclang.agents.report``      plots and significance tests of a finished run
 ``speclang.agents.dqn``         a small DQN on the product state
+``speclang.agents.randpol``     policy iteration with randomised networks on the product state
 """
 
 if __name__ != "speclang.agents":  # a bare `agents` would load every module a second time

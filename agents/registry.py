@@ -101,6 +101,18 @@ def _run_dqn(cfg: Any, out: Path, resume: bool, progress: bool) -> None:
     run_dqn(cfg, out, progress=progress)
 
 
+def _load_randpol(path: Path) -> Any:
+    from .randpol import load_randpol_config
+
+    return load_randpol_config(path)
+
+
+def _run_randpol(cfg: Any, out: Path, resume: bool, progress: bool) -> None:
+    from .randpol import run_randpol
+
+    run_randpol(cfg, out, progress=progress)
+
+
 def _load_ppo(path: Path) -> Any:
     from .vizdoom.ppo import load_config
 
@@ -120,6 +132,8 @@ ALGORITHMS: dict[str, Algorithm] = {
                   {"seed": "seed", "seeds": "seeds", "episodes": "agent.episodes"},
                   resumable=True, ray_runner=_ray_tabular),
         Algorithm("dqn", "DQN", _load_dqn, _run_dqn, {"seed": "seed"}),
+        Algorithm("randpol", "RANDPOL", _load_randpol, _run_randpol,
+                  {"seed": "seed", "seeds": "seeds"}),
         Algorithm("vizdoom_ppo", "VizDoom PPO", _load_ppo, _run_ppo,
                   {"seed": "seed", "seeds": "seeds"}),
     )

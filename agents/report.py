@@ -25,6 +25,12 @@ METRICS: tuple[tuple[str, str, bool | None], ...] = (
     ("start_value", "value at the start state", False),
     ("final_states_visited", "product states visited on the final spec", True),
 )
+# Reported when every run of results.json has them (agents whose runs are timed and whose
+# trained parameters are counted, e.g. RANDPOL); the tabular experiment's have neither.
+OPTIONAL_METRICS: tuple[tuple[str, str, bool | None], ...] = (
+    ("seconds", "wall time per run (s)", True),
+    ("params_trained", "parameters trained", True),
+)
 TESTED = ("final_spec_violations", "episodes_to_safe", "eval_success_rate", "eval_violation_rate")
 
 
@@ -103,6 +109,14 @@ def plot_curves(results: dict[str, Any], curves: dict[str, np.ndarray], out: Pat
     return written
 
 
+def metrics_of(results: dict[str, Any]) -> tuple[tuple[str, str, bool | None], ...]:
+    """The rows of the summary table: those of :data:`METRICS` and :data:`OPTIONAL_METRICS`
+    that every run has (env_steps is missing from runs made before it existed)."""
+    runs = results["runs"]
+    return tuple(m for m in METRICS + OPTIONAL_METRICS
+                 if runs and all(m[0] in r for r in runs))
+
+
 def summary_tables(results: dict[str, Any], reference: str | None) -> dict[str, Any]:
     by = _by_method(results)
     methods = results["methods"]
@@ -114,8 +128,7 @@ def summary_tables(results: dict[str, Any], reference: str | None) -> dict[str, 
     table = {
         m: {
             key: mean_ci(np.array([r[key] for r in by[m]], dtype=np.float64))
-            for key, _, _ in METRICS
-            if all(key in r for r in results["runs"])  # env_steps: runs before it existed
+            for key, _, _ in metrics_of(results)
         }
         for m in methods
     }
@@ -151,21 +164,26 @@ def _fmt(mean: float, half: float) -> str:
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
+def _budget(results: dict[str, Any]) -> str:
+    if "steps" in results:  # a step budget: runs end at different episode counts
+        return (f"{results['steps']} environment steps per run (curves: the first "
+                f"{results['episodes']} episodes, the shortest run's)")
+    return f"{results['episodes']} training episodes per run"
+
+
 def render_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
     methods = results["methods"]
     lines = [
         f"# {results['name']}",
         "",
-        f"{results['seeds']} seeds per method, {results['episodes']} training episodes per run, "
+        f"{results['seeds']} seeds per method, {_budget(results)}, "
         f"reward mode `{results['reward_mode']}`, at most {results['max_steps']} steps per "
         f"episode; specs: {' -> '.join(results['specs'])}. Mean ± 95% CI half-width.",
         "",
         "| metric | " + " | ".join(methods) + " |",
         "|---|" + "---|" * len(methods),
     ]
-    for key, label, lower in METRICS:
-        if key not in summary["table"][methods[0]]:
-            continue
+    for key, label, lower in metrics_of(results):
         cells = [_fmt(*summary["table"][m][key]) for m in methods]
         arrow = "" if lower is None else " ↓" if lower else " ↑"
         lines.append(f"| {label}{arrow} | " + " | ".join(cells) + " |")
