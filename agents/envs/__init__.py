@@ -1,6 +1,6 @@
 """Gridworld environments; importing this package registers the gymnasium ids
-``speclang/Minecraft-L1-v0``, ``-L2-v0``, ``-L3-v0`` (ours) and the paper's
-``-P2-v0``, ``-P3-v0``."""
+``speclang/Minecraft-L1-v0`` (the paper's layout 1), ``-L2-v0``, ``-L3-v0`` (ours), ``-P2-v0``
+and ``-P3-v0`` (the paper's layouts 2 and 3)."""
 
 from __future__ import annotations
 
