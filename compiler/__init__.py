@@ -102,12 +102,21 @@ def compile_spec(module: Any, spec_name: str, **budgets: Any) -> Automaton:
         known = ", ".join(module.specs) or "none"
         raise KeyError(f"no spec named `{spec_name}` (specs: {known})") from None
     budgets.pop("weak_next", None)
-    return compile_formula(
+    aut = compile_formula(
         spec.formula,
         name=spec_name,
         source_hash=getattr(module, "source_hash", None),
         **budgets,
     )
+    # A learned proposition is only as fixed as its labeler file: the artifact names the
+    # file and its content hash (the source hash covers it too), so a monitor built from
+    # it can refuse another labeler.
+    derived = getattr(module, "derived", {}) or {}
+    learned = {p: {"path": derived[p].path, "sha256": derived[p].sha256} for p in aut.props
+               if getattr(derived.get(p), "op", None) == "classifies"}
+    if learned:
+        aut.meta["classifiers"] = learned
+    return aut
 
 
 def product(automata: Sequence[Automaton], **budgets: Any) -> ProductMonitor:

@@ -18,7 +18,7 @@ from re import _constants as _sre_c  # the parse trees re itself builds (Python 
 from re import _parser as _sre_parse
 from typing import Any, NamedTuple
 
-from speclang.model import WORD_RE, TextPattern
+from speclang.model import WORD_RE, TextClassifier, TextPattern
 
 UNITS = ("token", "word", "sentence")
 # A sentence ends after . ! ? (optionally closing quotes/brackets) followed by whitespace,
@@ -422,7 +422,15 @@ class TextLabeler:
         be guessed)."""
         props = tuple(props if props is not None else module.atoms)
         patterns = {n: d for n, d in module.derived.items() if isinstance(d, TextPattern)}
-        read = sorted({patterns[p].observable for p in props if p in patterns})
+        classifiers = dict(classifiers or {})
+        learned = {n: d for n, d in module.derived.items()
+                   if isinstance(d, TextClassifier) and n in props}
+        for name, d in learned.items():
+            if name not in classifiers:  # a classifier given by the caller replaces the file
+                from speclang.llm.learned import load_labeler
+
+                classifiers[name] = load_labeler(d.path, expected_hash=d.sha256)
+        read = sorted({d.observable for p, d in {**patterns, **learned}.items() if p in props})
         if observable is None:
             if len(read) > 1:
                 raise ValueError(

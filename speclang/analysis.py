@@ -80,6 +80,43 @@ class Symbol:
         return len(self.decl.params or ()) if isinstance(self.decl, S.DefDecl) else 0
 
 
+def labeler_path(spec_path: str, written: str) -> str:
+    """Where a ``classifies "..."`` file is: relative to the spec file's folder, as imports."""
+    base = os.path.dirname(spec_path) if not spec_path.startswith("<") else ""
+    return os.path.normpath(os.path.join(base, written))
+
+
+MAX_LABELER_BYTES = 64 << 20
+
+
+def labeler_problem(path: str) -> str | None:
+    """Why ``path`` is not a usable labeler file, or None."""
+    import json
+
+    from speclang.labeler_file import LabelerFileError, parse_labeler
+
+    if "\0" in path:
+        return "the path contains a NUL byte"
+    try:
+        if not os.path.isfile(path):
+            return "no such file" if not os.path.exists(path) else "not a regular file"
+        if os.path.getsize(path) > MAX_LABELER_BYTES:
+            return f"over {MAX_LABELER_BYTES >> 20} MiB"
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror}"
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return f"not JSON ({exc})"
+    try:
+        parse_labeler(doc, "")
+    except LabelerFileError as exc:
+        return str(exc).removeprefix(": ")
+    return None
+
+
 @dataclass(eq=False)
 class Unit:
     """One parsed file and its scopes."""
@@ -382,6 +419,23 @@ class Program:
             self.diagnostics.append(error(
                 "E024", f"invalid regular expression: {exc}", d.value.span, None))
 
+    def _check_classifier(self, unit: Unit, d: S.TextDecl) -> None:
+        """A learned proposition: its labeler file exists and is one (the labeler is only
+        loaded, with its encoder, by speclang.llm)."""
+        if d.granularity is not None and d.granularity.name != "sentence":
+            self.diagnostics.append(error(
+                "E024", f'a learned proposition is judged on the sentence so far, not '
+                f'"@{d.granularity.name}"', d.granularity.span,
+                "write @sentence or leave the granularity out"))
+        written = d.keywords[0]
+        path = labeler_path(unit.path, written)
+        why = labeler_problem(path)
+        if why is not None:
+            self.diagnostics.append(error(
+                "E024", f'labeler file "{_shown(written)}": {why}', d.value.span,
+                "write one with ExemplarLabeler.save (docs/alignment.md); the path is "
+                "relative to the spec's folder"))
+
     def _check_derived(self, unit: Unit, d: S.DerivedDecl) -> None:
         sym = unit.observables.get(d.observable.name)
         if sym is None:
@@ -396,7 +450,9 @@ class Program:
         t = sym.decl.type
         lit = d.value
         name = d.observable.name
-        if isinstance(d, S.TextDecl):
+        if isinstance(d, S.TextDecl) and d.op == "classifies" and t.kind == "text":
+            self._check_classifier(unit, d)
+        elif isinstance(d, S.TextDecl):
             self._check_text(d, t.kind)
         elif t.kind == "text":
             self.diagnostics.append(error(

@@ -4,14 +4,23 @@ into atoms, bounded operators unrolled by ``speclang.compiler.ir``."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 
 from speclang import syntax as S
-from speclang.analysis import Program, Symbol, Unit, top_conjuncts
+from speclang.analysis import Program, Symbol, Unit, labeler_path, top_conjuncts
 from speclang.compiler import ir
 from speclang.compiler.nnf import empty_value
 from speclang.diagnostics import slice_span
-from speclang.model import Comparison, Conjunct, Module, ObservableType, SpecDef, TextPattern
+from speclang.model import (
+    Comparison,
+    Conjunct,
+    Module,
+    ObservableType,
+    SpecDef,
+    TextClassifier,
+    TextPattern,
+)
 from speclang.tenses import Tenses
 
 _UNARY: dict[str, Callable[[ir.Formula], ir.Formula]] = {
@@ -163,8 +172,7 @@ def build_module(program: Program) -> Module:
     digest.update(b"weak" if root.ast.weak_next else b"strong")
     for unit in program.units.values():
         digest.update(b"\0" + unit.text.encode("utf-8"))
-    module = Module(path=root.path, source_hash=digest.hexdigest(),
-                    weak_next=root.ast.weak_next, sources=program.sources,
+    module = Module(path=root.path, weak_next=root.ast.weak_next, sources=program.sources,
                     warnings=[d for d in program.diagnostics if not d.is_error])
     for name, sym in root.scope.items():
         if sym.kind == "prop":
@@ -172,9 +180,17 @@ def build_module(program: Program) -> Module:
         elif sym.kind == "derived":
             d = sym.decl
             assert isinstance(d, S.DerivedDecl)
-            module.derived[name] = (
-                text_pattern(d) if isinstance(d, S.TextDecl)
-                else Comparison(d.observable.name, d.op, _literal(d.value)))
+            if isinstance(d, S.TextDecl) and d.op == "classifies":
+                learned = text_classifier(d, unit_of[id(sym)].path)
+                # The labeler is part of what the spec means: a changed file is a changed
+                # source, so caches keyed by the source hash (artifacts, masks) follow it.
+                digest.update(b"\0" + learned.sha256.encode("ascii"))
+                module.derived[name] = learned
+            else:
+                module.derived[name] = (
+                    text_pattern(d) if isinstance(d, S.TextDecl)
+                    else Comparison(d.observable.name, d.op, _literal(d.value)))
+    module.source_hash = digest.hexdigest()
     for name, sym in root.observables.items():
         obs = sym.decl
         assert isinstance(obs, S.Observable)
@@ -214,6 +230,15 @@ def text_pattern(d: S.TextDecl) -> TextPattern:
                            "", d.keywords, gran)
     source, _, flags = d.value.text[1:].rpartition("/")
     return TextPattern(d.observable.name, "matches", source, flags, (), gran)
+
+
+def text_classifier(d: S.TextDecl, spec_path: str) -> TextClassifier:
+    from speclang.labeler_file import content_hash
+
+    path = labeler_path(spec_path, d.keywords[0])
+    with open(path, "rb") as fh:  # checked readable by the analysis
+        sha = content_hash(fh.read())
+    return TextClassifier(d.observable.name, os.path.abspath(path), sha, d.keywords[0])
 
 
 def _literal(lit: S.Literal) -> float | int | bool | str:

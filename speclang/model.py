@@ -167,6 +167,30 @@ class TextPattern:
         return f"{self.observable} {self.op} {shown} @{self.granularity}"
 
 
+@dataclass(frozen=True)
+class TextClassifier:
+    """A learned proposition over a ``text`` observable (``prop advice = reply classifies
+    "advice.json"``): the labeler file ``path`` (resolved against the spec's folder) with the
+    content hash it had when the spec was loaded. The front end only checks the file;
+    ``speclang.llm`` judges text with it (:mod:`speclang.llm.learned`), on the sentence so
+    far, and refuses a file whose content no longer has ``sha256``."""
+
+    observable: str
+    path: str
+    sha256: str
+    written: str = ""  # the path as the spec wrote it, for messages and the formatter
+    op: str = "classifies"
+    granularity: str = "sentence"
+
+    def evaluate(self, value: object) -> bool:
+        raise ValueError(
+            f"{self}: a learned proposition is judged by speclang.llm (TextMonitor, "
+            "label_text), which loads its labeler; the plain runtime cannot evaluate it")
+
+    def __str__(self) -> str:
+        return f'{self.observable} classifies "{self.written or self.path}" @{self.granularity}'
+
+
 _PATTERNS: dict[tuple[str, int], re.Pattern[str]] = {}
 
 
@@ -202,7 +226,7 @@ class Module:
     progressions: dict[str, list[str]] = field(default_factory=dict)
     props: list[str] = field(default_factory=list)
     observables: dict[str, ObservableType] = field(default_factory=dict)
-    derived: dict[str, Comparison | TextPattern] = field(default_factory=dict)
+    derived: dict[str, Comparison | TextPattern | TextClassifier] = field(default_factory=dict)
     source_hash: str = ""
     weak_next: bool = False
     warnings: list[Diagnostic] = field(default_factory=list)

@@ -301,6 +301,12 @@ class _DeclBuilder(_Builder):
         value, phrases = words
         return self._text_decl(kw, name, obs, "contains", value, phrases, granularity)
 
+    def text_classifier(self, kw: Token, name: S.Ident, _eq: Token, obs: Token,
+                        _classifies: Token, path: Token, *granularity: S.Ident) -> S.TextDecl:
+        value = S.Literal("labeler", str(path), span=self._tok_span(path))
+        return self._text_decl(kw, name, obs, "classifies", value,
+                               (_unescape(str(path)),), granularity)
+
     def keyword_set(self, first: Token, *rest: Token) -> tuple[S.Literal, tuple[str, ...]]:
         strings = _strings((first, *rest))
         words = tuple(_unescape(str(t)) for t in strings)

@@ -181,7 +181,9 @@ class DerivedDecl(Node):
 class TextDecl(DerivedDecl):
     """A lexical proposition over a ``text`` observable: ``op`` is "matches" (``value`` is a
     "regex" literal ``/source/flags``) or "contains" (``value`` is a "keywords" literal, the
-    phrases are in ``keywords``). ``granularity`` is ``@word``/``@sentence``/``@span``."""
+    phrases are in ``keywords``) or "classifies" (``value`` is a "labeler" literal, the
+    quoted path of a labeler file; the path unquoted is ``keywords[0]``). ``granularity``
+    is ``@word``/``@sentence``/``@span``."""
 
     keywords: tuple[str, ...] = ()
     granularity: Ident | None = None

@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "adapt",
     "render",
     "chat",
+    "audit",
 )
 
 EXIT_OK, EXIT_SPEC_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -62,7 +63,8 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
 # module only one extra installs is named by that one: `train` on a VizDoom config without
 # vizdoom names [vizdoom], `train --backend ray` without Ray names [ray].
 COMMAND_EXTRAS: dict[str, str] = {"train": "rl", "report": "grid", "adapt": "grid",
-                                  "render": "vizdoom", "chat": "llm"}
+                                  "render": "vizdoom", "chat": "llm",
+                                  "audit": "llm"}
 
 
 def missing_extra(command: str, exc: ModuleNotFoundError) -> str | None:

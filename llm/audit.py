@@ -1,0 +1,165 @@
+"""Auditing the judge of text propositions against annotated data (ALLURE-style).
+
+Each round measures how well each evaluator agrees with the annotations (accuracy, Cohen's
+kappa, the confusion), then adds back the annotated instances it deviates from most (wrong,
+and most confident about it) as exemplars, and measures again. The audit stops when the
+agreement stops improving (mean kappa over the propositions, on the held-out set when one
+is given, else on the audited data), when no instance is left to add, or after
+``max_rounds``; the evaluators kept are those of the best round.
+
+An evaluator is anything with ``predict(texts)``, ``deviation(texts, labels)`` and
+``add_examples(texts, labels)``; :class:`ExemplarEvaluator` is the one over the embedding
+labeler. ``speclang audit`` (``speclang/cli/audit.py``) runs this on a spec's learned
+propositions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from speclang.llm.learned import ExemplarLabeler
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """An evaluator's predictions against gold labels (true = the proposition holds)."""
+
+    n: int
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def accuracy(self) -> float:
+        return (self.tp + self.tn) / self.n if self.n else float("nan")
+
+    @property
+    def f1(self) -> float:
+        denom = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / denom if denom else 1.0  # no positive anywhere: nothing missed
+
+    @property
+    def kappa(self) -> float:
+        """Cohen's kappa: (p_o - p_e) / (1 - p_e). When chance agreement is certain (both
+        raters give one label to everything) kappa is undefined; it is 1.0 when they agree
+        then, and 0.0 otherwise (sklearn returns nan there, statsmodels divides by zero)."""
+        n = self.n
+        if not n:
+            return float("nan")
+        po = (self.tp + self.tn) / n
+        pe = ((self.tp + self.fp) * (self.tp + self.fn)
+              + (self.fn + self.tn) * (self.fp + self.tn)) / (n * n)
+        if pe >= 1.0:
+            return 1.0 if po >= 1.0 else 0.0
+        return (po - pe) / (1.0 - pe)
+
+
+def agreement(predicted: Sequence[bool], gold: Sequence[bool]) -> Agreement:
+    if len(predicted) != len(gold):
+        raise ValueError(f"{len(predicted)} predictions but {len(gold)} labels")
+    p = np.asarray(predicted, dtype=bool)
+    g = np.asarray(gold, dtype=bool)
+    return Agreement(len(p), int((p & g).sum()), int((p & ~g).sum()), int((~p & g).sum()),
+                     int((~p & ~g).sum()))
+
+
+class Evaluator(Protocol):
+    def predict(self, texts: Sequence[str]) -> list[bool]: ...
+
+    def deviation(self, texts: Sequence[str], labels: Sequence[bool]) -> np.ndarray:
+        """How far each prediction is from its label: > 0 for a wrong one (larger: more
+        confidently wrong), <= 0 for a right one."""
+        ...
+
+    def add_examples(self, texts: Sequence[str], labels: Sequence[bool]) -> None: ...
+
+    def copy(self) -> Evaluator: ...
+
+
+class ExemplarEvaluator:
+    """The embedding labeler as an evaluator: deviation is the score's distance past the
+    margin on the wrong side; added instances become exemplars."""
+
+    def __init__(self, labeler: ExemplarLabeler) -> None:
+        self.labeler = labeler
+
+    def predict(self, texts: Sequence[str]) -> list[bool]:
+        return self.labeler.predict(texts)
+
+    def deviation(self, texts: Sequence[str], labels: Sequence[bool]) -> np.ndarray:
+        s = self.labeler.scores(texts) - self.labeler.margin
+        # A score exactly at the margin predicts false: wrong for a positive by 0, which
+        # must still count as wrong, hence the tiny offset.
+        return np.where(np.asarray(labels, dtype=bool), -s + 1e-12, s)
+
+    def add_examples(self, texts: Sequence[str], labels: Sequence[bool]) -> None:
+        self.labeler.add(texts, labels)
+
+    def copy(self) -> ExemplarEvaluator:
+        return ExemplarEvaluator(self.labeler.copy())
+
+
+@dataclass
+class AuditRound:
+    """Round ``index``: the agreement per proposition (on the audited data, and on the
+    held-out data when given) before this round's additions, and what was added after."""
+
+    index: int
+    audited: dict[str, Agreement]
+    heldout: dict[str, Agreement] = field(default_factory=dict)
+    added: dict[str, list[tuple[str, bool, float]]] = field(default_factory=dict)
+
+    def tracked(self) -> float:
+        per = self.heldout or self.audited
+        return float(np.mean([a.kappa for a in per.values()]))
+
+
+def audit(evaluators: Mapping[str, Evaluator],
+          data: Mapping[str, Sequence[tuple[str, bool]]], *,
+          heldout: Mapping[str, Sequence[tuple[str, bool]]] | None = None,
+          add: int = 2, max_rounds: int = 10) -> tuple[list[AuditRound], dict[str, Evaluator]]:
+    """Audit ``evaluators`` (by proposition) against ``data`` (``{prop: [(text, label)]}``).
+    Returns the rounds and the evaluators of the best round (the inputs are not changed)."""
+    if add < 1 or max_rounds < 1:
+        raise ValueError(f"add and max_rounds must be >= 1, not {add} and {max_rounds}")
+    missing = sorted(set(evaluators) - set(data))
+    if missing:
+        raise ValueError(f"no annotated data for {', '.join(missing)}")
+    current = {p: e.copy() for p, e in evaluators.items()}
+
+    def measure(index: int) -> AuditRound:
+        r = AuditRound(index, {})
+        for p, e in current.items():
+            texts, gold = [t for t, _ in data[p]], [g for _, g in data[p]]
+            r.audited[p] = agreement(e.predict(texts), gold)
+            if heldout is not None and p in heldout:
+                texts, gold = [t for t, _ in heldout[p]], [g for _, g in heldout[p]]
+                r.heldout[p] = agreement(e.predict(texts), gold)
+        return r
+
+    rounds = [measure(0)]
+    best, best_eval = rounds[0].tracked(), {p: e.copy() for p, e in current.items()}
+    while len(rounds) < max_rounds:
+        last = rounds[-1]
+        for p, e in current.items():
+            texts, gold = [t for t, _ in data[p]], [g for _, g in data[p]]
+            dev = e.deviation(texts, gold)
+            # Most deviant first; equal deviations in the data's order, so runs repeat.
+            order = [i for i in np.lexsort((np.arange(len(dev)), -dev)) if dev[i] > 0][:add]
+            last.added[p] = [(texts[i], bool(gold[i]), float(dev[i])) for i in order]
+            if order:
+                e.add_examples([texts[i] for i in order], [gold[i] for i in order])
+        if not any(last.added.values()):
+            break  # the evaluators agree with every annotation: nothing to add
+        nxt = measure(len(rounds))
+        rounds.append(nxt)
+        score = nxt.tracked()
+        if not score > best:
+            break
+        best, best_eval = score, {p: e.copy() for p, e in current.items()}
+    return rounds, best_eval
