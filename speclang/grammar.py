@@ -7,8 +7,26 @@ import os
 import sys
 from typing import Any
 
-import lark
-from lark import Lark
+
+def _import_lark_without_regex() -> None:
+    """lark imports the third-party ``regex`` module whenever it is installed (speclang
+    installs it for observation patterns), only for its ``regex=True`` option, which
+    speclang's grammar does not use; that import is a fifth of what loading lark costs
+    every ``speclang check``. So ``regex`` is hidden while lark loads; pattern matching
+    imports it when a spec needs it (speclang.model)."""
+    if "lark" in sys.modules or "regex" in sys.modules:
+        return
+    sys.modules["regex"] = None  # type: ignore[assignment]  # `import regex` fails
+    try:
+        import lark  # noqa: F401
+    finally:
+        del sys.modules["regex"]
+
+
+_import_lark_without_regex()
+
+import lark  # noqa: E402
+from lark import Lark  # noqa: E402
 
 
 def grammar_text(name: str) -> str:

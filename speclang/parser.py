@@ -14,14 +14,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
+# isort: off
+from speclang.grammar import build_parser  # first: it loads lark without `regex` (see there)
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.visitors import merge_transformers
+# isort: on
 
 from speclang import syntax as S
 from speclang.compiler.keywords import DECLARATION_KEYWORDS
 from speclang.diagnostics import Diagnostic, Span, error
-from speclang.grammar import build_parser
 
 MAX_DEPTH = 256
 # lark's pure-Python parser would take seconds beyond this size; no real spec is this big.
