@@ -6,8 +6,8 @@ trained with (``transfer``, ``combine``, ``transfer_from`` of its config): a pro
 method seeds the new spec's table from its trained tables exactly as it would at a switch of
 its own progression (by automaton-state correspondence, or by state index for ``paper``), a
 method without transfer starts from zero. A zero-shot learner on the new spec ("zero-shot")
-is the control, with the same episode budget. Every other table of the checkpoint with the
-Q-table's shape (a learned safety critic, say) is carried over by the same rule.
+is the control, with the same episode budget. A learned safety critic is carried by the
+method's own ``critic_transfer`` rule, as at a switch of its progression.
 
 The adaptation batch has a base seed of its own, derived from the training seed, so its
 randomness is not a replay of the first training episodes; inside it every run still has its
@@ -111,18 +111,72 @@ def trained_batch(cfg: ExperimentConfig, run_dir: Path) -> tuple[TabularBatch, l
     return batch, automata
 
 
-def _transferred(old: np.ndarray, run_kind: str, m: MethodConfig, automata: list[Automaton],
-                 new: Automaton, pairs: list[list[set[int]]]) -> np.ndarray:
-    """The new spec's initial table from one run's trained tables ``old[K, S, Qmax, A]``."""
-    K = len(automata)
+def _first(run_kind: str, m: MethodConfig, K: int) -> int:
     # Only a progressive run trained tables before the final one.
-    first = K - 1 if run_kind != "progressive" or m.transfer_from == "last" else 0
-    width = max(old.shape[2], new.n_states)
-    padded = np.zeros((K - first, old.shape[1], width, old.shape[3]), dtype=old.dtype)
-    padded[:, :, : old.shape[2]] = old[first:]
-    table = transfer_values(m.transfer, m.combine, padded, [*automata[first:], new],
-                            pairs[first:])
+    return K - 1 if run_kind != "progressive" or m.transfer_from == "last" else 0
+
+
+def _padded(old: np.ndarray, width: int) -> np.ndarray:
+    """``old[n, S, Qmax, ...]`` with its state axis widened to ``width`` (zeros)."""
+    out = np.zeros((old.shape[0], old.shape[1], max(width, old.shape[2]), *old.shape[3:]),
+                   dtype=old.dtype)
+    out[:, :, : old.shape[2]] = old
+    return out
+
+
+def _transferred(old: np.ndarray, run_kind: str, m: MethodConfig, automata: list[Automaton],
+                 new: Automaton, pairs: list[list[set[int]]],
+                 seen: np.ndarray | None = None) -> np.ndarray:
+    """The new spec's initial Q-table from one run's trained tables ``old[K, S, Qmax, A]``.
+
+    ``paper_code`` carries its one shared table whole; the product states of the new spec it
+    never met (``seen[S, Qmax]`` false) start from the mean over the indices 0 .. K - 1 met
+    at the same env state, the new spec being task K of its progression. The authors' code
+    does this at a state's first meeting; here it is done when adaptation starts."""
+    K = len(automata)
+    if m.transfer == "paper_code":
+        table = _padded(old[K - 1][None], new.n_states)[0][:, : new.n_states].copy()
+        assert seen is not None
+        met = _padded(seen[None], new.n_states)[0][:, : new.n_states]
+        for s_ in range(table.shape[0]):
+            earlier = [j for j in range(min(K, seen.shape[1])) if seen[s_, j]]
+            if not earlier:
+                continue
+            fresh = [q for q in range(new.n_states) if not met[s_, q] and q != new.violation_sink]
+            table[s_, fresh] = old[K - 1][s_, earlier].mean(axis=0)
+        return table
+    first = _first(run_kind, m, K)
+    table = transfer_values(m.transfer, m.combine, _padded(old[first:], new.n_states),
+                            [*automata[first:], new], pairs[first:])
     return table[:, : new.n_states]
+
+
+def _carry(trained: TabularBatch, batch: TabularBatch, automata: list[Automaton],
+           new: Automaton) -> None:
+    """Every trained run's tables into its row of the adaptation batch, by its own rules."""
+    from .critic import transfer_critic
+
+    letters = trained.layout.letters()
+    pairs = [correspondence(new, a, letters) for a in automata]
+    K, n = len(automata), new.n_states
+    for r, run in enumerate(trained.runs):
+        m = run.method
+        pc = int(trained.pc_pos[r])
+        seen = trained.st["pc_seen"][pc] if pc >= 0 else None
+        batch.st["Q"][r, 0] = _transferred(trained.st["Q"][r], m.kind, m, automata, new, pairs,
+                                           seen)
+        k, k_new = int(trained.critic_pos[r]), int(batch.critic_pos[r])
+        if k < 0 or m.critic_transfer == "none":
+            continue
+        first = _first(m.kind, m, K)
+        auts = [*automata[first:], new]
+        C = _padded(trained.st["C"][k, first:], n)
+        batch.st["C"][k_new, 0] = transfer_critic(m.critic_transfer, C, auts,
+                                                  pairs[first:])[:, :n]
+        learned = (_padded(trained.st["C_n"][k, first:], n) > 0).astype(np.float64)
+        batch.st["C_n"][k_new, 0] = transfer_critic(
+            m.critic_transfer, learned[..., None, :], auts, pairs[first:])[:, :n, 0, :] \
+            .astype(np.int64)
 
 
 def _adapted_name(name: str) -> str:
@@ -147,15 +201,7 @@ def adapt(run_dir: Path, spec_file: Path, spec_name: str, episodes: int | None =
     runs = [RunSpec(m, s) for m in methods for s in range(cfg.seeds)]
     batch = TabularBatch(acfg, [new], derived_seed(cfg.seed, ADAPT_STREAM), runs=runs)
 
-    letters = trained.layout.letters()
-    pairs = [correspondence(new, a, letters) for a in automata]
-    carried = [k for k in TabularBatch.STATE_KEYS
-               if trained.st[k].ndim == 5 and trained.st[k].shape[:2] == (trained.R, trained.K)
-               and batch.st[k].shape[2:] == (trained.S, new.n_states, trained.st[k].shape[4])]
-    for r, run in enumerate(trained.runs):
-        for key in carried:
-            batch.st[key][r, 0] = _transferred(trained.st[key][r], run.method.kind, run.method,
-                                               automata, new, pairs)
+    _carry(trained, batch, automata, new)
 
     bar = None
     if progress:

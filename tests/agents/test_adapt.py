@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,9 @@ METHODS = {
             'transfer_from = "last"\n',
     "paper": 'kind = "progressive"\ntransfer = "paper"\n',
     "zero": 'kind = "zero_shot"\n',
+    "crit": 'kind = "progressive"\ntransfer = "correspondence"\ntransfer_from = "last"\n'
+            'critic = "explore"\n',
+    "pc": 'kind = "progressive"\ntransfer = "paper_code"\n',
 }
 # Written here so that nothing in the repository knows it: the bench only after iron.
 NEW_SPEC = """props lava, creeper, wood, iron, work_bench, smith_table, diamond
@@ -58,7 +63,7 @@ def _train(tmp: Path, methods: list[str], name: str = "run") -> Path:
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("adapt")
     (tmp / "new.spec").write_text(NEW_SPEC)
-    return _train(tmp, ["prog", "paper", "zero"])
+    return _train(tmp, ["prog", "paper", "zero", "crit", "pc"])
 
 
 def _adapt(run: Path, out: Path, spec: str = "iron_first", episodes: int = 25) -> dict:
@@ -74,14 +79,14 @@ def test_adapt_json_has_every_method_and_the_zero_shot_control(
     printed = capsys.readouterr().out
     assert res["spec"] == "iron_first" and res["episodes"] == 25
     # the trained "zero" keeps its name; the control is "zero-shot"
-    assert set(res["methods"]) == {"prog", "paper", "zero", "zero-shot"}
+    assert set(res["methods"]) == {"prog", "paper", "zero", "crit", "pc", "zero-shot"}
     for rec in res["methods"].values():
         assert len(rec["violations"]) == len(rec["success"]) == 2
         assert all(isinstance(v, int) and 0 <= v <= 25 for v in rec["violations"])
         assert all(0.0 <= s <= 1.0 for s in rec["success"])
         # every episode takes at least one step and at most max_steps
         assert all(25 <= n <= 25 * 60 for n in rec["env_steps"])
-    assert set(res["tests"]) == {"prog", "paper", "zero"}
+    assert set(res["tests"]) == {"prog", "paper", "zero", "crit", "pc"}
     assert "wilcoxon_p_holm" in res["tests"]["prog"]["violations"]
     for name in ("prog", "paper", "zero-shot", "Wilcoxon", "env steps"):
         assert name in printed
@@ -123,6 +128,26 @@ def test_correspondence_to_an_equal_spec_carries_the_final_table(run_dir: Path) 
     np.testing.assert_array_equal(got[:, reached], want[:, reached])
     assert not got[:, unreached].any()
     assert batch.st["Q"][r, -1].any()  # the check is not vacuous
+
+    # the critic by its own rule (worst case over pairs: here the one paired state)
+    from speclang.agents.adapt import CONTROL, _carry
+    from speclang.agents.tabular import RunSpec, TabularBatch
+
+    acfg = copy.deepcopy(cfg)
+    acfg.methods = [*cfg.methods, replace(cfg.methods[0], name=CONTROL, kind="zero_shot")]
+    runs = [RunSpec(m, s) for m in acfg.methods for s in range(cfg.seeds)]
+    adapted = TabularBatch(acfg, [new], 1, runs=runs)
+    _carry(batch, adapted, automata, new)
+    rc = next(i for i, run in enumerate(batch.runs) if run.method.name == "crit")
+    k, k_new = int(batch.critic_pos[rc]), int(adapted.critic_pos[rc])
+    trained_c = batch.st["C"][k, -1][:, reached]
+    assert trained_c.any()
+    np.testing.assert_array_equal(adapted.st["C"][k_new, 0][:, reached], trained_c)
+    # paper_code: its one table carried whole where it met the states
+    rp = next(i for i, run in enumerate(batch.runs) if run.method.name == "pc")
+    seen = batch.st["pc_seen"][int(batch.pc_pos[rp])][:, : new.n_states]
+    np.testing.assert_array_equal(adapted.st["Q"][rp, 0][seen],
+                                  batch.st["Q"][rp, -1][:, : new.n_states][seen])
 
 
 @pytest.mark.parametrize(("args", "message"), [
