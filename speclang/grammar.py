@@ -3,6 +3,7 @@ the repository's ``grammars/`` folder)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from typing import Any
@@ -27,6 +28,9 @@ _import_lark_without_regex()
 
 import lark  # noqa: E402
 from lark import Lark  # noqa: E402
+
+# spec.lark and the file it imports: what the parse tables are built from.
+_GRAMMAR_FILES = ("spec.lark", "formula.lark")
 
 
 def grammar_text(name: str) -> str:
@@ -55,7 +59,13 @@ def _cache_file() -> str | bool:
     except OSError:
         return False
     version = f"lark{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
-    return os.path.join(folder, f"spec-{version}.cache")
+    # Named for the grammar too: two speclang versions (two checkouts, two virtual
+    # environments) sharing one cache folder would otherwise overwrite each other's file,
+    # and every run of either rebuilt the tables (seconds on a busy machine).
+    digest = hashlib.sha256()
+    for name in _GRAMMAR_FILES:
+        digest.update(grammar_text(name).encode("utf-8"))
+    return os.path.join(folder, f"spec-{version}-{digest.hexdigest()[:16]}.cache")
 
 
 def build_parser(*, cache: bool = False, **options: Any) -> Lark:

@@ -45,6 +45,20 @@ def test_the_tables_are_written_once_and_then_read(tmp_path: Path,
     assert _cache_files(tmp_path) == [written]
 
 
+def test_another_grammar_gets_another_cache_file(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two checkouts or installs of different speclang versions share ~/.cache/speclang:
+    # with one file name each run of one rebuilt the tables the other had just written.
+    monkeypatch.setenv("SPECLANG_CACHE", str(tmp_path))
+    ours = grammar._cache_file()
+    real = grammar.grammar_text
+    monkeypatch.setattr(grammar, "grammar_text",
+                        lambda name: real(name) + ("//\n" if name == "formula.lark" else ""))
+    other = grammar._cache_file()
+    assert isinstance(ours, str) and isinstance(other, str)
+    assert ours != other and Path(ours).parent == Path(other).parent
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
 def test_a_damaged_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                     reference: object, damage: str) -> None:
