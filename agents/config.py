@@ -14,6 +14,7 @@ TRANSFERS = ("none", "paper", "paper_code", "correspondence")
 # The safety critic's modes and transfers (agents/critic.py).
 CRITIC_MODES = ("none", "learn", "explore", "all")
 CRITIC_TRANSFERS = ("correspondence", "none")
+FEARS = ("none", "shared", "per_stage")
 COMBINES = ("mean", "min")
 SCHEDULES = ("fixed", "adaptive")
 REWARD_MODES = ("paper", "task")
@@ -74,12 +75,17 @@ class MethodConfig:
     max_episodes_per_task: int = 0  # 0 = no cap before the final spec
     fear_lambda: float = 0.5
     fear_horizon: int = 5
+    # Fear on a progressive method (agents/tabular.py): "shared" one danger model for all
+    # specs, "per_stage" restarted at each switch; intrinsic_fear always has it.
+    fear: str = "none"
+    fear_phase_in: int = 0  # episodes of each spec over which lambda ramps up from 0
     # The learned safety critic (agents/critic.py): "learn" only learns it (for shaping or
     # to pass on), "explore" also shields exploratory actions, "all" greedy ones too.
     critic: str = "none"
     critic_threshold: float = 0.1  # an action is allowed when its danger is below this
     critic_horizon: int = 3  # steps within which reaching the violation sink counts
-    critic_alpha: float = 0.05  # floor of the critic's step size (a running mean before)
+    critic_alpha: float = 0.02  # floor of the critic's step size (a running mean before)
+    critic_prior: int = 10  # pseudo-observations of "safe" behind every critic entry
     critic_transfer: str = "correspondence"  # at each switch of a progression
     critic_shaping: float = 0.0  # kappa of the potential -kappa * danger; 0 = none
 
@@ -187,6 +193,11 @@ def _validate(cfg: ExperimentConfig, where: str) -> None:
         if m.fear_horizon < 1:
             raise ConfigError(f"{w}.fear_horizon must be >= 1")
         _validate_critic(m, w)
+        _check_choice(m.fear, FEARS, f"{w}.fear")
+        if m.fear != "none" and m.kind != "progressive":
+            raise ConfigError(f"{w}.fear is for kind = progressive (intrinsic_fear has it)")
+        if m.fear_phase_in < 0:
+            raise ConfigError(f"{w}.fear_phase_in must be >= 0, got {m.fear_phase_in}")
     positive = {
         "seeds": cfg.seeds,
         "agent.episodes": cfg.agent.episodes,
@@ -218,6 +229,8 @@ def _validate_critic(m: MethodConfig, w: str) -> None:
         raise ConfigError(f"{w}.critic_threshold must be a probability, got {m.critic_threshold}")
     if not 0.0 < m.critic_alpha <= 1.0:
         raise ConfigError(f"{w}.critic_alpha must be in (0, 1], got {m.critic_alpha}")
+    if m.critic_prior < 0:
+        raise ConfigError(f"{w}.critic_prior must be >= 0, got {m.critic_prior}")
     if m.critic_shaping < 0.0:
         raise ConfigError(f"{w}.critic_shaping must be >= 0, got {m.critic_shaping}")
     if m.critic_shaping > 0.0 and m.critic == "none":

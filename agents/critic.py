@@ -11,16 +11,21 @@ from the monitor's verdicts alone, by a finite-horizon TD rule on each observed 
              = 0                              if the episode ended otherwise (task done)
              = min_a' C[h-1][s', q', a']      else                        (h = 2..H)
     C[h][s, q, a] += step * (target_h - C[h][s, q, a])   for every h at once
-    step = max(1 / (n + 1), critic_alpha),   n = earlier updates of (s, q, a)
+    step = max(1 / (n + 1 + n0), critic_alpha),  n = earlier updates of (s, q, a)
 
 The expectation of ``target_h`` over the environment's randomness (slips, jitter) is the
 Bellman operator of "reach the sink within h steps under the safest continuation", so the
 fixed point of the rule is that probability: a *lower* bound on the danger under the
 agent's actual (exploring) policy, and the right quantity for a shield, which asks "is
 there a way on from here that stays safe?". A step cap (truncation) is not a terminal: the
-danger beyond it is the same. The step size starts as a running mean (exact for a
-stationary target: ``C[1]`` is then the empirical one-step violation frequency) and keeps a
-floor so later ``h``, whose targets move as ``C[h-1]`` is learned, can track them.
+danger beyond it is the same. The step size starts as the posterior mean of a
+frequency under ``n0 = critic_prior`` pseudo-observations of "safe" (for a stationary
+target ``C[1]`` is then hits / (n + n0)), and keeps a floor so later ``h``, whose targets
+move as ``C[h-1]`` is learned, can track them. The prior matters because a shield never
+retries what it blocks: with ``n0 = 0`` a single unlucky slip on the first try of a move
+would block it for good, and a blocked passage traps the agent until the step cap (seen on
+layout 1: whole runs stuck at 1,000-step episodes); with ``n0 = 10`` and a 0.1 threshold a
+move is blocked after two violations in its first tries, or a violation rate above 0.1.
 
 Uses of ``D(s, q, a) = C[H][s, q, a]``:
 
@@ -62,10 +67,12 @@ def critic_targets(next_c: np.ndarray, entered_sink: np.ndarray,
 
 
 def critic_update(c_rows: np.ndarray, n_rows: np.ndarray, target: np.ndarray,
-                  alpha: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+                  alpha: np.ndarray | float,
+                  prior: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """New ``(C, n)`` of the taken actions: ``c_rows`` ``[n, H]``, counts ``n_rows`` ``[n]``,
-    ``target`` ``[n, H]``, ``alpha`` the step-size floor (per row or one value)."""
-    step = np.maximum(1.0 / (n_rows + 1.0), alpha)
+    ``target`` ``[n, H]``, ``alpha`` the step-size floor and ``prior`` the pseudo-count
+    (per row or one value)."""
+    step = np.maximum(1.0 / (n_rows + 1.0 + prior), alpha)
     return c_rows + step[:, None] * (target - c_rows), n_rows + 1
 
 

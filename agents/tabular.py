@@ -17,6 +17,15 @@ Method kinds (see ``speclang.agents.config.METHOD_KINDS``):
   no_safeguard    task reward only; state = (cell, stage); violations only counted
   intrinsic_fear  zero_shot plus a learned danger model whose prediction, times lambda,
                   is subtracted from the reward (Lipton et al. 2016)
+
+A progressive method can carry the same fear penalty (``fear``): ``shared`` keeps one danger
+model over the whole progression (keyed by the automaton-state index, so after a switch it
+predicts the previous spec's dangers at unrelated states: the fixed-lambda fear from T1);
+``per_stage`` restarts the model at each switch, so it only ever predicts violations of the
+spec being learned. For every fear run ``fear_phase_in`` (episodes, 0 = off, as before)
+ramps lambda linearly from 0 at the start of each spec: a danger model that has seen
+almost nothing (a handful of early violations, each counted against every state in its
+window) would otherwise penalise the whole route to the goal and the agent gives up.
   pre_shield      zero_shot plus masking of actions whose slip-free next cell would drive
                   the monitor into its violation sink (a safety reference)
 
@@ -149,13 +158,16 @@ class TabularBatch:
         self.safeguard = np.array([k != "no_safeguard" for k in kinds])
         self.use_aut = self.safeguard.copy()
         self.shield = np.array([k == "pre_shield" for k in kinds])
-        self.fear = np.array([k == "intrinsic_fear" for k in kinds])
+        self.fear = np.array([r.method.kind == "intrinsic_fear"
+                              or (r.method.kind == "progressive" and r.method.fear != "none")
+                              for r in self.runs], dtype=bool)
         self.fear_lambda = np.array([r.method.fear_lambda for r in self.runs])
         self.fear_rows = np.flatnonzero(self.fear)
+        self.fear_phase_in = np.array([r.method.fear_phase_in for r in self.runs])
         # Each fear run keeps its own window (a row of the buffer, as wide as the longest):
         # a run's result must not depend on which other runs share its batch.
         self.fear_horizon = np.array(
-            [r.method.fear_horizon for r in self.runs if r.method.kind == "intrinsic_fear"],
+            [r.method.fear_horizon for r, f in zip(self.runs, self.fear, strict=True) if f],
             dtype=np.int64)
         self.horizon = int(self.fear_horizon.max(initial=1))
         self.rows = np.arange(R)
@@ -170,6 +182,7 @@ class TabularBatch:
         self.crit_level = np.array([m.critic_horizon - 1 for m in crit], dtype=np.int64)
         self.crit_thr = np.array([m.critic_threshold for m in crit])
         self.crit_alpha = np.array([m.critic_alpha for m in crit])
+        self.crit_prior = np.array([m.critic_prior for m in crit], dtype=np.float64)
         self.crit_kappa = np.array([m.critic_shaping for m in crit])
         self.crit_greedy = np.array([m.critic == "all" for m in crit], dtype=bool)
         self.crit_explore = np.array([m.critic in ("explore", "all") for m in crit], dtype=bool)
@@ -364,7 +377,7 @@ class TabularBatch:
             danger = st["fear_pos"][np.arange(len(fr)), flat] / (
                 st["fear_tot"][np.arange(len(fr)), flat] + 1.0
             )
-            learn_reward[fr] -= self.fear_lambda[fr] * danger
+            learn_reward[fr] -= self._fear_weight(fr) * danger
             self._fear_push(flat)
 
         allowed2 = self._allowed(q2, spec) if self.shield.any() else None
@@ -384,7 +397,7 @@ class TabularBatch:
             a_c = a[cr]
             n_flat = st["C_n"].reshape(-1, N_ACTIONS)
             new_c, new_n = critic_update(C[c_row, :, a_c], n_flat[c_row, a_c], target,
-                                         self.crit_alpha)
+                                         self.crit_alpha, self.crit_prior)
             live = st["active"][cr]
             C[c_row[live], :, a_c[live]] = new_c[live]
             n_flat[c_row[live], a_c[live]] = new_n[live]
@@ -422,6 +435,16 @@ class TabularBatch:
         phi2 = -self.crit_kappa * c_next[n, self.crit_level].min(axis=1)
         phi2 = np.where(entered, -self.crit_kappa, np.where(ended, 0.0, phi2))
         return self.cfg.agent.gamma * phi2 - phi
+
+    def _fear_weight(self, fr: np.ndarray) -> np.ndarray:
+        """lambda of each fear run now: phased in over its spec's first fear_phase_in
+        episodes."""
+        lam = self.fear_lambda[fr]
+        ramp = self.fear_phase_in[fr]
+        if not ramp.any():
+            return lam
+        on_spec = self.st["ep_count"][fr] - self.st["task_start"][fr]
+        return lam * np.where(ramp > 0, np.minimum(1.0, on_spec / np.maximum(ramp, 1)), 1.0)
 
     def _fear_push(self, flat: np.ndarray) -> None:
         """Danger labels: a state visited ``horizon`` steps ago with no violation since is a
@@ -511,6 +534,11 @@ class TabularBatch:
             learned = (st["C_n"][k, first:new] > 0).astype(np.float64)[..., None, :]
             st["C_n"][k, new] = transfer_critic(m.critic_transfer, learned, auts,
                                                 pairs)[..., 0, :].astype(np.int64)
+        if self.fear[r] and m.fear == "per_stage":
+            # its episode was closed into the model just before: nothing is left in flight
+            k = int(np.searchsorted(self.fear_rows, r))
+            st["fear_pos"][k] = 0.0
+            st["fear_tot"][k] = 0.0
         st["spec"][r] = new
         st["task_start"][r] = episodes_done
 

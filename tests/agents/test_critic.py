@@ -29,17 +29,18 @@ from speclang.runtime.build import automaton_from_function
 class _Chain:
     """A flat critic over states x0, x1 and two actions, stepped with the learner's rule."""
 
-    def __init__(self, horizon: int = 3, alpha: float = 0.05) -> None:
+    def __init__(self, horizon: int = 3, alpha: float = 0.05, prior: float = 0.0) -> None:
         self.C = np.zeros((2, horizon, 2))
         self.n = np.zeros((2, 2), dtype=np.int64)
-        self.alpha = alpha
+        self.alpha, self.prior = alpha, prior
 
     def step(self, x: int, a: int, x2: int | None, ended: bool = False) -> None:
         """x2 None: the transition entered the violation sink."""
         sink = x2 is None
         nxt = np.zeros((1,) + self.C.shape[1:]) if sink else self.C[[x2]]
         target = critic_targets(nxt, np.array([sink]), np.array([ended]))
-        c, n = critic_update(self.C[[x], :, a], self.n[[x], a], target, self.alpha)
+        c, n = critic_update(self.C[[x], :, a], self.n[[x], a], target, self.alpha,
+                             self.prior)
         self.C[x, :, a], self.n[x, a] = c[0], n[0]
 
 
@@ -63,6 +64,16 @@ def test_td_rule_against_a_hand_computation() -> None:
     # a finished task ends all danger: targets 0 at every horizon
     ch.step(1, 0, 0, ended=True)
     assert np.allclose(ch.C[1, :, 0], 0.5)
+
+
+def test_the_prior_counts_as_safe_observations() -> None:
+    ch = _Chain(horizon=1, alpha=0.01, prior=10)
+    ch.step(0, 0, None)  # a violation, then a safe step, then a violation: hits / (n + 10)
+    assert np.isclose(ch.C[0, 0, 0], 1 / 11)
+    ch.step(0, 0, 1)
+    assert np.isclose(ch.C[0, 0, 0], 1 / 12)
+    ch.step(0, 0, None)
+    assert np.isclose(ch.C[0, 0, 0], 2 / 13)
 
 
 def test_step_size_floor_takes_over_from_the_running_mean() -> None:
@@ -181,9 +192,12 @@ def _deadly(batch: TabularBatch, k: int) -> np.ndarray:
     return out
 
 
-def test_without_slips_the_critic_learns_each_deadly_move_once_and_exactly() -> None:
-    cfg = _cfg([{"name": "c", "kind": "zero_shot", "critic": "all", "critic_threshold": 0.5},
-                {"name": "z", "kind": "zero_shot", "critic": "learn"}],
+@pytest.mark.parametrize(("prior", "threshold", "tries"), [(0, 0.5, 1), (10, 0.1, 2)])
+def test_without_slips_the_shield_stops_each_deadly_move_after_its_first_tries(
+        prior: int, threshold: float, tries: int) -> None:
+    critic = {"critic_prior": prior, "critic_threshold": threshold}
+    cfg = _cfg([{"name": "c", "kind": "zero_shot", "critic": "all", **critic},
+                {"name": "z", "kind": "zero_shot", "critic": "learn", **critic}],
                seeds=2, episodes=150, slip=0.0, jitter=0.0)
     b = _train(TabularBatch(cfg, minecraft_progression(), 3))
     deadly = _deadly(b, b.K - 1)
@@ -191,14 +205,16 @@ def test_without_slips_the_critic_learns_each_deadly_move_once_and_exactly() -> 
         k = b.critic_pos[i]
         C, n = b.st["C"][k, b.K - 1], b.st["C_n"][k, b.K - 1]
         seen = n > 0
-        # deterministic moves: the one-step danger of every tried move is exactly 0 or 1
-        assert np.array_equal(C[..., 0, :][seen], deadly[seen].astype(float)), run
+        # deterministic moves: the one-step danger of a tried move is hits / (tries + prior)
+        want = np.where(deadly, n / np.maximum(n + prior, 1), 0.0)
+        assert np.allclose(C[..., 0, :][seen], want[seen]), run
         violations = int(b.st["viol"][i].sum())
         assert violations == int(n[deadly].sum()) > 0  # each violation is one deadly try
         if run.method.critic == "all":
-            assert n[deadly].max() == 1  # the shield never repeats a known deadly move
+            # blocked once its danger reaches the threshold, never tried again
+            assert 1 <= n[deadly].max() <= tries
         else:
-            assert n[deadly].max() > 1  # learning alone does not stop the agent
+            assert n[deadly].max() > 1  # learning alone does not stop the agent at once
 
 
 def test_a_switch_transfers_the_critic_through_the_correspondence() -> None:
@@ -228,6 +244,8 @@ _NEW_METHODS = [
      "critic_transfer": "none", "critic_threshold": 0.2},
     {"name": "paper-code", "kind": "progressive", "transfer": "paper_code", "switch_every": 10},
     {"name": "shield-critic", "kind": "pre_shield", "critic": "all"},
+    {"name": "fear-per-stage", "kind": "progressive", "transfer": "correspondence",
+     "switch_every": 10, "fear": "per_stage", "fear_phase_in": 15, "fear_horizon": 3},
     {"name": "zero", "kind": "zero_shot"},
 ]
 
@@ -274,16 +292,44 @@ def test_paper_code_meets_a_state_with_the_mean_of_earlier_indices() -> None:
     assert np.array_equal(st["Q"][0, 1], rng_table)
 
 
+def test_per_stage_fear_restarts_its_danger_model_at_each_switch() -> None:
+    methods = [{"name": f, "kind": "progressive", "switch_every": 10, "fear": f,
+                "fear_lambda": 0.8, "fear_phase_in": 40} for f in ("shared", "per_stage")]
+    b = TabularBatch(_cfg(methods, seeds=1, episodes=40), minecraft_progression(), 0)
+    assert b.fear_rows.tolist() == [0, 1]
+    b.st["fear_pos"][:] = 1.0
+    b.st["fear_tot"][:] = 2.0
+    for r in (0, 1):
+        b._switch(r, 1, 10)
+    assert (b.st["fear_pos"][0] == 1.0).all() and (b.st["fear_tot"][0] == 2.0).all()
+    assert not b.st["fear_pos"][1].any() and not b.st["fear_tot"][1].any()
+    # lambda phased in over each spec's first 40 episodes: 10 episodes into spec 1 -> 1/4
+    b.st["ep_count"][:] = 20
+    assert np.allclose(b._fear_weight(b.fear_rows), 0.8 * 10 / 40)
+    b.st["ep_count"][:] = 90
+    assert np.allclose(b._fear_weight(b.fear_rows), 0.8)
+
+
+def test_default_intrinsic_fear_keeps_full_lambda_from_the_start() -> None:
+    b = TabularBatch(_cfg([{"name": "f", "kind": "intrinsic_fear"}], seeds=1),
+                     minecraft_progression(), 0)
+    assert np.allclose(b._fear_weight(b.fear_rows), 0.5)
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"critic": "always"}, "critic: 'always' is not one of"),
     ({"critic": "all", "kind": "no_safeguard"}, "no monitor"),
     ({"critic": "all", "critic_horizon": 0}, "critic_horizon must be >= 1"),
     ({"critic": "all", "critic_threshold": 1.5}, "critic_threshold must be a probability"),
     ({"critic": "all", "critic_alpha": 0.0}, "critic_alpha must be in (0, 1]"),
+    ({"critic": "all", "critic_prior": -1}, "critic_prior must be >= 0"),
     ({"critic": "all", "critic_shaping": -1.0}, "critic_shaping must be >= 0"),
     ({"critic_shaping": 0.5}, "critic_shaping needs a critic"),
     ({"critic": "all", "critic_transfer": "paper"}, "critic_transfer: 'paper' is not one of"),
     ({"transfer": "paper_code"}, "paper_code needs kind = progressive"),
+    ({"fear": "per_stage"}, "fear is for kind = progressive"),
+    ({"kind": "progressive", "fear": "always"}, "fear: 'always' is not one of"),
+    ({"kind": "intrinsic_fear", "fear_phase_in": -1}, "fear_phase_in must be >= 0"),
     ({"critic": "all", "critic_horizon": 2.5}, "critic_horizon: expected int"),
 ])
 def test_critic_config_errors(change: dict[str, Any], message: str) -> None:
