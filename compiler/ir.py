@@ -250,6 +250,23 @@ def deep_recursion(limit: int = 200_000) -> Iterator[None]:
         sys.setrecursionlimit(old)
 
 
+# Whether compare() and the residuals' implication test decide unrolled bounded chains by
+# their lengths (:func:`chain`) instead of walking them link by link; both ways give the same
+# answers (tests/compiler/test_bounded_chains.py compiles with and without).
+CHAIN_SHORTCUTS = True
+
+
+@contextlib.contextmanager
+def chain_shortcuts(enabled: bool) -> Iterator[None]:
+    global CHAIN_SHORTCUTS
+    saved = CHAIN_SHORTCUTS
+    CHAIN_SHORTCUTS = enabled
+    try:
+        yield
+    finally:
+        CHAIN_SHORTCUTS = saved
+
+
 def compare(f: Formula, g: Formula, poll: Callable[[], None] | None = None) -> int:
     """-1, 0 or 1: the deterministic structural order of formulas (by operator, then name,
     then the arguments lexicographically), independent of construction order.
@@ -258,12 +275,25 @@ def compare(f: Formula, g: Formula, poll: Callable[[], None] | None = None) -> i
     non-identical pair of arguments can decide: the walk follows one path down, in a loop,
     however deep the formulas are (nested key tuples cost quadratic time in the depth,
     because every tuple comparison first tests its items for equality all the way down).
-    ``poll`` is called once per level (a budget's deadline check)."""
+    ``poll`` is called once per level (a budget's deadline check).
+
+    Two unrolled bounded chains of one body (:func:`chain`) are ordered without the walk:
+    their first differing arguments are always their next-links, so the walk would descend
+    to ``compare(phi, F[0,d] phi)`` (d the difference of the bounds), whose answer is the
+    same for every d >= 1 (below). Sorting the residuals of ``G(a -> F[1,k] b)`` otherwise
+    walks O(k) levels per comparison: seconds at k = 1000."""
     while f is not g:
         if poll is not None:
             poll()
         if f.op != g.op:
             return -1 if f.op < g.op else 1
+        if CHAIN_SHORTCUTS and (f.op is Op.OR or f.op is Op.AND):
+            cf = chain(f)
+            if cf is not None:
+                cg = chain(g)
+                if cg is not None and cf[0] == cg[0] and cf[2] is cg[2]:
+                    sign = 1 if cf[1] < cg[1] else -1
+                    return sign * compare(cf[2], _first_link(cf[0], cf[2]), poll)
         fn, gn = f.name or "", g.name or ""
         if fn != gn:
             return -1 if fn < gn else 1
@@ -698,6 +728,28 @@ def _fold_chains(f: Formula) -> None:
         stack.extend(g.args)
     for g in reversed(order):  # children before parents
         bounded_fold(g)
+
+
+def chain(f: Formula) -> tuple[str, int, Formula] | None:
+    """``("F", n, phi)`` when ``f`` is exactly the unrolled ``F[0,n] phi`` (n >= 1),
+    ``("G", n, phi)`` for ``G[0,n] phi``, else None (memoised, no recursion)."""
+    c = f._cache
+    if "fold" not in c:
+        _fold_chains(f)
+    found = c["fold"]
+    if found is None or found[3]:
+        return None
+    return found[0], found[1], found[2]
+
+
+def _first_link(kind: str, phi: Formula) -> Formula:
+    """``F[0,1] phi`` (``phi | X phi``) or ``G[0,1] phi``: a chain of one body compares with
+    that body as every longer chain does. Its arguments are phi's parts and one next-link,
+    which no part shares an operator with (else :func:`bounded_fold` finds no chain), so
+    the link sorts at the same place among the parts whatever it links to."""
+    parts = list(phi.args) if phi.op is (Op.OR if kind == "F" else Op.AND) else [phi]
+    link = Formula(Op.NEXT if kind == "F" else Op.WNEXT, (phi,))
+    return Formula(Op.OR if kind == "F" else Op.AND, tuple(sorted_formulas([*parts, link])))
 
 
 def bounded_fold(f: Formula) -> tuple[str, int, Formula, list[Formula]] | None:
