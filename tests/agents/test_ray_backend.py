@@ -15,43 +15,9 @@ import numpy as np
 import pytest
 
 from speclang.cli import main
+from tests.agents.configs import EVERY_KIND, SMALL, tiny_toml
 
-# Every method kind (the pre-shield and the fear model keep extra per-run state), 2 seeds.
-TINY = """
-name = "tiny"
-seeds = 2
-[env]
-max_steps = 60
-violation_penalty = -1.0
-[specs]
-source = "builtin"
-[agent]
-episodes = 30
-[eval]
-episodes = 5
-safe_window = 10
-[run]
-log_every = 50
-[[methods]]
-name = "prog"
-kind = "progressive"
-transfer = "correspondence"
-schedule = "adaptive"
-window = 5
-min_episodes = 5
-[[methods]]
-name = "zero"
-kind = "zero_shot"
-[[methods]]
-name = "shield"
-kind = "pre_shield"
-[[methods]]
-name = "fear"
-kind = "intrinsic_fear"
-[[methods]]
-name = "none"
-kind = "no_safeguard"
-"""
+TINY = tiny_toml(EVERY_KIND, seeds=2, **SMALL)
 
 
 @pytest.fixture(scope="module")

@@ -14,26 +14,12 @@ import pytest
 
 from speclang.agents import registry
 from speclang.cli import main
+from tests.agents.configs import tiny_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "examples" / "experiments").glob("*.toml"))
 
-TINY = """
-name = "tiny"
-seeds = 1
-[env]
-max_steps = 20
-[specs]
-source = "builtin"
-[agent]
-episodes = 4
-[eval]
-episodes = 2
-safe_window = 2
-[[methods]]
-name = "zero"
-kind = "zero_shot"
-"""
+TINY = tiny_toml()  # one zero-shot run of 4 episodes
 
 
 def _train(tmp_path: Path, text: str, *extra: str) -> int:

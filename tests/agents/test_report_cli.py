@@ -11,32 +11,11 @@ import pytest
 
 from speclang.agents.report import compare, mean_ci, render_html
 from speclang.cli import main
+from tests.agents.configs import PROG, SMALL, ZERO, tiny_toml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-TINY = """
-name = "tiny"
-seeds = 3
-[env]
-max_steps = 60
-violation_penalty = -1.0
-[specs]
-source = "builtin"
-[agent]
-episodes = 30
-[eval]
-episodes = 5
-safe_window = 10
-[run]
-log_every = 50
-[[methods]]
-name = "prog"
-kind = "progressive"
-transfer = "correspondence"
-[[methods]]
-name = "zero"
-kind = "zero_shot"
-"""
+TINY = tiny_toml((PROG, ZERO), seeds=3, **SMALL)
 
 
 def test_mean_ci_matches_the_t_interval() -> None:

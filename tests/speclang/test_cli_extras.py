@@ -15,6 +15,7 @@ import pytest
 
 import speclang
 from speclang.cli import COMMAND_EXTRAS, EXTRA_MODULES, main
+from tests.agents.configs import tiny_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -57,22 +58,7 @@ def light_install():
             setattr(speclang, name, module)
 
 
-TINY = """
-name = "tiny"
-seeds = 1
-[env]
-max_steps = 20
-[specs]
-source = "builtin"
-[agent]
-episodes = 4
-[eval]
-episodes = 2
-safe_window = 2
-[[methods]]
-name = "zero"
-kind = "zero_shot"
-"""
+TINY = tiny_toml()  # one zero-shot run of 4 episodes
 
 
 def _finished_run(tmp_path: Path) -> Path:
