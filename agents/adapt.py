@@ -195,6 +195,7 @@ def adapt(run_dir: Path, spec_file: Path, spec_name: str, episodes: int | None =
 
     acfg = copy.deepcopy(cfg)
     acfg.agent.episodes = episodes
+    acfg.agent.budget, acfg.agent.steps = "episodes", 0  # adaptation: N episodes each
     methods = [replace(m, name=_adapted_name(m.name)) for m in cfg.methods]
     methods.append(MethodConfig(name=CONTROL, kind="zero_shot"))
     acfg.methods = methods

@@ -45,6 +45,11 @@ class AgentConfig:
     gamma: float = 0.9
     epsilon: float = 0.1
     episodes: int = 5000
+    # "episodes": every run trains `episodes` episodes. "steps": a run trains until it has
+    # taken `steps` environment steps (the episode under way is finished), at most
+    # `episodes` episodes: methods whose episodes are longer get fewer of them.
+    budget: str = "episodes"
+    steps: int = 0
 
 
 @dataclass
@@ -180,6 +185,12 @@ def _validate(cfg: ExperimentConfig, where: str) -> None:
     _check_choice(cfg.env.layout, tuple(LAYOUTS), f"{where}: env.layout")
     _check_choice(cfg.env.reward_mode, REWARD_MODES, f"{where}: env.reward_mode")
     _check_choice(cfg.specs.source, ("file", "builtin"), f"{where}: specs.source")
+    _check_choice(cfg.agent.budget, ("episodes", "steps"), f"{where}: agent.budget")
+    if cfg.agent.budget == "steps" and cfg.agent.steps < 1:
+        raise ConfigError(f"{where}: agent.steps must be >= 1 with budget = \"steps\", "
+                          f"got {cfg.agent.steps}")
+    if cfg.agent.budget == "episodes" and cfg.agent.steps:
+        raise ConfigError(f"{where}: agent.steps needs budget = \"steps\"")
     names = [m.name for m in cfg.methods]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: method names must be unique")

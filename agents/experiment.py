@@ -451,7 +451,7 @@ def run_experiment(
     elapsed = time.perf_counter() - started
     print(
         f"{cfg.name}: {batch.batch_step} lock-step transitions in {elapsed:.1f} s "
-        f"({total} episodes); results in {out}",
+        f"({int(st['ep_count'].sum())} episodes); results in {out}",
         file=sys.stderr,
     )
     return results

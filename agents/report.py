@@ -59,8 +59,12 @@ def _by_method(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _binned(values: np.ndarray, width: int) -> np.ndarray:
+    import warnings
+
     n = values.shape[1] // width
-    return values[:, : n * width].reshape(values.shape[0], n, width).mean(axis=2)
+    with warnings.catch_warnings():  # a bin no episode of a run reached stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values[:, : n * width].reshape(values.shape[0], n, width), axis=2)
 
 
 def plot_curves(results: dict[str, Any], curves: dict[str, np.ndarray], out: Path) -> list[Path]:
@@ -73,6 +77,8 @@ def plot_curves(results: dict[str, Any], curves: dict[str, np.ndarray], out: Pat
     width = max(1, episodes // 50)
     methods = results["methods"]
     seeds = int(results["seeds"])
+    counts = {m: [r["episodes"] for r in sorted(runs, key=lambda r: r["seed"])]
+              for m, runs in _by_method(results).items()}
     panels = {
         "violations.png": [
             ("viol", "violation rate (active spec)"),
@@ -86,9 +92,13 @@ def plot_curves(results: dict[str, Any], curves: dict[str, np.ndarray], out: Pat
         for ax, (key, label) in zip(axes[0], keys, strict=True):
             for i, method in enumerate(methods):
                 rows = curves[key][i * seeds : (i + 1) * seeds].astype(np.float64)
+                # A step budget ends runs after different numbers of episodes: the episodes
+                # a run did not train are no data (NaN), not zeros.
+                for j, n in enumerate(counts[method]):
+                    rows[j, n:] = np.nan
                 binned = _binned(rows, width)
                 x = (np.arange(binned.shape[1]) + 1) * width
-                stats = [mean_ci(binned[:, j]) for j in range(binned.shape[1])]
+                stats = [mean_ci(col[~np.isnan(col)]) for col in binned.T]
                 mean = np.array([s[0] for s in stats])
                 half = np.array([s[1] for s in stats])
                 (line,) = ax.plot(x, mean, label=method, lw=1.4)

@@ -171,6 +171,7 @@ class TabularBatch:
             dtype=np.int64)
         self.horizon = int(self.fear_horizon.max(initial=1))
         self.rows = np.arange(R)
+        self.step_budget = cfg.agent.steps if cfg.agent.budget == "steps" else 0
         # The critic's runs (rows of C, C_n): per-run settings as arrays over those rows.
         crit = [r.method for r in self.runs if r.method.critic != "none"]
         self.critic_rows = np.flatnonzero([r.method.critic != "none" for r in self.runs])
@@ -486,7 +487,9 @@ class TabularBatch:
             st["ep_spec"][r, e] = st["spec"][r]
             st["ep_count"][r] = e + 1
             recorded += 1
-            if e + 1 >= self.E:
+            # Every run takes one environment step per lock-step while it is active, and is
+            # active from the start: batch_step is its own step count.
+            if e + 1 >= self.E or (self.step_budget and self.batch_step >= self.step_budget):
                 st["active"][r] = False
             elif self.progressive[r]:
                 new = self._scheduled_spec(r, e + 1)
