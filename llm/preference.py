@@ -158,7 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         monitor = TextMonitor.from_module(module, a.spec, unit=a.unit)
         data = json.loads(Path(a.prompts).read_text(encoding="utf-8"))
     except (SpecErrors, OSError, ValueError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        # str() of a KeyError quotes its message
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"error: {msg}", file=sys.stderr)
         return 1
     prompts = data[a.split] if isinstance(data, dict) else data
     if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):

@@ -168,3 +168,8 @@ def test_cli_errors_are_messages(tmp_path: Path, capsys: Any) -> None:
                  str(tmp_path / "o.jsonl")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error:") and "bad.spec:1:" in err
+    good = tmp_path / "v.spec"
+    good.write_text(SRC)
+    assert main([str(good), "--spec", "nope", "--prompts", "x.json", "--out",
+                 str(tmp_path / "o.jsonl")]) == 1
+    assert capsys.readouterr().err.startswith("error: no spec named `nope`")
