@@ -231,3 +231,28 @@ def load_labeler(path: str | Path, *, expected_hash: str | None = None,
     prop = doc.get("proposition") if isinstance(doc.get("proposition"), str) else ""
     return ExemplarLabeler(encoder or encoder_from_spec(enc_spec), texts, labels,
                            margin=margin, proposition=prop)
+
+
+class LearnedDerived:
+    """A learned proposition bound to its loaded labeler, as the plain runtime asks for a
+    derived proposition (``observable``, ``evaluate(value)``): ``speclang monitor`` and
+    ``explain`` judge each step's text whole with it."""
+
+    def __init__(self, observable: str, labeler: ExemplarLabeler, shown: str) -> None:
+        self.observable, self.labeler, self.shown = observable, labeler, shown
+
+    def evaluate(self, value: object) -> bool:
+        return self.labeler(str(value))
+
+    def __str__(self) -> str:
+        return self.shown
+
+
+def bind_learned(derived: Mapping[str, Any]) -> dict[str, Any]:
+    """``derived`` with every ``classifies`` proposition replaced by a
+    :class:`LearnedDerived` (its file loaded and checked against the recorded hash)."""
+    from speclang.model import TextClassifier
+
+    return {p: LearnedDerived(d.observable, load_labeler(d.path, expected_hash=d.sha256),
+                              str(d)) if isinstance(d, TextClassifier) else d
+            for p, d in derived.items()}

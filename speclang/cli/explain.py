@@ -124,6 +124,14 @@ def run(args: argparse.Namespace) -> int:
     # text propositions), so that explain accepts every trace monitor accepts.
     observables = getattr(module, "observables", None) or {}
     derived = getattr(module, "derived", None) or {}
+    if any(getattr(d, "op", None) == "classifies" for d in derived.values()):
+        from speclang.labeler_file import LabelerFileError
+        from speclang.llm.learned import bind_learned
+
+        try:
+            derived = bind_learned(derived)
+        except LabelerFileError as exc:
+            raise SpecError(str(exc)) from None
     ignored = IgnoredNames(aut.props, args.trace) if allowed is None else None
     trace: list[frozenset[str]] = []
     t = 0

@@ -104,6 +104,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     observables = module.observables if module is not None else {}
     derived = module.derived if module is not None else {}
+    if any(getattr(d, "op", None) == "classifies" for d in derived.values()):
+        from speclang.labeler_file import LabelerFileError
+        from speclang.llm.learned import bind_learned
+
+        try:
+            derived = bind_learned(derived)
+        except LabelerFileError as exc:
+            raise SpecError(str(exc)) from None
     index = aut.prop_index
     ignored = IgnoredNames(aut.props, args.trace) if allowed is None else None
     try:

@@ -251,3 +251,18 @@ def test_classifies_on_a_number_observable_is_e017(tmp_path: Path,
     spec.write_text('observe hp: float\nprop a = hp classifies "ok.json"\nspec s { G !a }\n')
     assert main(["check", str(spec)]) == 1
     assert "bad.spec:2:24: error[E017]" in capsys.readouterr().err
+
+
+def test_monitor_and_explain_cli_judge_each_step_with_the_labeler(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _labeler_file(tmp_path)
+    spec = tmp_path / "a.spec"
+    spec.write_text(SPEC.format(file="advice.json"))
+    trace = tmp_path / "t.jsonl"
+    trace.write_text('{"reply": "the weather is nice today"}\n'
+                     '{"reply": "take two tablets every four hours"}\n')
+    assert main(["monitor", str(spec), "--trace", str(trace)]) == 0
+    steps = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [s["verdict"] for s in steps] == ["presumably_satisfied", "violated"]
+    main(["explain", str(spec), "--trace", str(trace)])
+    assert "`advice` held at step 2" in capsys.readouterr().out
