@@ -80,6 +80,48 @@ def risky_regex(source: str, flags: int = 0) -> str | None:
     return walk(tree)
 
 
+# A pattern with no repetition and at most this many paths through its alternations does a
+# bounded amount of work per start position, so it needs no timeout (see linear_regex).
+_MAX_PATHS = 256
+
+
+def linear_regex(source: str, flags: int = 0) -> bool:
+    """Whether matching ``source`` is provably linear in the text: no repetition, no
+    backreference, and at most ``_MAX_PATHS`` ways through its alternations (lookarounds
+    included), so a backtracking matcher does at most that many fixed-length attempts per
+    start position. Unknown constructs count as not linear."""
+    import re._parser as sre  # type: ignore[import-not-found]
+
+    try:
+        tree = sre.parse(source, flags)
+    except (re.error, OverflowError, RecursionError, ValueError):
+        return False
+    simple = {sre.LITERAL, sre.NOT_LITERAL, sre.ANY, sre.IN, sre.AT, sre.CATEGORY}
+
+    def paths(items: Any) -> int | None:
+        n = 1
+        for op, av in items:
+            if op in simple:
+                continue
+            if op is sre.SUBPATTERN:
+                k = paths(av[3])
+            elif op in (sre.ASSERT, sre.ASSERT_NOT):
+                k = paths(av[1])
+            elif op is sre.BRANCH:
+                ks = [paths(b) for b in av[1]]
+                k = None if None in ks else sum(ks)  # type: ignore[arg-type]
+            else:  # repeats, backreferences, conditionals, atomic groups
+                return None
+            if k is None:
+                return None
+            n *= k
+            if n > _MAX_PATHS:
+                return None
+        return n
+
+    return paths(tree) is not None
+
+
 @dataclass(frozen=True)
 class TextPattern:
     """A lexical proposition over a ``text`` observable (``prop p = reply matches /re/i``,
@@ -121,12 +163,22 @@ class TextPattern:
 
         return regex.compile(self.compiled.pattern, self.compiled.flags & ~re.UNICODE)
 
+    @functools.cached_property
+    def _linear(self) -> bool:
+        # The timeout costs a few microseconds per call (the shield checks tokens by the
+        # thousand); a pattern that cannot backtrack beyond a fixed bound does not need it.
+        return linear_regex(self.compiled.pattern, self.compiled.flags)
+
     def evaluate(self, value: object) -> bool:
         """Whether the text satisfies the pattern; :class:`PatternTimeout` when matching
         one text takes over ``REGEX_TIMEOUT_S`` seconds (catastrophic backtracking): the
         truth is then unknown, and a monitor must not guess it."""
         text = str(value)
         pat = self._bounded
+        if self._linear:
+            if self.granularity == "word":
+                return any(pat.fullmatch(m.group()) for m in WORD_RE.finditer(text))
+            return pat.search(text) is not None
         try:
             if self.granularity == "word":
                 return any(pat.fullmatch(m.group(), timeout=REGEX_TIMEOUT_S)
@@ -138,6 +190,8 @@ class TextPattern:
     def search(self, text: str) -> bool:
         """Whether the pattern occurs anywhere in ``text``, with the same time bound as
         :meth:`evaluate` (the labeller's sentence fast path: never the unbounded ``re``)."""
+        if self._linear:
+            return self._bounded.search(text) is not None
         try:
             return self._bounded.search(text, timeout=REGEX_TIMEOUT_S) is not None
         except TimeoutError:
