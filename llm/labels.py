@@ -430,7 +430,8 @@ class TextLabeler:
                 from speclang.llm.learned import load_labeler
 
                 classifiers[name] = load_labeler(d.path, expected_hash=d.sha256)
-        read = sorted({d.observable for p, d in {**patterns, **learned}.items() if p in props})
+        read = sorted({patterns[p].observable for p in props if p in patterns}
+                      | {learned[p].observable for p in props if p in learned})
         if observable is None:
             if len(read) > 1:
                 raise ValueError(

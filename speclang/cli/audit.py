@@ -149,6 +149,7 @@ def run(args: Any) -> int:
             out.mkdir(parents=True, exist_ok=True)
             for p, e in best.items():
                 target = out / f"{p}.json"
+                assert isinstance(e, ExemplarEvaluator)  # the only kind this command audits
                 e.labeler.proposition = p
                 e.labeler.save(target)
                 written.append(str(target))
