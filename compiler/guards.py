@@ -204,7 +204,7 @@ def _cost(terms: list[dict[str, bool]]) -> int:
     return lits + negs + max(0, len(terms) - 1) + sum(max(0, len(t) - 1) for t in terms)
 
 
-def _render(terms: list[dict[str, bool]], used: list[str], *, negate: bool) -> str:
+def _render(terms: list[dict[str, bool]], used: Sequence[str], *, negate: bool) -> str:
     order = {p: i for i, p in enumerate(used)}
     if not terms:
         body, multi = "false", False
