@@ -548,8 +548,9 @@ def run_randpol(cfg: RandpolConfig, out: str | Path, *, progress: bool = True,
         "max_steps": cfg.max_steps,
         "runs": records,
     }
-    np.savez_compressed(out / "episodes.npz",
-                        **{k: np.stack([c[k][:shortest] for c in curves]) for k in curves[0]})
+    curve_arrays: dict[str, Any] = {k: np.stack([c[k][:shortest] for c in curves])
+                                   for k in curves[0]}
+    np.savez_compressed(out / "episodes.npz", **curve_arrays)
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     print(f"{cfg.name}: {len(records)} runs of {cfg.total_timesteps} steps in "
           f"{time.perf_counter() - started:.1f} s; results in {out}", file=sys.stderr)

@@ -19,4 +19,4 @@ KEYWORDS = frozenset({
 
 # Words of the grammar that are keywords only in one place (right after the observable of a
 # text proposition: ``prop p = reply matches /x/``) and plain names everywhere else.
-CONTEXTUAL_KEYWORDS = frozenset({"matches", "contains"})
+CONTEXTUAL_KEYWORDS = frozenset({"matches", "contains", "classifies"})

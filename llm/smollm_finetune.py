@@ -45,7 +45,8 @@ def load_model(path: str, device: str = "cpu") -> tuple[Any, Any]:
     tok.padding_side = "left"
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
+    model: Any = AutoModelForCausalLM.from_pretrained(path)
+    model = model.to(device).eval()
     return model, tok
 
 

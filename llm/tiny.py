@@ -46,8 +46,9 @@ def tiny_model(tokenizer: Any, seed: int = 0, hidden: int = 32, layers: int = 2,
 
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}")
-    config, model_class = ((LlamaConfig, LlamaForCausalLM) if arch == "llama"
-                           else (Phi3Config, Phi3ForCausalLM))
+    # Any: the two config classes take the same keywords but share no typed base
+    config: Any = LlamaConfig if arch == "llama" else Phi3Config
+    model_class: Any = LlamaForCausalLM if arch == "llama" else Phi3ForCausalLM
     torch.manual_seed(seed)
     cfg = config(
         vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,

@@ -90,7 +90,7 @@ def linear_regex(source: str, flags: int = 0) -> bool:
     backreference, and at most ``_MAX_PATHS`` ways through its alternations (lookarounds
     included), so a backtracking matcher does at most that many fixed-length attempts per
     start position. Unknown constructs count as not linear."""
-    import re._parser as sre  # type: ignore[import-not-found]
+    import re._parser as sre
 
     try:
         tree = sre.parse(source, flags)

@@ -104,12 +104,12 @@ def rank_biserial(d: ArrayLike) -> float:
     dropped, as the Wilcoxon test drops them. In [-1, 1]; NaN when every difference is 0."""
     from scipy import stats
 
-    d = np.asarray(d, dtype=np.float64)
-    d = d[d != 0]
-    if len(d) == 0:
+    x: np.ndarray = np.asarray(d, dtype=np.float64)
+    x = x[x != 0]
+    if len(x) == 0:
         return _NAN
-    ranks = stats.rankdata(np.abs(d))
-    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+    ranks = stats.rankdata(np.abs(x))
+    return float((ranks[x > 0].sum() - ranks[x < 0].sum()) / ranks.sum())
 
 
 def paired(a: ArrayLike, b: ArrayLike, *, seed: int = 0) -> dict[str, Any]:
