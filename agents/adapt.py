@@ -30,7 +30,14 @@ from speclang.compiler.automaton import Automaton
 
 from .config import ConfigError, ExperimentConfig, MethodConfig, parse_config
 from .errors import ExperimentError
-from .experiment import CHECKPOINT, RUNS, episodes_to_safe, load_automata, load_checkpoint
+from .experiment import (
+    CHECKPOINT,
+    RUNS,
+    episodes_to_safe,
+    load_automata,
+    load_checkpoint,
+    load_spec_module,
+)
 from .monitors import correspondence, unknown_props
 from .rng import derived_seed
 from .tabular import RunSpec, TabularBatch
@@ -65,15 +72,8 @@ def load_new_spec(spec_file: Path, name: str) -> Automaton:
     """Compile spec ``name`` of ``spec_file`` for the gridworld, or a located error."""
     from speclang import compiler
     from speclang.compiler.budget import CompileError
-    from speclang.diagnostics import SpecErrors
-    from speclang.loader import load
 
-    try:
-        module = load(str(spec_file))
-    except SpecErrors as exc:
-        raise ExperimentError(str(exc)) from None
-    except OSError as exc:
-        raise ExperimentError(f"{spec_file}: cannot read: {exc.strerror}") from None
+    module = load_spec_module(spec_file)
     if name not in module.specs:
         known = ", ".join(module.specs) or "none"
         raise ExperimentError(f"{spec_file}: no spec named {name!r} (specs: {known})")

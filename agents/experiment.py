@@ -38,6 +38,20 @@ CHECKPOINT = "checkpoint.npz"
 RUNS = "runs"  # the Ray backend's finished runs, one file each (agents/ray_backend.py)
 
 
+def load_spec_module(path: Path) -> Any:
+    """The loaded .spec file at ``path``; its located diagnostics, or an unreadable file, as
+    an ExperimentError the CLI prints without a traceback."""
+    from speclang.diagnostics import SpecErrors
+    from speclang.loader import load
+
+    try:
+        return load(str(path))
+    except SpecErrors as exc:
+        raise ExperimentError(str(exc)) from None
+    except OSError as exc:
+        raise ExperimentError(f"{path}: cannot read: {exc.strerror}") from None
+
+
 def load_automata(cfg: ExperimentConfig) -> tuple[list[str], list[Automaton]]:
     """The progression's spec names and compiled monitors, in order."""
     if cfg.specs.source == "builtin":
@@ -49,15 +63,8 @@ def load_automata(cfg: ExperimentConfig) -> tuple[list[str], list[Automaton]]:
     if not path.is_absolute():
         path = Path(cfg.base_dir) / path
     from speclang import compiler
-    from speclang.diagnostics import SpecErrors
-    from speclang.loader import load
 
-    try:
-        module = load(str(path))
-    except SpecErrors as exc:
-        raise ExperimentError(str(exc)) from None
-    except OSError as exc:
-        raise ExperimentError(f"{path}: cannot read: {exc.strerror}") from None
+    module = load_spec_module(path)
     names = module.progressions.get(cfg.specs.progression)
     if names is None:
         known = ", ".join(module.progressions) or "none"

@@ -7,22 +7,17 @@ with them switched off, and the same order of formulas."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from languages import difference, of_automaton
 from ltlf_gen import future_formulas
+from mona_ref import load_ref
 
 from speclang.compiler import compile_formula, ir
 from speclang.compiler.ir import Formula
 
-ROOT = Path(__file__).resolve().parents[2]
 A, B, C = ir.Atom("a"), ir.Atom("b"), ir.Atom("c")
 
 # Bodies of bounded operators: small random formulas (without past, so that the bodies'
@@ -112,19 +107,6 @@ def test_bound_1000_has_its_minimal_states() -> None:
     assert speclang.compile_formula("G(a -> G[1,1000] b)").n_states == 1002
 
 
-def _load_ref():  # type: ignore[no-untyped-def]
-    if shutil.which("mona") is None or importlib.util.find_spec("ltlf2dfa") is None:
-        pytest.skip("needs ltlf2dfa and Debian mona (installed by .ci/run)")
-    spec = importlib.util.spec_from_file_location(
-        "ltlf2dfa_ref", ROOT / "benchmarks" / "ltlf2dfa_ref.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["ltlf2dfa_ref"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.mark.mona
 @pytest.mark.parametrize("text", [
     "G(a -> F[1,6] b)", "G(a -> G[0,5] !b)", "F[2,6] a", "(!b W a) & G(a -> F[0,4] b)",
@@ -133,7 +115,7 @@ def _load_ref():  # type: ignore[no-untyped-def]
 def test_bounded_patterns_match_mona(text: str) -> None:
     import speclang
 
-    ref = _load_ref()
+    ref = load_ref()
     f = speclang.parse_formula(text)
     mona = ref.mona_dfa(ref.to_ltlf2dfa(f))
     aut = compile_formula(f)

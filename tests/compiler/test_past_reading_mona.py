@@ -14,38 +14,21 @@ goes through benchmarks/ltlf2dfa_ref.py, which holds its file lock.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
-import shutil
-import sys
-from pathlib import Path
 
 import pytest
 from languages import difference, of_automaton, of_mona
+from mona_ref import load_ref
 
 import speclang
 from speclang.compiler import compile_formula
 
 pytestmark = pytest.mark.mona
 
-ROOT = Path(__file__).resolve().parents[2]
 PROPS = ("a", "b", "c")
 COUNT = int(os.environ.get("SPECLANG_PAST_DIFF_FORMULAS", "100"))
 SEED = int(os.environ.get("SPECLANG_PAST_DIFF_SEED", "17"))
-
-
-def _ref():  # type: ignore[no-untyped-def]
-    if shutil.which("mona") is None or importlib.util.find_spec("ltlf2dfa") is None:
-        pytest.skip("needs ltlf2dfa and Debian mona (installed by .ci/run)")
-    if "ltlf2dfa_ref" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "ltlf2dfa_ref", ROOT / "benchmarks" / "ltlf2dfa_ref.py")
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["ltlf2dfa_ref"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["ltlf2dfa_ref"]
 
 
 # (speclang spelling, LTLf2DFA PPLTL spelling); `first` is spelt `WY(false)` there because
@@ -105,7 +88,7 @@ def _temporal(text: str) -> bool:
 
 def compare(ours: str, theirs: str) -> str | None:
     """Why ``ours`` (speclang) and ``theirs`` (PPLTL) differ, or None."""
-    mona = _ref().mona_dfa(theirs, past=True)
+    mona = load_ref().mona_dfa(theirs, past=True)
     aut = compile_formula(speclang.parse_formula(ours))
     if aut.n_states != mona.n_states:
         return f"{aut.n_states} states, MONA {mona.n_states}"
@@ -159,7 +142,7 @@ HINTED = [("H a", "H(a)"), ("O a", "O(a)"), ("a S b", "(a) S (b)"),
 def test_the_w004_rewrite_reads_the_past_part_at_the_last_step(ours: str, theirs: str) -> None:
     from languages import View
 
-    mona = _ref().mona_dfa(theirs, past=True)
+    mona = load_ref().mona_dfa(theirs, past=True)
     aut = speclang.compile_formula(f"F(last & ({ours}))")
     assert not aut.accepting[aut.initial]
     them = of_mona(mona)

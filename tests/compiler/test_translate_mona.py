@@ -5,42 +5,24 @@ Every call goes through benchmarks/ltlf2dfa_ref.py, which serialises LTLf2DFA wi
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import sys
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ltlf_gen import future_formulas, past_formulas, traces
+from mona_ref import load_ref
 
 from speclang import compile_formula
 from speclang.compiler.ir import Formula
 
 pytestmark = pytest.mark.mona
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_ref():  # type: ignore[no-untyped-def]
-    if shutil.which("mona") is None or importlib.util.find_spec("ltlf2dfa") is None:
-        pytest.skip("needs ltlf2dfa and Debian mona (installed by .ci/run)")
-    spec = importlib.util.spec_from_file_location(
-        "ltlf2dfa_ref", ROOT / "benchmarks" / "ltlf2dfa_ref.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["ltlf2dfa_ref"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 PROPS = ("a", "b", "c")
 
 
 def _compare(f: Formula, sample_traces: list[list[frozenset[str]]]) -> None:
-    ref = _load_ref()
+    ref = load_ref()
     text = ref.to_ltlf2dfa(f)
     mona = ref.mona_dfa(text)
     aut = compile_formula(f)
@@ -64,7 +46,7 @@ def test_random_future_formulas_match_mona(f: Formula, sample: list) -> None:
 def test_random_pure_past_formulas_match_mona_ppltl(f: Formula, sample: list) -> None:
     if not f.is_pure_past:  # a formula without temporal operators is a future formula
         return
-    ref = _load_ref()
+    ref = load_ref()
     text = ref.to_ppltl(f)
     mona = ref.mona_dfa(text, past=True)
     aut = compile_formula(f)
@@ -90,7 +72,7 @@ FAMILIES = [
 
 @pytest.mark.parametrize("text", FAMILIES)
 def test_formula_families_match_mona(text: str) -> None:
-    ref = _load_ref()
+    ref = load_ref()
     mona = ref.mona_dfa(text)
     aut = compile_formula(text)
     assert aut.n_states == mona.n_states
