@@ -23,7 +23,7 @@ monitor does not know it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -179,27 +179,26 @@ def value_iteration(
         sweep = _sweep(aut) if dense else None
     else:
         sweep = _dense(aut) if dense is None else dense
+    ahead: Callable[[np.ndarray], np.ndarray]
     if sweep is not None:
         p = _p_true(aut, p_true)
-        for _ in range(max_iter):
-            ahead = sweep.expectation(v, p) if policy == "random" else sweep.maximum(v)
-            nxt = reward + vi_gamma * ahead
-            done = np.max(np.abs(nxt - v), initial=0.0) < tol
-            v = nxt
-            if done:
-                break
-        return _exact_ends(aut, v)
-    dists = letter_distribution(aut, p_true)
-    src = np.fromiter((q for q, d in enumerate(dists) for _ in d), dtype=np.int64)
-    dst = np.fromiter((t for d in dists for t in d), dtype=np.int64)
-    w = np.fromiter((x for d in dists for x in d.values()), dtype=np.float64)
+        ahead = ((lambda v: sweep.expectation(v, p)) if policy == "random"
+                 else sweep.maximum)
+    else:
+        dists = letter_distribution(aut, p_true)
+        src = np.fromiter((q for q, d in enumerate(dists) for _ in d), dtype=np.int64)
+        dst = np.fromiter((t for d in dists for t in d), dtype=np.int64)
+        w = np.fromiter((x for d in dists for x in d.values()), dtype=np.float64)
+
+        def ahead(v: np.ndarray) -> np.ndarray:
+            if policy == "random":
+                return np.bincount(src, weights=w * v[dst], minlength=n)
+            best = np.full(n, -np.inf)
+            np.maximum.at(best, src, v[dst])
+            return best
+
     for _ in range(max_iter):
-        if policy == "random":
-            ahead = np.bincount(src, weights=w * v[dst], minlength=n)
-        else:
-            ahead = np.full(n, -np.inf)
-            np.maximum.at(ahead, src, v[dst])
-        nxt = reward + vi_gamma * ahead
+        nxt = reward + vi_gamma * ahead(v)
         done = np.max(np.abs(nxt - v), initial=0.0) < tol
         v = nxt
         if done:
