@@ -21,6 +21,8 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from speclang.diagnostics import SpecErrors
+
 # Module names under speclang.cli, in the order they appear in --help.
 COMMANDS: tuple[str, ...] = (
     "check",
@@ -148,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    except SpecErrors as exc:  # located diagnostics of a file or -f formula, already rendered
+        print(str(exc), file=sys.stderr)
         return EXIT_SPEC_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

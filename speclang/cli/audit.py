@@ -60,7 +60,7 @@ def _labelers(args: Any) -> dict[str, Any]:
     import speclang
     from speclang.model import TextClassifier
 
-    module = speclang.load(str(path))  # errors: SpecErrors, rendered by run
+    module = speclang.load(str(path))  # errors: SpecErrors, rendered by the CLI dispatcher
     learned = {n: d for n, d in module.derived.items() if isinstance(d, TextClassifier)}
     if not learned:
         raise SpecError(f"{args.file}: no learned proposition (`prop p = reply classifies "
@@ -128,14 +128,9 @@ def run(args: Any) -> int:
         raise UsageError(f"--add must be at least 1, not {args.add}")
     if args.rounds < 1:
         raise UsageError(f"--rounds must be at least 1, not {args.rounds}")
-    from speclang.diagnostics import SpecErrors
     from speclang.llm.audit import ExemplarEvaluator, audit
 
-    try:
-        labelers = _labelers(args)
-    except SpecErrors as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    labelers = _labelers(args)
     props = list(labelers)
     data = read_annotations(args.data, props)
     heldout = read_annotations(args.heldout, props) if args.heldout else None

@@ -251,9 +251,6 @@ def run(args: argparse.Namespace) -> int:
         compiled = compile_sources(args)
     except PartlyCompiled as exc:
         compiled, failed = exc.compiled, exc
-    except SpecErrors as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
     paths = _outputs(args.output, [n for n, _, _ in compiled]) if args.output else None
     if paths is not None:
         from speclang.compiler import artifact

@@ -110,16 +110,11 @@ def _formula_with_spans(text: str, formula: Any, weak_next: bool) -> tuple[Any, 
 
 
 def run(args: argparse.Namespace) -> int:
-    from speclang.diagnostics import SpecErrors
     from speclang.explain import explain_trace
     from speclang.model import PatternTimeout
     from speclang.traces import IgnoredNames, TraceError, letter_of, observations
 
-    try:
-        target, module, aut, allowed = _target(args)
-    except SpecErrors as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    target, module, aut, allowed = _target(args)
     # The same reading and labelling as `speclang monitor` (observable values, derived and
     # text propositions), so that explain accepts every trace monitor accepts.
     observables = getattr(module, "observables", None) or {}

@@ -93,15 +93,10 @@ def _monitor(args: argparse.Namespace) -> tuple[Any, set[str] | None, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from speclang.diagnostics import SpecErrors
     from speclang.model import PatternTimeout
     from speclang.traces import IgnoredNames, TraceError, letter_of, observations
 
-    try:
-        aut, allowed, module = _monitor(args)
-    except SpecErrors as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    aut, allowed, module = _monitor(args)
     observables = module.observables if module is not None else {}
     derived = module.derived if module is not None else {}
     if any(getattr(d, "op", None) == "classifies" for d in derived.values()):

@@ -39,11 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.output.lower().endswith((".html", ".htm")):
         raise UsageError(f"-o must name an .html file (got {args.output})")
-    try:
-        module = load_module(args.file, weak_next=args.weak_next)
-    except SpecErrors as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    module = load_module(args.file, weak_next=args.weak_next)
     budgets = budgets_of(args)
     automata = {}
     for name in module.specs:

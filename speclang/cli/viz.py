@@ -77,17 +77,12 @@ def one_automaton(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from speclang.compiler.viz import FORMATS, RenderUnavailable, render, to_dot
-    from speclang.diagnostics import SpecErrors
 
     if args.output is not None:
         suffix = args.output.rsplit(".", 1)[-1].lower() if "." in args.output else ""
         if suffix not in FORMATS:
             raise UsageError(f"-o must end in .svg, .png or .dot (got {args.output})")
-    try:
-        aut = one_automaton(args)
-    except SpecErrors as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    aut = one_automaton(args)
     if args.output is None:
         sys.stdout.write(to_dot(aut, hide_sink=args.hide_sink, title=args.title))
         return 0
