@@ -22,19 +22,9 @@ import compile as families  # noqa: E402  (benchmarks/compile.py)
 
 import speclang  # noqa: E402
 from speclang.compiler import BudgetExceeded, compile_formula, ir, residuals  # noqa: E402
+from speclang.testing import random_declare  # noqa: E402
 
 UNLIMITED = 1 << 62
-
-
-def random_declare(seed: int, n: int, props: int) -> str:
-    r = random.Random(seed)
-    names = [f"p{i}" for i in range(props)]
-    out = []
-    for _ in range(n):
-        a, b = r.sample(names, 2)
-        out.append(r.choice([f"G({a} -> F {b})", f"(!{b} W {a})", f"!(F {a} & F {b})",
-                             f"G({a} -> X {b})", f"G({a} -> X(!{a} U {b}))"]))
-    return " & ".join(out)
 
 
 def _random_ltlf(r: random.Random, depth: int, props: list[str]) -> str:

@@ -5,7 +5,10 @@ Strategies:
 - :func:`valuations` - one letter: the set of true propositions;
 - :func:`traces` - lists of letters, optionally biased toward the automaton's violation sink
   (so that properties about violations are exercised, not just the easy safe traces);
-- :func:`formulas` - random core-IR formulas using every operator, for compiler tests.
+- :func:`formulas` - random core-IR formulas using every operator, for compiler tests;
+- :func:`random_declare` - the text of a seeded random conjunction of Declare templates
+  (response, precedence, not-coexistence, chain response, alternate response), the shape of
+  process-mining specs and a stress case for the compiler.
 
 :func:`monitor_state_machine` builds a ``RuleBasedStateMachine`` that steps a compiled
 monitor letter by letter and checks acceptance and verdicts against the independent
@@ -25,6 +28,7 @@ reference evaluator :mod:`speclang.compiler.reference` after every step.
 from __future__ import annotations
 
 import itertools
+import random
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -308,3 +312,29 @@ def all_letters(props: Sequence[str]) -> list[Letter]:
         frozenset(p for p, b in zip(names, bits, strict=True) if b)
         for bits in itertools.product((False, True), repeat=len(names))
     ]
+
+
+DECLARE_TEMPLATES = (
+    "G({a} -> F {b})",
+    "(!{b} W {a})",
+    "!(F {a} & F {b})",
+    "G({a} -> X {b})",
+    "G({a} -> X(!{a} U {b}))",
+)
+
+
+def random_declare(seed: int, n: int, props: int) -> str:
+    """``n`` Declare constraints over ``p0 .. p{props-1}``, each a template of
+    :data:`DECLARE_TEMPLATES` on two distinct propositions, joined by ``&``; the same text for
+    the same arguments.
+
+    >>> random_declare(0, 2, 4)
+    'G(p3 -> F p1) & G(p2 -> X p3)'
+    """
+    r = random.Random(seed)
+    names = [f"p{i}" for i in range(props)]
+    out = []
+    for _ in range(n):
+        a, b = r.sample(names, 2)
+        out.append(r.choice(DECLARE_TEMPLATES).format(a=a, b=b))
+    return " & ".join(out)

@@ -5,7 +5,6 @@ its timeout however large the simplifications it asks for."""
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from ltlf_gen import future_formulas
 import speclang
 from speclang.compiler import BudgetExceeded, compile_formula, ir, residuals
 from speclang.compiler.ir import Formula
+from speclang.testing import random_declare
 
 
 def _fresh(f: Formula, limit: int | None = None):  # noqa: ANN202
@@ -46,20 +46,9 @@ def test_the_limit_really_switches_simplification_off() -> None:
     assert full.n_states == bare.n_states == 5
 
 
-def _declare_conjunction(seed: int, n: int = 50, props: int = 50) -> str:
-    r = random.Random(seed)
-    names = [f"p{i}" for i in range(props)]
-    out = []
-    for _ in range(n):
-        a, b = r.sample(names, 2)
-        out.append(r.choice([f"G({a} -> F {b})", f"(!{b} W {a})", f"!(F {a} & F {b})",
-                             f"G({a} -> X {b})", f"G({a} -> X(!{a} U {b}))"]))
-    return " & ".join(out)
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_timeout_is_prompt_on_a_large_random_conjunction(seed: int) -> None:
-    f = speclang.parse_formula(_declare_conjunction(seed))
+    f = speclang.parse_formula(random_declare(seed, 50, 50))
     ir.trim_memos(0)
     start = time.monotonic()
     with pytest.raises(BudgetExceeded) as exc:
