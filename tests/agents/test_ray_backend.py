@@ -16,13 +16,14 @@ import pytest
 
 from speclang.cli import main
 from tests.agents.configs import EVERY_KIND, SMALL, tiny_toml
+from tests.ray_needed import import_ray
 
 TINY = tiny_toml(EVERY_KIND, seeds=2, **SMALL)
 
 
 @pytest.fixture(scope="module")
 def ray_instance():
-    ray = pytest.importorskip("ray")
+    ray = import_ray()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     yield ray
     ray.shutdown()
@@ -37,6 +38,7 @@ def _episodes(run: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
+@pytest.mark.ray
 def test_ray_backend_matches_the_local_backend_and_resumes(ray_instance, tmp_path: Path,
                                                             capsys) -> None:
     cfg = tmp_path / "tiny.toml"

@@ -14,6 +14,7 @@ from types import ModuleType
 import pytest
 
 from speclang.integrations import EpisodeTally
+from tests.ray_needed import import_ray
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -60,8 +61,9 @@ def test_vector_env_example_counts_cost_per_violation_event() -> None:
     assert stats.violations > 0 and stats.episodes >= 4
 
 
+@pytest.mark.ray
 def test_rllib_ppo_example_reports_cost_metrics() -> None:
-    pytest.importorskip("ray.rllib")
+    import_ray("ray.rllib")
     runners = _example("rllib_ppo").main(1, 256)
     assert runners["safeguard/episode_cost"] == 0.0  # the action-masking module obeys the mask
     assert runners["safeguard/violation_rate"] == 0.0
