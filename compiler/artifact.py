@@ -13,6 +13,7 @@ Layout (docs/artifact.md has the full description):
                    (written for automata up to WRITE_GUARDS_UP_TO edges, or on request)
     decision_diagram  exact shared diagram arrays (var, lo, hi, roots): lossless stepping
     letter_classes    class diagram, one representative valuation per class, dense delta
+                      (written for tables up to WRITE_CLASSES_UP_TO entries, or on request)
     potentials        shaping potentials of the three kinds (compiler.shaping)
     checksum          sha256 of the canonical JSON of everything else
 """
@@ -33,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from speclang.compiler import graph, safejson
-from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.automaton import Automaton, Verdict, defer_letter_classes
+from speclang.compiler.classes import attach_letter_classes
 from speclang.compiler.kernel import leaves
 
 FORMAT = "speclang-dfa"
@@ -50,6 +52,12 @@ MINIMISE_GUARDS_UP_TO = 2_000  # edges
 # the guards are left out unless asked for; the diagram, which steps the monitor, is
 # always there.
 WRITE_GUARDS_UP_TO = 20_000  # edges
+# The letter classes are derived from the diagram (a loader without them builds them when
+# they are first read), and their table can be exponential in the propositions: 65,536
+# classes for the 17 states of F(p1 & F(p2 & .. F p16)), a 9.5 MB file that took about a
+# second to write. They are written when the table has at most this many (state,
+# class) entries, unless asked for.
+WRITE_CLASSES_UP_TO = 1 << 16  # entries of delta
 # jsonschema is slow on long arrays; it sees the first entries of each, and the structural
 # checks, which cover every entry, do the rest.
 _SCHEMA_SAMPLE = 64
@@ -137,11 +145,14 @@ def to_json(
     potentials: Mapping[str, np.ndarray] | None = None,
     vi_gamma: float | None = None,
     guards: bool | None = None,
+    letter_classes: bool | None = None,
 ) -> dict[str, Any]:
     """The artifact as a JSON-ready dict. Potentials default to the automaton's own (those it
     was loaded with) or are computed for all three kinds. ``guards``: list every state's
     edges with their readable guards (``True``), leave them out (``False``), or list them
-    when the automaton has at most :data:`WRITE_GUARDS_UP_TO` edges (``None``)."""
+    when the automaton has at most :data:`WRITE_GUARDS_UP_TO` edges (``None``).
+    ``letter_classes`` likewise, with :data:`WRITE_CLASSES_UP_TO` entries of the table
+    (``True`` writes any table the automaton has: up to ``compiler.classes.MAX_DENSE``)."""
     from speclang.compiler import shaping
 
     stored = aut.meta.get("potentials") if isinstance(aut.meta.get("potentials"), Mapping) else None
@@ -180,17 +191,15 @@ def to_json(
             state["edges"] = [{"to": t, "guard": g} for t, g in edges(aut, q, minimise=minimise)]
         states.append(state)
     classes = None
-    if aut.delta is not None and aut.class_dd_var is not None:
-        assert aut.class_dd_lo is not None and aut.class_dd_hi is not None
+    if _write_classes(aut, letter_classes):
+        cvar, clo, chi, delta = aut.class_dd_var, aut.class_dd_lo, aut.class_dd_hi, aut.delta
+        assert cvar is not None and clo is not None and chi is not None and delta is not None
         classes = {
-            "count": int(aut.delta.shape[1]),
-            "decision_diagram": {
-                "var": aut.class_dd_var.tolist(),
-                "lo": aut.class_dd_lo.tolist(),
-                "hi": aut.class_dd_hi.tolist(),
-            },
-            "representatives": _class_representatives(aut),
-            "delta": aut.delta.tolist(),
+            "count": int(delta.shape[1]),
+            "decision_diagram": {"var": cvar.tolist(), "lo": clo.tolist(), "hi": chi.tolist()},
+            "representatives": _class_representatives(aut.props, cvar, clo, chi,
+                                                      int(delta.shape[1])),
+            "delta": delta.tolist(),
         }
     meta = {k: v for k, v in aut.meta.items() if k not in ("potentials", "vi_gamma")}
     doc: dict[str, Any] = {
@@ -216,19 +225,37 @@ def to_json(
     return doc
 
 
-def _class_representatives(aut: Automaton) -> list[list[str]]:
+def _write_classes(aut: Automaton, letter_classes: bool | None) -> bool:
+    """Whether the artifact gets ``aut``'s letter classes (see :func:`to_json`); builds
+    them when they are small enough and not built yet. The answer depends on the automaton
+    alone, not on whether something read its classes before."""
+    if letter_classes is False:
+        return False
+    if letter_classes is True:
+        return aut.delta is not None and aut.class_dd_var is not None
+    if not aut.letter_classes_built:
+        # Abandoned (the classes stay to be built on first read) once the table is larger
+        # than what would be written, so a large table costs nothing here.
+        attach_letter_classes(aut, max_dense=WRITE_CLASSES_UP_TO)
+        if not aut.letter_classes_built:
+            return False
+    delta = aut.delta
+    return delta is not None and aut.class_dd_var is not None and delta.size <= WRITE_CLASSES_UP_TO
+
+
+def _class_representatives(props: Sequence[str], cvar: np.ndarray, clo: np.ndarray,
+                           chi: np.ndarray, count: int) -> list[list[str]]:
     """One letter per class (true propositions), found by walking the class diagram: the
     first path reaching each class leaf, with untested propositions false."""
-    assert aut.class_dd_var is not None and aut.class_dd_lo is not None
-    assert aut.class_dd_hi is not None and aut.delta is not None
-    reps: list[list[str] | None] = [None] * int(aut.delta.shape[1])
+    var, lo, hi = cvar.tolist(), clo.tolist(), chi.tolist()
+    reps: list[list[str] | None] = [None] * count
     stack: list[tuple[int, tuple[str, ...]]] = [(0, ())]
     seen: set[int] = set()
     while stack:
         node, true_props = stack.pop()
-        v = int(aut.class_dd_var[node])
+        v = var[node]
         if v < 0:
-            c = int(aut.class_dd_lo[node])
+            c = lo[node]
             if reps[c] is None:
                 reps[c] = list(true_props)
             continue
@@ -236,8 +263,8 @@ def _class_representatives(aut: Automaton) -> list[list[str]]:
             # Every path into a shared node reaches the same leaves: one visit suffices.
             continue
         seen.add(node)
-        stack.append((int(aut.class_dd_hi[node]), (*true_props, aut.props[v])))
-        stack.append((int(aut.class_dd_lo[node]), true_props))
+        stack.append((hi[node], (*true_props, props[v])))
+        stack.append((lo[node], true_props))
     missing = [c for c, r in enumerate(reps) if r is None]
     if missing:
         raise ValueError(f"letter classes {missing} have no leaf in the class diagram")
@@ -279,11 +306,13 @@ def save(
     *,
     potentials: Mapping[str, np.ndarray] | None = None,
     guards: bool | None = None,
+    letter_classes: bool | None = None,
 ) -> Path:
-    """Write the artifact atomically (a reader never sees a half-written file). ``guards`` as
-    in :func:`to_json`."""
+    """Write the artifact atomically (a reader never sees a half-written file). ``guards``
+    and ``letter_classes`` as in :func:`to_json`."""
     out = Path(path)
-    text = dumps(to_json(aut, potentials=potentials, guards=guards))
+    text = dumps(to_json(aut, potentials=potentials, guards=guards,
+                         letter_classes=letter_classes))
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, text)
     return out
@@ -562,6 +591,10 @@ def from_json(doc: Any, *, source: str = "<artifact>") -> Automaton:
     classes = c.get(doc, "letter_classes", "(top level)")
     if classes is not None:
         _load_classes(c, classes, aut)
+    else:
+        # left out of the file (too many, or on request): built when first read, as for
+        # the automaton that was saved
+        defer_letter_classes(aut, attach_letter_classes)
 
     pots = c.get(doc, "potentials", "(top level)")
     if not isinstance(pots, dict):

@@ -14,10 +14,16 @@ Letter classes partition the valuations into sets that behave identically in *ev
 ``class_dd_*`` is a decision diagram of the same shape whose leaves are class ids, and
 ``delta[q, c]`` is the dense successor table. Both are optional (``None``) when the number of
 classes makes the dense table exceed its budget; stepping then walks the symbolic diagram.
+The compiler does not build them: there can be exponentially many classes for a few states
+(``F(p1 & F(p2 & .. F p16))``: 65,536 for 17 states, four fifths of that compilation), and
+most uses of an automaton (a summary, one state at a time, the artifact's edges) never read
+them. They are built the first time one of the four fields is read
+(:func:`defer_letter_classes`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,7 +36,7 @@ if TYPE_CHECKING:
 from speclang.compiler import kernel
 from speclang.compiler.verdict import Verdict
 
-__all__ = ["Automaton", "Valuation", "Verdict", "register_pictures"]
+__all__ = ["Automaton", "Valuation", "Verdict", "defer_letter_classes", "register_pictures"]
 
 # Pictures are drawn by speclang.compiler.viz, a module above this one (it reads automata).
 # The package registers viz's entry points here when an automaton first draws itself
@@ -89,6 +95,12 @@ class Automaton:
     @property
     def n_classes(self) -> int | None:
         return None if self.delta is None else int(self.delta.shape[1])
+
+    @property
+    def letter_classes_built(self) -> bool:
+        """Whether the letter classes are known (built, given, or known to be too many):
+        reading them then costs nothing."""
+        return "_build_classes" not in self.__dict__
 
     @property
     def prop_index(self) -> dict[str, int]:
@@ -223,3 +235,41 @@ class Automaton:
         from speclang.compiler.tables import table_fields
 
         return cls(**table_fields(props, table, accepting, **options))
+
+
+# --- letter classes built on first use --------------------------------------------------------
+
+_CLASS_FIELDS = ("class_dd_var", "class_dd_lo", "class_dd_hi", "delta")
+# One automaton may be read from several threads (a vectorised environment): its classes are
+# built once.
+_CLASS_LOCK = threading.Lock()
+
+
+def defer_letter_classes(aut: Automaton, build: Callable[[Automaton], object]) -> None:
+    """Leave ``aut``'s letter classes to ``build(aut)`` (which sets the four class fields),
+    called the first time one of them is read. Setting a field by hand cancels it."""
+    aut.__dict__["_build_classes"] = build
+
+
+def _class_field(name: str) -> property:
+    slot = "_" + name
+
+    def get(self: Automaton) -> np.ndarray | None:
+        if "_build_classes" in self.__dict__:
+            with _CLASS_LOCK:
+                build = self.__dict__.pop("_build_classes", None)
+                if build is not None:
+                    build(self)
+        return self.__dict__.get(slot)
+
+    def set_(self: Automaton, value: np.ndarray | None) -> None:
+        self.__dict__.pop("_build_classes", None)
+        self.__dict__[slot] = value
+
+    return property(get, set_, doc=f"``{name}``, built on first read (defer_letter_classes)")
+
+
+# The dataclass keeps the four as constructor arguments (its __init__ assigns them, through
+# the setter); reading them goes through the getter.
+for _name in _CLASS_FIELDS:
+    setattr(Automaton, _name, _class_field(_name))

@@ -11,7 +11,7 @@ from typing import TypeVar
 import numpy as np
 
 from speclang.compiler import ir, memory
-from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.automaton import Automaton, Verdict, defer_letter_classes
 from speclang.compiler.budget import Budget, BudgetExceeded
 from speclang.compiler.classes import attach_letter_classes
 from speclang.compiler.minimise import Diagram, Minimal, minimise
@@ -74,7 +74,9 @@ def automaton_from_minimal(m: Minimal, props: tuple[str, ...], residuals: list[s
         initial=0,
         **fields,  # type: ignore[arg-type]
     )
-    attach_letter_classes(aut, budget)
+    # Built when first read: most automata are summarised, saved or stepped one state at a
+    # time, and the class table can be exponential in the propositions (compiler.automaton).
+    defer_letter_classes(aut, attach_letter_classes)
     return aut
 
 

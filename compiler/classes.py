@@ -127,9 +127,14 @@ def _preorder(root: int, g_lo: np.ndarray, g_hi: np.ndarray, g_level: np.ndarray
     return order, index
 
 
-def attach_letter_classes(aut: Automaton, budget: Budget | None = None) -> None:
+def attach_letter_classes(aut: Automaton, budget: Budget | None = None,
+                          max_dense: int = MAX_DENSE) -> bool:
+    """Build ``aut``'s class diagram and dense table when it has at most ``max_dense``
+    (state, class) pairs; True when it did. Otherwise the fields are left as they are:
+    with a bound below ``MAX_DENSE`` (the artifact asks whether a table is small enough to
+    write) the automaton keeps its classes to be built when first read."""
     n = aut.n_states
-    limit = min(MAX_LEVEL_ROWS, max(1, MAX_DENSE // max(n, 1)))
+    limit = min(MAX_LEVEL_ROWS, max(1, max_dense // max(n, 1)))
     # int32 (the automaton's own dtype): the level matrices below are gathered and compared
     # several times per level, and half the bytes is ~10% faster on wide levels; row hashes
     # are still computed in int64 (same values).
@@ -140,7 +145,7 @@ def attach_letter_classes(aut: Automaton, budget: Budget | None = None) -> None:
     var = np.where(var < 0, len(aut.props), var)
     # A class diagram needs at least as many classes as any one state has successors.
     if _successor_count_exceeds(aut, int(aut.roots[aut.initial]), limit):
-        return
+        return False
     rows = np.asarray(aut.roots, dtype=np.int32).reshape(1, n)
     # Per level: for each row, (is_test, lo child row, hi child row) in the next level.
     levels: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -151,7 +156,7 @@ def attach_letter_classes(aut: Automaton, budget: Budget | None = None) -> None:
         branching = test.any(axis=1)
         unique = _unique_rows(np.concatenate([lo_rows, hi_rows[branching]]), limit)
         if unique is None or unique[0].shape[0] > limit:
-            return
+            return False
         children, inv = unique
         k = rows.shape[0]
         lo_child = inv[:k]
@@ -202,3 +207,5 @@ def attach_letter_classes(aut: Automaton, budget: Budget | None = None) -> None:
     aut.delta = np.ascontiguousarray(targets[class_rows].T).astype(
         np.int32
     )
+    return True
+

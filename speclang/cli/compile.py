@@ -58,6 +58,14 @@ def register(subparsers: Any) -> None:
         "automata with at most 20,000 edges; the decision diagram, which "
         "steps the monitor, is always written)",
     )
+    p.add_argument(
+        "--letter-classes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write the letter classes and their dense transition table in the artifact "
+        "(default: only when the table has at most 65,536 entries; a loader builds them "
+        "from the decision diagram when they are left out)",
+    )
     add_budget_arguments(p)
     p.set_defaults(func=run)
 
@@ -118,16 +126,28 @@ def _positive_float(text: str) -> float:
     return value
 
 
+# Counting the letter classes means building them, which the compiler leaves to their first
+# use (compiler.automaton): they can be exponentially many for a few states, and counting
+# them cost 5x the compilation of F(p1 & F(p2 & .. F p16)). The summary counts them when
+# that is cheap -- at most this many (state, letter) pairs -- or already done.
+COUNT_CLASSES_UP_TO = 1 << 16
+
+
 def summary(name: str, aut: Automaton, ms: float | None = None) -> str:
-    """``name: 3 states, 2 letter classes, verdicts: 1 satisfied, ... (12.3 ms)``."""
+    """``name: 3 states, 2 letter classes, verdicts: 1 satisfied, ... (12.3 ms)``; the classes
+    are "not counted" where that would cost more than the compilation (COUNT_CLASSES_UP_TO)."""
     import numpy as np
 
     from speclang.compiler.automaton import Verdict
 
     counts = np.bincount(aut.verdicts.astype(np.int64), minlength=len(Verdict))
     verdicts = ", ".join(f"{int(counts[v])} {v.label}" for v in Verdict)
-    classes = aut.n_classes
-    cls = "letter classes not tabulated" if classes is None else _plural(classes, "letter class")
+    if aut.letter_classes_built or aut.n_states << len(aut.props) <= COUNT_CLASSES_UP_TO:
+        classes = aut.n_classes
+        cls = ("letter classes not tabulated" if classes is None
+               else _plural(classes, "letter class"))
+    else:
+        cls = "letter classes not counted"
     timing = f" ({ms:.1f} ms)" if ms is not None else ""
     return f"{name}: {_plural(aut.n_states, 'state')}, {cls}, verdicts: {verdicts}{timing}"
 
@@ -257,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
 
         for (_, aut, _), path in zip(compiled, paths, strict=True):
             try:
-                artifact.save(aut, path, guards=args.guards)
+                artifact.save(aut, path, guards=args.guards, letter_classes=args.letter_classes)
             except OSError as exc:
                 raise SpecError(f"{path}: cannot write: {exc.strerror or exc}") from None
     for i, (name, aut, ms) in enumerate(compiled):

@@ -242,9 +242,11 @@ def test_automaton_without_letter_classes_round_trips(tmp_path: Path) -> None:
     aut = Automaton.from_table(["a"], [[1, 0], [1, 1]], [False, True], letter_classes=False)
     path = artifact.save(aut, tmp_path / "x.json")
     loaded = artifact.load(path)
-    assert loaded.delta is None
     assert json.loads(path.read_text())["letter_classes"] is None
     assert loaded.run([{"a"}, set()]) == aut.run([{"a"}, set()]) == [0, 1]
+    # the loader builds the classes from the diagram when they are first read
+    assert not loaded.letter_classes_built
+    assert loaded.delta is not None and loaded.delta.tolist() == [[1, 0], [1, 1]]
 
 
 def test_classify_packed_matches_bool_classify() -> None:
