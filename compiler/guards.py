@@ -34,6 +34,7 @@ class _Bdd:
         self._unique: dict[tuple[int, int, int], int] = {}
         self._and: dict[tuple[int, int], int] = {}
         self._not: dict[int, int] = {_FALSE: _TRUE, _TRUE: _FALSE}
+        self._ite: dict[tuple[int, int, int], int] = {}
         self._isop: dict[tuple[int, int], tuple[list[dict[int, bool]], int]] = {}
 
     def node(self, v: int, lo: int, hi: int) -> int:
@@ -81,9 +82,25 @@ class _Bdd:
         return self.neg(self.conj(self.neg(a), self.neg(b)))
 
     def ite(self, v: int, lo: int, hi: int) -> int:
-        """``(!v & lo) | (v & hi)`` for any ``lo``, ``hi`` (``v`` need not be on top)."""
-        x = self.node(v, _FALSE, _TRUE)
-        return self.disj(self.conj(self.neg(x), lo), self.conj(x, hi))
+        """``(!v & lo) | (v & hi)`` for any ``lo``, ``hi`` (``v`` need not be on top): one
+        pass that carries the test on ``v`` down to its place, where the two conjunctions
+        and a disjunction (three passes, each with its complements) cost five times more."""
+        if lo == hi:
+            return lo
+        key = (v, lo, hi)
+        got = self._ite.get(key)
+        if got is None:
+            top = max(self.var[lo], self.var[hi])
+            if top < v:
+                got = self.node(v, lo, hi)
+            elif top == v:
+                got = self.node(v, self._cof(lo, v)[0], self._cof(hi, v)[1])
+            else:
+                lo0, lo1 = self._cof(lo, top)
+                hi0, hi1 = self._cof(hi, top)
+                got = self.node(top, self.ite(v, lo0, hi0), self.ite(v, lo1, hi1))
+            self._ite[key] = got
+        return got
 
     def isop(self, lower: int, upper: int) -> tuple[list[dict[int, bool]], int]:
         """Minato-Morreale: an irredundant cover ``C`` with ``lower <= C <= upper``; returns

@@ -125,3 +125,22 @@ def test_edge_guards_partition_letters_like_the_automaton_steps(f):
             holding = [t for t, g in guards.items() if _holds(g, letter)]
             true_names = [p for p, v in letter.items() if v]
             assert holding == [aut.step(q, true_names)], (str(f), q, guards, letter)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 40), st.integers(0, 40)),
+                min_size=1, max_size=25))
+def test_ite_is_the_composition_it_replaces(steps: list[tuple[int, int, int]]) -> None:
+    # A reduced ordered BDD is canonical, so one function is one node: the one-pass ite
+    # must return the node that (!v & lo) | (v & hi) builds, whatever lo and hi are
+    # (v above, at or below their top variables).
+    from speclang.compiler.guards import _Bdd
+
+    bdd = _Bdd()
+    made = [0, 1]
+    for v, i, j in steps:
+        lo, hi = made[i % len(made)], made[j % len(made)]
+        x = bdd.node(v, 0, 1)
+        expected = bdd.disj(bdd.conj(bdd.neg(x), lo), bdd.conj(x, hi))
+        assert bdd.ite(v, lo, hi) == expected
+        made.append(expected)

@@ -178,12 +178,23 @@ def test_builder_validates_its_table() -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_graph_algorithms_against_closure_and_relaxation(seed: int) -> None:
+def test_graph_algorithms_against_closure_and_relaxation(seed: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     props, table, acc = random_table(seed)
     aut = Automaton.from_table(props, table, acc)
     n = table.shape[0]
     succ = graph.successor_lists(aut)
     assert succ == [sorted(set(row.tolist())) for row in table]
+    # with a limit: the same lists, or None when there are more edges; both ways of
+    # reading them (one walk per root, and the per-node unions it falls back to)
+    edges = sum(map(len, succ))
+    for limit in (edges, edges - 1):
+        want = succ if limit >= edges else None
+        assert graph.successor_lists(aut, limit) == want
+        assert graph._walk_roots(aut, limit) == (True, want)
+        with monkeypatch.context() as m:
+            m.setattr(graph, "_walk_roots", lambda a, lim: (False, None))  # too much work
+            assert graph.successor_lists(aut, limit) == want
     reach = closure(table)
     # structural verdicts from the closure
     for q in range(n):
