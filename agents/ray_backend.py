@@ -11,7 +11,9 @@ all are in, results.json and episodes.npz are written exactly as the local backe
 them: each run has its own random streams, so the numbers are the same run for run.
 
 A task whose worker dies (killed, out of memory, node lost) is retried by Ray up to
-``retries`` times; an exception raised by the run itself is not (it would raise again).
+``retries`` times; an exception raised by the run itself is not (it would raise again). A
+task that still fails stops the driver with an :class:`ExperimentError`; the runs written so
+far are kept for ``--resume``.
 """
 
 from __future__ import annotations
@@ -66,7 +68,29 @@ def _load_run(path: Path) -> dict[str, Any] | None:
 
 def _remote_runs(cfg: ExperimentConfig, automata: Any, spec_names: list[str],
                  keys: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    _injected_fault(keys)
     return run_group(cfg, automata, spec_names, keys)
+
+
+# Fault injection, so that retries can be tested on a real Ray instance: where the workers'
+# environment names a folder in SPECLANG_RAY_FAULTS, a task holding run (m, s) whose file
+# FOLDER/m{m:03d}-s{s:04d}.fail exists deletes it and kills its own worker process, as an
+# out-of-memory kill would; Ray then retries the task, which finds no file and runs.
+FAULTS_ENV = "SPECLANG_RAY_FAULTS"
+
+
+def _injected_fault(keys: list[tuple[int, int]]) -> None:
+    import os
+
+    folder = os.environ.get(FAULTS_ENV)
+    if not folder:
+        return
+    for m, s in keys:
+        try:
+            os.unlink(Path(folder) / f"m{m:03d}-s{s:04d}.fail")
+        except FileNotFoundError:
+            continue
+        os._exit(1)  # no exception, no cleanup: the worker dies
 
 
 def run_ray(cfg: ExperimentConfig, out: str | Path, *, resume: bool = False,
@@ -126,7 +150,17 @@ def run_ray(cfg: ExperimentConfig, out: str | Path, *, resume: bool = False,
                 while pending:
                     ready, _ = ray.wait(list(pending), num_returns=1)
                     keys = pending.pop(ready[0])
-                    for key, result in zip(keys, ray.get(ready[0]), strict=True):
+                    try:
+                        results = ray.get(ready[0])
+                    except ray.exceptions.RayTaskError:
+                        raise  # the run itself raised: a bug, which a retry would repeat
+                    except ray.exceptions.RayError as exc:
+                        raise ExperimentError(
+                            f"{out}: the Ray task of runs {_names(cfg, keys)} failed after "
+                            f"{retries} retries ({type(exc).__name__}); the "
+                            f"{len(finished)} finished runs are kept in {out / RUNS}, and "
+                            "--resume runs the rest") from None
+                    for key, result in zip(keys, results, strict=True):
                         _save_run(_run_file(out, *key), result)
                         log.write(json.dumps(result["final"], sort_keys=True) + "\n")
                         log.flush()
@@ -150,6 +184,10 @@ def run_ray(cfg: ExperimentConfig, out: str | Path, *, resume: bool = False,
     print(f"{cfg.name}: {len(todo)} of {len(runs)} runs on Ray in "
           f"{time.perf_counter() - started:.1f} s; results in {out}", file=sys.stderr)
     return results
+
+
+def _names(cfg: ExperimentConfig, keys: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{cfg.methods[m].name}/seed{s}" for m, s in keys)
 
 
 def _init(ray: Any, address: str | None, workers: int | None) -> None:

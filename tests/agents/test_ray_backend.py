@@ -22,9 +22,18 @@ TINY = tiny_toml(EVERY_KIND, seeds=2, **SMALL)
 
 
 @pytest.fixture(scope="module")
-def ray_instance():
+def faults(tmp_path_factory) -> Path:
+    """The folder whose ``*.fail`` files kill the worker of the run they name, once."""
+    return tmp_path_factory.mktemp("faults")
+
+
+@pytest.fixture(scope="module")
+def ray_instance(faults: Path):
     ray = import_ray()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    from speclang.agents.ray_backend import FAULTS_ENV
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             runtime_env={"env_vars": {FAULTS_ENV: str(faults)}})
     yield ray
     ray.shutdown()
 
@@ -99,6 +108,40 @@ def test_ray_backend_matches_the_local_backend_and_resumes(ray_instance, tmp_pat
     (distributed / "results.json").unlink()
     assert _train(cfg, distributed, "--resume") == 1
     assert "started with --backend ray" in capsys.readouterr().err
+
+
+@pytest.mark.ray
+def test_a_task_whose_worker_dies_is_retried_and_gives_the_same_results(
+        ray_instance, faults: Path, tmp_path: Path, capsys) -> None:
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    local = tmp_path / "local"
+    assert _train(cfg, local) == 0
+    expected = (local / "results.json").read_text()
+    # the workers of runs (method 1, seed 0) and (method 3, seed 1) die once each
+    for name in ("m001-s0000", "m003-s0001"):
+        (faults / f"{name}.fail").touch()
+    retried = tmp_path / "retried"
+    assert _train(cfg, retried, "--backend", "ray", "--retries", "1") == 0
+    assert sorted(faults.iterdir()) == []  # both faults fired
+    assert (retried / "results.json").read_text() == expected
+    assert all(np.array_equal(v, _episodes(retried)[k]) for k, v in _episodes(local).items())
+    capsys.readouterr()
+
+    # without retries the driver stops with the run it lost named; the runs that finished
+    # are kept and --resume runs only the rest, to the same results
+    (faults / "m002-s0001.fail").touch()
+    stopped = tmp_path / "stopped"
+    assert _train(cfg, stopped, "--backend", "ray", "--retries", "0") == 1
+    err = capsys.readouterr().err
+    assert "the Ray task of runs shield/seed1 failed after 0 retries" in err, err
+    assert "--resume runs the rest" in err and "Traceback" not in err
+    assert not (stopped / "results.json").exists()
+    kept = len(list((stopped / "runs").iterdir()))
+    assert kept < 10  # those that finished before the loss was seen
+    assert _train(cfg, stopped, "--backend", "ray", "--resume") == 0
+    assert f"{10 - kept} of 10 runs on Ray" in capsys.readouterr().err
+    assert (stopped / "results.json").read_text() == expected
 
 
 def test_without_ray_the_backend_names_the_extra(tmp_path: Path, monkeypatch, capsys) -> None:
