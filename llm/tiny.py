@@ -59,3 +59,9 @@ def tiny_model(tokenizer: Any, seed: int = 0, hidden: int = 32, layers: int = 2,
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.eval()
     return model
+
+
+# The tiny tokenizer has no chat template of its own: "role: content" lines, for code that
+# renders conversations (the break-fix rounds, the leak-rate benchmark's --tiny).
+CHAT_TEMPLATE = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                 "{% if add_generation_prompt %}assistant:{% endif %}")

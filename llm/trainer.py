@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -155,6 +156,9 @@ class SpecTrainer:
         # 0 .. T-2, ``last_final``); ``StepStats.reward`` stays the task reward.
         self.penalty: Callable[..., torch.Tensor] | None = None
         self.last_final: torch.Tensor | None = None
+        # True once adapters are loaded (``load_adapter``): the policy may then differ from
+        # the reference before any update of this trainer.
+        self.adapted = False
 
     def _top_logprobs(self, hidden: torch.Tensor, ids: torch.Tensor, attn: torch.Tensor,
                       start: int) -> torch.Tensor:
@@ -329,7 +333,7 @@ class SpecTrainer:
         lengths: list[int] = []
         for i in range(0, len(prompts), step):
             ids, attn, start, part = self.sample(prompts[i:i + step], k, do_sample=do_sample)
-            if self.history or self.ref is not None:
+            if self.history or self.ref is not None or self.adapted:
                 with torch.no_grad():
                     self.policy.eval()
                     kls.append((self._policy_logprobs(ids, attn, start, self.last_hidden)
@@ -348,3 +352,26 @@ class SpecTrainer:
 
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.cfg)
+
+    def save_adapter(self, folder: str | Path) -> None:
+        """The LoRA adapters (peft's ``adapter_model.safetensors`` and
+        ``adapter_config.json``, loadable by ``PeftModel.from_pretrained``) and the optimiser
+        state (``optimizer.pt``), so that training can continue where it stopped."""
+        if self.ref is not None:
+            raise ValueError("only LoRA adapters are saved (lora_rank > 0)")
+        folder = Path(folder)
+        self.policy.save_pretrained(str(folder))
+        torch.save(self.opt.state_dict(), folder / "optimizer.pt")
+
+    def load_adapter(self, folder: str | Path) -> None:
+        """Adapters and optimiser state written by :meth:`save_adapter` into this trainer
+        (built with the same LoRA settings on the same base model)."""
+        if self.ref is not None:
+            raise ValueError("only LoRA adapters are loaded (lora_rank > 0)")
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        set_peft_model_state_dict(self.policy, load_file(str(folder / "adapter_model.safetensors")))
+        self.opt.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+        self.adapted = True

@@ -38,6 +38,7 @@ COMMANDS: tuple[str, ...] = (
     "render",
     "chat",
     "audit",
+    "breakfix",
 )
 
 EXIT_OK, EXIT_SPEC_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -66,7 +67,7 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
 # vizdoom names [vizdoom], `train --backend ray` without Ray names [ray].
 COMMAND_EXTRAS: dict[str, str] = {"train": "rl", "report": "grid", "adapt": "grid",
                                   "render": "vizdoom", "chat": "llm",
-                                  "audit": "llm"}
+                                  "audit": "llm", "breakfix": "llm"}
 
 
 def missing_extra(command: str, exc: ModuleNotFoundError) -> str | None:

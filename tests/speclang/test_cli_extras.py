@@ -68,7 +68,7 @@ def _finished_run(tmp_path: Path) -> Path:
     return tmp_path / "run"
 
 
-@pytest.mark.parametrize("command", ["train", "report", "render", "chat"])
+@pytest.mark.parametrize("command", ["train", "report", "render", "chat", "breakfix"])
 def test_a_command_without_its_extra_names_it(command, tmp_path, light_install, capsys):
     if command == "train":
         argv = ["train", str(DEMO), "--out", str(tmp_path / "run")]
@@ -77,6 +77,9 @@ def test_a_command_without_its_extra_names_it(command, tmp_path, light_install, 
     elif command == "render":
         argv = ["render", str(EXAMPLES / "vizdoom.spec"), "--spec", "s0",
                 "--out", str(tmp_path / "x.gif")]
+    elif command == "breakfix":
+        argv = ["breakfix", str(EXAMPLES / "llm" / "medical.spec"), "--spec", "no_dosage",
+                "--out", str(tmp_path / "bf"), "--tiny", "--lexical-only"]
     else:
         argv = ["chat", str(EXAMPLES / "chatbot.spec"), "--spec", "no_profanity", "--tiny",
                 "--prompt", "Hello"]
