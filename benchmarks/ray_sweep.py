@@ -1,7 +1,7 @@
 """Wall time of a small tabular sweep on the local backend and on Ray with 1 and 2 local
 workers, Ray's start-up cost, and the memory of the driver and of Ray's processes.
 
-    PYTHONPATH=/path/to/ray:$PWD .venv/bin/python benchmarks/ray_sweep.py [--episodes N]
+    .venv-ray/bin/python benchmarks/ray_sweep.py [--episodes N]   # bash scripts/setup.sh ray
 
 The sweep is examples/experiments/demo.toml cut to --seeds seeds and --episodes episodes.
 Memory: resident set sizes (RSS) from psutil, the driver's own and the sum over every process

@@ -30,12 +30,16 @@ Violations cannot terminate a row here (the inner vector env would not reset it)
 Info keys, batched the gymnasium way (``info[key]`` plus a ``info["_" + key]`` row mask):
 ``cost`` float[N] (per violation event by default, as in the scalar wrapper) and
 ``safeguard`` = ``{"state", "verdict" (int8 codes), "accepting",
-"violated"}`` arrays, valid on the rows that took a transition.
+"violated"}`` arrays, valid on the rows that took a transition, and ``safeguard_episode``
+(the scalar wrapper's episode record, ``{"r", "l", "t", "cost", "violations", "violated",
+"accepted", "spec"}`` arrays) on the rows whose episode ended; gymnasium's ``DictInfoToList``
+(RLlib's EnvRunners use it) turns them into the scalar wrapper's per-env dicts.
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -167,6 +171,12 @@ class SafeguardVectorWrapper(VectorWrapper):
         self.states = self.monitor.initial_states(self.num_envs)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._violated_episode = np.zeros(self.num_envs, dtype=bool)
+        # each row's open episode: task return, steps, cost, violation events, start time
+        self._ep_return = np.zeros(self.num_envs)
+        self._ep_length = np.zeros(self.num_envs, dtype=np.int64)
+        self._ep_cost = np.zeros(self.num_envs)
+        self._ep_events = np.zeros(self.num_envs, dtype=np.int64)
+        self._ep_start = np.full(self.num_envs, time.perf_counter())
 
     def _wrap_rows(
         self, env: VectorEnv, aut: Any, labeler: Labeler, derived: Mapping[str, Any]
@@ -224,7 +234,15 @@ class SafeguardVectorWrapper(VectorWrapper):
         self.states[rows] = self.aut.initial
         self._autoreset[rows] = False
         self._violated_episode[rows] = False
+        self._open_episodes(rows)
         return self._encode(obs), info
+
+    def _open_episodes(self, rows: np.ndarray) -> None:
+        self._ep_return[rows] = 0.0
+        self._ep_length[rows] = 0
+        self._ep_cost[rows] = 0.0
+        self._ep_events[rows] = 0
+        self._ep_start[rows] = time.perf_counter()
 
     def _bits(self, obs: Any, info: dict[str, Any], live: np.ndarray) -> np.ndarray:
         values = self.binding.labeler.values(obs, info, self.env)
@@ -267,6 +285,20 @@ class SafeguardVectorWrapper(VectorWrapper):
             else:
                 merged[key] = value
         return obs, merged
+
+    def _episode_records(self, q: np.ndarray) -> dict[str, np.ndarray]:
+        """The scalar wrapper's ``info["safeguard_episode"]``, one row per env (valid on the
+        rows whose episode ended, as ``info["_safeguard_episode"]`` says)."""
+        return {
+            "r": self._ep_return.copy(),
+            "l": self._ep_length.copy(),
+            "t": np.round(time.perf_counter() - self._ep_start, 6),
+            "cost": self._ep_cost.copy(),
+            "violations": self._ep_events.copy(),
+            "violated": self._violated_episode.copy(),
+            "accepted": self.monitor.accepting(q),
+            "spec": np.full(self.num_envs, self.spec_name, dtype=object),
+        }
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         if not self.per_env:
@@ -319,12 +351,21 @@ class SafeguardVectorWrapper(VectorWrapper):
         st.violations += int(costly.sum())
         st.env_return += float(np.sum(np.asarray(env_reward) * live))
         self._violated_episode |= violated
+        self._open_episodes(resetting)  # a NEXT_STEP reset step starts the row's episode
+        entered = violated & ~self.monitor.violated(q_prev)
+        self._ep_return += np.where(live, np.asarray(env_reward, dtype=np.float64), 0.0)
+        self._ep_length += live
+        self._ep_cost += np.where(live, info["cost"], 0.0)
+        self._ep_events += entered
         ended = np.logical_or(terminated, truncated) & live
         if ended.any():
             st.episodes += int(ended.sum())
             st.violating_episodes += int((self._violated_episode & ended).sum())
             st.accepted_episodes += int((self.monitor.accepting(q) & ended).sum())
+            info["safeguard_episode"] = self._episode_records(q)
+            info["_safeguard_episode"] = ended
             self._violated_episode[ended] = False
+            self._open_episodes(ended)
         if self.on_violation == "reset_monitor":
             q[violated] = self.aut.initial
         if mode == AutoresetMode.SAME_STEP and ended_now.any():

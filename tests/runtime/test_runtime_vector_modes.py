@@ -66,7 +66,14 @@ def compare_with_singles(make_sub, mode, make_spec, make_labeler, act, *, n=3, s
             assert info["safeguard"]["state"][i] == inf["safeguard"]["state"], what
             assert info["safeguard"]["violated"][i] == inf["safeguard"]["violated"], what
             violations += inf["cost"] == 1.0
-            if te or tr:
+            episode_row = info.get("_safeguard_episode", np.zeros(n, dtype=bool))[i]
+            assert episode_row == (te or tr), what
+            if te or tr:  # the episode record, as the scalar wrapper writes it
+                record = row(info["safeguard_episode"], i)
+                expected = inf["safeguard_episode"]
+                assert set(record) == set(expected), what
+                for key in set(expected) - {"t"}:
+                    assert record[key] == pytest.approx(expected[key]), f"{what} {key}"
                 ended += 1
                 if mode == AutoresetMode.SAME_STEP:
                     assert info["_final_obs"][i]
