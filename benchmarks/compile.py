@@ -40,7 +40,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SPECLANG = Path(sys.executable).with_name("speclang")
+# `python -m speclang` from the repository root runs this checkout's package; the venv's
+# `speclang` script would run whichever checkout the venv was installed from.
+SPECLANG = [sys.executable, "-m", "speclang"]
 # A cell slower than this is measured once: repeating a 30 s compilation teaches nothing.
 REPEAT_BELOW_S = 2.0
 
@@ -223,7 +225,7 @@ def cli_times(text: str, repeat: int, timeout: float, max_states: int,
     """Wall time of ``speclang compile -f`` (``artifact``: with ``-o``, writing the JSON
     artifact to a temporary directory)."""
     times = []
-    argv = [str(SPECLANG), "compile", "-f", text, "--max-states", str(max_states)]
+    argv = [*SPECLANG, "compile", "-f", text, "--max-states", str(max_states)]
     if artifact:
         import tempfile
 

@@ -1,0 +1,168 @@
+"""What ``speclang compile`` costs as a process against the compilation it runs (issue 17: at
+most start-up + 1.2x the in-process compile), for one or more checkouts side by side.
+
+    .venv/bin/python benchmarks/cli_overhead.py [--repeat 3] [--rows seqFX:16,gfand:12,...]
+        [--checkout DIR [--checkout DIR ...]] [--out results.json]
+
+Every measurement is a fresh process of this interpreter with ``PYTHONPATH`` set to the
+checkout (``--checkout``, default this one; give an older checkout first to get BEFORE
+and AFTER in one run), median of ``--repeat``:
+
+    in-process  the first ``compile_formula`` of a fresh process, after import and parsing
+    start-up    ``python -m speclang compile -f true`` (and with ``-o``): the whole process
+    CLI         ``python -m speclang compile -f FORMULA``; CLI -o writes the artifact too
+
+Times are CPU seconds (user + system) of the measured process, not wall time: on a shared
+machine wall time mostly measures the other users. ``over`` is (CLI - start-up) / in-process,
+the goal is at most 1.2; ``over -o`` the same with ``-o`` on both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.compile import FAMILIES  # noqa: E402
+
+# Issue 17's rows; seqFX is its F(p1 & X[!]F(p2 ..)), "any" a 3-state automaton over 200
+# propositions.
+DEFAULT_ROWS = ("seqFX:16,seqFX:32,seqF:16,uright:16,uright:20,gfand:12,gfand:14,"
+                "declare:8,declare:10,any:200")
+
+_INPROC = """
+import json, sys, time
+import speclang
+import speclang.compiler.build
+formula = speclang.parse_formula(sys.argv[1])
+start = time.process_time()
+aut = speclang.compile_formula(formula, max_states=1_000_000)
+print(json.dumps({"cpu": time.process_time() - start, "states": aut.n_states}))
+"""
+
+
+def seq_fx(n: int) -> str:
+    text = f"F p{n}"
+    for i in range(n - 1, 0, -1):
+        text = f"F(p{i} & X[!]{text})"
+    return text
+
+
+def any_of(n: int) -> str:
+    return f"G(p0 -> X({' | '.join(f'p{i}' for i in range(1, n))}))"
+
+
+def formula(family: str, n: int) -> str:
+    if family == "seqFX":
+        return seq_fx(n)
+    if family == "any":
+        return any_of(n)
+    return FAMILIES[family](n)[0]
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_cpu(argv: list[str], checkout: Path, timeout: float) -> tuple[float, str]:
+    """CPU seconds of one process and its stdout; raises on failure."""
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    before = _cpu()
+    proc = subprocess.run(argv, env=env, cwd=checkout, capture_output=True, text=True,
+                          timeout=timeout)
+    spent = _cpu() - before
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[:4]} failed: {proc.stderr.strip()[-300:]}")
+    return spent, proc.stdout
+
+
+def measure(checkout: Path, text: str, repeat: int, timeout: float,
+            out_dir: Path) -> dict[str, Any]:
+    py = sys.executable
+    cli = [py, "-m", "speclang", "compile", "--max-states", "1000000", "--timeout", "600"]
+    artifact = ["-o", str(out_dir / "a.json")]
+    cells: dict[str, list[float]] = {"inproc": [], "cli": [], "cli_o": []}
+    states = None
+    for _ in range(repeat):
+        _, stdout = run_cpu([py, "-c", _INPROC, text], checkout, timeout)
+        got = json.loads(stdout.strip().splitlines()[-1])
+        cells["inproc"].append(got["cpu"])
+        states = got["states"]
+        cells["cli"].append(run_cpu([*cli, "-f", text], checkout, timeout)[0])
+        cells["cli_o"].append(run_cpu([*cli, "-f", text, *artifact], checkout, timeout)[0])
+    size = (out_dir / "a.json").stat().st_size
+    return {"states": states, "artifact_bytes": size,
+            **{k: statistics.median(v) for k, v in cells.items()}, "raw": cells}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", default=DEFAULT_ROWS, help="comma list of family:n")
+    ap.add_argument("--checkout", type=Path, action="append",
+                    help="a checkout to measure (repeatable; default this one)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per process")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    checkouts = [c.resolve() for c in (args.checkout or [ROOT])]
+    rows = [(f, int(n)) for f, n in (r.split(":") for r in args.rows.split(","))]
+    started = time.time()
+    load_start = os.getloadavg()
+    out_dir = Path(tempfile.mkdtemp(prefix="speclang-cli-overhead-"))
+    startup: dict[str, dict[str, Any]] = {}
+    for c in checkouts:
+        startup[str(c)] = measure(c, "true", args.repeat, args.timeout, out_dir)
+    results = []
+    head = ("| row | checkout | states | in-process s | start-up s | CLI s | over | "
+            "start-up -o s | CLI -o s | over -o | artifact KB |")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for family, n in rows:
+        text = formula(family, n)
+        for c in checkouts:
+            s = startup[str(c)]
+            try:
+                m = measure(c, text, args.repeat, args.timeout, out_dir)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                print(f"| {family} {n} | {c.name} | error: {str(exc)[:80]} |", flush=True)
+                results.append({"row": f"{family}:{n}", "checkout": str(c), "error": str(exc)})
+                continue
+            over = (m["cli"] - s["cli"]) / max(m["inproc"], 1e-9)
+            over_o = (m["cli_o"] - s["cli_o"]) / max(m["inproc"], 1e-9)
+            print(f"| {family} {n} | {c.name} | {m['states']} | {m['inproc']:.3f} | "
+                  f"{s['cli']:.3f} | {m['cli']:.3f} | {over:.2f} | {s['cli_o']:.3f} | "
+                  f"{m['cli_o']:.3f} | {over_o:.2f} | {m['artifact_bytes'] / 1024:.0f} |",
+                  flush=True)
+            results.append({"row": f"{family}:{n}", "formula": text, "checkout": str(c),
+                            "over": over, "over_o": over_o, **m})
+    load_end = os.getloadavg()
+    print(f"\nload average (1, 5, 15 min): {load_start[0]:.1f} {load_start[1]:.1f} "
+          f"{load_start[2]:.1f} at the start, {load_end[0]:.1f} {load_end[1]:.1f} "
+          f"{load_end[2]:.1f} at the end; {time.time() - started:.0f} s")
+    if args.out:
+        info = {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+            "load_start": load_start, "load_end": load_end,
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "startup": startup, "rows": results,
+        }
+        args.out.write_text(json.dumps(info, indent=1, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
