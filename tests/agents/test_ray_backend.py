@@ -8,7 +8,11 @@ loaded 2-core machine, and ``run_ray`` uses an instance that is already up."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +23,7 @@ from tests.agents.configs import EVERY_KIND, SMALL, tiny_toml
 from tests.ray_needed import import_ray
 
 TINY = tiny_toml(EVERY_KIND, seeds=2, **SMALL)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +147,40 @@ def test_a_task_whose_worker_dies_is_retried_and_gives_the_same_results(
     assert _train(cfg, stopped, "--backend", "ray", "--resume") == 0
     assert f"{10 - kept} of 10 runs on Ray" in capsys.readouterr().err
     assert (stopped / "results.json").read_text() == expected
+
+
+@pytest.mark.ray
+def test_a_killed_driver_process_resumes_without_redoing_finished_runs(
+        ray_instance, tmp_path: Path, capsys) -> None:
+    # runs of a fraction of a second each, 2 at a time: the driver is killed (SIGKILL) once
+    # the first has been written, with most still to do
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text(tiny_toml(EVERY_KIND, seeds=2, **{**SMALL, "episodes": 200}))
+    out = tmp_path / "killed"
+    # the driver joins the test's Ray instance, which outlives it
+    address = ray_instance.get_runtime_context().gcs_address
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "speclang", "train", str(cfg), "--out", str(out), "--backend",
+         "ray", "--address", address, "--no-progress"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not list((out / "runs").glob("*.npz")):
+        assert driver.poll() is None, driver.stderr.read().decode() if driver.stderr else ""
+        assert time.monotonic() < deadline, "no run finished in 300 s"
+        time.sleep(0.02)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    assert not (out / "results.json").exists()
+    kept = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.npz")}
+    assert 1 <= len(kept) < 10, kept
+    assert _train(cfg, out, "--backend", "ray", "--resume") == 0
+    assert f"{10 - len(kept)} of 10 runs on Ray" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.npz")
+            if p.name in kept} == kept  # finished runs not redone
+    local = tmp_path / "local"
+    assert _train(cfg, local) == 0
+    assert (out / "results.json").read_text() == (local / "results.json").read_text()
 
 
 def test_without_ray_the_backend_names_the_extra(tmp_path: Path, monkeypatch, capsys) -> None:
