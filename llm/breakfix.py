@@ -503,6 +503,14 @@ def summarise(runs: dict[int, list[dict[str, Any]]]) -> str:
                        f"round {r}: {t['b']} only before, {t['c']} only after, "
                        f"p = {t['p']:.2g}, Holm {adjusted[r]:.2g}" for r, t in tests.items())
                    + ".")
+    def turns(r: int, kind: str) -> str:
+        k = sum(runs[s][r]["fresh"][kind]["k"] for s in runs)
+        n = sum(runs[s][r]["fresh"][kind]["n"] for s in runs)
+        return f"{k}/{n}"
+
+    out += ["", "Fresh attacks by kind, single-turn / multi-turn (pooled over seeds): "
+            + "; ".join(f"round {r}: {turns(r, 'single')} / {turns(r, 'multi')}"
+                        for r in range(rounds)) + "."]
     per_seed = ["", "Per seed (violations on fresh attacks, round 0 .. last): " + "; ".join(
         f"seed {s}: " + " ".join(f"{m['fresh']['k']}/{m['fresh']['n']}" for m in runs[s])
         for s in sorted(runs)) + "."]

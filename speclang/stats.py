@@ -219,3 +219,18 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, flo
         return (0.0, 1.0)
     ci = stats.binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
     return (max(0.0, float(ci.low)), min(1.0, float(ci.high)))
+
+
+def n_two_proportions(p1: float, p2: float, *, power: float = 0.8,
+                      alpha: float = 0.05) -> float:
+    """Units per group a two-sided test of two independent proportions needs to tell ``p1``
+    from ``p2`` with this power (normal approximation on Cohen's h, statsmodels); inf when
+    they are equal."""
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    h = abs(float(proportion_effectsize(p1, p2)))
+    if h == 0.0:
+        return math.inf
+    return float(NormalIndPower().solve_power(effect_size=h, power=power, alpha=alpha,
+                                              alternative="two-sided"))

@@ -48,3 +48,18 @@ def test_wilson_matches_published_values(k: int, n: int, lo: float, hi: float) -
     got = wilson(k, n)
     assert abs(got[0] - lo) < 1e-4 and abs(got[1] - hi) < 1e-4
     assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_n_two_proportions_is_the_arcsine_closed_form() -> None:
+    import math
+
+    from scipy.stats import norm
+
+    from speclang.stats import n_two_proportions
+
+    for p1, p2, power in ((0.3, 0.15, 0.8), (0.5, 0.1, 0.9), (0.05, 0.2, 0.8)):
+        h = 2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p2))
+        want = 2 * ((norm.ppf(0.975) + norm.ppf(power)) / h) ** 2
+        # solve_power finds the root numerically
+        assert abs(n_two_proportions(p1, p2, power=power) - want) < 1e-4 * want
+    assert math.isinf(n_two_proportions(0.2, 0.2))
