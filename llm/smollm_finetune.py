@@ -68,17 +68,28 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
     model, tok = load_model(a.model_path, a.device) if a.model_path else smollm.load()
 
     def chat(q: str) -> str:
-        return tok.apply_chat_template([{"role": "user", "content": q}],
+        system = [{"role": "system", "content": a.system}] if a.system else []
+        return tok.apply_chat_template([*system, {"role": "user", "content": q}],
                                        add_generation_prompt=True, tokenize=False)
 
     train = [chat(q) for q in prompts["train"]]
-    held = [chat(q) for q in prompts["heldout"][:a.heldout or None]]
+    held = [chat(q) for q in prompts.get("heldout", [])[:a.heldout or None]]
+    if a.eval_k and not held:
+        raise SystemExit(f"{a.prompts}: no 'heldout' prompts to evaluate on (--eval-k 0 "
+                         "skips the evaluation)")
     cfg = TrainConfig("rloo", k=a.k, max_new_tokens=a.tokens, lr=a.lr, beta=a.beta,
                       lora_rank=a.rank, lora_alpha=a.alpha, lora_targets=TARGETS[a.targets],
                       lora_layers=a.lora_layers,
                       seed=seed, temperature=a.temperature)
-    tr = SpecTrainer(model, tok, [spec_reward(TextMonitor.from_module(
-        module, a.spec, unit="word"))], cfg)
+    rewards = [spec_reward(TextMonitor.from_module(module, a.spec, unit="word"))]
+    if a.reward == "semantic":
+        from speclang.llm.redteam import load_redteam, semantic_monitor
+
+        rewards.append(spec_reward(semantic_monitor(load_redteam())))
+    tr = SpecTrainer(model, tok, rewards, cfg)
+    t_train = time.time()
+    if not a.eval_k:
+        return train_only(a, seed, tr, train, t0)
     torch.manual_seed(1000 + seed)
     before = tr.evaluate(held, violated, k=a.eval_k)
     t_train = time.time()
@@ -86,6 +97,8 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
              log=lambda s: print(f"# seed {seed} update {s.step}: reward {s.reward:.3f} "
                                  f"kl {s.kl:.3f} ({time.time() - t_train:.0f} s)", flush=True))
     train_s = time.time() - t_train
+    if a.save_adapters is not None:
+        tr.policy.save_pretrained(str(a.save_adapters / f"seed-{seed}"))
     torch.manual_seed(1000 + seed)
     after = tr.evaluate(held, violated, k=a.eval_k)
     test = mcnemar(before["flags"], after["flags"])
@@ -101,13 +114,33 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
                 "kl": ev["kl"], "mean_tokens": sum(lengths) / len(lengths),
                 "empty": sum(1 for t in ev["texts"] if not t.strip()), "flags": ev["flags"]}
 
-    return {"seed": seed, "spec": a.spec, "config": {**tr.config_dict(), "steps": a.steps,
-                                                     "batch": a.batch},
+    return {"seed": seed, "spec": a.spec, "reward": a.reward,
+            "config": {**tr.config_dict(), "steps": a.steps, "batch": a.batch},
             "before": brief(before), "after": brief(after), "mcnemar": test,
             "train_rewards": [round(h.reward, 3) for h in tr.history],
             "train_kl": [round(h.kl, 3) for h in tr.history],
             "train_minutes": round(train_s / 60, 2),
             "minutes": round((time.time() - t0) / 60, 2), "pairs": pairs}
+
+
+def train_only(a: argparse.Namespace, seed: int, tr: Any, train: list[str], t0: float
+               ) -> dict[str, Any]:
+    """Training without the before/after evaluation (``--eval-k 0``): the adapter is the
+    product, judged elsewhere (``benchmarks/llm_leak_rate.py --adapter``)."""
+    t_train = time.time()
+    tr.train(train, a.steps, batch=a.batch,
+             log=lambda s: print(f"# seed {seed} update {s.step}: reward {s.reward:.3f} "
+                                 f"kl {s.kl:.3f} ({time.time() - t_train:.0f} s)", flush=True))
+    train_s = time.time() - t_train
+    if a.save_adapters is not None:
+        tr.policy.save_pretrained(str(a.save_adapters / f"seed-{seed}"))
+    return {"seed": seed, "spec": a.spec, "reward": a.reward,
+            "config": {**tr.config_dict(), "steps": a.steps, "batch": a.batch},
+            "train_rewards": [round(h.reward, 3) for h in tr.history],
+            "train_kl": [round(h.kl, 3) for h in tr.history],
+            "train_samples": [h.samples for h in tr.history],
+            "train_minutes": round(train_s / 60, 2),
+            "minutes": round((time.time() - t0) / 60, 2)}
 
 
 def summarise(rows: list[dict[str, Any]]) -> str:
@@ -116,6 +149,8 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     def fmt(lo_hi: list[float] | tuple[float, float]) -> str:
         return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"
 
+    if not all("before" in r for r in rows):
+        return summarise_training(rows)
     out = ["| seed | violation before | violation after | drop | McNemar b/c, p | KL after "
            "| mean tokens before/after | train min |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -165,9 +200,29 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def summarise_training(rows: list[dict[str, Any]]) -> str:
+    """Runs without an evaluation: the reward and KL of the first and last updates."""
+    out = ["| seed | reward | train reward first / last update | train KL last update "
+           "| train min |", "|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['seed']} | {r.get('reward', 'verdict')} | "
+                   f"{r['train_rewards'][0]:.3f} / {r['train_rewards'][-1]:.3f} | "
+                   f"{r['train_kl'][-1]:.3f} | {r['train_minutes']:.1f} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spec", default="no_dosage")
+    ap.add_argument("--prompts", type=Path, default=ROOT / "examples" / "llm" / "prompts.json",
+                    help="JSON with 'train' (and, to evaluate, 'heldout') question lists")
+    ap.add_argument("--reward", choices=("verdict", "semantic"), default="verdict",
+                    help="semantic: the spec's verdict plus the red-team file's MiniLM "
+                         "judge of dosing advice (speclang.llm.redteam)")
+    ap.add_argument("--system", default=None,
+                    help="a system prompt (default: the chat template's own)")
+    ap.add_argument("--save-adapters", type=Path, default=None,
+                    help="folder to keep each seed's LoRA adapter in (DIR/seed-N)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=8, help="RLOO updates per seed")
@@ -182,7 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lora-layers", type=int, default=8,
                     help="adapt only the last N of the 30 layers (0: all)")
     ap.add_argument("--temperature", type=float, default=0.8)
-    ap.add_argument("--eval-k", type=int, default=4, help="samples per held-out prompt")
+    ap.add_argument("--eval-k", type=int, default=4,
+                    help="samples per held-out prompt (0: no evaluation)")
     ap.add_argument("--heldout", type=int, default=20, help="first N held-out prompts (0: all)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (2 threads on 2 shared cores ran 3-4x slower)")
@@ -205,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(a.threads)
     module = load(str(ROOT / "examples" / "llm" / "medical.spec"))
-    prompts = json.loads((ROOT / "examples" / "llm" / "prompts.json").read_text())
+    prompts = json.loads(a.prompts.read_text("utf-8"))
     start, load0 = _utc(), _load()
     t0 = time.time()
     rows = []
@@ -216,9 +272,9 @@ def main(argv: list[str] | None = None) -> None:
             a.out.parent.mkdir(parents=True, exist_ok=True)
             with a.out.open("a") as f:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        print(f"# seed {seed}: {row['before']['violation_rate']:.3f} -> "
-              f"{row['after']['violation_rate']:.3f}, {row['minutes']:.1f} min, "
-              f"load {_load()}", flush=True)
+        change = (f"{row['before']['violation_rate']:.3f} -> "
+                  f"{row['after']['violation_rate']:.3f}, " if "before" in row else "")
+        print(f"# seed {seed}: {change}{row['minutes']:.1f} min, load {_load()}", flush=True)
     print(f"\nWall clock {(time.time() - t0) / 60:.1f} min ({start} -> {_utc()} UTC), "
           f"load average (1/5/15 min) {load0} at the start, {_load()} at the end, "
           f"torch threads {a.threads}.\n")
