@@ -14,6 +14,7 @@ TRANSFERS = ("none", "paper", "paper_code", "correspondence")
 # The safety critic's modes and transfers (agents/critic.py).
 CRITIC_MODES = ("none", "learn", "explore", "all")
 CRITIC_TRANSFERS = ("correspondence", "none")
+CRITIC_POOLS = ("none", "cell")
 FEARS = ("none", "shared", "per_stage")
 COMBINES = ("mean", "min")
 SCHEDULES = ("fixed", "adaptive")
@@ -93,6 +94,10 @@ class MethodConfig:
     critic_prior: int = 10  # pseudo-observations of "safe" behind every critic entry
     critic_transfer: str = "correspondence"  # at each switch of a progression
     critic_shaping: float = 0.0  # kappa of the potential -kappa * danger; 0 = none
+    # "cell": an entry never updated starts from the danger pooled over every automaton
+    # state and task stage at the same cell and action (of the spec being learned), instead
+    # of 0, so a hazard learned once is known in every product state that meets it.
+    critic_pool: str = "none"
 
 
 @dataclass
@@ -232,6 +237,9 @@ def _validate(cfg: ExperimentConfig, where: str) -> None:
 def _validate_critic(m: MethodConfig, w: str) -> None:
     _check_choice(m.critic, CRITIC_MODES, f"{w}.critic")
     _check_choice(m.critic_transfer, CRITIC_TRANSFERS, f"{w}.critic_transfer")
+    _check_choice(m.critic_pool, CRITIC_POOLS, f"{w}.critic_pool")
+    if m.critic_pool != "none" and m.critic == "none":
+        raise ConfigError(f"{w}.critic_pool needs a critic (critic = learn, explore or all)")
     if m.critic != "none" and m.kind == "no_safeguard":
         raise ConfigError(f"{w}.critic: a no_safeguard run has no monitor to learn from")
     if m.critic_horizon < 1:

@@ -27,6 +27,13 @@ would block it for good, and a blocked passage traps the agent until the step ca
 layout 1: whole runs stuck at 1,000-step episodes); with ``n0 = 10`` and a 0.1 threshold a
 move is blocked after two violations in its first tries, or a violation rate above 0.1.
 
+Pooling (``critic_pool = "cell"``): every transition also updates, by the same rule, a
+pooled critic ``P[h][cell, a]`` of the spec being learned, over every task stage and monitor
+state at that cell; an entry ``C[.][s, q, a]`` never updated reads ``P`` at its cell instead
+of 0, and its first update starts from that value. The hazards are labelled cells, so a move
+into lava learned in one product state is known, as a prior, in all the others (without it
+each (stage, monitor state) pays its own violations to learn the same move).
+
 Uses of ``D(s, q, a) = C[H][s, q, a]``:
 
 * shield: an action is allowed when ``D < critic_threshold``; when none is, the safest

@@ -116,7 +116,53 @@ def plot_curves(results: dict[str, Any], curves: dict[str, np.ndarray], out: Pat
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
+    if "length" in curves:  # run directories from before episode lengths were kept lack it
+        written.append(plot_steps(results, curves, counts, out))
     return written
+
+
+def plot_steps(results: dict[str, Any], curves: dict[str, np.ndarray],
+               counts: dict[str, list[int]], out: Path) -> Path:
+    """violations_steps.png: cumulative violations of the final spec against cumulative
+    environment steps, so methods whose episodes differ in length are compared at equal
+    experience. A run's curve stops at its own last step (beyond it: no data)."""
+    import matplotlib.pyplot as plt
+
+    seeds = int(results["seeds"])
+    runs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    top = 0
+    for i, method in enumerate(results["methods"]):
+        runs[method] = []
+        for j, n in enumerate(counts[method]):
+            row = i * seeds + j
+            steps = np.cumsum(curves["length"][row, :n], dtype=np.float64)
+            viol = np.cumsum(curves["fviol"][row, :n], dtype=np.float64)
+            runs[method].append((steps, viol))
+            top = max(top, int(steps[-1]) if n else 0)
+    grid = np.linspace(0, top, 200)[1:]
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    for method, per_seed in runs.items():
+        ys = np.full((len(per_seed), len(grid)), np.nan)
+        for k, (steps, viol) in enumerate(per_seed):
+            if len(steps):
+                inside = grid <= steps[-1]
+                ys[k, inside] = np.interp(grid[inside], steps, viol)
+        keep = (~np.isnan(ys)).sum(axis=0) >= 2
+        stats = [mean_ci(col[~np.isnan(col)]) for col in ys[:, keep].T]
+        mean = np.array([m for m, _ in stats])
+        half = np.array([h for _, h in stats])
+        (line,) = ax.plot(grid[keep], mean, label=method, lw=1.4)
+        ax.fill_between(grid[keep], mean - half, mean + half, color=line.get_color(), alpha=0.18)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("violations of the final spec (cumulative)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(f"{results['name']}: mean over {seeds} seeds, 95% CI bands")
+    fig.tight_layout()
+    path = out / "violations_steps.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def metrics_of(results: dict[str, Any]) -> tuple[tuple[str, str, bool | None], ...]:
@@ -181,7 +227,8 @@ def _budget(results: dict[str, Any]) -> str:
     return f"{results['episodes']} training episodes per run"
 
 
-def render_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
+def render_markdown(results: dict[str, Any], summary: dict[str, Any],
+                    steps_plot: bool = False) -> str:
     methods = results["methods"]
     lines = [
         f"# {results['name']}",
@@ -222,6 +269,8 @@ def render_markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines += ["", "![violations](violations.png)", "", "![return](return.png)", ""]
+    if steps_plot:
+        lines += ["![violations against environment steps](violations_steps.png)", ""]
     return "\n".join(lines)
 
 
@@ -258,7 +307,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     written = plot_curves(results, curves, out)
     summary = summary_tables(results, reference)
-    md = render_markdown(results, summary)
+    md = render_markdown(results, summary, steps_plot=out / "violations_steps.png" in written)
     (out / "summary.md").write_text(md, encoding="utf-8")
     (out / "summary.html").write_text(render_html(md, results["name"]), encoding="utf-8")
     return [*written, out / "summary.md", out / "summary.html"]

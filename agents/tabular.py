@@ -109,6 +109,8 @@ class TabularBatch:
         "fear_ptr",
         "C",
         "C_n",
+        "Cp",
+        "Cp_n",
         "pc_seen",
     )
 
@@ -187,6 +189,8 @@ class TabularBatch:
         self.crit_kappa = np.array([m.critic_shaping for m in crit])
         self.crit_greedy = np.array([m.critic == "all" for m in crit], dtype=bool)
         self.crit_explore = np.array([m.critic in ("explore", "all") for m in crit], dtype=bool)
+        self.crit_pool = np.array([m.critic_pool == "cell" for m in crit], dtype=bool)
+        self.cells = self.layout.size * self.layout.size
         self.pc_rows = np.flatnonzero([r.method.transfer == "paper_code" and self.progressive[i]
                                        for i, r in enumerate(self.runs)])
         self.pc_pos = np.full(R, -1, dtype=np.int64)
@@ -218,6 +222,11 @@ class TabularBatch:
         n_crit = len(self.critic_rows)
         st["C"] = np.zeros((n_crit, self.K, self.S, self.Qmax, self.critic_H, N_ACTIONS))
         st["C_n"] = np.zeros((n_crit, self.K, self.S, self.Qmax, N_ACTIONS), dtype=np.int64)
+        # The pooled critic of critic_pool = "cell" (a row per critic run when any has it,
+        # none otherwise, so checkpoints of batches without it stay loadable).
+        n_pool = n_crit if self.crit_pool.any() else 0
+        st["Cp"] = np.zeros((n_pool, self.K, self.cells, self.critic_H, N_ACTIONS))
+        st["Cp_n"] = np.zeros((n_pool, self.K, self.cells, N_ACTIONS), dtype=np.int64)
         st["pc_seen"] = np.zeros((len(self.pc_rows), self.S, self.Qmax), dtype=bool)
         self.st = st
         self.batch_step = 0
@@ -307,6 +316,22 @@ class TabularBatch:
         task = np.arange(len(cr)) * self.K + spec[cr]
         return (task * self.S + s[cr]) * self.Qmax + (q[cr] - self.mon.offset[spec[cr]])
 
+    def _critic_at(self, spec: np.ndarray, s: np.ndarray, q: np.ndarray,
+                   n_flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The critic runs' danger table at product states (s, q), ``[n_critic, H, A]``, its
+        flat rows of C, and (with pooling) the flat rows of the pooled critic. Where a run
+        pools, an entry never updated reads the pooled value at its cell instead of 0."""
+        C = self.st["C"].reshape(-1, self.critic_H, N_ACTIONS)
+        c_row = self._critic_rows(spec, s, q)
+        c = C[c_row]
+        if not self.crit_pool.any():
+            return c, c_row, None
+        cr = self.critic_rows
+        p_row = (np.arange(len(cr)) * self.K + spec[cr]) * self.cells + s[cr] // N_STAGES
+        unseen = (n_flat[c_row] == 0) & self.crit_pool[:, None]
+        prior = self.st["Cp"].reshape(-1, self.critic_H, N_ACTIONS)[p_row]
+        return np.where(unseen[:, None, :], prior, c), c_row, p_row
+
     def _critic_allowed(self, c: np.ndarray, base: np.ndarray, apply: np.ndarray) -> np.ndarray:
         """``base`` (the pre-shield's allowed actions, [R, A]) narrowed, on the critic runs
         where ``apply``, to the actions the critic ``c`` ([n_critic, H, A]) permits among
@@ -339,8 +364,8 @@ class TabularBatch:
         allowed = self._allowed(q, spec) if self.shield.any() else None
         if len(cr):
             C = st["C"].reshape(-1, self.critic_H, N_ACTIONS)
-            c_row = self._critic_rows(spec, s, q)
-            c_here = C[c_row]
+            n_flat = st["C_n"].reshape(-1, N_ACTIONS)
+            c_here, c_row, p_row = self._critic_at(spec, s, q, n_flat)
             apply = self.crit_greedy | (self.crit_explore & explore[cr])
             if allowed is None:
                 allowed = np.ones((self.R, N_ACTIONS), dtype=bool)
@@ -383,8 +408,7 @@ class TabularBatch:
 
         allowed2 = self._allowed(q2, spec) if self.shield.any() else None
         if len(cr):
-            c_row2 = self._critic_rows(spec, s2, q2)
-            c_next = C[c_row2]
+            c_next = self._critic_at(spec, s2, q2, n_flat)[0]
             entered = viol[cr]
             ended = terminal[cr] & ~entered
             if self.crit_kappa.any():
@@ -396,12 +420,22 @@ class TabularBatch:
                 allowed2 = self._critic_allowed(c_next, allowed2, self.crit_greedy)
             target = critic_targets(c_next, entered, ended)
             a_c = a[cr]
-            n_flat = st["C_n"].reshape(-1, N_ACTIONS)
-            new_c, new_n = critic_update(C[c_row, :, a_c], n_flat[c_row, a_c], target,
+            n_c = np.arange(len(cr))
+            # c_here: an unseen entry of a pooling run starts from the pooled value
+            new_c, new_n = critic_update(c_here[n_c, :, a_c], n_flat[c_row, a_c], target,
                                          self.crit_alpha, self.crit_prior)
             live = st["active"][cr]
             C[c_row[live], :, a_c[live]] = new_c[live]
             n_flat[c_row[live], a_c[live]] = new_n[live]
+            if p_row is not None:
+                pool = live & self.crit_pool
+                Cp = st["Cp"].reshape(-1, self.critic_H, N_ACTIONS)
+                np_flat = st["Cp_n"].reshape(-1, N_ACTIONS)
+                pr, pa = p_row[pool], a_c[pool]
+                new_p, new_pn = critic_update(Cp[pr, :, pa], np_flat[pr, pa], target[pool],
+                                              self.crit_alpha[pool], self.crit_prior[pool])
+                Cp[pr, :, pa] = new_p
+                np_flat[pr, pa] = new_pn
 
         next_values = Q[(base + s2) * self.Qmax + ql2]
         if allowed2 is not None:
@@ -575,7 +609,7 @@ class TabularBatch:
         total_ret = np.zeros(self.R)
         ep_ret = np.zeros(self.R)
         q = mon.next_global[mon.initial[K1], env.reset()]
-        C = self.st["C"].reshape(-1, self.critic_H, N_ACTIONS)
+        n_flat = self.st["C_n"].reshape(-1, N_ACTIONS)
         while (count < n_episodes).any():
             s = env.cell * N_STAGES + env.stage
             qv = table[self.rows, s, self._local(q, spec)]
@@ -584,7 +618,7 @@ class TabularBatch:
             if self.crit_greedy.any():
                 if allowed is None:
                     allowed = np.ones((self.R, N_ACTIONS), dtype=bool)
-                c_here = C[self._critic_rows(spec, s, q)]
+                c_here = self._critic_at(spec, s, q, n_flat)[0]
                 allowed = self._critic_allowed(c_here, allowed, self.crit_greedy)
             if allowed is not None:
                 score = np.where(allowed, score, -np.inf)

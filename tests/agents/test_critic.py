@@ -217,6 +217,39 @@ def test_without_slips_the_shield_stops_each_deadly_move_after_its_first_tries(
             assert n[deadly].max() > 1  # learning alone does not stop the agent at once
 
 
+def _creeper_moves(batch: TabularBatch) -> np.ndarray:
+    """bool[cell, A]: the slip-free, jitter-free move lands on a creeper (from the move table
+    and the layout's labels). Every spec of the progression forbids creepers always."""
+    masks = batch.layout.base_masks()
+    moves = move_table(batch.layout.size)
+    return (masks[moves] & PROP_BIT["creeper"]) != 0
+
+
+def test_a_pooled_critic_blocks_a_hazard_in_every_product_state_after_one_hit() -> None:
+    critic = {"critic": "all", "critic_prior": 0, "critic_threshold": 0.5}
+    cfg = _cfg([{"name": "pool", "kind": "zero_shot", "critic_pool": "cell", **critic},
+                {"name": "own", "kind": "zero_shot", **critic}],
+               seeds=2, episodes=300, slip=0.0, jitter=0.0)
+    b = _train(TabularBatch(cfg, minecraft_progression(), 5))
+    creeper = _creeper_moves(b)
+    cells = b.layout.size * b.layout.size
+    tries = {}
+    for i, run in enumerate(b.runs):
+        n = b.st["C_n"][b.critic_pos[i], b.K - 1]  # [S, Qmax, A]
+        per_cell = n.reshape(cells, N_STAGES * b.Qmax, N_ACTIONS).sum(axis=1)
+        tries[run.method.name, run.seed_index] = per_cell[creeper]
+        if run.method.name == "pool":
+            # one hit makes the pooled danger 1 at that (cell, move): every stage and
+            # monitor state then reads it and the shield never takes the move again
+            assert per_cell[creeper].max() == 1
+            assert int(b.st["viol"][i].sum()) == int(n[_deadly(b, b.K - 1)].sum())
+            pooled = b.st["Cp"][b.critic_pos[i], b.K - 1, ..., 0, :]
+            assert np.allclose(pooled[creeper][per_cell[creeper] > 0], 1.0)
+    # without pooling each product state learns the creeper on its own: some move is hit
+    # in more than one of them
+    assert max(int(tries["own", s].max()) for s in range(2)) > 1
+
+
 def test_a_switch_transfers_the_critic_through_the_correspondence() -> None:
     method = {"name": "p", "kind": "progressive", "transfer": "correspondence",
               "switch_every": 20, "critic": "explore"}
@@ -246,6 +279,8 @@ _NEW_METHODS = [
     {"name": "shield-critic", "kind": "pre_shield", "critic": "all"},
     {"name": "fear-per-stage", "kind": "progressive", "transfer": "correspondence",
      "switch_every": 10, "fear": "per_stage", "fear_phase_in": 15, "fear_horizon": 3},
+    {"name": "prog-critic-pool", "kind": "progressive", "transfer": "correspondence",
+     "switch_every": 10, "critic": "all", "critic_pool": "cell", "critic_shaping": 0.5},
     {"name": "zero", "kind": "zero_shot"},
 ]
 
@@ -264,6 +299,8 @@ def test_new_methods_alone_equal_the_same_runs_in_a_batch() -> None:
             h = full.runs[r].method.critic_horizon
             assert np.array_equal(alone.st["C"][0][..., :h, :], full.st["C"][k][..., :h, :])
             assert np.array_equal(alone.st["C_n"][0], full.st["C_n"][k])
+            if full.runs[r].method.critic_pool != "none":
+                assert np.array_equal(alone.st["Cp"][0][..., :h, :], full.st["Cp"][k][..., :h, :])
         alone_eval = alone.evaluate(5)
         for key, values in full_eval.items():
             assert alone_eval[key][0] == values[r], (full.runs[r], key)
@@ -331,6 +368,8 @@ def test_default_intrinsic_fear_keeps_full_lambda_from_the_start() -> None:
     ({"kind": "progressive", "fear": "always"}, "fear: 'always' is not one of"),
     ({"kind": "intrinsic_fear", "fear_phase_in": -1}, "fear_phase_in must be >= 0"),
     ({"critic": "all", "critic_horizon": 2.5}, "critic_horizon: expected int"),
+    ({"critic": "all", "critic_pool": "stage"}, "critic_pool: 'stage' is not one of"),
+    ({"critic_pool": "cell"}, "critic_pool needs a critic"),
 ])
 def test_critic_config_errors(change: dict[str, Any], message: str) -> None:
     method = {"name": "m", "kind": "zero_shot", **change}

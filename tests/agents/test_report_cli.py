@@ -52,9 +52,11 @@ def test_train_then_report(tmp_path, capsys) -> None:
         assert sum(rec[f"violations_{s}"] for s in results["specs"]) == rec["violations"]
         assert sum(rec[f"episodes_{s}"] for s in results["specs"]) == rec["episodes"] == 30
     assert main(["report", str(out)]) == 0
-    for name in ("violations.png", "return.png", "summary.md", "summary.html"):
+    for name in ("violations.png", "return.png", "violations_steps.png", "summary.md",
+                 "summary.html"):
         assert (out / name).stat().st_size > 0
     md = (out / "summary.md").read_text()
+    assert "(violations_steps.png)" in md
     assert "| greedy success rate ↑ |" in md and "`prog` against each other method" in md
     assert (out / "violations.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -74,7 +76,11 @@ def test_cli_errors_are_clean(tmp_path, capsys) -> None:
     assert main(["train", str(bad)]) == 2  # --out is required
 
 
-@pytest.mark.parametrize("name", ["demo.toml", "full_layout1.toml", "paper_reward_layout1.toml"])
+@pytest.mark.parametrize("name", [
+    "demo.toml", "full_layout1.toml", "paper_reward_layout1.toml", "critic_layout1.toml",
+    "critic_layoutP2.toml", "critic_layoutP3.toml", "critic_pool_layout1.toml",
+    "critic_factorial_layout1.toml", "critic_ablation_layout1.toml",
+    "critic_pool_layoutP2.toml", "critic_pool_layoutP3.toml"])
 def test_shipped_configs_load(name: str) -> None:
     from speclang.agents.config import load_config
 
