@@ -84,7 +84,7 @@ class Timed:
     def __init__(self, proc):  # noqa: ANN001
         from speclang.llm.shield import _CALL_SIGNATURE  # what transformers inspects, precomputed
 
-        self.proc, self.calls = proc, []
+        self.proc, self.calls, self.cpu = proc, [], []
 
         def call(input_ids, scores):  # noqa: ANN001, ANN202
             return self(input_ids, scores)
@@ -93,8 +93,9 @@ class Timed:
         self.__dict__["__call__"] = call
 
     def __call__(self, input_ids, scores):  # noqa: ANN001, ANN204
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         out = self.proc(input_ids, scores)
+        self.cpu.append(time.thread_time() - c)
         self.calls.append(time.perf_counter() - t)
         return out
 
@@ -119,7 +120,9 @@ def share(args, model, tok, module, encode, batches) -> dict:  # noqa: ANN001
     its decoding steps; shield per token: the shield's own time over the same steps; both
     per generated row (batch x beams), medians over repeats. The share is their ratio; the
     wall-clock difference of the two calls is printed too (noisier: it also holds the
-    drift of a shared machine)."""
+    drift of a shared machine). The same ratio in CPU time (the process's CPU time of the
+    plain call, the shield's thread CPU time) is printed next to it: on a loaded machine
+    the wall clock also counts the time other processes hold the cores, CPU time less so."""
     import torch
     from transformers import LogitsProcessorList
 
@@ -139,6 +142,7 @@ def share(args, model, tok, module, encode, batches) -> dict:  # noqa: ANN001
                     gen_kw["num_beams"] = args.beams
                 width = batch * gen_kw.get("num_beams", 1)
                 plain, shielded, inside, interventions = [], [], [], 0
+                plain_cpu, inside_cpu = [], []
                 for rep in range(args.repeats):
                     for kind in (("plain", "shield") if rep % 2 == 0 else ("shield", "plain")):
                         procs = []
@@ -147,27 +151,34 @@ def share(args, model, tok, module, encode, batches) -> dict:  # noqa: ANN001
                                                          top_k=args.top_k, **shield_kw)
                             procs = [Timed(shield)]
                         torch.manual_seed(rep)
-                        t = time.perf_counter()
+                        t, c = time.perf_counter(), time.process_time()
                         with torch.no_grad():
                             model.generate(**enc, logits_processor=LogitsProcessorList(procs),
                                            max_new_tokens=args.tokens,
                                            min_new_tokens=args.tokens,
                                            pad_token_id=tok.pad_token_id, **gen_kw)
                         wall = (time.perf_counter() - t) / (args.tokens * width)
+                        cpu = (time.process_time() - c) / (args.tokens * width)
                         if kind == "plain":
                             plain.append(wall)
+                            plain_cpu.append(cpu)
                         else:
                             shielded.append(wall)
                             inside.append(sum(procs[0].calls) / (args.tokens * width))
+                            inside_cpu.append(sum(procs[0].cpu) / (args.tokens * width))
                             interventions += len(shield.interventions)
                 p = statistics.median(plain)
                 s = statistics.median(inside)
                 w = statistics.median(shielded) - p
+                pc, sc = statistics.median(plain_cpu), statistics.median(inside_cpu)
                 row = {"spec": spec, "batch": batch, "mode": mode, "rows": width,
                        "plain_us_per_token": round(1e6 * p, 1),
                        "shield_us_per_token": round(1e6 * s, 1),
                        "share_percent": round(100 * s / p, 2),
                        "wall_difference_percent": round(100 * w / p, 1),
+                       "plain_cpu_us_per_token": round(1e6 * pc, 1),
+                       "shield_cpu_us_per_token": round(1e6 * sc, 1),
+                       "cpu_share_percent": round(100 * sc / pc, 2),
                        "interventions_per_run": round(interventions / args.repeats, 1)}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -177,12 +188,15 @@ def share(args, model, tok, module, encode, batches) -> dict:  # noqa: ANN001
           f"{args.tokens} new tokens per call; {args.repeats} repeats; beams {args.beams}; "
           f"torch threads 1; load average after: {out['load_after']}\n")
     print("| spec | batch | mode | plain (us/token) | shield (us/token) | shield share | "
-          "wall difference | interventions/run |")
-    print("|---|---|---|---|---|---|---|---|")
+          "wall difference | plain CPU (us/token) | shield CPU (us/token) | CPU share | "
+          "interventions/run |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['spec']} | {r['batch']} | {r['mode']} | {r['plain_us_per_token']:,} "
               f"| {r['shield_us_per_token']} | {r['share_percent']} % "
-              f"| {r['wall_difference_percent']} % | {r['interventions_per_run']} |")
+              f"| {r['wall_difference_percent']} % | {r['plain_cpu_us_per_token']:,} "
+              f"| {r['shield_cpu_us_per_token']} | {r['cpu_share_percent']} % "
+              f"| {r['interventions_per_run']} |")
     return out
 
 
