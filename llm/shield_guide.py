@@ -20,11 +20,13 @@ Cost control, per sequence and decoding step:
    lead into the sink need (a digit, a swear word's letters...), the monitor is not stepped
    and only *candidate* tokens, which bring such a need, can violate; greedy decoding then
    costs one argmax and a lookup per row, and the monitor is fed only when a candidate is
-   the best token or the text holds a need;
+   the best token or the text holds a need; sampling feeds a lazy row only when a
+   candidate is among its ``top_k``, or when its unfed text may have reached a state from
+   which no token reaches the sink (such a row is left unmasked);
 2. per (spec, tokenizer) and monitor state, the tokens that violate on their own, as a fresh
    unit, are precomputed once (:class:`~speclang.llm.shield_index.ShieldTables`);
 3. the remaining tokens are checked exactly, with their context, in logit order, only
-   among the ``top_k`` best; everything unchecked is masked too, so the shield is sound:
+   among the ``top_k`` best (found for all rows of a step at once, :func:`top_k_rows`); everything unchecked is masked too, so the shield is sound:
    sampling only ever picks verified tokens (as top-k sampling would).
 
 The check itself is :meth:`TextMonitor.would_violate`; the greedy path's check of the best
@@ -419,6 +421,11 @@ class ShieldGuide:
         self._quiet = [bool(tables.far[q] > tables.reach) or q == sink
                        for q in range(monitor.aut.n_states)]
         self._any_static = [bool(x) for x in tables.static_any]
+        # Per lazy state: whether the text not yet fed may have led to a quiet state (whose
+        # row is left unmasked), so that a sampled row must be fed to be masked exactly.
+        stays = tables.triggers.stays
+        self._may_quiet = [any(self._quiet[s] for s in stays[q]) or self._quiet[q]
+                           for q in range(monitor.aut.n_states)]
 
     def _unsafe(self, row: int, token: int, *, remember: bool = True) -> bool:
         text, partial = self.tracker.piece(row, token)
@@ -487,16 +494,36 @@ class ShieldGuide:
         ``top``, the row's ``top_k`` best; EOS alone when none is safe), or None when the
         row is left as it is (no token can reach the sink from its state)."""
         tracker, mon, tables = self.tracker, self.monitor, self.tables
+        neg = float("-inf")
         # The candidates of this step, decided by the row's text before any settling: a
         # token that is none of them is safe (llm.triggers).
         st = tracker.lazy[row]
         tails = tracker.tails[row]  # settling replaces the list, it does not change it
+        is_cand = st.is_cand if st is not None else []
+        # The tokens that end a needed string which the text begins (StateTriggers.ends_any
+        # for every token at once: usually none).
+        ends: frozenset[int] = frozenset().union(
+            *(trig.ends(tail) for trig, tail in zip(st.literal, tails, strict=True))) \
+            if st is not None and st.literal else frozenset()
+        best = top[0] if top else -1
+        if st is not None and not self._may_quiet[mon.rows[row].state] \
+                and not any(is_cand[t] or t in ends for t in top):
+            # No candidate among the top_k: all of them are safe whatever state the
+            # unfed text leads to, and none of those states leaves the row unmasked, so
+            # the text is not fed (the same tokens as below, without the monitor).
+            allowed: list[int] = []
+            for t, v in zip(top, scores[row, top].tolist(), strict=True):
+                if v == neg or len(allowed) >= self.keep:
+                    break
+                allowed.append(t)
+            if allowed:
+                self.lazy_steps += 1
+                return allowed
         if st is not None:
             tracker.settle(row)  # the checks need the exact state
         q = mon.rows[row].state
         if self._quiet[q]:
             return None
-        best = top[0] if top else -1
         # The static table judges a token's own text: not what it makes of a held byte.
         if self._any_static[q] and not tracker.held[row] and top \
                 and bool(tables.static[q, top].any()):
@@ -508,14 +535,7 @@ class ShieldGuide:
             values = arr[top].tolist()
         else:
             values = scores[row, top].tolist()
-        neg = float("-inf")
-        is_cand = st.is_cand if st is not None else []
-        # The tokens that end a needed string which the text begins (StateTriggers.ends_any
-        # for every token at once: usually none).
-        ends: frozenset[int] = frozenset().union(
-            *(trig.ends(tail) for trig, tail in zip(st.literal, tails, strict=True))) \
-            if st is not None and st.literal else frozenset()
-        allowed: list[int] = []
+        allowed = []
         for t, v in zip(top, values, strict=True):
             if v == neg:
                 break

@@ -181,6 +181,9 @@ class TriggerTables:
         self.triggers = triggers
         self.vocab = len(texts)
         self.states: list[StateTriggers | None] = [None] * aut.n_states
+        # Per lazy state, the states that text without the needs of its triggers can lead
+        # to (where a lazy row's monitor may really be before its text is fed).
+        self.stays: list[frozenset[int]] = [frozenset()] * aut.n_states
         if aut.violation_sink is None or len(props) > _MAX_PROPS:
             return
         letters = [dict(zip(props, bits, strict=True))
@@ -188,19 +191,23 @@ class TriggerTables:
         step = [[aut.step(q, letter) for letter in letters] for q in range(aut.n_states)]
         sink = aut.violation_sink
 
-        def keeps_away(q: int, false: set[str]) -> bool:
+        def stays(q: int, false: set[str]) -> set[int]:
+            """The states reached from ``q`` by letters in which ``false`` are false."""
             ok = [i for i, letter in enumerate(letters) if not any(letter[p] for p in false)]
             seen, todo = {q}, [q]
             while todo:
                 s = todo.pop()
                 if s == sink:
-                    return False
+                    break
                 for i in ok:
                     t = step[s][i]
                     if t not in seen:
                         seen.add(t)
                         todo.append(t)
-            return True
+            return seen
+
+        def keeps_away(q: int, false: set[str]) -> bool:
+            return sink not in stays(q, false)
 
         # Drop the triggers with the most candidates first: the fewer candidates, the
         # likelier a token is decided without the monitor.
@@ -225,3 +232,4 @@ class TriggerTables:
                 st = shared[key] = StateTriggers(
                     trigs, tuple(t for t in trigs if t.chars is None), mask, mask.tolist())
             self.states[q] = st
+            self.stays[q] = frozenset(stays(q, chosen))

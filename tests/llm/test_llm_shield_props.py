@@ -256,6 +256,36 @@ def test_top_k_of_a_large_vocabulary_is_torch_topk(seed: int, k: int, ties: bool
     assert len(set(got)) == k and np.array_equal(scores[got], want)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from([1, 8, 32, 50]), st.integers(1, 5),
+       st.sampled_from([49152, 49157, 32001, 4000, 320]),
+       st.sampled_from(["plain", "ties", "masked", "nan", "few finite"]))
+def test_block_top_k_of_every_row_is_torch_topk(seed: int, k: int, rows: int, vocab: int,
+                                                kind: str) -> None:
+    """The top_k of all rows at once (group maxima, then only the groups that reach the
+    k-th largest) against torch.topk with NaN ranked last."""
+    import numpy as np
+
+    from speclang.llm.shield_guide import top_k_rows
+
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal((rows, vocab)).astype(np.float32)
+    if kind == "ties":
+        scores = np.round(scores, 1)
+    elif kind == "masked":
+        scores[:, rng.integers(0, vocab, vocab // 2)] = -np.inf
+    elif kind == "nan":
+        scores[:, rng.integers(0, vocab, 40)] = np.nan
+    elif kind == "few finite":  # fewer finite scores than k in some rows
+        scores[:] = -np.inf
+        scores[:, rng.integers(0, vocab, 3)] = 1.0
+    got = top_k_rows(scores, k)
+    for r in range(rows):
+        row = np.where(np.isnan(scores[r]), -np.inf, scores[r])
+        want = torch.topk(torch.from_numpy(row), min(k, vocab)).values.numpy()
+        assert len(set(got[r])) == min(k, vocab) and np.array_equal(row[got[r]], want)
+
+
 @settings(max_examples=200, deadline=None)
 @given(pieces)
 def test_trailing_run_shortcut_finds_the_same_run_start(parts: list[str]) -> None:

@@ -143,3 +143,86 @@ def test_take_five_mg_in_arabic_indic_digits_is_refused(smol: Any, unit: str) ->
     assert label_text(TextMonitor.from_module(CHATBOT, "dosage_disclaimer"),
                       " Take ٥ mg").violated
     assert any("dosage" in i.reason for i in shield.interventions)
+
+
+@PROFILE
+@given(spec=st.sampled_from(["no_profanity", "dosage_disclaimer", "never"]),
+       prompts=st.lists(st.sampled_from(PROMPTS), min_size=1, max_size=3),
+       steps=st.integers(2, 10), seed=st.integers(0, 2**31 - 1),
+       noise=st.sampled_from([0.5, 2.0]))
+def test_sampling_keeps_exactly_the_safe_tokens_of_the_top_k_with_smollm_tokens(
+        smol: Any, spec: str, prompts: list[str], steps: int, seed: int,
+        noise: float) -> None:
+    """On a 49k vocabulary (the block top-k, and rows whose text is not fed while no
+    candidate is among their top_k) every step keeps exactly the tokens of the row's top_k
+    that the post-hoc monitor finds safe after the row's text: all of them where the
+    monitor's state leaves the row unmasked, EOS alone where none is safe."""
+    tok = smol[0]
+    tables = _tables(smol, spec, "word")
+    k = 16
+    shield = SpecLogitsProcessor(TextMonitor.from_module(SPECS[spec], spec), tok,
+                                 tables=tables, top_k=k)
+    oracle = TextMonitor.from_module(SPECS[spec], spec)
+    guide = shield.guide
+    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    ids = enc["input_ids"]
+    plen = ids.shape[1]
+    gen = torch.Generator().manual_seed(seed)
+    targets = list(smol[2].values())
+    for _ in range(steps):
+        scores = _scores(gen, ids[:, plen:].tolist(), targets, len(tok), noise)
+        out = shield(ids, scores.clone())
+        for r, row in enumerate(ids[:, plen:].tolist()):
+            text = tok.decode(row, skip_special_tokens=True)
+            verdict = label_text(oracle, text)
+            assert not verdict.violated, (spec, text)
+            finite = set(torch.isfinite(out[r]).nonzero().flatten().tolist())
+            # (label_text finishes the text; the shield's state is the one before the
+            # pending unit ends: the text fed alone.)
+            oracle.reset(1)
+            oracle.feed(0, text)
+            state = oracle.state(0)
+            if guide._quiet[state]:
+                assert len(finite) == int(torch.isfinite(scores[r]).sum())
+                continue
+            ranked = scores[r].clone()
+            if not shield.tracker.held[r]:
+                ranked[torch.from_numpy(tables.static[state])] = float("-inf")
+            top = torch.topk(ranked, k).indices.tolist()
+            safe = {t for t in top if ranked[t] > float("-inf")
+                    and not label_text(oracle, tok.decode(row + [t],
+                                                          skip_special_tokens=True)).violated}
+            whole = {t for t in safe if not tables.tails[t] and not shield.tracker.held[r]}
+            if not safe:
+                assert finite == {tok.eos_token_id}, (spec, text)
+                continue
+            assert finite <= safe, (spec, text, [tok.decode([t]) for t in finite - safe])
+            assert whole <= finite, (spec, text, [tok.decode([t]) for t in whole - finite])
+            assert all(out[r, t] == scores[r, t] for t in finite)
+        nxt = torch.multinomial(torch.softmax(out, 1), 1, generator=gen).flatten()
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
+
+
+def test_sampling_unmasks_a_row_once_its_unfed_text_gave_the_disclaimer(smol: Any) -> None:
+    """While no candidate (a digit) is among a row's top_k, its text is not fed to the
+    monitor; text such as a disclaimer can still move the monitor to a state from which no
+    token reaches the sink, where the row is left unmasked. The shield must feed the text
+    to know that: after "I am not a doctor." every token keeps its score."""
+    tok = smol[0]
+    spec = "dosage_disclaimer"
+    shield = SpecLogitsProcessor(TextMonitor.from_module(CHATBOT, spec), tok,
+                                 tables=_tables(smol, spec, "word"), top_k=8)
+    words = [tok(w, add_special_tokens=False)["input_ids"][0]
+             for w in [" the", " a", " it", " is", " and", " of", " to", " in", " you", " we"]]
+    reply = tok(" I am not a doctor. You should rest", add_special_tokens=False)["input_ids"]
+    ids = tok(["Hello"], return_tensors="pt", add_special_tokens=False)["input_ids"]
+    masked = []
+    for nxt in reply:
+        scores = torch.zeros(1, len(tok))
+        scores[0, words] = 5.0
+        scores[0, nxt] = 6.0
+        out = shield(ids, scores)
+        masked.append(not bool(torch.isfinite(out).all()))
+        ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+    assert masked[0] and not masked[-1], masked
+    assert not shield.interventions
