@@ -26,7 +26,8 @@ Cost control, per sequence and decoding step:
 2. per (spec, tokenizer) and monitor state, the tokens that violate on their own, as a fresh
    unit, are precomputed once (:class:`~speclang.llm.shield_index.ShieldTables`);
 3. the remaining tokens are checked exactly, with their context, in logit order, only
-   among the ``top_k`` best (found for all rows of a step at once, :func:`top_k_rows`); everything unchecked is masked too, so the shield is sound:
+   among the ``top_k`` best (found for all rows of a step at once, :func:`top_k_rows`);
+   everything unchecked is masked too, so the shield is sound:
    sampling only ever picks verified tokens (as top-k sampling would).
 
 The check itself is :meth:`TextMonitor.would_violate`; the greedy path's check of the best
