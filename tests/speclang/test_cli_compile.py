@@ -334,3 +334,26 @@ def test_guards_help_states_the_threshold(capsys: pytest.CaptureFixture[str]) ->
     assert main(["compile", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
     assert f"at most {artifact.WRITE_GUARDS_UP_TO:,} edges" in help_text
+
+
+def test_letter_classes_flag_chooses_whether_the_table_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(artifact, "WRITE_CLASSES_UP_TO", 2)  # so a 3-state table is "large"
+    docs = {}
+    for flag in ("", "--letter-classes", "--no-letter-classes"):
+        out = tmp_path / f"a{flag}.json"
+        code, _, err = _run(capsys, "compile", "-f", "a U b", "-o", str(out),
+                            *filter(None, [flag]))
+        assert code == 0, err
+        docs[flag] = json.loads(out.read_text())["letter_classes"]
+        loaded = artifact.load(out)
+        assert loaded.n_classes == 3  # read from the file, or built from the diagram
+    assert docs[""] is None and docs["--no-letter-classes"] is None
+    assert docs["--letter-classes"]["count"] == 3
+
+
+def test_letter_classes_help_states_the_threshold(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"at most {artifact.WRITE_CLASSES_UP_TO:,} entries" in help_text
