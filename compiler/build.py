@@ -10,13 +10,14 @@ from typing import TypeVar
 
 import numpy as np
 
+from speclang.compiler import compose as composition
 from speclang.compiler import ir, memory
 from speclang.compiler.automaton import Automaton, Verdict, defer_letter_classes
 from speclang.compiler.budget import Budget, BudgetExceeded
 from speclang.compiler.classes import attach_letter_classes
 from speclang.compiler.minimise import Diagram, Minimal, minimise
 from speclang.compiler.mtbdd import LEAF
-from speclang.compiler.translate import explore
+from speclang.compiler.translate import Explored, explore
 
 
 def diagram_from_mtbdd(var: list[int], lo: list[int], hi: list[int], value_labels: list[int],
@@ -122,19 +123,24 @@ _STACK_LOCK = threading.Lock()
 
 
 def build_automaton(formula: ir.Formula, budget: Budget, *, name: str | None = None,
-                    source_hash: str | None = None) -> Automaton:
+                    source_hash: str | None = None, compose: bool | None = None) -> Automaton:
+    """The minimal DFA of ``formula``. A top-level conjunction or disjunction of temporal
+    parts is built from its parts' DFAs (compiler.compose) when that pays
+    (``compose=None``), always (True) or never (False); every way gives the same automaton
+    (only residual texts may be worded differently)."""
     if formula.depth > MAX_DEPTH:
         raise BudgetExceeded(budget.spec, "max_depth", MAX_DEPTH, formula.depth,
                              "nested operators")
     if formula.depth <= _DEPTH_ON_CALLER_STACK:
         # starting a thread costs ~2 ms a compile: only formulas deep enough to need the
         # large stack pay for it
-        return _build_gc_paused(formula, budget, name, source_hash)
-    return _on_large_stack(lambda: _build_gc_paused(formula, budget, name, source_hash))
+        return _build_gc_paused(formula, budget, name, source_hash, compose)
+    return _on_large_stack(
+        lambda: _build_gc_paused(formula, budget, name, source_hash, compose))
 
 
 def _build_gc_paused(formula: ir.Formula, budget: Budget, name: str | None,
-                     source_hash: str | None) -> Automaton:
+                     source_hash: str | None, compose: bool | None) -> Automaton:
     # The construction allocates millions of small tuples that stay alive in memo tables,
     # so the cyclic garbage collector keeps rescanning them (about 15% of a large
     # compilation) while finding almost nothing to free; pause it for the duration.
@@ -142,7 +148,7 @@ def _build_gc_paused(formula: ir.Formula, budget: Budget, name: str | None,
     gc.disable()
     try:
         with ir.deep_recursion(), ir.compilation():
-            return _build(formula, budget, name, source_hash)
+            return _build(formula, budget, name, source_hash, compose)
     except RecursionError:
         raise BudgetExceeded(budget.spec, "max_depth", MAX_DEPTH, formula.depth,
                              "nested operators; the construction ran out of stack") from None
@@ -151,14 +157,28 @@ def _build_gc_paused(formula: ir.Formula, budget: Budget, name: str | None,
             gc.enable()
 
 
-def _build(formula: ir.Formula, budget: Budget, name: str | None,
-           source_hash: str | None) -> Automaton:
+def _build(formula: ir.Formula, budget: Budget, name: str | None, source_hash: str | None,
+           compose: bool | None) -> Automaton:
+    pieces = composition.split(formula) if compose is not False else None
+    if pieces is not None:
+        built = _parts(formula, pieces[0], pieces[1], budget)
+        if compose or composition.pays(p for p, _ in built):
+            return _build_composed(formula, pieces[0], built, budget, name, source_hash)
+    ex, m, residuals = _minimal(formula, budget)
+    return automaton_from_minimal(
+        m, ex.props, residuals, budget, name=name, formula=ir.to_text(formula, compact=True),
+        formula_ir=formula, source_hash=source_hash,
+        meta={"explored_states": len(ex.roots)},
+    )
+
+
+def _minimal(formula: ir.Formula, budget: Budget) -> tuple[Explored, Minimal, list[str]]:
+    """The minimal DFA of ``formula`` by derivatives, with every state's obligation."""
     ex = explore(formula, budget)
     dd = ex.dd
     m = minimise(diagram_from_mtbdd(dd.var, dd.lo, dd.hi, ex.leaf_states, ex.roots),
                  np.asarray(ex.accepting, dtype=bool), budget=budget)
     budget.check_time()
-    original = ir.to_text(formula, compact=True)
     residuals = []
     for q, r in enumerate(m.representative):
         budget.check_time()  # a residual's text may take up to ~0.1 s (ir.MAX_TEXT)
@@ -178,10 +198,50 @@ def _build(formula: ir.Formula, budget: Budget, name: str | None,
         else:
             text = ir.to_text(ex.residuals[int(r)], compact=True)
         residuals.append(text)
+    return ex, m, residuals
+
+
+def _parts(formula: ir.Formula, op: ir.Op, pieces: list[ir.Formula],
+           budget: Budget) -> list[tuple[composition.Part, list[str]]]:
+    """Each piece's minimal DFA over ``formula``'s propositions, with its states' texts as
+    operands of ``op`` in the whole."""
+    props = tuple(sorted(formula.atoms))
+    index = {p: i for i, p in enumerate(props)}
+    built: list[tuple[composition.Part, list[str]]] = []
+    for piece in pieces:
+        ex, m, texts = _minimal(piece, budget)
+        for q, r in enumerate(m.representative.tolist()):
+            if texts[q] not in ("true", "false"):
+                # as the monolithic construction writes a residual: in NNF (state 0 too,
+                # which is the whole formula's initial state only in the whole)
+                owed = ex.residuals[r]
+                texts[q] = composition.parenthesised(owed, ir.to_text(owed, compact=True), op)
+        local = np.asarray([index[p] for p in ex.props], dtype=np.int64)
+        built.append((composition.part_of(m, local), texts))
+    return built
+
+
+def _build_composed(formula: ir.Formula, op: ir.Op,
+                    built: list[tuple[composition.Part, list[str]]], budget: Budget,
+                    name: str | None, source_hash: str | None) -> Automaton:
+    """``formula`` = ``op`` over the parts ``built``: their products, smallest first
+    (compiler.compose)."""
+    props = tuple(sorted(formula.atoms))
+    # smallest first; stable: equal sizes keep the formula's order
+    order = sorted(range(len(built)), key=lambda i: built[i][0].n_states)
+    whole = built[order[0]][0]
+    explored = whole.n_states
+    for k, i in enumerate(order[1:], 2):
+        whole, explored = composition.product(whole, built[i][0], op, budget,
+                                              last=k == len(order))
+    # a state's text lists the parts' obligations in the formula's order
+    whole.parts = whole.parts[:, np.argsort(order)]
+    text = ir.to_text(formula, compact=True)
+    residuals = composition.state_texts(whole, [b[1] for b in built], op, text)
+    assert whole.minimal is not None  # set by the last product
     return automaton_from_minimal(
-        m, ex.props, residuals, budget, name=name, formula=original, formula_ir=formula,
-        source_hash=source_hash,
-        meta={"explored_states": len(ex.roots)},
+        whole.minimal, props, residuals, budget, name=name, formula=text, formula_ir=formula,
+        source_hash=source_hash, meta={"explored_states": explored, "parts": len(built)},
     )
 
 

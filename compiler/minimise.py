@@ -207,6 +207,21 @@ class Minimal:
     representative: np.ndarray
 
 
+def quotient(d: Diagram, accepting: np.ndarray,
+             budget: Budget | None = None) -> tuple[Canonical, np.ndarray, np.ndarray]:
+    """The minimal DFA without the canonical numbering: its diagram (state ``k`` is block
+    ``k`` of the coarsest partition), block of every input state, and smallest input state
+    of every block. Cheaper than :func:`minimise` (no BFS, one canonical pass), for
+    intermediate results that are minimised again."""
+    accepting = np.asarray(accepting, dtype=bool)
+    block = refine(d, accepting, budget)
+    nb = int(block.max()) + 1
+    c = canonical_diagram(d, block, nb)
+    _, first = np.unique(block, return_index=True)  # blocks are 0..nb-1
+    c.roots = c.roots[first]
+    return c, block, first.astype(np.int64)
+
+
 def minimise(d: Diagram, accepting: np.ndarray, initial: int = 0,
              budget: Budget | None = None) -> Minimal:
     """Minimal, complete, canonically numbered DFA equivalent to the input (all of whose

@@ -1,0 +1,115 @@
+"""Compositional against monolithic construction of top-level conjunctions (compiler.compose),
+side by side in one run, every compile the first one in a fresh process.
+
+    .venv/bin/python benchmarks/compose.py [--rows gfand:14,gfand:16,declare:10] [--repeat 3]
+        [--timeout 300] [--out benchmarks/results-compose.json]
+
+For each row and path a fresh interpreter imports speclang, parses the formula and times the
+first ``build_automaton`` call (no memo table survives from an earlier compile); runs of the
+two paths alternate, so a change in the machine's load hits both. Peak memory is the worker's
+maximum resident set size (``getrusage``), import included. The two paths must agree on the
+state count (the test suite checks that they build equal automata).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from compile import FAMILIES  # noqa: E402 - the families live in the compile benchmark
+
+# Lydia 0.1.3's in-process times from issue 17's table (measured by the issue's author on this
+# machine, not by this script: Lydia is not installed here).
+ISSUE_ANCHOR_S = {("gfand", 14): 0.061, ("gfand", 16): 0.33, ("gfand", 18): 1.8,
+                  ("declare", 10): 0.056}
+
+_WORKER = """
+import json, resource, sys, time
+import speclang
+from speclang.compiler.budget import Budget
+from speclang.compiler.build import build_automaton
+formula = speclang.parse_formula(sys.argv[1])
+start = time.perf_counter()
+aut = build_automaton(formula, Budget(max_states=10**6, timeout=None, max_memory=None),
+                      compose=sys.argv[2] == "composed")
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "states": aut.n_states,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_once(text: str, path: str, timeout: float) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        r = subprocess.run([sys.executable, "-c", _WORKER, text, path], capture_output=True,
+                           text=True, timeout=timeout, env=env, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout {timeout:g} s"}
+    if r.returncode != 0:
+        return {"error": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "failed"}
+    return json.loads(r.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", default="gfand:14,gfand:16,gfand:18,declare:10")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    rows = [(fam, int(n)) for fam, n in (r.split(":") for r in args.rows.split(","))]
+    load = os.getloadavg()
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, "
+          f"{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
+          f"median of {args.repeat} fresh processes per cell (first compile after import)",
+          flush=True)
+    print("| formula | states | monolithic s | peak MB | composed s | peak MB | speed-up "
+          "| issue's anchor (Lydia) s | composed / anchor |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    results = []
+    for fam, n in rows:
+        text = FAMILIES[fam](n)[0]
+        runs: dict[str, list[dict[str, Any]]] = {"monolithic": [], "composed": []}
+        for _ in range(args.repeat):
+            for path in runs:
+                runs[path].append(run_once(text, path, args.timeout))
+        cell: dict[str, Any] = {"family": fam, "n": n, "runs": runs}
+        shown = []
+        for path in ("monolithic", "composed"):
+            ok = [r for r in runs[path] if "error" in r] == []
+            if ok:
+                s = statistics.median(r["seconds"] for r in runs[path])
+                mb = max(r["peak_mb"] for r in runs[path])
+                cell[path] = {"median_s": s, "peak_mb": mb, "states": runs[path][0]["states"]}
+                shown += [f"{s:.3f}", f"{mb:.0f}"]
+            else:
+                cell[path] = None
+                shown += [next(r["error"] for r in runs[path] if "error" in r), "–"]
+        states = {c["states"] for p in ("monolithic", "composed") if (c := cell[p])}
+        mono, comp = cell["monolithic"], cell["composed"]
+        speed = f"{mono['median_s'] / comp['median_s']:.1f}×" if mono and comp else "–"
+        anchor = ISSUE_ANCHOR_S.get((fam, n))
+        ratio = f"{comp['median_s'] / anchor:.1f}×" if comp and anchor else "–"
+        label = f"{fam} n={n}"
+        print(f"| {label} | {'/'.join(map(str, sorted(states))) or '–'} | {shown[0]} | "
+              f"{shown[1]} | {shown[2]} | {shown[3]} | {speed} | "
+              f"{anchor if anchor else '–'} | {ratio} |", flush=True)
+        results.append(cell)
+        if args.out:
+            args.out.write_text(json.dumps({"load": load, "rows": results}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,327 @@
+"""Compositional construction of top-level conjunctions (and disjunctions), as Lydia does.
+
+``G p1 & F p2 & ... & F pn`` has ``2**(n-1) + 1`` minimal states, and exploring derivatives
+of the whole conjunction spends most of its time conjoining residual formulas and their
+decision diagrams. Each conjunct alone has a tiny DFA, so the compiler builds the minimal DFA
+of every part and folds them together with a synchronous product over the shared decision
+diagrams, minimising after each step; a pair with a part in its rejecting sink is the
+conjunction's rejecting sink at once (the accepting sink for a disjunction).
+
+The product of two canonical diagrams (:class:`~speclang.compiler.minimise.Canonical`) is
+explored breadth-first with numpy, one frontier of node pairs at a time: a pair ``(a, b)``
+tests the earlier of the two propositions, and its children advance the side(s) that test
+it. Pairs of leaves are pairs of states. The minimal DFA of a conjunction is unique, and
+``minimise`` numbers it canonically, so the result is the automaton the monolithic
+construction builds (same arrays, verdicts and letter classes); only a state's residual
+text may be written differently (the parts' obligations joined, an equivalent formula).
+
+Only formulas without past operators are split: a pure-past conjunct is read at the last
+step alone but at the first step inside a mixed conjunction, and the remembered past facts
+of a state's text do not join by ``&``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from speclang.compiler import ir
+from speclang.compiler.budget import Budget
+from speclang.compiler.ir import Formula, Op
+from speclang.compiler.minimise import Canonical, Diagram, Minimal, minimise, quotient
+from speclang.compiler.verdict import Verdict
+
+# A table of node-pair ids indexed by (a, b) is used while it holds at most this many
+# entries (int64: 128 MiB at the limit); larger products intern pairs in a dict.
+_DENSE_PAIRS = 1 << 24
+PAYS_FROM = 1024
+
+
+def split(f: Formula) -> tuple[Op, list[Formula]] | None:
+    """The operator (AND or OR) and the parts of a top-level conjunction or disjunction
+    worth compiling apart, or None. Parts without temporal operators are kept together with
+    the first temporal part (alone they are a few states, not worth a product of their own),
+    and the split needs two temporal parts. ``!(a | b)`` splits as ``!a & !b``."""
+    if f.has_past or not f.has_future:
+        return None
+    op, parts = _flat(f)
+    if op is None:
+        return None
+    temporal = [p for p in parts if p.has_future]
+    if len(temporal) < 2:
+        return None
+    plain = [p for p in parts if not p.has_future]
+    join = ir.And if op is Op.AND else ir.Or
+    return op, [join(temporal[0], *plain), *temporal[1:]]
+
+
+def pays(parts: Iterable[Part]) -> bool:
+    """Whether the product of ``parts`` is worth building rather than the whole formula's
+    derivatives: when the product of their sizes (an upper bound on the result's) exceeds
+    ``PAYS_FROM``. Below it the monolithic construction is as fast or faster, as numpy's
+    cost per call dominates the product's (benchmarks/compose.py)."""
+    bound = 1
+    for p in parts:
+        bound *= p.n_states
+        if bound > PAYS_FROM:
+            return True
+    return False
+
+
+def _flat(f: Formula) -> tuple[Op | None, list[Formula]]:
+    """The top-level operator and its operands, nested ones of the same operator flattened
+    (only those: a formula's DAG may be a tree of exponential size below them)."""
+    if f.op is Op.AND or f.op is Op.OR:
+        op = f.op
+    elif f.op is Op.NOT and f.args[0].op in (Op.AND, Op.OR):
+        op = Op.OR if f.args[0].op is Op.AND else Op.AND
+    else:
+        return None, []
+    dual = Op.OR if op is Op.AND else Op.AND
+    out: list[Formula] = []
+    stack = [f]
+    while stack:
+        g = stack.pop()
+        if g.op is op:
+            stack += reversed(g.args)
+        elif g.op is Op.NOT and g.args[0].op is dual:
+            stack += [ir.Not(a) for a in reversed(g.args[0].args)]
+        else:
+            out.append(g)
+    return op, out
+
+
+@dataclass
+class Part:
+    """A minimal DFA over the global proposition indices (state ``k``'s leaf is node ``k``
+    of ``diagram``), with every original part's state in each of its states."""
+
+    diagram: Canonical
+    accepting: np.ndarray  # bool[n]
+    initial: int
+    parts: np.ndarray  # int64[n, n_original_parts]
+    # Set on the last product only: the canonical result (``minimise``'s).
+    minimal: Minimal | None = None
+
+    @property
+    def n_states(self) -> int:
+        return int(self.accepting.shape[0])
+
+
+def part_of(m: Minimal, local_to_global: np.ndarray) -> Part:
+    """A part's minimal DFA with its proposition indices renamed to the global ones (an
+    increasing map, so the diagram's order is kept)."""
+    c = m.diagram
+    var = np.full(c.var.shape[0], -1, dtype=np.int32)
+    inner = c.var >= 0
+    var[inner] = local_to_global[c.var[inner]]
+    moved = Canonical(var, c.lo, c.hi, c.roots, c.level_bounds)
+    n = int(m.accepting.shape[0])
+    return Part(moved, m.accepting, 0, np.arange(n, dtype=np.int64).reshape(-1, 1))
+
+
+class _PairIds:
+    """Ids of pairs ``(x, y)`` in ``[0, nx) x [0, ny)``, given in order of first sight."""
+
+    def __init__(self, nx: int, ny: int) -> None:
+        self.ny = ny
+        self.n = 0
+        self.dense: np.ndarray | None = None
+        self.table: dict[int, int] = {}
+        if nx * ny <= _DENSE_PAIRS:
+            self.dense = np.full(nx * ny, -1, dtype=np.int64)
+
+    def ids(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ids of the pairs, and the positions (into ``x``) of the first sight of each
+        pair never seen before, in increasing id order."""
+        keys = x * self.ny + y
+        if self.dense is not None:
+            got = self.dense[keys]
+            fresh = np.flatnonzero(got < 0)
+            if fresh.size:
+                uk, first = np.unique(keys[fresh], return_index=True)
+                first = np.sort(first)
+                new_keys = keys[fresh[first]]
+                self.dense[new_keys] = np.arange(self.n, self.n + new_keys.size)
+                self.n += int(new_keys.size)
+                got = self.dense[keys]
+                return got, fresh[first]
+            return got, fresh
+        table = self.table
+        out = np.empty(keys.shape[0], dtype=np.int64)
+        new_pos = []
+        for i, k in enumerate(keys.tolist()):
+            v = table.get(k)
+            if v is None:
+                v = table[k] = self.n
+                self.n += 1
+                new_pos.append(i)
+            out[i] = v
+        return out, np.asarray(new_pos, dtype=np.int64)
+
+
+class _Grow:
+    """Columns of int64 values appended in batches."""
+
+    def __init__(self, width: int) -> None:
+        self.data = np.zeros((1024, width), dtype=np.int64)
+        self.n = 0
+
+    def extend(self, rows: np.ndarray) -> None:
+        end = self.n + rows.shape[0]
+        if end > self.data.shape[0]:
+            bigger = np.zeros((max(end, 2 * self.data.shape[0]), self.data.shape[1]),
+                              dtype=np.int64)
+            bigger[:self.n] = self.data[:self.n]
+            self.data = bigger
+        self.data[self.n:end] = rows
+        self.n = end
+
+    def view(self) -> np.ndarray:
+        return self.data[:self.n]
+
+
+def product(a: Part, b: Part, op: Op, budget: Budget, *, last: bool) -> tuple[Part, int]:
+    """The minimal DFA of ``a op b`` (op AND or OR), canonical when ``last``, and how many
+    pairs of states it explored."""
+    ca, cb = a.diagram, b.diagram
+    big = np.iinfo(np.int32).max
+    va = np.where(ca.var < 0, big, ca.var).astype(np.int64)
+    vb = np.where(cb.var < 0, big, cb.var).astype(np.int64)
+    loa, hia = ca.lo.astype(np.int64), ca.hi.astype(np.int64)
+    lob, hib = cb.lo.astype(np.int64), cb.hi.astype(np.int64)
+    rta, rtb = ca.roots.astype(np.int64), cb.roots.astype(np.int64)
+    # The sink that decides the whole: rejecting for a conjunction, accepting for a
+    # disjunction. Every pair with a part there is the one state `sink` (a pair of leaves,
+    # so its diagram is itself: the leaf of state k is node k in a canonical diagram).
+    sa = _sink(a, op)
+    sb = _sink(b, op)
+    sink = (max(sa, 0), max(sb, 0)) if sa >= 0 or sb >= 0 else None
+
+    states = _PairIds(a.n_states, b.n_states)
+    nodes = _PairIds(va.shape[0], vb.shape[0])
+    pairs_of = _Grow(2)  # state id -> (state of a, state of b)
+    state_root = _Grow(1)
+    node_pair = _Grow(2)  # node id -> (node of a, node of b)
+    node_out = _Grow(3)  # node id -> (var or -1, lo node / leaf state, hi node)
+
+    def new_states(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """State ids of the pairs (normalised to ``sink``); new states get their roots."""
+        if sink is not None:
+            dead = np.zeros(x.shape[0], dtype=bool)
+            if sa >= 0:
+                dead |= x == sa
+            if sb >= 0:
+                dead |= y == sb
+            x = np.where(dead, sink[0], x)
+            y = np.where(dead, sink[1], y)
+        ids, fresh = states.ids(x, y)
+        if fresh.size:
+            budget.check_states(states.n)
+            fx, fy = x[fresh], y[fresh]
+            pairs_of.extend(np.stack([fx, fy], axis=1))
+            if sink is not None:
+                at_sink = (fx == sink[0]) & (fy == sink[1])
+                rx, ry = np.where(at_sink, fx, rta[fx]), np.where(at_sink, fy, rtb[fy])
+            else:
+                rx, ry = rta[fx], rtb[fy]
+            roots, new_nodes = nodes.ids(rx, ry)
+            state_root.extend(roots.reshape(-1, 1))
+            if new_nodes.size:
+                add_nodes(rx[new_nodes], ry[new_nodes])
+        return ids
+
+    def add_nodes(x: np.ndarray, y: np.ndarray) -> None:
+        node_pair.extend(np.stack([x, y], axis=1))
+        node_out.extend(np.zeros((x.shape[0], 3), dtype=np.int64))
+        budget.check_nodes(nodes.n)
+
+    new_states(np.asarray([a.initial]), np.asarray([b.initial]))
+    start = 0  # node ids [start, nodes.n) are the frontier
+    while start < nodes.n:
+        budget.check_time()
+        end = nodes.n
+        pair = node_pair.view()[start:end]
+        x, y = pair[:, 0], pair[:, 1]
+        vx, vy = va[x], vb[y]
+        v = np.minimum(vx, vy)
+        leaf = v == big
+        out = np.zeros((end - start, 3), dtype=np.int64)
+        li = np.flatnonzero(leaf)
+        if li.size:
+            ids = new_states(loa[x[li]], lob[y[li]])
+            out[li, 0] = -1
+            out[li, 1] = ids
+        ii = np.flatnonzero(~leaf)
+        if ii.size:
+            xi, yi, vi = x[ii], y[ii], v[ii]
+            ta, tb = vx[ii] == vi, vy[ii] == vi
+            lx, hx = np.where(ta, loa[xi], xi), np.where(ta, hia[xi], xi)
+            ly, hy = np.where(tb, lob[yi], yi), np.where(tb, hib[yi], yi)
+            both_x, both_y = np.concatenate([lx, hx]), np.concatenate([ly, hy])
+            kid, fresh = nodes.ids(both_x, both_y)
+            if fresh.size:
+                add_nodes(both_x[fresh], both_y[fresh])
+            out[ii, 0] = vi
+            out[ii, 1] = kid[:ii.size]
+            out[ii, 2] = kid[ii.size:]
+        node_out.data[start:end] = out
+        start = end
+
+    table = node_out.view()
+    is_leaf = table[:, 0] < 0
+    d = Diagram(is_leaf, table[:, 0].copy(), np.where(is_leaf, 0, table[:, 1]),
+                table[:, 2].copy(), np.where(is_leaf, table[:, 1], 0),
+                state_root.view()[:, 0].copy())
+    pairs = pairs_of.view()
+    acc_a, acc_b = a.accepting[pairs[:, 0]], b.accepting[pairs[:, 1]]
+    accepting = (acc_a & acc_b) if op is Op.AND else (acc_a | acc_b)
+    if last:
+        m = minimise(d, accepting, 0, budget)
+        rep = pairs[m.representative]
+        parts = np.concatenate([a.parts[rep[:, 0]], b.parts[rep[:, 1]]], axis=1)
+        return Part(m.diagram, m.accepting, 0, parts, m), states.n
+    c, block, first = quotient(d, accepting, budget)
+    rep = pairs[first]
+    parts = np.concatenate([a.parts[rep[:, 0]], b.parts[rep[:, 1]]], axis=1)
+    return Part(c, accepting[first], int(block[0]), parts), states.n
+
+
+def _sink(p: Part, op: Op) -> int:
+    """The state that decides ``op`` (a rejecting sink for AND, an accepting one for OR), or
+    -1. In a minimal DFA it is the state whose whole diagram is its own leaf."""
+    n = p.n_states
+    stays = np.flatnonzero((p.diagram.roots == np.arange(n)) & (p.accepting == (op is Op.OR)))
+    return int(stays[0]) if stays.size else -1
+
+
+def state_texts(whole: Part, texts: list[list[str]], op: Op, formula_text: str) -> list[str]:
+    """Every state's obligation: the parts' obligations joined by ``&`` (``|``), leaving out
+    parts that no longer constrain the whole (satisfied ones in a conjunction)."""
+    m = whole.minimal
+    assert m is not None, "state texts are written for the last product"
+    neutral = "true" if op is Op.AND else "false"
+    sep = " & " if op is Op.AND else " | "
+    # per part, its states' texts with the neutral one empty (left out of the join)
+    columns = [[t if t != neutral else "" for t in texts[j]] for j in range(len(texts))]
+    rows = zip(*([col[s] for s in whole.parts[:, j].tolist()]
+                 for j, col in enumerate(columns)), strict=True)
+    out = []
+    for verdict, row in zip(m.verdicts.tolist(), rows, strict=True):
+        if verdict == Verdict.SATISFIED:
+            out.append("true")
+        elif verdict == Verdict.VIOLATED:
+            out.append("false")
+        else:
+            out.append(sep.join(filter(None, row)) or neutral)
+    if int(m.verdicts[0]) not in (Verdict.SATISFIED, Verdict.VIOLATED):
+        out[0] = formula_text  # as the monolithic construction writes the initial state
+    return out
+
+
+def parenthesised(f: Formula, text: str, op: Op) -> str:
+    """``text`` (of ``f``) as an operand of ``op`` (AND or OR) at the grammar's precedence."""
+    need = ir._AND if op is Op.AND else ir._OR
+    return text if ir._level(f, True) > need else f"({text})"

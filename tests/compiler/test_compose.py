@@ -1,0 +1,190 @@
+"""Compositional conjunctions and disjunctions (compiler.compose): the product of the parts'
+DFAs is the automaton the monolithic construction builds (same arrays, verdicts, letter
+classes), residual texts mean the same, MONA agrees, and the budgets hold during products."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from languages import View, difference, of_automaton
+from ltlf_gen import future_formulas, traces
+from mona_ref import load_ref
+
+import speclang
+from speclang.compiler import compose, ir
+from speclang.compiler.automaton import Automaton
+from speclang.compiler.budget import Budget, BudgetExceeded
+from speclang.compiler.build import build_automaton
+from speclang.compiler.ir import Formula
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "ltlf-dev.jsonl"
+ARRAYS = ("accepting", "verdicts", "dd_var", "dd_lo", "dd_hi", "roots", "delta",
+          "class_dd_var", "class_dd_lo", "class_dd_hi")
+
+
+def _both(f: Formula, **budget: object) -> tuple[Automaton, Automaton]:
+    return (build_automaton(f, Budget(**budget), compose=True),  # type: ignore[arg-type]
+            build_automaton(f, Budget(**budget), compose=False))  # type: ignore[arg-type]
+
+
+def _assert_same(composed: Automaton, whole: Automaton) -> None:
+    assert composed.props == whole.props
+    for name in ARRAYS:
+        x, y = getattr(composed, name), getattr(whole, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert np.array_equal(x, y), name
+    assert composed.formula == whole.formula
+    assert composed.residuals[0] == whole.residuals[0]
+
+
+def _non_empty(aut: Automaton) -> View:
+    """``aut``'s language less the empty trace: a residual's text is about what the rest of
+    a trace owes, and the rest of a trace is not empty (what an ended trace owes is the
+    state's acceptance, compared with the arrays)."""
+    view = of_automaton(aut)
+    return View(None, lambda q, letter: view.step(view.initial if q is None else q, letter),
+                lambda q: q is not None and view.accepting(q))
+
+
+def _assert_same_obligations(composed: Automaton, whole: Automaton) -> None:
+    """Each state's text, compiled, has the language of the monolithic state's text."""
+    for q, (mine, theirs) in enumerate(zip(composed.residuals, whole.residuals, strict=True)):
+        if mine == theirs:
+            continue
+        a = speclang.compile_formula(mine)
+        b = speclang.compile_formula(theirs)
+        props = sorted(set(a.props) | set(b.props))
+        assert difference(_non_empty(a), _non_empty(b), props) is None, (q, mine, theirs)
+
+
+conjunctions = st.lists(future_formulas(("a", "b", "c"), max_leaves=4, past=False),
+                        min_size=2, max_size=4)
+
+
+def _nand(*parts: Formula) -> Formula:
+    return ir.Not(ir.And(*parts))  # split as a disjunction of the negated parts
+
+
+joins = st.sampled_from([ir.And, ir.Or, _nand])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conjunctions, joins)
+def test_composed_equals_monolithic(parts: list[Formula], join: object) -> None:
+    f = join(*parts)  # type: ignore[operator]
+    composed, whole = _both(f)
+    _assert_same(composed, whole)
+    _assert_same_obligations(composed, whole)
+
+
+def test_the_families_take_the_compositional_path() -> None:
+    gfand = speclang.parse_formula(" & ".join(["G p1", *[f"F p{i}" for i in range(2, 9)]]))
+    composed, whole = _both(gfand)
+    assert composed.meta["parts"] == 8 and "parts" not in whole.meta
+    assert composed.n_states == 2 ** 7 + 1
+    _assert_same(composed, whole)
+    assert composed.residuals == whole.residuals
+    declare = speclang.parse_formula(
+        "G(a1 -> F b1) & (!b2 W a2) & !(F a3 & F b3) & G(a4 -> X b4)")
+    composed, whole = _both(declare)
+    assert composed.meta["parts"] == 4
+    _assert_same(composed, whole)
+    _assert_same_obligations(composed, whole)
+
+
+def test_what_is_split() -> None:
+    a, b, c = ir.Atom("a"), ir.Atom("b"), ir.Atom("c")
+    assert compose.split(ir.And(a, ir.Eventually(b))) is None  # one temporal part
+    assert compose.split(ir.And(ir.Eventually(a), ir.Once(b))) is None  # past: not split
+    op, parts = compose.split(ir.And(a, ir.Eventually(b), ir.Always(c)))  # type: ignore[misc]
+    assert op is ir.Op.AND and parts == [ir.And(ir.Eventually(b), a), ir.Always(c)]
+    op, parts = compose.split(ir.Not(ir.And(ir.Eventually(a), ir.Always(b))))  # type: ignore[misc]
+    assert op is ir.Op.OR and parts == [ir.Not(ir.Eventually(a)), ir.Not(ir.Always(b))]
+
+
+def _corpus() -> list[Formula]:
+    if not CORPUS.is_file():
+        return []
+    out = []
+    for line in CORPUS.read_text().splitlines():
+        if line.strip():
+            f = speclang.parse_formula(json.loads(line)["formula"])
+            if compose.split(f) is not None:
+                out.append(f)
+    return out
+
+
+@pytest.mark.skipif(not CORPUS.is_file(), reason=f"no corpus at {CORPUS}")
+def test_corpus_composed_equals_monolithic() -> None:
+    formulas = _corpus()
+    assert formulas  # the corpus has conjunctions and disjunctions to split
+    for f in formulas:
+        composed, whole = _both(f)
+        _assert_same(composed, whole)
+        _assert_same_obligations(composed, whole)
+
+
+@pytest.mark.mona
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conjunctions, joins,
+       st.lists(traces(("a", "b", "c"), 6), max_size=6))
+def test_random_conjunctions_match_mona(parts: list[Formula], join: object,
+                                        sample: list) -> None:
+    f = join(*parts)  # type: ignore[operator]
+    ref = load_ref()
+    text = ref.to_ltlf2dfa(f)
+    mona = ref.mona_dfa(text)
+    aut = build_automaton(f, Budget(), compose=True)
+    assert aut.n_states == mona.n_states, text
+    assert bool(aut.accepting[aut.initial]) == mona.initial_accepting, text
+    for trace in sample:
+        letters = [[p for p in step if p in mona.props] for step in trace]
+        assert aut.accepts([{p for p in s if p in aut.props} for s in trace]) == mona.accepts(
+            letters), f"{text} on {trace}"
+
+
+def _gfand(n: int) -> Formula:
+    return speclang.parse_formula(" & ".join(["G p1", *[f"F p{i}" for i in range(2, n + 1)]]))
+
+
+def test_state_budget_holds_during_the_product() -> None:
+    with pytest.raises(BudgetExceeded) as exc:
+        build_automaton(_gfand(12), Budget(max_states=1000), compose=True)
+    assert exc.value.budget == "max_states"
+    assert "budget max_states=1000 exceeded" in str(exc.value)
+
+
+def test_node_budget_holds_during_the_product() -> None:
+    with pytest.raises(BudgetExceeded) as exc:
+        build_automaton(_gfand(12), Budget(max_nodes=5000), compose=True)
+    assert exc.value.budget == "max_nodes"
+
+
+def test_timeout_holds_during_the_product() -> None:
+    start = time.monotonic()
+    with pytest.raises(BudgetExceeded) as exc:
+        build_automaton(_gfand(19), Budget(timeout=0.5, max_states=10**6), compose=True)
+    assert exc.value.budget == "timeout"
+    # polled every frontier step of the product and every refinement round
+    assert time.monotonic() - start < 5
+
+
+def test_memory_budget_holds_during_the_product() -> None:
+    with pytest.raises(BudgetExceeded) as exc:
+        build_automaton(_gfand(19), Budget(max_memory=20 << 20, max_states=10**6,
+                                           timeout=120), compose=True)
+    assert exc.value.budget == "max_memory"
+
+
+def test_the_default_composes_only_where_it_pays() -> None:
+    small = speclang.compile_formula("G p1 & F p2 & F p3")
+    assert "parts" not in small.meta  # 2 x 2 x 2 states at most: derivatives are cheaper
+    large = speclang.compile_formula(_gfand(12))
+    assert large.meta["parts"] == 12 and large.n_states == 2 ** 11 + 1
