@@ -1,22 +1,61 @@
 """A small DQN (CleanRL-style, single file) on the Minecraft gridworld with safeguards.
 
 It shows that progressive safeguards do not depend on the tabular learner: the network sees
-the product state (one-hot cell, task stage and monitor state) and the safeguard ends the
-episode with a penalty when the current spec's monitor reaches its violation sink. With
+the product state (one-hot cell, task stage and the monitor state) and the safeguard ends
+the episode with a penalty when the current spec's monitor reaches its violation sink. With
 ``progressive = true`` the run walks the spec progression in equal shares of the step
-budget, keeping the network (its weights are the transferred values).
+budget, keeping the networks (their weights are the transferred values).
+
+How the network sees the monitor state (``automaton_input``):
+
+``"index"``
+    a one-hot state index (as wide as the largest automaton): the index means nothing from
+    one spec to the next, so what was learned about a state of T1 lands on whatever state of
+    T2 has the same number.
+``"features"``
+    the spec-agnostic state features of :mod:`speclang.compiler.state_features` over the
+    gridworld's propositions (verdict, acceptance, distance to the sink, and for each
+    proposition whether making it true here leads to the sink): a T4 state in which lava
+    violates looks like a T1 state in which lava violates, whatever their numbers.
+
+``critic = true`` adds a learned safety critic: a second network (its own trunk, same
+input) whose outputs ``C[h](x, a)``, ``h = 1..critic_horizon``, estimate the probability of
+reaching the active monitor's violation sink within ``h`` steps after action ``a``, when
+every later step takes the safest action. It is trained on the replay buffer from the
+monitor's verdicts alone, by the finite-horizon TD rule of :mod:`speclang.agents.critic`
+(target 1 on entering the sink, 0 after the task is done, else ``min_a' C[h-1](x', a')``
+under a target copy), with a binary cross-entropy loss. Its last horizon is the danger
+``D(x, a)``: exploratory actions are drawn among those with ``D < critic_threshold`` (all the
+safest ones when none is), and with ``critic_greedy = true`` greedy actions too. The
+output bias starts at ``logit(critic_init)`` (a small prior danger), so that an untrained
+critic blocks nothing. The critic network is kept across spec switches like the Q-network:
+with feature inputs, that *is* the transfer of safety from one spec to the next.
+
+A config with ``[[methods]]`` tables is an experiment: every method (its own name,
+``progressive``, ``automaton_input``, ``critic``, ``critic_greedy``) runs ``seeds`` times,
+each run on its own generators derived from (``seed``, method, seed index) as in
+:mod:`speclang.agents.rng` (environment streams from (``seed``, seed index) only: common
+random numbers), and the run directory gets the ``results.json`` and ``episodes.npz`` that
+``speclang report`` reads, rewritten after every completed seed (a stopped experiment
+leaves its completed seeds ready to report). ``workers > 1`` runs them in that many
+processes (same numbers, no TensorBoard logs). Without methods the config is one run,
+seeded by ``seed``.
 
     speclang train examples/experiments/dqn.toml --out runs/dqn
+    speclang train examples/experiments/dqn_methods.toml --out runs/dqn_methods
+    speclang report runs/dqn_methods
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import sys
 import time
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +65,34 @@ from torch import nn
 
 from speclang.compiler.automaton import Automaton
 
-from .config import SpecConfig
-from .envs.layouts import N_ACTIONS, N_STAGES
+from .config import SpecConfig, _build, _check_choice
+from .envs.layouts import LAYOUTS, N_ACTIONS, N_STAGES, PROPS
 from .envs.minecraft import MinecraftEnv, minecraft_labeler
 from .errors import ConfigError, ExperimentError
 from .experiment import TensorBoardRuns
+from .rng import AGENT_TRAIN, ENV_EVAL, ENV_TRAIN, run_generator
+
+AUTOMATON_INPUTS = ("index", "features")
+
+
+@dataclass
+class DQNMethod:
+    """One method of an experiment: the settings that differ between methods."""
+
+    name: str
+    progressive: bool = True
+    automaton_input: str = "index"
+    critic: bool = False
+    critic_greedy: bool = False
 
 
 @dataclass
 class DQNConfig:
     name: str = "dqn"
     algorithm: str = "dqn"
-    seed: int = 0
+    seed: int = 0  # one run: its seed; an experiment: the base seed of every run's streams
+    seeds: int = 1  # runs per method (experiments only)
+    workers: int = 1  # processes running an experiment's runs (> 1: no TensorBoard logs)
     layout: str = "L1"
     reward_mode: str = "task"
     max_steps: int = 200
@@ -46,6 +101,7 @@ class DQNConfig:
     spec_file: str = "../minecraft.spec"
     progression: str = "minecraft"
     progressive: bool = True
+    automaton_input: str = "index"
     total_timesteps: int = 60_000
     learning_rate: float = 1e-3
     buffer_size: int = 20_000
@@ -58,7 +114,16 @@ class DQNConfig:
     end_e: float = 0.05
     exploration_fraction: float = 0.3
     hidden: int = 128
+    critic: bool = False
+    critic_greedy: bool = False
+    critic_horizon: int = 5
+    critic_threshold: float = 0.1
+    critic_learning_rate: float = 1e-3
+    critic_init: float = 0.01
     eval_episodes: int = 20
+    safe_window: int = 50  # trailing window for "episodes to 95% safe" (experiments)
+    safe_rate: float = 0.95
+    methods: list[DQNMethod] = field(default_factory=list)
     base_dir: str = "."
 
 
@@ -66,41 +131,166 @@ def load_dqn_config(path: str | Path) -> DQNConfig:
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    known = {f.name for f in fields(DQNConfig)} - {"base_dir"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
-    cfg = DQNConfig(**data, base_dir=str(path.parent))
-    if cfg.total_timesteps < 1 or cfg.batch_size < 1 or cfg.buffer_size < cfg.batch_size:
-        raise ConfigError(f"{path}: need total_timesteps >= 1 and buffer_size >= batch_size >= 1")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_dqn_config(data, str(path), str(path.parent))
+
+
+def parse_dqn_config(data: dict[str, Any], where: str = "<config>",
+                     base_dir: str = ".") -> DQNConfig:
+    data = dict(data)
+    if "base_dir" in data:
+        raise ConfigError(f"{where}: unknown key(s) base_dir")
+    raw = data.pop("methods", [])
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: methods must be [[methods]] tables")
+    methods = []
+    for i, m in enumerate(raw):
+        if not isinstance(m, dict):
+            raise ConfigError(f"{where}: [[methods]] #{i + 1} must be a table")
+        methods.append(_build(DQNMethod, m, f"{where}: [[methods]] #{i + 1}"))
+    cfg: DQNConfig = _build(DQNConfig, {**data, "methods": methods}, where)
+    cfg.base_dir = base_dir
+    _validate(cfg, where)
     return cfg
+
+
+def _validate(cfg: DQNConfig, where: str) -> None:
+    if cfg.algorithm != "dqn":
+        raise ConfigError(f"{where}: algorithm {cfg.algorithm!r} is not DQN's")
+    _check_choice(cfg.layout, tuple(LAYOUTS), f"{where}: layout")
+    _check_choice(cfg.reward_mode, ("paper", "task"), f"{where}: reward_mode")
+    _check_choice(cfg.specs_source, ("file", "builtin"), f"{where}: specs_source")
+    _check_choice(cfg.automaton_input, AUTOMATON_INPUTS, f"{where}: automaton_input")
+    for m in cfg.methods:
+        _check_choice(m.automaton_input, AUTOMATON_INPUTS,
+                      f"{where}: automaton_input (method {m.name!r})")
+    names = [m.name for m in cfg.methods]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: method names must be unique")
+    if cfg.total_timesteps < 1 or cfg.batch_size < 1 or cfg.buffer_size < cfg.batch_size:
+        raise ConfigError(f"{where}: need total_timesteps >= 1 and buffer_size >= batch_size >= 1")
+    for key in ("seeds", "workers", "critic_horizon", "eval_episodes", "safe_window"):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"{where}: {key} must be >= 1, got {getattr(cfg, key)}")
+    if not 0.0 < cfg.critic_threshold <= 1.0:
+        raise ConfigError(f"{where}: critic_threshold must be in (0, 1], "
+                          f"got {cfg.critic_threshold}")
+    if not 0.0 < cfg.critic_init < 1.0:
+        raise ConfigError(f"{where}: critic_init must be in (0, 1), got {cfg.critic_init}")
+
+
+def _mlp(n_inputs: int, hidden: int, n_outputs: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(n_inputs, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, n_outputs),
+    )
 
 
 class QNetwork(nn.Module):
     def __init__(self, n_inputs: int, hidden: int) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(n_inputs, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, N_ACTIONS),
-        )
+        self.net = _mlp(n_inputs, hidden, N_ACTIONS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
+class SafetyCritic(nn.Module):
+    """Logits ``[batch, horizon, actions]`` of reaching the sink within ``h + 1`` steps."""
+
+    def __init__(self, n_inputs: int, hidden: int, horizon: int, init: float) -> None:
+        super().__init__()
+        self.horizon = horizon
+        self.net = _mlp(n_inputs, hidden, horizon * N_ACTIONS)
+        last = self.net[-1]
+        assert isinstance(last, nn.Linear)
+        with torch.no_grad():
+            last.bias.fill_(math.log(init / (1.0 - init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).view(-1, self.horizon, N_ACTIONS)
+
+    def danger(self, x: torch.Tensor) -> torch.Tensor:
+        """``D(x, a)``: the probability at the longest horizon, ``[batch, actions]``."""
+        return torch.sigmoid(self(x)[:, -1, :])
+
+
+def critic_loss(critic: SafetyCritic, target: SafetyCritic, x: torch.Tensor,
+                actions: torch.Tensor, x_next: torch.Tensor, entered_sink: torch.Tensor,
+                ended: torch.Tensor) -> torch.Tensor:
+    """The finite-horizon TD loss of :mod:`speclang.agents.critic` on one batch:
+    ``target_1 = sink``, ``target_h = 1`` on the sink, 0 once the task ended, else
+    ``min_a' C_target[h-1](x', a')``."""
+    with torch.no_grad():
+        nxt = torch.sigmoid(target(x_next))  # [B, H, A]
+        onward = nxt[:, :-1, :].min(dim=2).values * (1.0 - ended[:, None])
+        tail = torch.where(entered_sink[:, None] > 0, torch.ones_like(onward), onward)
+        goal = torch.cat([entered_sink[:, None], tail], dim=1)
+    logits = critic(x)
+    taken = logits.gather(2, actions[:, None, None].expand(-1, critic.horizon, 1)).squeeze(2)
+    return nn.functional.binary_cross_entropy_with_logits(taken, goal)
+
+
+class NumpyMLP:
+    """The forward pass of a ReLU MLP (:func:`_mlp`) on one input, through numpy views of
+    its parameters; with ``horizon`` the output is a critic's danger ``D(x, a)``."""
+
+    def __init__(self, net: nn.Sequential, horizon: int | None = None) -> None:
+        self.layers = [(m.weight.detach().numpy(), m.bias.detach().numpy())
+                       for m in net if isinstance(m, nn.Linear)]
+        self.horizon = horizon
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        h = x
+        for k, (w, b) in enumerate(self.layers):
+            h = w @ h + b
+            if k < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        if self.horizon is None:
+            return h
+        return 1.0 / (1.0 + np.exp(-h.reshape(self.horizon, N_ACTIONS)[-1]))
+
+
+def select_action(rng: np.random.Generator, eps: float, x: np.ndarray,
+                  q: Callable[[np.ndarray], np.ndarray],
+                  danger: Callable[[np.ndarray], np.ndarray] | None, threshold: float,
+                  shield_greedy: bool) -> tuple[int, bool]:
+    """An epsilon-greedy action in input ``x``, shielded by the critic's ``danger(x)`` (None:
+    no critic). Exploratory actions are drawn among the allowed ones (``danger < threshold``,
+    or the safest when none is); greedy ones too when ``shield_greedy``. ``q`` and ``danger``
+    are called only when the choice needs them. Returns the action and whether the shield
+    ruled out some action at this step."""
+    from .critic import allowed_actions
+
+    if rng.random() < eps:
+        if danger is None:
+            return int(rng.integers(N_ACTIONS)), False
+        allowed = allowed_actions(danger(x)[None, :], threshold)[0]
+        choices = np.flatnonzero(allowed)
+        return int(choices[rng.integers(len(choices))]), not bool(allowed.all())
+    if danger is not None and shield_greedy:
+        allowed = allowed_actions(danger(x)[None, :], threshold)[0]
+        return int(np.where(allowed, q(x), -np.inf).argmax()), not bool(allowed.all())
+    return int(q(x).argmax()), False
+
+
 class ProductState:
-    """Tracks the monitor next to the environment and encodes the product state.
+    """Tracks the monitors next to the environment and encodes the product state.
 
-    The monitor is the runtime's own (one :class:`~speclang.runtime.progression.ActiveSpec`
+    The monitors are the runtime's own (one :class:`~speclang.runtime.progression.ActiveSpec`
     per spec, what :class:`~speclang.runtime.SafeguardWrapper` steps), reading each letter
-    from ``info["labels"]`` through the gridworld's labeler, as a user's wrapper would."""
+    from ``info["labels"]`` through the gridworld's labeler, as a user's wrapper would: the
+    active spec's (the safeguard) and the final spec's (the safety measure)."""
 
-    def __init__(self, env: MinecraftEnv, automata: list[Automaton]) -> None:
+    def __init__(self, env: MinecraftEnv, automata: list[Automaton],
+                 automaton_input: str = "index") -> None:
+        from speclang.compiler.state_features import state_features
         from speclang.runtime.progression import ActiveSpec
 
         self.env = env
@@ -110,26 +300,41 @@ class ProductState:
         ]
         self.n_cells = env.layout.size * env.layout.size
         self.max_states = max(a.n_states for a in automata)
-        self.size = self.n_cells + N_STAGES + self.max_states
+        if automaton_input == "features":
+            self.tables: list[np.ndarray] | None = [
+                state_features(a, PROPS).table for a in automata]
+            width = self.tables[0].shape[1]
+        else:
+            self.tables = None
+            width = self.max_states
+        self.size = self.n_cells + N_STAGES + width
         self.spec = 0
-        self.q = 0
+        self.q = self.q_final = 0
+        self.final_violated = False
 
     def encode(self, obs: dict[str, int], q: int) -> np.ndarray:
         x = np.zeros(self.size, dtype=np.float32)
         x[obs["cell"]] = 1.0
         x[self.n_cells + obs["stage"]] = 1.0
-        x[self.n_cells + N_STAGES + q] = 1.0
+        if self.tables is None:
+            x[self.n_cells + N_STAGES + q] = 1.0
+        else:
+            x[self.n_cells + N_STAGES:] = self.tables[self.spec][q]
         return x
 
     def start(self, obs: dict[str, int], info: dict[str, Any]) -> None:
-        """Restart the monitor and step it on the start cell's labels (the first letter)."""
+        """Restart the monitors and step them on the start cell's labels (the first letter)."""
         self.q = self.monitors[self.spec].aut.initial
+        self.q_final = self.monitors[-1].aut.initial
+        self.final_violated = False
         self.advance(obs, info)
 
     def advance(self, obs: dict[str, int], info: dict[str, Any]) -> bool:
-        """Step the monitor on the new cell's labels; True when it hit the violation sink."""
-        m = self.monitors[self.spec]
+        """Step the monitors on the new cell's labels; True when the active one hit its sink."""
+        m, f = self.monitors[self.spec], self.monitors[-1]
         self.q = m.step_bits(self.q, m.bits_of(obs, info, self.env))
+        self.q_final = f.step_bits(self.q_final, f.bits_of(obs, info, self.env))
+        self.final_violated |= f.violated[self.q_final]
         return m.violated[self.q]
 
 
@@ -141,172 +346,392 @@ def _automata(cfg: DQNConfig) -> tuple[list[str], list[Automaton]]:
     return load_automata(ExperimentConfig(name=cfg.name, specs=specs, base_dir=cfg.base_dir))
 
 
+@dataclass
+class Seeds:
+    """Where one run's randomness comes from."""
+
+    agent: np.random.Generator  # exploration and minibatches
+    torch: int  # network initialisation
+    env: int  # the training environment's first reset
+    eval_env: int | None  # the evaluation environment's (None: go on with the training env)
+
+
+@dataclass
+class Trained:
+    record: dict[str, Any]
+    curves: dict[str, np.ndarray]
+    q_net: QNetwork
+    critic: SafetyCritic | None
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(a)
+
+
+def train(cfg: DQNConfig, method: DQNMethod, names: list[str], automata: list[Automaton],
+          seeds: Seeds, *, seed_index: int = 0, log: Any = None, tb: TensorBoardRuns | None = None,
+          progress: bool = False) -> Trained:
+    """Train and evaluate one (method, seed) run; every random draw comes from ``seeds``."""
+    specs = list(range(len(automata))) if method.progressive else [len(automata) - 1]
+    random.seed(seeds.torch)
+    torch.manual_seed(seeds.torch)
+    torch.set_num_threads(1)
+    rng = seeds.agent
+
+    env = MinecraftEnv(cfg.layout, reward_mode=cfg.reward_mode, max_steps=cfg.max_steps)
+    prod = ProductState(env, automata, method.automaton_input)
+    q_net = QNetwork(prod.size, cfg.hidden)
+    target = QNetwork(prod.size, cfg.hidden)
+    target.load_state_dict(q_net.state_dict())
+    optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.learning_rate)
+    critic = critic_target = critic_opt = None
+    if method.critic:
+        critic = SafetyCritic(prod.size, cfg.hidden, cfg.critic_horizon, cfg.critic_init)
+        critic_target = SafetyCritic(prod.size, cfg.hidden, cfg.critic_horizon, cfg.critic_init)
+        critic_target.load_state_dict(critic.state_dict())
+        critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_learning_rate)
+    # Acting reads the networks through numpy views of their parameters: the optimiser
+    # updates them in place, so the views stay current, and a step costs a few small
+    # matrix products instead of torch's per-call overhead.
+    act_q = NumpyMLP(q_net.net)
+    act_c = None if critic is None else NumpyMLP(critic.net, critic.horizon)
+    n = cfg.buffer_size
+    rb_obs = np.zeros((n, prod.size), dtype=np.float32)
+    rb_next = np.zeros_like(rb_obs)
+    rb_act = np.zeros(n, dtype=np.int64)
+    rb_rew = np.zeros(n, dtype=np.float32)
+    rb_done = np.zeros(n, dtype=np.float32)
+    rb_sink = np.zeros(n, dtype=np.float32)
+
+    def scalars(values: dict[str, float], env_steps: int) -> None:
+        if tb is not None:
+            tb.scalars(method.name, seed_index, values, env_steps)
+
+    share = cfg.total_timesteps // len(specs)
+    prod.spec = specs[0]
+    obs, info = env.reset(seed=seeds.env)
+    prod.start(obs, info)
+    x = prod.encode(obs, prod.q)
+    ep_ret, ep_len = 0.0, 0
+    violations = [0] * len(automata)
+    curves: dict[str, list[Any]] = {k: [] for k in ("ret", "viol", "fviol", "success", "spec",
+                                                    "length")}
+    visited_final: set[tuple[int, int, int]] = set()
+    blocked = 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.total_timesteps, unit="step", desc=f"{cfg.name} {method.name}",
+                   file=sys.stderr, mininterval=1.0)
+    started = time.perf_counter()
+    for step in range(cfg.total_timesteps):
+        if prod.spec == len(automata) - 1:
+            visited_final.add((obs["cell"], obs["stage"], prod.q))
+        frac = min(1.0, step / max(1, cfg.exploration_fraction * cfg.total_timesteps))
+        eps = cfg.start_e + frac * (cfg.end_e - cfg.start_e)
+        action, shielded = select_action(rng, eps, x, act_q, act_c, cfg.critic_threshold,
+                                         method.critic_greedy)
+        blocked += int(shielded)
+        obs, reward, terminated, truncated, info = env.step(action)
+        violated = prod.advance(obs, info)
+        if violated:
+            reward, terminated = cfg.violation_penalty, True
+        x_next = prod.encode(obs, prod.q)
+        i = step % n
+        rb_obs[i], rb_next[i], rb_act[i], rb_rew[i] = x, x_next, action, reward
+        rb_done[i], rb_sink[i] = float(terminated), float(violated)
+        x = x_next
+        ep_ret += float(reward)
+        ep_len += 1
+        if terminated or truncated:
+            violations[prod.spec] += int(violated)
+            success = bool(info["success"]) if cfg.reward_mode == "task" else bool(truncated)
+            for key, value in (("ret", ep_ret), ("viol", violated),
+                               ("fviol", prod.final_violated),
+                               ("success", success and not violated), ("spec", prod.spec),
+                               ("length", ep_len)):
+                curves[key].append(value)
+            if log is not None:
+                rec = {"kind": "episode", "method": method.name, "seed": seed_index,
+                       "step": step + 1, "episode": len(curves["ret"]) - 1,
+                       "spec": names[prod.spec], "return": ep_ret, "length": ep_len,
+                       "violation": bool(violated)}
+                log.write(json.dumps(rec, sort_keys=True) + "\n")
+            scalars({"train/episodic_return": ep_ret,
+                     "train/violations": float(sum(violations)),
+                     f"spec/{names[prod.spec]}/violations": float(violations[prod.spec])},
+                    step + 1)
+            ep_ret, ep_len = 0.0, 0
+            prod.spec = specs[min(step // share, len(specs) - 1)]  # switches wait for an episode
+            obs, info = env.reset()
+            prod.start(obs, info)
+            x = prod.encode(obs, prod.q)
+        if step >= cfg.learning_starts and step % cfg.train_frequency == 0:
+            idx = rng.integers(0, min(step + 1, n), size=cfg.batch_size)
+            b_obs, b_next, b_act = _tensor(rb_obs[idx]), _tensor(rb_next[idx]), _tensor(rb_act[idx])
+            b_done = _tensor(rb_done[idx])
+            with torch.no_grad():
+                nxt = target(b_next).max(dim=1).values
+                td = _tensor(rb_rew[idx]) + cfg.gamma * nxt * (1 - b_done)
+            pred = q_net(b_obs).gather(1, b_act[:, None]).squeeze(1)
+            loss = nn.functional.mse_loss(pred, td)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if critic is not None and critic_target is not None and critic_opt is not None:
+                sink = _tensor(rb_sink[idx])
+                c_loss = critic_loss(critic, critic_target, b_obs, b_act, b_next, sink,
+                                     b_done * (1 - sink))
+                critic_opt.zero_grad()
+                c_loss.backward()
+                critic_opt.step()
+            if tb is not None and step % 1000 == 0:
+                scalars({"train/td_loss": loss.item()}, step + 1)
+        if step % cfg.target_network_frequency == 0:
+            target.load_state_dict(q_net.state_dict())
+            if critic is not None and critic_target is not None:
+                critic_target.load_state_dict(critic.state_dict())
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+
+    if seeds.eval_env is not None:
+        env = MinecraftEnv(cfg.layout, reward_mode=cfg.reward_mode, max_steps=cfg.max_steps)
+        env.reset(seed=seeds.eval_env)
+        prod.env = env
+    evaluation = _evaluate(q_net, critic if method.critic_greedy else None, env, prod, cfg)
+    arrays = {k: np.array(v) for k, v in curves.items()}
+    record = _record(cfg, names, method, seed_index, arrays, evaluation, len(visited_final))
+    record["shielded_steps"] = blocked
+    record["seconds"] = round(time.perf_counter() - started, 2)
+    return Trained(record, arrays, q_net, critic)
+
+
+def _evaluate(q_net: QNetwork, critic: SafetyCritic | None, env: MinecraftEnv,
+              prod: ProductState, cfg: DQNConfig) -> dict[str, float]:
+    """Greedy episodes on the final spec (shielded by ``critic`` when given); a violation
+    ends the episode and counts. The first episode continues ``env``'s stream."""
+    from .critic import allowed_actions
+
+    act_q = NumpyMLP(q_net.net)
+    act_c = None if critic is None else NumpyMLP(critic.net, critic.horizon)
+    prod.spec = len(prod.monitors) - 1
+    wins = fails = 0
+    returns = []
+    for _ in range(cfg.eval_episodes):
+        obs, info = env.reset()
+        prod.start(obs, info)
+        total = 0.0
+        while True:
+            x = prod.encode(obs, prod.q)
+            q = act_q(x)
+            if act_c is not None:
+                ok = allowed_actions(act_c(x)[None, :], cfg.critic_threshold)[0]
+                q = np.where(ok, q, -np.inf)
+            obs, reward, terminated, truncated, info = env.step(int(q.argmax()))
+            if prod.advance(obs, info):
+                total += cfg.violation_penalty
+                fails += 1
+                break
+            total += float(reward)
+            if terminated or truncated:
+                wins += int(info["success"] if cfg.reward_mode == "task" else truncated)
+                break
+        returns.append(total)
+    m = max(1, cfg.eval_episodes)
+    return {"success_rate": wins / m, "violation_rate": fails / m,
+            "return": float(np.mean(returns)) if returns else 0.0}
+
+
+def _record(cfg: DQNConfig, names: list[str], method: DQNMethod, seed_index: int,
+            c: dict[str, np.ndarray], evaluation: dict[str, float],
+            visited: int) -> dict[str, Any]:
+    """The run's line of results.json, with the keys ``speclang report`` reads."""
+    from .experiment import episodes_to_safe
+
+    n = len(c["ret"])
+    fviol = c["fviol"].astype(bool) if n else np.zeros(0, dtype=bool)
+    ets = episodes_to_safe(fviol, cfg.safe_window, cfg.safe_rate)
+    rec: dict[str, Any] = {
+        "kind": "final",
+        "method": method.name,
+        "seed": seed_index,
+        "episodes": n,
+        "env_steps": cfg.total_timesteps,
+        "violations": int(c["viol"].sum()) if n else 0,
+        "final_spec_violations": int(fviol.sum()),
+        "episodes_to_safe": ets if ets is not None else n,
+        "reached_safe": ets is not None,
+        "train_return": float(c["ret"].mean()) if n else 0.0,
+        "train_success_rate": float(c["success"].mean()) if n else 0.0,
+        "eval_success_rate": evaluation["success_rate"],
+        "eval_violation_rate": evaluation["violation_rate"],
+        "eval_return": evaluation["return"],
+        "start_value": 0.0,
+        "final_states_visited": visited,
+    }
+    for k, name in enumerate(names):
+        on = c["spec"] == k if n else np.zeros(0, dtype=bool)
+        rec[f"violations_{name}"] = int(c["viol"][on].sum()) if n else 0
+        rec[f"episodes_{name}"] = int(on.sum())
+    return rec
+
+
+def single_method(cfg: DQNConfig) -> DQNMethod:
+    """The one method of a config without ``[[methods]]``."""
+    return DQNMethod(cfg.name, cfg.progressive, cfg.automaton_input, cfg.critic,
+                     cfg.critic_greedy)
+
+
+def _seed_of(gen: np.random.Generator) -> int:
+    return int(gen.integers(2**31 - 1))
+
+
+def experiment_seeds(cfg: DQNConfig, method: DQNMethod, seed_index: int) -> Seeds:
+    """The streams of run (``method``, ``seed_index``) of an experiment: derived from the base
+    seed, the method and the seed index only, so a run alone is the same run in any batch."""
+    agent = run_generator(cfg.seed, AGENT_TRAIN, seed_index, method.name)
+    return Seeds(agent=agent, torch=_seed_of(agent),
+                 env=_seed_of(run_generator(cfg.seed, ENV_TRAIN, seed_index)),
+                 eval_env=_seed_of(run_generator(cfg.seed, ENV_EVAL, seed_index)))
+
+
+def run_one(cfg: DQNConfig, method: DQNMethod, seed_index: int,
+            names_automata: tuple[list[str], list[Automaton]] | None = None) -> Trained:
+    """Run (``method``, ``seed_index``) of the experiment ``cfg`` on its own streams."""
+    names, automata = names_automata or _automata(cfg)
+    return train(cfg, method, names, automata, experiment_seeds(cfg, method, seed_index),
+                 seed_index=seed_index)
+
+
+def _write_results(cfg: DQNConfig, out: Path, names: list[str], records: list[dict[str, Any]],
+                   curves: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+    """results.json and episodes.npz of the runs so far (whole seeds: a stopped experiment
+    leaves a report-ready directory of its completed seeds)."""
+    # Runs of one step budget end at different episode counts: every curve is cut to the
+    # shortest run's (the report's curves are per episode).
+    shortest = min(len(c["ret"]) for c in curves)
+    results = {
+        "name": cfg.name,
+        "algorithm": "dqn",
+        "specs": names,
+        "methods": [m.name for m in cfg.methods],
+        "seeds": len(records) // len(cfg.methods),
+        "episodes": shortest,
+        "steps": cfg.total_timesteps,
+        "reward_mode": cfg.reward_mode,
+        "max_steps": cfg.max_steps,
+        "runs": records,
+    }
+    arrays: dict[str, Any] = {k: np.stack([c[k][:shortest] for c in curves]) for k in curves[0]}
+    np.savez_compressed(out / "episodes.npz", **arrays)
+    (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
+    return results
+
+
+def _pool_task(task: tuple[DQNConfig, DQNMethod, int]
+               ) -> tuple[dict[str, Any], dict[str, np.ndarray], str]:
+    import io
+
+    cfg, method, s = task
+    names, automata = _automata(cfg)
+    log = io.StringIO()
+    run = train(cfg, method, names, automata, experiment_seeds(cfg, method, s), seed_index=s,
+                log=log)
+    return run.record, run.curves, log.getvalue()
+
+
 def run_dqn(
     cfg: DQNConfig, out: str | Path, *, progress: bool = True, tensorboard: bool = True
 ) -> dict[str, Any]:
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ExperimentError(f"{out}: run directory is not empty")
+    names, automata = _automata(cfg)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1, sort_keys=True))
-    names, automata = _automata(cfg)
-    if not cfg.progressive:
-        names, automata = names[-1:], automata[-1:]
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(1)
-
-    env = MinecraftEnv(cfg.layout, reward_mode=cfg.reward_mode, max_steps=cfg.max_steps)
-    prod = ProductState(env, automata)
-    q_net = QNetwork(prod.size, cfg.hidden)
-    target = QNetwork(prod.size, cfg.hidden)
-    target.load_state_dict(q_net.state_dict())
-    optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.learning_rate)
-    rb_obs = np.zeros((cfg.buffer_size, prod.size), dtype=np.float32)
-    rb_next = np.zeros_like(rb_obs)
-    rb_act = np.zeros(cfg.buffer_size, dtype=np.int64)
-    rb_rew = np.zeros(cfg.buffer_size, dtype=np.float32)
-    rb_done = np.zeros(cfg.buffer_size, dtype=np.float32)
+    if cfg.methods:
+        return _run_experiment(cfg, out, names, automata, progress, tensorboard)
     # tb/NAME/seedK, as the tabular runs write, so that DQN configs (and their seeds) overlay
     # each other and the tabular methods in one `tensorboard --logdir`.
     tb = TensorBoardRuns(out / "tb") if tensorboard else None
-
-    def scalars(values: dict[str, float], env_steps: int) -> None:
-        if tb is not None:
-            tb.scalars(cfg.name, cfg.seed, values, env_steps)
-    log = open(out / "metrics.jsonl", "w", encoding="utf-8")  # noqa: SIM115
-    share = cfg.total_timesteps // len(automata)
-    rng = np.random.default_rng(cfg.seed)
-
-    obs, info = env.reset(seed=cfg.seed)
-    prod.start(obs, info)
-    x = prod.encode(obs, prod.q)
-    ep_ret, ep_len, episodes = 0.0, 0, 0
-    violations = [0] * len(automata)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(
-            total=cfg.total_timesteps, unit="step", desc=cfg.name, file=sys.stderr, mininterval=1.0
-        )
-    started = time.perf_counter()
-    for step in range(cfg.total_timesteps):
-        spec = min(step // share, len(automata) - 1)
-        frac = min(1.0, step / max(1, cfg.exploration_fraction * cfg.total_timesteps))
-        eps = cfg.start_e + frac * (cfg.end_e - cfg.start_e)
-        if rng.random() < eps:
-            action = int(rng.integers(N_ACTIONS))
-        else:
-            with torch.no_grad():
-                action = int(q_net(torch.from_numpy(x)).argmax())
-        obs, reward, terminated, truncated, info = env.step(action)
-        violated = prod.advance(obs, info)
-        if violated:
-            reward, terminated = cfg.violation_penalty, True
-        x_next = prod.encode(obs, prod.q)
-        i = step % cfg.buffer_size
-        rb_obs[i], rb_next[i], rb_act[i], rb_rew[i], rb_done[i] = (
-            x,
-            x_next,
-            action,
-            reward,
-            float(terminated),
-        )
-        x = x_next
-        ep_ret += float(reward)
-        ep_len += 1
-        if terminated or truncated:
-            violations[prod.spec] += int(violated)
-            rec = {
-                "kind": "episode",
-                "step": step + 1,
-                "episode": episodes,
-                "spec": names[prod.spec],
-                "return": ep_ret,
-                "length": ep_len,
-                "violation": bool(violated),
-            }
-            log.write(json.dumps(rec, sort_keys=True) + "\n")
-            scalars(
-                {
-                    "train/episodic_return": ep_ret,
-                    "train/violations": float(sum(violations)),
-                    f"spec/{names[prod.spec]}/violations": float(violations[prod.spec]),
-                },
-                step + 1,
-            )
-            episodes += 1
-            ep_ret, ep_len = 0.0, 0
-            prod.spec = spec  # spec switches wait for an episode boundary
-            obs, info = env.reset()
-            prod.start(obs, info)
-            x = prod.encode(obs, prod.q)
-        if step >= cfg.learning_starts and step % cfg.train_frequency == 0:
-            idx = rng.integers(0, min(step + 1, cfg.buffer_size), size=cfg.batch_size)
-            with torch.no_grad():
-                nxt = target(torch.from_numpy(rb_next[idx])).max(dim=1).values
-                td = torch.from_numpy(rb_rew[idx]) + cfg.gamma * nxt * (
-                    1 - torch.from_numpy(rb_done[idx])
-                )
-            pred = (
-                q_net(torch.from_numpy(rb_obs[idx]))
-                .gather(1, torch.from_numpy(rb_act[idx])[:, None])
-                .squeeze(1)
-            )
-            loss = nn.functional.mse_loss(pred, td)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if tb is not None and step % 1000 == 0:
-                scalars({"train/td_loss": loss.item()}, step + 1)
-        if step % cfg.target_network_frequency == 0:
-            target.load_state_dict(q_net.state_dict())
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-
-    evaluation = _evaluate(q_net, env, prod, cfg)
-    results = {
-        "name": cfg.name,
-        "specs": names,
-        "episodes": episodes,
-        "steps": cfg.total_timesteps,
-        "violations": violations,
-        "total_violations": sum(violations),
-        "eval": evaluation,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    log.write(json.dumps({"kind": "final", **results}, sort_keys=True) + "\n")
-    log.close()
-    scalars({f"eval/{key}": value for key, value in evaluation.items()}, cfg.total_timesteps)
+    method = single_method(cfg)
+    seeds = Seeds(np.random.default_rng(cfg.seed), cfg.seed, cfg.seed, None)
+    with open(out / "metrics.jsonl", "w", encoding="utf-8") as log:
+        run = train(cfg, method, names, automata, seeds, seed_index=cfg.seed, log=log, tb=tb,
+                    progress=progress)
+        rec = run.record
+        spec_names = names if cfg.progressive else names[-1:]
+        results = {
+            "name": cfg.name,
+            "specs": spec_names,
+            "episodes": rec["episodes"],
+            "steps": cfg.total_timesteps,
+            "violations": [rec[f"violations_{s}"] for s in spec_names],
+            "total_violations": rec["violations"],
+            "eval": {"success_rate": rec["eval_success_rate"],
+                     "violation_rate": rec["eval_violation_rate"]},
+            "seconds": rec["seconds"],
+        }
+        log.write(json.dumps({"kind": "final", **results}, sort_keys=True) + "\n")
     if tb is not None:
+        tb.scalars(method.name, cfg.seed, {f"eval/{k}": float(v)
+                                           for k, v in results["eval"].items()},
+                   cfg.total_timesteps)
         tb.close()
-    torch.save(q_net.state_dict(), out / "q_network.pt")
+    torch.save(run.q_net.state_dict(), out / "q_network.pt")
+    if run.critic is not None:
+        torch.save(run.critic.state_dict(), out / "critic.pt")
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     return results
 
 
-def _evaluate(
-    q_net: QNetwork, env: MinecraftEnv, prod: ProductState, cfg: DQNConfig
-) -> dict[str, float]:
-    """Greedy episodes on the final spec; a violation ends the episode and counts."""
-    prod.spec = len(prod.monitors) - 1
-    wins = fails = 0
-    for _ in range(cfg.eval_episodes):
-        obs, info = env.reset()
-        prod.start(obs, info)
-        while True:
-            with torch.no_grad():
-                action = int(q_net(torch.from_numpy(prod.encode(obs, prod.q))).argmax())
-            obs, _, terminated, truncated, info = env.step(action)
-            if prod.advance(obs, info):
-                fails += 1
-                break
-            if terminated or truncated:
-                wins += int(info["success"] if cfg.reward_mode == "task" else truncated)
-                break
-    n = max(1, cfg.eval_episodes)
-    return {"success_rate": wins / n, "violation_rate": fails / n}
+def _run_experiment(cfg: DQNConfig, out: Path, names: list[str], automata: list[Automaton],
+                    progress: bool, tensorboard: bool) -> dict[str, Any]:
+    """Every (method, seed) run in turn; writes metrics.jsonl (each run's final record as it
+    finishes), tb/METHOD/seedK, results.json and episodes.npz."""
+    tb = TensorBoardRuns(out / "tb") if tensorboard and cfg.workers == 1 else None
+    started = time.perf_counter()
+    # Seed-major order: an experiment stopped early still has every method at its first seeds.
+    tasks = [(cfg, m, s) for s in range(cfg.seeds) for m in cfg.methods]
+    records, curves = [], []
+    with open(out / "metrics.jsonl", "w", encoding="utf-8") as log:
+
+        def finished(record: dict[str, Any], arrays: dict[str, np.ndarray], lines: str) -> None:
+            log.write(lines + json.dumps(record, sort_keys=True) + "\n")
+            log.flush()
+            records.append(record)
+            curves.append(arrays)
+            if len(records) % len(cfg.methods) == 0:  # every method has one more seed
+                _write_results(cfg, out, names, records, curves)
+            print(f"{cfg.name}: {record['method']} seed {record['seed']}: "
+                  f"{record['final_spec_violations']} final-spec violations, "
+                  f"greedy success {record['eval_success_rate']:.2f} "
+                  f"({record['seconds']:.0f} s)", file=sys.stderr, flush=True)
+
+        if cfg.workers == 1:
+            for c, m, s in tasks:
+                run = train(c, m, names, automata, experiment_seeds(c, m, s), seed_index=s,
+                            log=log, tb=tb, progress=progress)
+                finished(run.record, run.curves, "")
+        else:
+            import multiprocessing
+
+            # Runs are independent and each has its own streams: the pool changes no number.
+            # Results come back in task order, so the files are the same as one process's.
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(min(cfg.workers, len(tasks))) as pool:
+                for rec, arrays, lines in pool.imap(_pool_task, tasks):
+                    finished(rec, arrays, lines)
+    if tb is not None:
+        tb.close()
+    results = _write_results(cfg, out, names, records, curves)
+    print(f"{cfg.name}: {len(records)} runs of {cfg.total_timesteps} steps in "
+          f"{time.perf_counter() - started:.1f} s; results in {out}", file=sys.stderr)
+    return results
+
+
+__all__ = ["DQNConfig", "DQNMethod", "SafetyCritic", "load_dqn_config", "parse_dqn_config",
+           "run_dqn", "run_one", "select_action", "train"]

@@ -59,3 +59,13 @@ def _value(v: Any) -> str:
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return repr(v)
+
+
+# A DQN experiment small enough for a test (a few seconds per run on a loaded machine):
+# parse with speclang.agents.dqn.parse_dqn_config(dict(TINY_DQN, methods=[...])).
+TINY_DQN: dict[str, Any] = {
+    "algorithm": "dqn", "name": "tiny_dqn", "specs_source": "builtin", "layout": "L1",
+    "reward_mode": "paper", "max_steps": 60, "violation_penalty": -0.1, "seeds": 1,
+    "total_timesteps": 1_500, "learning_starts": 200, "buffer_size": 2_000, "hidden": 32,
+    "eval_episodes": 3, "safe_window": 5, "exploration_fraction": 0.5,
+}
