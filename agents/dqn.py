@@ -569,7 +569,6 @@ def _record(cfg: DQNConfig, names: list[str], method: DQNMethod, seed_index: int
         "eval_success_rate": evaluation["success_rate"],
         "eval_violation_rate": evaluation["violation_rate"],
         "eval_return": evaluation["return"],
-        "start_value": 0.0,
         "final_states_visited": visited,
     }
     for k, name in enumerate(names):

@@ -15,6 +15,14 @@ one encoding; the state is the one the next step starts from, after any monitor 
     every numeric part of the env observation flattened (``gymnasium.spaces.flatten``:
     Discrete parts one-hot, Box parts raveled), in the Dict space's key order (MiniGrid:
     ``direction`` then ``image``), followed by the one-hot state.
+``"features"``
+    as ``"flat_box"``, with the spec-agnostic features of the monitor state
+    (:mod:`speclang.compiler.state_features`: verdict, acceptance, distance to the sink, and
+    for each proposition whether making it true leads to the sink) in place of the one-hot
+    state, so that a network trained under one spec reads the next spec's states by what
+    they do, not by their numbers. The propositions are ``feature_props`` (default: every
+    proposition of the wrapper's specs, sorted); pass the same list to every env whose
+    policy should carry over. The table is computed once per spec.
 ``"flat_dict"``
     a Dict with no nesting (SB3 ``MultiInputPolicy``, RLlib): the env's own Dict entries at
     top level (a nested Dict or Tuple entry flattened to a Box) or ``"obs"`` for a non-Dict
@@ -44,6 +52,7 @@ MiniGrid's ``mission``); :attr:`MonitorObservation.dropped` names them. Adds no 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -52,8 +61,9 @@ from gymnasium import spaces
 
 from .monitor import _choice, find_monitor
 
-ObservationMode = Literal["unchanged", "dict", "onehot", "index", "flat_box", "flat_dict"]
-OBSERVATION_MODES = ("unchanged", "dict", "onehot", "index", "flat_box", "flat_dict")
+ObservationMode = Literal["unchanged", "dict", "onehot", "index", "flat_box", "flat_dict",
+                          "features"]
+OBSERVATION_MODES = ("unchanged", "dict", "onehot", "index", "flat_box", "flat_dict", "features")
 _NUMERIC = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 
 
@@ -62,12 +72,24 @@ class MonitorObservation(gym.Wrapper):
     :class:`~speclang.runtime.monitor.SpecMonitor` in its chain (and the violation handler,
     if any, below this wrapper)."""
 
-    def __init__(self, env: gym.Env, mode: ObservationMode = "onehot") -> None:
+    def __init__(self, env: gym.Env, mode: ObservationMode = "onehot",
+                 feature_props: Sequence[str] | None = None) -> None:
         super().__init__(env)
         _choice("observation", mode, OBSERVATION_MODES)
         self.mode = mode
         self.monitor = find_monitor(env, "MonitorObservation")
         self.n = self.monitor.n_monitor_states
+        self.features: dict[str, np.ndarray] = {}  # spec name -> state feature table
+        if mode == "features":
+            from speclang.compiler.state_features import state_features
+
+            specs = self.monitor.specs
+            props = (sorted({p for s in specs.values() for p in s.aut.props})
+                     if feature_props is None else list(feature_props))
+            self.feature_props = tuple(props)
+            self.features = {name: state_features(s.aut, props).table
+                             for name, s in specs.items()}
+            self.n = next(iter(self.features.values())).shape[1]  # the monitor part's width
         self.dropped: list[str] = []
         self._parts: list[tuple[str, spaces.Space, bool]] = []  # (key, space, flatten it)
         inner = env.observation_space
@@ -80,7 +102,7 @@ class MonitorObservation(gym.Wrapper):
             return inner
         if mode == "dict":
             return spaces.Dict({"obs": inner, "monitor": spaces.Discrete(n)})
-        if mode in ("flat_box", "flat_dict"):
+        if mode in ("flat_box", "flat_dict", "features"):
             return self._flat_space(inner)
         if self._discrete_index:
             return spaces.Discrete(int(inner.n) * n)  # type: ignore[attr-defined]
@@ -143,9 +165,11 @@ class MonitorObservation(gym.Wrapper):
             return out
         space = self.observation_space
         assert isinstance(space, spaces.Box)
-        if mode == "flat_box":
+        if mode in ("flat_box", "features"):
             get = obs.__getitem__ if isinstance(obs, dict) else (lambda _k: obs)
             pieces = [np.asarray(spaces.flatten(s, get(k)), np.float32) for k, s, _ in self._parts]
+            if mode == "features":
+                return np.concatenate([*pieces, self.features[self.monitor.spec_name][q]])
             onehot = np.zeros(self.n, np.float32)
             onehot[q] = 1.0
             return np.concatenate([*pieces, onehot])

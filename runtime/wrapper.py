@@ -96,7 +96,9 @@ class SafeguardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             ``"onehot"`` (one-hot monitor state appended to a 1-D Box); ``"index"`` (product
             index ``obs * n + q`` for a Discrete env, or the state appended to a 1-D Box);
             ``"flat_box"`` (one 1-D float32 Box of every numeric part plus the one-hot state);
-            ``"flat_dict"`` (the env's Dict entries at top level plus ``"monitor"``).
+            ``"flat_dict"`` (the env's Dict entries at top level plus ``"monitor"``);
+            ``"features"`` (as ``"flat_box"`` with the state's spec-agnostic features,
+            :mod:`speclang.compiler.state_features`, in place of the one-hot state).
             Sizes use the largest automaton of the progression.
         reward: ``"env"``; ``"shaping"`` (env reward + ``gamma * phi[q'] - phi[q]``, with
             ``phi = 0`` after the episode's last step); ``"penalty"`` (env reward minus

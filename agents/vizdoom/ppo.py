@@ -92,6 +92,10 @@ class PPOConfig:
     # fear_lambda over this share of the budget (0: full weight from the first step, when
     # the untrained danger model says 0.5 everywhere and ending the episode looks cheap).
     fear_phase_in: float = 0.0
+    # How the network sees the monitor state: "index" (one-hot state number) or "features"
+    # (speclang.compiler.state_features over the specs' propositions: the same vector for
+    # states that behave alike, whatever their numbers in each spec's automaton).
+    automaton_input: str = "index"
     safe_window: int = 20
     safe_rate: float = 0.9
     device: str = "auto"
@@ -116,6 +120,8 @@ class PPOConfig:
             raise ConfigError("fear_network must be shared or separate")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError("device must be auto, cpu or cuda")
+        if self.automaton_input not in ("index", "features"):
+            raise ConfigError("automaton_input must be index or features")
 
 
 def load_config(path: str | Path) -> PPOConfig:
@@ -142,6 +148,20 @@ def load_config(path: str | Path) -> PPOConfig:
     cfg = PPOConfig(**raw, base_dir=str(Path(path).resolve().parent))
     cfg.validate()
     return cfg
+
+
+def monitor_tables(auts: dict[str, Any], automaton_input: str) -> dict[str, np.ndarray]:
+    """Per spec, the network's monitor input of every state (row ``q``), one width for all:
+    ``"index"`` the one-hot state number (as wide as the largest automaton), ``"features"``
+    the state features of :mod:`speclang.compiler.state_features` over the sorted union of
+    the specs' propositions."""
+    if automaton_input == "features":
+        from speclang.compiler.state_features import state_features
+
+        props = sorted({p for a in auts.values() for p in a.props})
+        return {name: state_features(a, props).table for name, a in auts.items()}
+    width = max(a.n_states for a in auts.values())
+    return {name: np.eye(width, dtype=np.float32)[: a.n_states] for name, a in auts.items()}
 
 
 # --- the network ----------------------------------------------------------------------------
@@ -238,7 +258,8 @@ class Envs:
         self.method = method
         self.guarded = method != "no_safeguard"
         chosen = auts if method == "progressive" else {self.final: auts[self.final]}
-        self.n_monitor = max(a.n_states for a in auts.values())
+        self.monitor_tables = monitor_tables(auts, cfg.automaton_input)
+        self.n_monitor = next(iter(self.monitor_tables.values())).shape[1]
         self.envs = []
         self.final_monitors = []
         for _ in range(cfg.num_envs):
@@ -415,12 +436,13 @@ def train_run(
     done_np = np.zeros((T, N), dtype=bool)
     viol_np = np.zeros((T, N), dtype=bool)
     show_monitor = method != "no_safeguard"
-    eye = torch.eye(envs.n_monitor, device=device)
+    tables = {name: torch.as_tensor(t, device=device) for name, t in envs.monitor_tables.items()}
 
     def monitor_input(q: np.ndarray) -> torch.Tensor:
         if not show_monitor:
             return torch.zeros((len(q), envs.n_monitor), device=device)
-        return eye[torch.as_tensor(q, device=device)]
+        # every env follows one spec at a time (switches reset them all together)
+        return tables[envs.envs[0].spec_name][torch.as_tensor(q, device=device)]
 
     fear_on = method == "intrinsic_fear"
     started = time.time()
