@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from speclang.compiler.automaton import Automaton, Verdict
+from speclang.compiler.automaton import Automaton, Verdict, defer_letter_classes
 from speclang.compiler.budget import (
     DEFAULT_MAX_MEMORY,
     DEFAULT_MAX_NODES,
@@ -154,5 +154,6 @@ def build_product(
         parts=tuple(automata),
         part_states=part_states,
     )
-    attach_letter_classes(mon, budget)
+    # built when first read, as for a compiled automaton (compiler.automaton)
+    defer_letter_classes(mon, attach_letter_classes)
     return mon
