@@ -234,3 +234,16 @@ def n_two_proportions(p1: float, p2: float, *, power: float = 0.8,
         return math.inf
     return float(NormalIndPower().solve_power(effect_size=h, power=power, alpha=alpha,
                                               alternative="two-sided"))
+
+
+def n_two_means(effect_size: float, *, power: float = 0.8, alpha: float = 0.05) -> float:
+    """Seeds per group a two-sided Welch/Student two-sample t-test needs to detect a
+    standardised difference ``effect_size`` (Cohen's d, e.g. an observed Hedges' g) with this
+    power (statsmodels' TTestIndPower); inf for a zero effect."""
+    from statsmodels.stats.power import TTestIndPower
+
+    d = abs(float(effect_size))
+    if d == 0.0:
+        return math.inf
+    return float(TTestIndPower().solve_power(effect_size=d, power=power, alpha=alpha,
+                                             alternative="two-sided"))

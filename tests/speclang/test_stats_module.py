@@ -79,3 +79,21 @@ def test_mean_ci_and_bootstrap_cover_a_known_mean() -> None:
     m, half = mean_ci(x)
     assert half == pytest.approx(sps.t.ppf(0.975, 11) * x.std(ddof=1) / math.sqrt(12))
     assert bootstrap_ci([4.0, 4.0, 4.0]) == (4.0, 4.0)
+
+
+def test_n_two_means_against_the_normal_approximation_and_a_simulation() -> None:
+    from speclang.stats import n_two_means
+
+    st = sps
+
+    assert n_two_means(0.0) == math.inf
+    n = n_two_means(1.0)  # the textbook value: about 17 per group at d = 1
+    z = st.norm.ppf(0.975) + st.norm.ppf(0.8)
+    assert 2 * z**2 < n < 2 * z**2 + 2  # the t-test needs a little more than the z-test
+    assert n_two_means(-1.0) == n and n_two_means(0.5) > n
+    # simulated power at ceil(n) seeds per group is about 0.8
+    rng = np.random.default_rng(0)
+    k = math.ceil(n)
+    hits = sum(st.ttest_ind(rng.normal(1.0, 1.0, k), rng.normal(0.0, 1.0, k)).pvalue < 0.05
+               for _ in range(2000))
+    assert 0.77 < hits / 2000 < 0.86
