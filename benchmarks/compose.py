@@ -42,7 +42,7 @@ from speclang.compiler.build import build_automaton
 formula = speclang.parse_formula(sys.argv[1])
 start = time.perf_counter()
 aut = build_automaton(formula, Budget(max_states=10**6, timeout=None, max_memory=None),
-                      compose=sys.argv[2] == "composed")
+                      compose={"composed": True, "monolithic": False, "default": None}[sys.argv[2]])
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "states": aut.n_states,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -50,6 +50,8 @@ print(json.dumps({"seconds": seconds, "states": aut.n_states,
 
 
 def run_once(text: str, path: str, timeout: float) -> dict[str, Any]:
+    """One fresh process's first compile of ``text``; ``path`` is composed, monolithic or
+    default (what ``compile_formula`` picks)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
         r = subprocess.run([sys.executable, "-c", _WORKER, text, path], capture_output=True,

@@ -160,7 +160,7 @@ def _build_gc_paused(formula: ir.Formula, budget: Budget, name: str | None,
 def _build(formula: ir.Formula, budget: Budget, name: str | None, source_hash: str | None,
            compose: bool | None) -> Automaton:
     pieces = composition.split(formula) if compose is not False else None
-    if pieces is not None:
+    if pieces is not None and (compose or composition.may_pay(pieces[1])):
         built = _parts(formula, pieces[0], pieces[1], budget)
         if compose or composition.pays(p for p, _ in built):
             return _build_composed(formula, pieces[0], built, budget, name, source_hash)
