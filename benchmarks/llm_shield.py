@@ -38,7 +38,8 @@ passes): greedy (lazy and eager) and sampling (``top_k`` exact checks at most pe
 
 ``--share`` runs only the share table instead: the shield's own time per generated token
 next to the plain per-token time of the same ``generate`` call, for greedy (``keep=1``),
-sampling and beam search (``--beams``), as a percentage (see :func:`share`).
+sampling and beam search (``--beams``), as a percentage (see :func:`share`); ``--modes``
+picks among those and ``floor`` (the floor processor in the shield's place, for scale).
 
 Also: the one-off cost of building the shield's tables (cold) and loading them from the
 disk cache, and what transformers' inspection of a processor's signature costs per step
@@ -108,7 +109,9 @@ def floor(input_ids, scores):  # noqa: ANN001, ANN201
 
 MODES = {"greedy": ({"do_sample": False}, {"keep": 1}),
          "sampling": ({"do_sample": True, "top_k": 50}, {}),
-         "beam": ({"do_sample": False}, {})}  # num_beams from --beams
+         "beam": ({"do_sample": False}, {}),  # num_beams from --beams
+         # not the shield: the floor processor in its place (greedy), for scale
+         "floor": ({"do_sample": False}, None)}
 
 
 def share(args, model, tok, module, encode, batches) -> dict:  # noqa: ANN001
@@ -136,7 +139,8 @@ def share(args, model, tok, module, encode, batches) -> dict:  # noqa: ANN001
         tables = ShieldTables(mon, tok)
         for batch in batches:
             enc = encode(batch)
-            for mode, (gen_kw, shield_kw) in MODES.items():
+            for mode in args.modes.split(","):
+                gen_kw, shield_kw = MODES[mode]
                 gen_kw = dict(gen_kw)
                 if mode == "beam":
                     gen_kw["num_beams"] = args.beams
@@ -146,7 +150,9 @@ def share(args, model, tok, module, encode, batches) -> dict:  # noqa: ANN001
                 for rep in range(args.repeats):
                     for kind in (("plain", "shield") if rep % 2 == 0 else ("shield", "plain")):
                         procs = []
-                        if kind == "shield":
+                        if kind == "shield" and shield_kw is None:
+                            procs = [Timed(floor)]
+                        elif kind == "shield":
                             shield = SpecLogitsProcessor(mon, tok, tables=tables,
                                                          top_k=args.top_k, **shield_kw)
                             procs = [Timed(shield)]
@@ -166,7 +172,8 @@ def share(args, model, tok, module, encode, batches) -> dict:  # noqa: ANN001
                             shielded.append(wall)
                             inside.append(sum(procs[0].calls) / (args.tokens * width))
                             inside_cpu.append(sum(procs[0].cpu) / (args.tokens * width))
-                            interventions += len(shield.interventions)
+                            if shield_kw is not None:
+                                interventions += len(shield.interventions)
                 p = statistics.median(plain)
                 s = statistics.median(inside)
                 w = statistics.median(shielded) - p
@@ -214,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the shield's cost as a share of generate's time per token, "
                          "greedy / sampling / beam search (see share())")
     ap.add_argument("--beams", type=int, default=4, help="beams for --share")
+    ap.add_argument("--modes", default="greedy,sampling,beam",
+                    help="for --share, comma list of greedy, sampling, beam and floor (the "
+                         "floor processor instead of the shield, greedy decoding)")
     ap.add_argument("--json", "--out", dest="json", type=Path,
                     help="also write the results here")
     args = ap.parse_args(argv)
