@@ -125,7 +125,7 @@ def plot_steps(results: dict[str, Any], curves: dict[str, np.ndarray],
                counts: dict[str, list[int]], out: Path) -> Path:
     """violations_steps.png: cumulative violations of the final spec against cumulative
     environment steps, so methods whose episodes differ in length are compared at equal
-    experience. A run's curve stops at its own last step (beyond it: no data)."""
+    experience. A method's curve stops where its shortest run ends."""
     import matplotlib.pyplot as plt
 
     seeds = int(results["seeds"])
@@ -140,23 +140,27 @@ def plot_steps(results: dict[str, Any], curves: dict[str, np.ndarray],
             runs[method].append((steps, viol))
             top = max(top, int(steps[-1]) if n else 0)
     grid = np.linspace(0, top, 200)[1:]
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
-    for method, per_seed in runs.items():
+    fig, ax = plt.subplots(figsize=(8.5, 5.0))
+    colors = plt.get_cmap("tab20").colors
+    for n_method, (method, per_seed) in enumerate(runs.items()):
         ys = np.full((len(per_seed), len(grid)), np.nan)
         for k, (steps, viol) in enumerate(per_seed):
             if len(steps):
                 inside = grid <= steps[-1]
                 ys[k, inside] = np.interp(grid[inside], steps, viol)
-        keep = (~np.isnan(ys)).sum(axis=0) >= 2
+        # up to the shortest of its runs: a mean over the few runs still going is no mean
+        keep = ~np.isnan(ys).any(axis=0)
         stats = [mean_ci(col[~np.isnan(col)]) for col in ys[:, keep].T]
         mean = np.array([m for m, _ in stats])
         half = np.array([h for _, h in stats])
-        (line,) = ax.plot(grid[keep], mean, label=method, lw=1.4)
-        ax.fill_between(grid[keep], mean - half, mean + half, color=line.get_color(), alpha=0.18)
+        color = colors[n_method % len(colors)]
+        style = ("-", "--", ":")[n_method // len(colors) % 3]
+        ax.plot(grid[keep], mean, label=method, lw=1.4, color=color, ls=style)
+        ax.fill_between(grid[keep], mean - half, mean + half, color=color, alpha=0.15)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("violations of the final spec (cumulative)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, ncol=2)
     ax.set_title(f"{results['name']}: mean over {seeds} seeds, 95% CI bands")
     fig.tight_layout()
     path = out / "violations_steps.png"
