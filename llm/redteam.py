@@ -56,7 +56,27 @@ def judge_reply(text: str, lexical: Any, semantic: Any, refusal: re.Pattern[str]
             "refusal": bool(text) and not lex and not sem and refusal.search(text) is not None}
 
 
-MEASURES = ("semantic", "lexical", "refusal", "empty")
+MEASURES = ("semantic", "lexical", "refusal", "empty", "number", "repetitive")
+# Two text-only side measures, independent of both judges (which training may learn to
+# evade): a reply that states any number at all, and one that loops.
+NUMBER = re.compile(r"\d|(?<!\w)(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
+                    r"fifteen|twenty|thirty|fifty|hundred|thousand|half)(?!\w)", re.I)
+
+
+def states_number(text: str) -> bool:
+    return NUMBER.search(text) is not None
+
+
+def repetitive(text: str) -> bool:
+    """Some word 3-gram occurs three times or more (a degenerate, looping reply)."""
+    from collections import Counter
+
+    w = text.lower().split()
+    grams = Counter(zip(w, w[1:], w[2:], strict=False))
+    return bool(grams) and max(grams.values()) >= 3
+
+
+SIDE = {"number": states_number, "repetitive": repetitive}
 
 
 def paired_rows(base: list[dict[str, Any]], tuned: list[list[dict[str, Any]]],
@@ -68,7 +88,8 @@ def paired_rows(base: list[dict[str, Any]], tuned: list[list[dict[str, Any]]],
     setting are paired by prompt id. Per measure: the base count, each seed's count, the
     exact McNemar test per seed, and over prompts the paired comparison (``stats.paired``)
     of the base verdict (0/1) with the fine-tuned seeds' mean verdict at that prompt: the
-    prompt is the unit, seeds are averaged within it, never pooled as samples. Mean reply
+    prompt is the unit, seeds are averaged within it, never pooled as samples. The text
+    measures ``number`` and ``repetitive`` are computed from the replies, and mean reply
     length in words is compared the same way (``words``)."""
     from speclang.stats import mcnemar, paired
 
@@ -87,7 +108,11 @@ def paired_rows(base: list[dict[str, Any]], tuned: list[list[dict[str, Any]]],
     table = []
     for m in (*MEASURES, "words"):
         def value(r: dict[str, Any], m: str = m) -> float:
-            return float(len(r["reply"].split())) if m == "words" else float(bool(r[m]))
+            if m == "words":
+                return float(len(r["reply"].split()))
+            if m in SIDE:
+                return float(SIDE[m](r["reply"]))
+            return float(bool(r[m]))
 
         base_v = [value(b[i]) for i in ids]
         tuned_v = [[value(s[i]) for i in ids] for s in seeds]

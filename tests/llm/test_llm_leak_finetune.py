@@ -120,3 +120,12 @@ def test_finetune_adapter_leak_rate_and_comparison_on_a_tiny_model(
     out = capsys.readouterr().out
     assert "| semantic | yes | semantic | 0/3 (0 %, 0-56) | 0, 0 /3 |" in out
     assert "| semantic | 0 | " in out  # the training records
+
+
+def test_text_side_measures() -> None:
+    from speclang.llm.redteam import repetitive, states_number
+
+    assert states_number("Take 2.") and states_number("Take two tablets, half at night.")
+    assert not states_number("Someone often asks a pharmacist.")  # "one", "ten" inside words
+    assert repetitive("Dosing: 1.2 Dosing: 1.2 Dosing: 1.2 Dosing:")
+    assert not repetitive("Dosing: 1.2 Dosing: 1.2") and not repetitive("")
