@@ -94,6 +94,10 @@ class MethodConfig:
     critic_prior: int = 10  # pseudo-observations of "safe" behind every critic entry
     critic_transfer: str = "correspondence"  # at each switch of a progression
     critic_shaping: float = 0.0  # kappa of the potential -kappa * danger; 0 = none
+    # lambda of a penalty -lambda * danger of the action taken. Unlike the potential it is
+    # not policy-invariant: risky moves (those a slip can turn into a violation) cost, so
+    # the optimal route keeps its distance from hazards.
+    critic_penalty: float = 0.0
     # "cell": an entry never updated starts from the danger pooled over every automaton
     # state and task stage at the same cell and action (of the spec being learned), instead
     # of 0, so a hazard learned once is known in every product state that meets it.
@@ -252,6 +256,10 @@ def _validate_critic(m: MethodConfig, w: str) -> None:
         raise ConfigError(f"{w}.critic_prior must be >= 0, got {m.critic_prior}")
     if m.critic_shaping < 0.0:
         raise ConfigError(f"{w}.critic_shaping must be >= 0, got {m.critic_shaping}")
+    if m.critic_penalty < 0.0:
+        raise ConfigError(f"{w}.critic_penalty must be >= 0, got {m.critic_penalty}")
+    if m.critic_penalty > 0.0 and m.critic == "none":
+        raise ConfigError(f"{w}.critic_penalty needs a critic (critic = learn, explore or all)")
     if m.critic_shaping > 0.0 and m.critic == "none":
         raise ConfigError(f"{w}.critic_shaping needs a critic (critic = learn, explore or all)")
     if m.transfer == "paper_code" and m.kind != "progressive":

@@ -41,6 +41,9 @@ Uses of ``D(s, q, a) = C[H][s, q, a]``:
 * shaping: the potential ``Phi(s, q) = -kappa * min_a D(s, q, a)`` (the danger of the state
   under its safest action), with ``Phi = -kappa`` at the sink (its danger is 1) and 0 after
   the task is done;
+* penalty: ``-lambda * D(s, q, a)`` of the action taken added to the learning reward
+  (``critic_penalty``); not a potential, so it changes the optimal policy: a move a slip can
+  turn into a violation costs, and routes keep their distance from hazards;
 * transfer (:func:`transfer_critic`): a new spec's critic starts from the earlier specs'
   critics through the automaton-state correspondence, worst case (max) over the old states
   paired with each new one. Entries of an unvisited state stay at 0 (no known danger). An

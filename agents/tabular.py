@@ -187,6 +187,7 @@ class TabularBatch:
         self.crit_alpha = np.array([m.critic_alpha for m in crit])
         self.crit_prior = np.array([m.critic_prior for m in crit], dtype=np.float64)
         self.crit_kappa = np.array([m.critic_shaping for m in crit])
+        self.crit_lambda = np.array([m.critic_penalty for m in crit])
         self.crit_greedy = np.array([m.critic == "all" for m in crit], dtype=bool)
         self.crit_explore = np.array([m.critic in ("explore", "all") for m in crit], dtype=bool)
         self.crit_pool = np.array([m.critic_pool == "cell" for m in crit], dtype=bool)
@@ -414,6 +415,10 @@ class TabularBatch:
             if self.crit_kappa.any():
                 learn_reward = learn_reward.copy() if learn_reward is reward else learn_reward
                 learn_reward[cr] += self._critic_shaping(c_here, c_next, entered, ended)
+            if self.crit_lambda.any():
+                learn_reward = learn_reward.copy() if learn_reward is reward else learn_reward
+                n_c = np.arange(len(cr))
+                learn_reward[cr] -= self.crit_lambda * c_here[n_c, self.crit_level, a[cr]]
             if self.crit_greedy.any():
                 if allowed2 is None:
                     allowed2 = np.ones((self.R, N_ACTIONS), dtype=bool)

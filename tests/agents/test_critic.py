@@ -250,6 +250,23 @@ def test_a_pooled_critic_blocks_a_hazard_in_every_product_state_after_one_hit() 
     assert max(int(tries["own", s].max()) for s in range(2)) > 1
 
 
+def test_the_penalty_is_lambda_times_the_danger_of_the_action_taken() -> None:
+    def one_step(penalty: float) -> TabularBatch:
+        # the same method name: the same random streams, so the same action in both batches
+        m = {"name": "p", "kind": "zero_shot", "critic": "all", "critic_penalty": penalty}
+        b = TabularBatch(_cfg([m], seeds=1), minecraft_progression(), 0)
+        b.st["C"][:] = 0.25  # every action as dangerous: the shield allows them all
+        b.st["C_n"][:] = 1
+        b.train_step()
+        return b
+
+    plain, penalised = one_step(0.0), one_step(4.0)
+    diff = penalised.st["Q"] - plain.st["Q"]
+    changed = np.flatnonzero(diff)
+    assert len(changed) == 1  # the one entry updated, by alpha * (-lambda * danger)
+    assert np.isclose(diff.flat[changed[0]], -0.9 * 4.0 * 0.25)
+
+
 def test_a_switch_transfers_the_critic_through_the_correspondence() -> None:
     method = {"name": "p", "kind": "progressive", "transfer": "correspondence",
               "switch_every": 20, "critic": "explore"}
@@ -281,6 +298,8 @@ _NEW_METHODS = [
      "switch_every": 10, "fear": "per_stage", "fear_phase_in": 15, "fear_horizon": 3},
     {"name": "prog-critic-pool", "kind": "progressive", "transfer": "correspondence",
      "switch_every": 10, "critic": "all", "critic_pool": "cell", "critic_shaping": 0.5},
+    {"name": "zero-critic-penalty", "kind": "zero_shot", "critic": "all", "critic_pool": "cell",
+     "critic_penalty": 3.0},
     {"name": "zero", "kind": "zero_shot"},
 ]
 
@@ -370,6 +389,8 @@ def test_default_intrinsic_fear_keeps_full_lambda_from_the_start() -> None:
     ({"critic": "all", "critic_horizon": 2.5}, "critic_horizon: expected int"),
     ({"critic": "all", "critic_pool": "stage"}, "critic_pool: 'stage' is not one of"),
     ({"critic_pool": "cell"}, "critic_pool needs a critic"),
+    ({"critic": "all", "critic_penalty": -1.0}, "critic_penalty must be >= 0"),
+    ({"critic_penalty": 1.0}, "critic_penalty needs a critic"),
 ])
 def test_critic_config_errors(change: dict[str, Any], message: str) -> None:
     method = {"name": "m", "kind": "zero_shot", **change}

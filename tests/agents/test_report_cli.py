@@ -80,7 +80,8 @@ def test_cli_errors_are_clean(tmp_path, capsys) -> None:
     "demo.toml", "full_layout1.toml", "paper_reward_layout1.toml", "critic_layout1.toml",
     "critic_layoutP2.toml", "critic_layoutP3.toml", "critic_pool_layout1.toml",
     "critic_factorial_layout1.toml", "critic_ablation_layout1.toml",
-    "critic_pool_layoutP2.toml", "critic_pool_layoutP3.toml", "critic_fear_layout1.toml"])
+    "critic_pool_layoutP2.toml", "critic_pool_layoutP3.toml", "critic_fear_layout1.toml",
+    "critic_penalty_layout1.toml", "critic_penalty_layoutP2.toml", "critic_penalty_layoutP3.toml"])
 def test_shipped_configs_load(name: str) -> None:
     from speclang.agents.config import load_config
 
