@@ -141,7 +141,8 @@ def plot_steps(results: dict[str, Any], curves: dict[str, np.ndarray],
             top = max(top, int(steps[-1]) if n else 0)
     grid = np.linspace(0, top, 200)[1:]
     fig, ax = plt.subplots(figsize=(8.5, 5.0))
-    colors = plt.get_cmap("tab20").colors
+    tab20 = plt.get_cmap("tab20")
+    colors = [tab20(i) for i in range(20)]
     for n_method, (method, per_seed) in enumerate(runs.items()):
         ys = np.full((len(per_seed), len(grid)), np.nan)
         for k, (steps, viol) in enumerate(per_seed):
