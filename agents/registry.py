@@ -113,6 +113,18 @@ def _run_randpol(cfg: Any, out: Path, resume: bool, progress: bool) -> None:
     run_randpol(cfg, out, progress=progress)
 
 
+def _load_vizdoom_randpol(path: Path) -> Any:
+    from .vizdoom.randpol import load_randpol_config
+
+    return load_randpol_config(path)
+
+
+def _run_vizdoom_randpol(cfg: Any, out: Path, resume: bool, progress: bool) -> None:
+    from .vizdoom.randpol import run
+
+    run(cfg, out, progress=progress)
+
+
 def _load_ppo(path: Path) -> Any:
     from .vizdoom.ppo import load_config
 
@@ -136,6 +148,8 @@ ALGORITHMS: dict[str, Algorithm] = {
                   {"seed": "seed", "seeds": "seeds"}),
         Algorithm("vizdoom_ppo", "VizDoom PPO", _load_ppo, _run_ppo,
                   {"seed": "seed", "seeds": "seeds"}),
+        Algorithm("vizdoom_randpol", "VizDoom RANDPOL", _load_vizdoom_randpol,
+                  _run_vizdoom_randpol, {"seed": "seed", "seeds": "seeds"}),
     )
 }
 

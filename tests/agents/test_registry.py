@@ -38,7 +38,8 @@ def test_every_shipped_experiment_loads_through_its_named_algorithm(path: Path) 
 
 
 def test_the_names_are_the_ones_config_files_use() -> None:
-    assert sorted(registry.ALGORITHMS) == ["dqn", "randpol", "tabular", "vizdoom_ppo"]
+    assert sorted(registry.ALGORITHMS) == ["dqn", "randpol", "tabular", "vizdoom_ppo",
+                                           "vizdoom_randpol"]
     assert all(a.name == n for n, a in registry.ALGORITHMS.items())
 
 
@@ -46,7 +47,8 @@ def test_an_unknown_algorithm_names_the_file_and_lists_the_known_ones(tmp_path, 
     assert _train(tmp_path, 'algorithm = "ppo"\n' + TINY) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path / 'exp.toml'}: unknown algorithm 'ppo'")
-    assert "(known: dqn, randpol, tabular, vizdoom_ppo)" in err and "Traceback" not in err
+    assert "(known: dqn, randpol, tabular, vizdoom_ppo, vizdoom_randpol)" in err
+    assert "Traceback" not in err
     with pytest.raises(registry.ConfigError, match="unknown algorithm 'sarsa'"):
         registry.get("sarsa")
 
