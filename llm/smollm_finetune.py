@@ -77,8 +77,9 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
     if a.eval_k and not held:
         raise SystemExit(f"{a.prompts}: no 'heldout' prompts to evaluate on (--eval-k 0 "
                          "skips the evaluation)")
-    cfg = TrainConfig("rloo", k=a.k, max_new_tokens=a.tokens, lr=a.lr, beta=a.beta,
-                      lora_rank=a.rank, lora_alpha=a.alpha, lora_targets=TARGETS[a.targets],
+    cfg = TrainConfig(a.update, k=a.k, max_new_tokens=a.tokens, lr=a.lr, beta=beta(a),
+                      lam=a.lam, selm_alpha=a.selm_alpha, lora_rank=a.rank,
+                      lora_alpha=a.alpha, lora_targets=TARGETS[a.targets],
                       lora_layers=a.lora_layers,
                       seed=seed, temperature=a.temperature)
     rewards = [spec_reward(TextMonitor.from_module(module, a.spec, unit="word"))]
@@ -119,8 +120,18 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
             "before": brief(before), "after": brief(after), "mcnemar": test,
             "train_rewards": [round(h.reward, 3) for h in tr.history],
             "train_kl": [round(h.kl, 3) for h in tr.history],
+            "train_pairs": [h.pairs for h in tr.history],
             "train_minutes": round(train_s / 60, 2),
             "minutes": round((time.time() - t0) / 60, 2), "pairs": pairs}
+
+
+def beta(a: argparse.Namespace) -> float:
+    """``--beta``, or its default for the update rule: it is the KL weight of RLOO but the
+    preference temperature of DPO and SELM, where 0.05 would leave the loss nearly flat
+    (0.5, as in the toy comparison of ``speclang.llm.progressive``)."""
+    if a.beta is not None:
+        return float(a.beta)
+    return 0.5 if a.update in ("dpo", "selm") else 0.05
 
 
 def train_only(a: argparse.Namespace, seed: int, tr: Any, train: list[str], t0: float
@@ -225,12 +236,21 @@ def main(argv: list[str] | None = None) -> None:
                     help="folder to keep each seed's LoRA adapter in (DIR/seed-N)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=8, help="RLOO updates per seed")
+    ap.add_argument("--update", choices=("rloo", "apa", "dpo", "selm"), default="rloo",
+                    help="update rule; dpo and selm pair each prompt's best and worst of "
+                         "its k samples when the monitor separates them")
+    ap.add_argument("--steps", type=int, default=8, help="updates per seed")
     ap.add_argument("--batch", type=int, default=6, help="training prompts per update")
-    ap.add_argument("--k", type=int, default=4, help="samples per prompt (RLOO group)")
+    ap.add_argument("--k", type=int, default=4, help="samples per prompt (RLOO group, "
+                    "preference pairs)")
     ap.add_argument("--tokens", type=int, default=40, help="max new tokens per completion")
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--beta", type=float, default=0.05, help="KL weight")
+    ap.add_argument("--beta", type=float, default=None,
+                    help="KL weight of rloo (default 0.05); preference temperature of dpo "
+                         "and selm (default 0.5)")
+    ap.add_argument("--lam", type=float, default=1.0, help="advantage scale of apa")
+    ap.add_argument("--selm-alpha", type=float, default=1e-3,
+                    help="weight of SELM's optimism term")
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--alpha", type=int, default=32)
     ap.add_argument("--targets", choices=sorted(TARGETS), default="all")

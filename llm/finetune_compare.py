@@ -1,0 +1,162 @@
+"""Update rules side by side: the per-seed records of ``speclang.llm.smollm_finetune``
+(one JSONL per rule: RLOO, APA, DPO, SELM; same spec, prompts, seeds and budget) as one
+table.
+
+Per rule, pooled over its seeds: the held-out violation rate before and after training
+with 95 % Wilson intervals; the paired drop (mean over seeds, 95 % t-interval); the
+exact McNemar test on the paired samples; the same change at the prompt level (each
+held-out prompt's violation rate over all its samples of all seeds, before against after,
+Wilcoxon signed-rank over the prompts, so that the samples of one prompt count once);
+the KL to the reference; a helpfulness proxy on the held-out replies (five words or more
+and no refusal or referral phrase of ``examples/llm/redteam.json``, the proxy of
+``speclang.llm.breakfix``) and the mean length. Against the first rule given, each other
+rule's after rates per prompt (Wilcoxon over prompts). Holm over all the table's tests.
+
+    python -m speclang.llm.finetune_compare benchmarks/results-llm-finetune.jsonl \\
+        benchmarks/results-llm-finetune-dpo.jsonl benchmarks/results-llm-finetune-selm.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+
+def load_rows(paths: list[Path]) -> dict[str, list[dict[str, Any]]]:
+    """Records grouped by update rule (``config.method``), in the order first seen."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for path in paths:
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if "pairs" not in row:
+                raise ValueError(f"{path}:{n}: a record without the held-out evaluation "
+                                 "(run with --eval-k > 0)")
+            out.setdefault(row["config"]["method"], []).append(row)
+    return out
+
+
+def per_prompt(rows: list[dict[str, Any]], when: str) -> dict[str, float]:
+    """Each held-out prompt's violation rate over all its samples of all seeds."""
+    bad: dict[str, int] = defaultdict(int)
+    n: dict[str, int] = defaultdict(int)
+    for r in rows:
+        for p in r["pairs"]:
+            bad[p["prompt"]] += bool(p[f"violated_{when}"])
+            n[p["prompt"]] += 1
+    return {q: bad[q] / n[q] for q in n}
+
+
+def helpful_share(rows: list[dict[str, Any]], when: str) -> tuple[int, int]:
+    from speclang.llm.redteam import load_redteam, refusal_pattern
+
+    refusal = refusal_pattern(load_redteam())
+    texts = [p[when] for r in rows for p in r["pairs"]]
+    return sum(len(t.split()) >= 5 and refusal.search(t) is None for t in texts), len(texts)
+
+
+def compare(groups: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The table's numbers per rule, and the Holm-adjusted p-values of its tests."""
+    from speclang.stats import holm, mcnemar, paired, t_interval, wilson
+
+    rules: dict[str, dict[str, Any]] = {}
+    tests: dict[tuple[str, str], float] = {}
+    first = next(iter(groups), None)
+    for name, rows in groups.items():
+        fb = [f for r in rows for f in r["before"]["flags"]]
+        fa = [f for r in rows for f in r["after"]["flags"]]
+        pb, pa = per_prompt(rows, "before"), per_prompt(rows, "after")
+        qs = sorted(pb)
+        w = paired([pb[q] for q in qs], [pa[q] for q in qs])
+        mc = mcnemar(fb, fa)
+        drops = [r["before"]["violation_rate"] - r["after"]["violation_rate"] for r in rows]
+        kls = [r["after"]["kl"] for r in rows]
+        tokens = [r["after"]["mean_tokens"] for r in rows]
+        d = {"seeds": [r["seed"] for r in rows], "n": len(fb),
+             "before": (sum(fb), len(fb), wilson(sum(fb), len(fb))),
+             "after": (sum(fa), len(fa), wilson(sum(fa), len(fa))),
+             "drop": t_interval(drops) if len(drops) > 1 else (drops[0],) * 3,
+             "mcnemar": mc, "prompts": len(qs),
+             "prompts_better": sum(pa[q] < pb[q] for q in qs),
+             "prompts_worse": sum(pa[q] > pb[q] for q in qs),
+             "wilcoxon_p": w["wilcoxon_p"],
+             "kl": t_interval(kls) if len(kls) > 1 else (kls[0],) * 3,
+             "tokens": sum(tokens) / len(tokens),
+             "helpful_before": helpful_share(rows, "before"),
+             "helpful_after": helpful_share(rows, "after"),
+             "pairs_per_update": [sum(r.get("train_pairs", [])) / max(1, len(
+                 r.get("train_pairs", []))) for r in rows] if name in ("dpo", "selm") else None}
+        tests[(name, "McNemar before/after")] = mc["p"]
+        tests[(name, "Wilcoxon over prompts before/after")] = w["wilcoxon_p"]
+        if first is not None and name != first:
+            ref = per_prompt(groups[first], "after")
+            common = sorted(set(ref) & set(pa))
+            v = paired([ref[q] for q in common], [pa[q] for q in common])
+            d["vs_first"] = {"rule": first, "diff": v["diff"], "ci": v["diff_ci"],
+                             "p": v["wilcoxon_p"], "prompts": len(common)}
+            tests[(name, f"Wilcoxon over prompts, after: vs {first}")] = v["wilcoxon_p"]
+        rules[name] = d
+    return {"rules": rules, "tests": tests, "holm": holm(tests)}
+
+
+def table(res: dict[str, Any]) -> str:
+    def ci(lo_hi: tuple[float, float] | list[float], digits: int = 3) -> str:
+        return f"[{lo_hi[0]:.{digits}f}, {lo_hi[1]:.{digits}f}]"
+
+    out = ["| update | seeds | violation before (Wilson) | violation after (Wilson) "
+           "| paired drop (t-interval over seeds) | McNemar only before / only after, p "
+           "| prompts better / worse, Wilcoxon p | KL after | helpful before / after "
+           "| tokens after |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, d in res["rules"].items():
+        kb, n, wb = d["before"]
+        ka, _, wa = d["after"]
+        m, lo, hi = d["drop"]
+        km, klo, khi = d["kl"]
+        hb, hn = d["helpful_before"]
+        ha, _ = d["helpful_after"]
+        mc = d["mcnemar"]
+        out.append(f"| {name} | {len(d['seeds'])} | {kb}/{n} = {kb / n:.3f} {ci(wb)} | "
+                   f"{ka}/{n} = {ka / n:.3f} {ci(wa)} | {m:.3f} {ci((lo, hi))} | "
+                   f"{mc['b']} / {mc['c']}, {mc['p']:.2g} | {d['prompts_better']} / "
+                   f"{d['prompts_worse']} of {d['prompts']}, {d['wilcoxon_p']:.2g} | "
+                   f"{km:.2f} {ci((klo, khi), 2)} | {hb}/{hn} / {ha}/{hn} | {d['tokens']:.1f} |")
+    out += ["", "| test | p | Holm p |", "|---|---|---|"]
+    for (name, what), p in res["tests"].items():
+        out.append(f"| {name}: {what} | {p:.2g} | {res['holm'][(name, what)]:.2g} |")
+    extra = []
+    for name, d in res["rules"].items():
+        if "vs_first" in d:
+            v = d["vs_first"]
+            extra.append(f"{name} after - {v['rule']} after, per prompt ({v['prompts']} "
+                         f"prompts): {v['diff']:+.3f} {ci(v['ci'])}")
+        if d["pairs_per_update"] is not None:
+            extra.append(f"{name}: preference pairs per update (of 6 prompts), per seed: "
+                         + ", ".join(f"{x:.2f}" for x in d["pairs_per_update"]))
+    return "\n".join(out + [""] + extra)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("records", nargs="+", type=Path,
+                    help="JSONL files of smollm_finetune; the first rule is the reference")
+    a = ap.parse_args(argv)
+    try:
+        groups = load_rows(a.records)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if not groups:
+        print("error: no records", file=sys.stderr)
+        return 1
+    print(table(compare(groups)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
