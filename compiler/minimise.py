@@ -130,33 +130,70 @@ def canonical_diagram(d: Diagram, labels: np.ndarray, n_labels: int) -> Canonica
     return Canonical(var, lo, hi, sig[d.roots].astype(np.int32), bounds)
 
 
-def bfs_order(c: Canonical, initial: int) -> np.ndarray:
+# The Python walk hands the rest of a BFS layer to the numpy walk after this many nodes
+# per diagram level: about what one numpy pass over a level costs in Python node visits, so
+# deep chains of small layers stay in Python and large walks are vectorised.
+_PY_NODES_PER_LEVEL = 256
+
+
+def bfs_order(c: Canonical, initial: int,
+              py_nodes_per_level: int = _PY_NODES_PER_LEVEL) -> np.ndarray:
     """``new_id[label]`` for labels reachable from ``initial``, BFS with successors in
     decision-diagram order; -1 for unreachable labels.
 
     A node already walked (from any state) only leads to labels numbered by then, so it is
-    skipped: the walk costs the size of the shared diagram, not the sum of per-state sizes."""
-    var, lo, hi = c.var.tolist(), c.lo.tolist(), c.hi.tolist()
-    roots = c.roots.tolist()
-    n = len(roots)
-    new_id = [-1] * n
+    skipped: the walk costs the size of the shared diagram, not the sum of per-state sizes.
+    Each BFS layer is walked depth-first in Python until it has visited
+    ``py_nodes_per_level`` nodes per diagram level; what is left of it then goes to
+    :func:`_walk_numpy`, which reaches the same labels in the same order."""
+    n = int(c.roots.shape[0])
+    new_id = np.full(n, -1, dtype=np.int64)
     new_id[initial] = 0
     order = [initial]
-    done = bytearray(len(var))
-    i = 0
-    while i < len(order):
-        stack = [roots[order[i]]]
-        i += 1
+    done = bytearray(c.var.shape[0])
+    done[initial] = 1  # leaf k is label k (canonical_diagram's layout): numbered already
+    done_np = np.frombuffer(done, dtype=np.bool_)  # the same marks, for the numpy walk
+    # Memoryviews index as fast as lists without copying the diagram into Python ints.
+    var, lo, hi, roots = (np.ascontiguousarray(a, dtype=np.int32).data
+                          for a in (c.var, c.lo, c.hi, c.roots))
+    limit = py_nodes_per_level * max(len(c.level_bounds), 1)
+    depth: np.ndarray | None = None
+    start = 0
+    while start < len(order):
+        layer = [roots[q] for q in order[start:]]
+        start = len(order)
+        found, rest = _walk(var, lo, hi, layer, done, limit)
+        if rest:
+            if depth is None:
+                depth = _level_depths(c)
+            found += _walk_numpy(c, depth, np.asarray(rest, dtype=np.int64), done_np)
+        if found:
+            new_id[np.asarray(found, dtype=np.int64)] = np.arange(
+                len(order), len(order) + len(found), dtype=np.int64)
+            order.extend(found)
+    return new_id
+
+
+def _walk(var: memoryview, lo: memoryview, hi: memoryview, starts: list[int],
+          done: bytearray, limit: int) -> tuple[list[int], list[int]]:
+    """Walk depth-first from the nodes ``starts`` (in that order, skipping nodes marked in
+    ``done``, false branch first), marking what it walks: the labels of the leaves reached,
+    in that order, and after ``limit`` nodes the nodes whose walk, in that order, is what
+    remains (the stack from its top, then the starts not begun)."""
+    found: list[int] = []
+    visited = 0
+    for i, root in enumerate(starts):
+        stack = [root]
         while stack:
+            if visited >= limit:
+                return found, stack[::-1] + starts[i + 1:]
             node = stack.pop()
             if done[node]:
                 continue
             done[node] = 1
+            visited += 1
             if var[node] < 0:
-                t = lo[node]
-                if new_id[t] < 0:
-                    new_id[t] = len(order)
-                    order.append(t)
+                found.append(lo[node])
             else:
                 # A child already done would be skipped when popped: not pushing it keeps
                 # the same visit order with far fewer stack operations.
@@ -166,7 +203,91 @@ def bfs_order(c: Canonical, initial: int) -> np.ndarray:
                 child = lo[node]
                 if not done[child]:
                     stack.append(child)
-    return np.asarray(new_id, dtype=np.int64)
+    return found, []
+
+
+def _level_depths(c: Canonical) -> np.ndarray:
+    """Depth of every node's level counted from the first proposition (0 = the level nearest
+    the roots); leaves get the number of levels."""
+    n_levels = len(c.level_bounds)
+    depth = np.full(c.var.shape[0], n_levels, dtype=np.int64)
+    for j, (s, e) in enumerate(c.level_bounds):  # children first: the last level is depth 0
+        depth[s:e] = n_levels - 1 - j
+    return depth
+
+
+def _walk_numpy(c: Canonical, depth: np.ndarray, starts: np.ndarray,
+                done: np.ndarray) -> list[int]:
+    """What :func:`_walk` without a limit returns first, vectorised: the labels the
+    depth-first walk from the nodes ``starts`` (in that order, skipping nodes marked in
+    ``done``) reaches, in the order it reaches them; marks what it walks.
+
+    That walk reaches every node first along its lexicographically least path (the position
+    of its start in ``starts`` first, then false before true at every node). A path is kept
+    as one integer: the start's position, then one bit per level from the first proposition's
+    down, 0 where the path takes the false branch or skips the level, so integers compare as
+    paths do. Levels are processed from the roots down, each node taking the least path of
+    those arriving; when the bits run out, the paths still arriving are renumbered densely
+    (their order is all that is needed)."""
+    n_levels = len(c.level_bounds)
+    pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n_levels + 1)]
+    keys = np.arange(starts.shape[0], dtype=np.int64)
+    # ``shift``: the number of low bits still free for the levels from ``base`` down.
+    base = 0
+    shift = n_levels
+    if int(keys[-1]).bit_length() + shift > 62:
+        shift = 62 - int(keys[-1]).bit_length()
+    keys <<= shift
+
+    def push(nodes: np.ndarray, k: np.ndarray) -> None:
+        keep = ~done[nodes]
+        nodes, k = nodes[keep], k[keep]
+        if nodes.size == 0:
+            return
+        d = depth[nodes]
+        if d.min() == d.max():
+            pending[int(d[0])].append((nodes, k))
+            return
+        by = np.argsort(d, kind="stable")
+        nodes, k, d = nodes[by], k[by], d[by]
+        cuts = np.flatnonzero(np.diff(d)) + 1
+        for piece_n, piece_k, piece_d in zip(np.split(nodes, cuts), np.split(k, cuts),
+                                             np.split(d, cuts), strict=True):
+            pending[int(piece_d[0])].append((piece_n, piece_k))
+
+    push(starts, keys)
+    for t in range(n_levels + 1):
+        if not pending[t]:
+            continue
+        if t < n_levels and t - base >= shift:
+            # No bit left for level t: renumber every path still arriving (all end above t).
+            live = [(i, j) for i in range(t, n_levels + 1) for j in range(len(pending[i]))]
+            allk = np.concatenate([pending[i][j][1] for i, j in live])
+            _, dense = np.unique(allk, return_inverse=True)
+            dense = dense.reshape(-1).astype(np.int64)
+            top = int(dense.max()).bit_length()
+            base, shift = t, min(n_levels - t, 62 - top)
+            dense <<= shift
+            at = 0
+            for i, j in live:
+                nodes, k = pending[i][j]
+                pending[i][j] = (nodes, dense[at:at + k.shape[0]])
+                at += k.shape[0]
+        nodes = np.concatenate([p[0] for p in pending[t]])
+        k = np.concatenate([p[1] for p in pending[t]])
+        pending[t] = []
+        by = np.lexsort((k, nodes))
+        nodes, k = nodes[by], k[by]
+        first = np.ones(nodes.shape[0], dtype=bool)
+        first[1:] = nodes[1:] != nodes[:-1]
+        nodes, k = nodes[first], k[first]
+        done[nodes] = True
+        if t == n_levels:  # leaves: the labels, in the order the walk reaches them
+            return c.lo[nodes[np.argsort(k)]].astype(np.int64).tolist()
+        bit = np.int64(1) << np.int64(shift - 1 - (t - base))
+        push(np.concatenate([c.lo[nodes], c.hi[nodes]]).astype(np.int64),
+             np.concatenate([k, k | bit]))
+    return []
 
 
 def reach_closure(c: Canonical, seeds: np.ndarray, budget: Budget | None = None) -> np.ndarray:
