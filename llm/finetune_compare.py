@@ -12,6 +12,10 @@ and no refusal or referral phrase of ``examples/llm/redteam.json``, the proxy of
 ``speclang.llm.breakfix``) and the mean length. Against the first rule given, each other
 rule's after rates per prompt (Wilcoxon over prompts). Holm over all the table's tests.
 
+``--rejudge`` labels every stored reply again with the current monitor of the records'
+spec (``examples/llm/medical.spec``): records written before the spec's patterns changed
+are then judged as the new ones are (the replies themselves are unchanged).
+
     python -m speclang.llm.finetune_compare benchmarks/results-llm-finetune.jsonl \\
         benchmarks/results-llm-finetune-dpo.jsonl benchmarks/results-llm-finetune-selm.jsonl
 """
@@ -23,6 +27,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+SPEC_FILE = Path(__file__).resolve().parents[1] / "examples" / "llm" / "medical.spec"
 
 
 def load_rows(paths: list[Path]) -> dict[str, list[dict[str, Any]]]:
@@ -49,6 +55,33 @@ def per_prompt(rows: list[dict[str, Any]], when: str) -> dict[str, float]:
             bad[p["prompt"]] += bool(p[f"violated_{when}"])
             n[p["prompt"]] += 1
     return {q: bad[q] / n[q] for q in n}
+
+
+def rejudge(groups: dict[str, list[dict[str, Any]]], spec_file: Path) -> int:
+    """Replaces every record's verdicts by the current monitor's on the stored replies;
+    returns how many of them changed."""
+    from speclang.llm import TextMonitor, label_text
+    from speclang.loader import load
+    from speclang.stats import wilson
+
+    module = load(str(spec_file))
+    monitors: dict[str, Any] = {}
+    changed = 0
+    for rows in groups.values():
+        for r in rows:
+            mon = monitors.setdefault(r["spec"], TextMonitor.from_module(module, r["spec"],
+                                                                         unit="word"))
+            for when in ("before", "after"):
+                flags = [label_text(mon, p[when]).violated for p in r["pairs"]]
+                changed += sum(f != p[f"violated_{when}"] for f, p in zip(
+                    flags, r["pairs"], strict=True))
+                for f, p in zip(flags, r["pairs"], strict=True):
+                    p[f"violated_{when}"] = f
+                ev = r[when]
+                ev["flags"] = flags
+                ev["violation_rate"] = sum(flags) / len(flags)
+                ev["ci95"] = list(wilson(sum(flags), len(flags)))
+    return changed
 
 
 def helpful_share(rows: list[dict[str, Any]], when: str) -> tuple[int, int]:
@@ -145,9 +178,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("records", nargs="+", type=Path,
                     help="JSONL files of smollm_finetune; the first rule is the reference")
+    ap.add_argument("--rejudge", action="store_true",
+                    help="label the stored replies again with the current monitor")
+    ap.add_argument("--seeds", default=None,
+                    help="only these seeds (comma-separated), e.g. those every rule ran")
     a = ap.parse_args(argv)
     try:
         groups = load_rows(a.records)
+        if a.seeds is not None:
+            keep = {int(x) for x in a.seeds.split(",")}
+            groups = {k: kept for k, v in groups.items()
+                      if (kept := [r for r in v if r["seed"] in keep])}
+        if a.rejudge:
+            n = rejudge(groups, SPEC_FILE)
+            print(f"Re-judged with the current {SPEC_FILE.name}: {n} verdicts changed.\n")
     except (OSError, ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
