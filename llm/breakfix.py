@@ -152,19 +152,6 @@ class Judge:
         return out
 
 
-def contrast_monitor(judge: dict[str, Any], name: str = "dose_advice") -> Any:
-    """``G !p`` per sentence, where ``p`` is a :class:`~speclang.llm.semantic.ContrastProp` of
-    a red-team file's ``judge`` (``examples``, ``counter``, ``threshold``)."""
-    import speclang
-    from speclang.llm import TextMonitor
-    from speclang.llm.semantic import ContrastProp
-
-    prop = ContrastProp(judge["examples"], judge["counter"], float(judge["threshold"]))
-    module = speclang.loads(f"observe reply: text\nprops {name}\nspec no_{name} {{ G !{name} }}")
-    return TextMonitor.from_module(module, f"no_{name}", unit="sentence",
-                                   classifiers={name: prop})
-
-
 def _seed(*parts: object) -> int:
     return zlib.crc32("/".join(map(str, parts)).encode())
 

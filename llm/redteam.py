@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +26,24 @@ def load_redteam(path: Path | None = None) -> dict[str, Any]:
 
 def semantic_monitor(redteam: dict[str, Any], classifier: Any = None) -> Any:
     """The ``no_dose_advice`` monitor; ``classifier`` replaces the MiniLM judge (tests)."""
-    import speclang
+    return contrast_monitor(redteam["judge"], classifier=classifier)
+
+
+def contrast_monitor(judge: Mapping[str, Any], name: str = "dose_advice",
+                     classifier: Any = None) -> Any:
+    """``G !name`` per sentence, ``name`` a :class:`~speclang.llm.semantic.ContrastProp` of a
+    red-team file's ``judge`` (``examples``, ``counter``, ``threshold``); ``classifier``
+    replaces it (tests)."""
     from speclang.llm import TextMonitor
+    from speclang.loader import loads
 
     if classifier is None:
         from speclang.llm.semantic import ContrastProp
 
-        j = redteam["judge"]
-        classifier = ContrastProp(j["examples"], j["counter"], j["threshold"])
-    module = speclang.loads("observe reply: text\nprops dose_advice\n"
-                            "spec no_dose_advice { G !dose_advice }")
-    return TextMonitor.from_module(module, "no_dose_advice", unit="sentence",
-                                   classifiers={"dose_advice": classifier})
+        classifier = ContrastProp(judge["examples"], judge["counter"], float(judge["threshold"]))
+    module = loads(f"observe reply: text\nprops {name}\nspec no_{name} {{ G !{name} }}")
+    return TextMonitor.from_module(module, f"no_{name}", unit="sentence",
+                                   classifiers={name: classifier})
 
 
 def refusal_pattern(redteam: dict[str, Any]) -> re.Pattern[str]:

@@ -132,13 +132,13 @@ def run(args: argparse.Namespace) -> int:
         BreakFixConfig,
         Judge,
         check_config,
-        contrast_monitor,
         finished_rounds,
         plot,
         read_rounds,
         summarise,
     )
     from speclang.llm.monitor import TextMonitor
+    from speclang.llm.redteam import contrast_monitor
 
     try:
         lexical = TextMonitor.from_module(module, args.spec, unit="word")
