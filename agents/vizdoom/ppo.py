@@ -124,7 +124,10 @@ class PPOConfig:
             raise ConfigError("automaton_input must be index or features")
 
 
-def load_config(path: str | Path) -> PPOConfig:
+def read_flat_config(path: str | Path, cls: type) -> dict[str, Any]:
+    """The keys of a flat TOML experiment file for the dataclass ``cls``: every key one of its
+    fields, every value of its default's type (an int where a float is expected is taken);
+    a ``ConfigError`` naming the file otherwise."""
     try:
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
@@ -132,11 +135,11 @@ def load_config(path: str | Path) -> PPOConfig:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    known = {f.name for f in fields(PPOConfig)} - {"base_dir"}
+    known = {f.name for f in fields(cls)} - {"base_dir"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown keys {', '.join(unknown)}")
-    defaults = PPOConfig()
+    defaults = cls()
     for key, value in raw.items():
         want = type(getattr(defaults, key))
         ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
@@ -145,6 +148,11 @@ def load_config(path: str | Path) -> PPOConfig:
             ok = True
         if not ok:
             raise ConfigError(f"{path}: {key} must be {want.__name__}, got {value!r}")
+    return raw
+
+
+def load_config(path: str | Path) -> PPOConfig:
+    raw = read_flat_config(path, PPOConfig)
     cfg = PPOConfig(**raw, base_dir=str(Path(path).resolve().parent))
     cfg.validate()
     return cfg

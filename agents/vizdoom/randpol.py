@@ -33,8 +33,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,7 @@ from speclang.stats import mean_ci
 
 from ..errors import ConfigError
 from .env import TASK_REWARDS
-from .ppo import Envs, run_metrics, summarise
+from .ppo import Envs, read_flat_config, run_metrics, summarise
 
 METHODS = ("progressive", "zero_shot", "no_safeguard")
 
@@ -114,26 +113,7 @@ class RandpolConfig:
 
 
 def load_randpol_config(path: str | Path) -> RandpolConfig:
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    known = {f.name for f in fields(RandpolConfig)} - {"base_dir"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown keys {', '.join(unknown)}")
-    defaults = RandpolConfig()
-    for key, value in raw.items():
-        want = type(getattr(defaults, key))
-        ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            value = raw[key] = float(value)
-            ok = True
-        if not ok:
-            raise ConfigError(f"{path}: {key} must be {want.__name__}, got {value!r}")
+    raw = read_flat_config(path, RandpolConfig)
     if raw.get("algorithm", "vizdoom_randpol") != "vizdoom_randpol":
         raise ConfigError(f"{path}: algorithm {raw['algorithm']!r} is not VizDoom RANDPOL's")
     cfg = RandpolConfig(**raw, base_dir=str(Path(path).resolve().parent))
