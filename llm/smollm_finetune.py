@@ -88,18 +88,11 @@ def run_seed(a: argparse.Namespace, seed: int, module: Any, prompts: dict[str, l
 
         rewards.append(spec_reward(semantic_monitor(load_redteam())))
     tr = SpecTrainer(model, tok, rewards, cfg)
-    t_train = time.time()
     if not a.eval_k:
         return train_only(a, seed, tr, train, t0)
     torch.manual_seed(1000 + seed)
     before = tr.evaluate(held, violated, k=a.eval_k)
-    t_train = time.time()
-    tr.train(train, a.steps, batch=a.batch,
-             log=lambda s: print(f"# seed {seed} update {s.step}: reward {s.reward:.3f} "
-                                 f"kl {s.kl:.3f} ({time.time() - t_train:.0f} s)", flush=True))
-    train_s = time.time() - t_train
-    if a.save_adapters is not None:
-        tr.policy.save_pretrained(str(a.save_adapters / f"seed-{seed}"))
+    train_s = train_and_save(a, seed, tr, train)
     torch.manual_seed(1000 + seed)
     after = tr.evaluate(held, violated, k=a.eval_k)
     test = mcnemar(before["flags"], after["flags"])
@@ -134,10 +127,8 @@ def beta(a: argparse.Namespace) -> float:
     return 0.5 if a.update in ("dpo", "selm") else 0.05
 
 
-def train_only(a: argparse.Namespace, seed: int, tr: Any, train: list[str], t0: float
-               ) -> dict[str, Any]:
-    """Training without the before/after evaluation (``--eval-k 0``): the adapter is the
-    product, judged elsewhere (``benchmarks/llm_leak_rate.py --adapter``)."""
+def train_and_save(a: argparse.Namespace, seed: int, tr: Any, train: list[str]) -> float:
+    """Train with progress lines, save the adapter when ``--save-adapters`` asks; seconds."""
     t_train = time.time()
     tr.train(train, a.steps, batch=a.batch,
              log=lambda s: print(f"# seed {seed} update {s.step}: reward {s.reward:.3f} "
@@ -145,6 +136,14 @@ def train_only(a: argparse.Namespace, seed: int, tr: Any, train: list[str], t0: 
     train_s = time.time() - t_train
     if a.save_adapters is not None:
         tr.policy.save_pretrained(str(a.save_adapters / f"seed-{seed}"))
+    return train_s
+
+
+def train_only(a: argparse.Namespace, seed: int, tr: Any, train: list[str], t0: float
+               ) -> dict[str, Any]:
+    """Training without the before/after evaluation (``--eval-k 0``): the adapter is the
+    product, judged elsewhere (``benchmarks/llm_leak_rate.py --adapter``)."""
+    train_s = train_and_save(a, seed, tr, train)
     return {"seed": seed, "spec": a.spec, "reward": a.reward,
             "config": {**tr.config_dict(), "steps": a.steps, "batch": a.batch},
             "train_rewards": [round(h.reward, 3) for h in tr.history],
