@@ -10,6 +10,10 @@ Families (n = number of propositions / conjuncts, k = bound):
     declare   n Declare patterns over distinct propositions, cycling through response
               G(a -> F b), precedence !b W a, not-coexistence !(F a & F b), chain response
               G(a -> X b)
+    altresp   Declare alternate response over n/2 pairs (n propositions p01 .. pn, pair i =
+              (p{2i-1}, p{2i})): G(a -> X(!a U b)) for each; 2**(n/2) + 1 minimal states
+    altrespab the same over pairs (a_i, b_i): name order puts every a before every b, and
+              the diagram tests propositions in name order (see benchmarks/README.md)
     past      pure-past safety H(p_i -> O q_i) / H(p_i -> Y q_i) alternating, n conjuncts
     bounded   G(a -> F[0,k] b)
 
@@ -89,6 +93,26 @@ def declare(n: int) -> tuple[str, str]:
     return " & ".join(ours), " & ".join(mona)
 
 
+def _alternate_response(pairs: list[tuple[str, str]]) -> tuple[str, str]:
+    # Declare's alternate response (speclang.testing.DECLARE_TEMPLATES): every a is followed
+    # by a b before the next a. X is strong in both languages.
+    ours = " & ".join(f"G({a} -> X(!{a} U {b}))" for a, b in pairs)
+    return ours, " & ".join(f"G({a} -> X(!{a} U {b}))" for a, b in pairs)
+
+
+def altresp(n: int) -> tuple[str, str]:
+    """Alternate response over ``n // 2`` pairs of the ``n`` propositions ``p01 .. pn``
+    (zero-padded, so that name order, the diagram's, keeps each pair together)."""
+    width = max(2, len(str(n)))
+    return _alternate_response([(f"p{2 * i - 1:0{width}d}", f"p{2 * i:0{width}d}")
+                                for i in range(1, n // 2 + 1)])
+
+
+def altresp_ab(n: int) -> tuple[str, str]:
+    """The same constraints over pairs ``(a_i, b_i)``: name order tests every ``a`` first."""
+    return _alternate_response([(f"a{i}", f"b{i}") for i in range(1, n // 2 + 1)])
+
+
 def past(n: int) -> tuple[str, str]:
     parts = [f"H(p{i} -> O q{i})" if i % 2 else f"H(p{i} -> Y q{i})" for i in range(1, n + 1)]
     mona = [f"H(p{i} -> O(q{i}))" if i % 2 else f"H(p{i} -> Y(q{i}))" for i in range(1, n + 1)]
@@ -108,6 +132,8 @@ FAMILIES: dict[str, Callable[[int], tuple[str, str]]] = {
     "seqF": seq_f,
     "uright": uright,
     "declare": declare,
+    "altresp": altresp,
+    "altrespab": altresp_ab,
     "past": past,
     "bounded": bounded,
 }
@@ -116,6 +142,8 @@ SIZES: dict[str, list[int]] = {
     "seqF": [2, 4, 8, 16, 24, 32],
     "uright": [2, 4, 8, 12, 16, 24, 32],
     "declare": [2, 4, 6, 8, 10],
+    "altresp": [4, 10, 20, 30],
+    "altrespab": [4, 10, 16, 20],
     "past": [2, 4, 6, 8],
     "bounded": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
 }
