@@ -266,14 +266,18 @@ def _validate_critic(m: MethodConfig, w: str) -> None:
         raise ConfigError(f"{w}.transfer: paper_code needs kind = progressive")
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The table in ``path``; a missing file or bad TOML is a ConfigError naming the file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(data, str(path), str(path.parent))
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    return parse_config(read_toml(path), str(path), str(Path(path).parent))

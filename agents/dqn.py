@@ -53,7 +53,6 @@ import math
 import random
 import sys
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -65,12 +64,21 @@ from torch import nn
 
 from speclang.compiler.automaton import Automaton
 
-from .config import SpecConfig, _build, _check_choice
-from .envs.layouts import LAYOUTS, N_ACTIONS, N_STAGES, PROPS
+from .config import _build, _check_choice
+from .envs.layouts import N_ACTIONS, N_STAGES, PROPS
 from .envs.minecraft import MinecraftEnv, minecraft_labeler
 from .errors import ConfigError, ExperimentError
 from .experiment import TensorBoardRuns
 from .rng import AGENT_TRAIN, ENV_EVAL, ENV_TRAIN, run_generator
+from .step_runs import (
+    StepRunConfig,
+    check_env_keys,
+    load_progression,
+    read_toml,
+    run_record,
+    split_methods,
+    write_results,
+)
 
 AUTOMATON_INPUTS = ("index", "features")
 
@@ -87,32 +95,19 @@ class DQNMethod:
 
 
 @dataclass
-class DQNConfig:
+class DQNConfig(StepRunConfig):
     name: str = "dqn"
     algorithm: str = "dqn"
-    seed: int = 0  # one run: its seed; an experiment: the base seed of every run's streams
     seeds: int = 1  # runs per method (experiments only)
     workers: int = 1  # processes running an experiment's runs (> 1: no TensorBoard logs)
-    layout: str = "L1"
-    reward_mode: str = "task"
-    max_steps: int = 200
-    violation_penalty: float = -1.0
-    specs_source: str = "file"
-    spec_file: str = "../minecraft.spec"
-    progression: str = "minecraft"
     progressive: bool = True
     automaton_input: str = "index"
     total_timesteps: int = 60_000
     learning_rate: float = 1e-3
-    buffer_size: int = 20_000
     batch_size: int = 64
-    gamma: float = 0.9
     learning_starts: int = 1_000
     train_frequency: int = 4
     target_network_frequency: int = 500
-    start_e: float = 1.0
-    end_e: float = 0.05
-    exploration_fraction: float = 0.3
     hidden: int = 128
     critic: bool = False
     critic_greedy: bool = False
@@ -120,37 +115,16 @@ class DQNConfig:
     critic_threshold: float = 0.1
     critic_learning_rate: float = 1e-3
     critic_init: float = 0.01
-    eval_episodes: int = 20
-    safe_window: int = 50  # trailing window for "episodes to 95% safe" (experiments)
-    safe_rate: float = 0.95
     methods: list[DQNMethod] = field(default_factory=list)
-    base_dir: str = "."
 
 
 def load_dqn_config(path: str | Path) -> DQNConfig:
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_dqn_config(data, str(path), str(path.parent))
+    return parse_dqn_config(read_toml(path), str(path), str(Path(path).parent))
 
 
 def parse_dqn_config(data: dict[str, Any], where: str = "<config>",
                      base_dir: str = ".") -> DQNConfig:
-    data = dict(data)
-    if "base_dir" in data:
-        raise ConfigError(f"{where}: unknown key(s) base_dir")
-    raw = data.pop("methods", [])
-    if not isinstance(raw, list):
-        raise ConfigError(f"{where}: methods must be [[methods]] tables")
-    methods = []
-    for i, m in enumerate(raw):
-        if not isinstance(m, dict):
-            raise ConfigError(f"{where}: [[methods]] #{i + 1} must be a table")
-        methods.append(_build(DQNMethod, m, f"{where}: [[methods]] #{i + 1}"))
+    data, methods = split_methods(data, DQNMethod, where, required=False)
     cfg: DQNConfig = _build(DQNConfig, {**data, "methods": methods}, where)
     cfg.base_dir = base_dir
     _validate(cfg, where)
@@ -160,16 +134,11 @@ def parse_dqn_config(data: dict[str, Any], where: str = "<config>",
 def _validate(cfg: DQNConfig, where: str) -> None:
     if cfg.algorithm != "dqn":
         raise ConfigError(f"{where}: algorithm {cfg.algorithm!r} is not DQN's")
-    _check_choice(cfg.layout, tuple(LAYOUTS), f"{where}: layout")
-    _check_choice(cfg.reward_mode, ("paper", "task"), f"{where}: reward_mode")
-    _check_choice(cfg.specs_source, ("file", "builtin"), f"{where}: specs_source")
+    check_env_keys(cfg, where)
     _check_choice(cfg.automaton_input, AUTOMATON_INPUTS, f"{where}: automaton_input")
     for m in cfg.methods:
         _check_choice(m.automaton_input, AUTOMATON_INPUTS,
                       f"{where}: automaton_input (method {m.name!r})")
-    names = [m.name for m in cfg.methods]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{where}: method names must be unique")
     if cfg.total_timesteps < 1 or cfg.batch_size < 1 or cfg.buffer_size < cfg.batch_size:
         raise ConfigError(f"{where}: need total_timesteps >= 1 and buffer_size >= batch_size >= 1")
     for key in ("seeds", "workers", "critic_horizon", "eval_episodes", "safe_window"):
@@ -338,14 +307,6 @@ class ProductState:
         return m.violated[self.q]
 
 
-def _automata(cfg: DQNConfig) -> tuple[list[str], list[Automaton]]:
-    from .config import ExperimentConfig
-    from .experiment import load_automata
-
-    specs = SpecConfig(source=cfg.specs_source, file=cfg.spec_file, progression=cfg.progression)
-    return load_automata(ExperimentConfig(name=cfg.name, specs=specs, base_dir=cfg.base_dir))
-
-
 @dataclass
 class Seeds:
     """Where one run's randomness comes from."""
@@ -503,7 +464,7 @@ def train(cfg: DQNConfig, method: DQNMethod, names: list[str], automata: list[Au
         prod.env = env
     evaluation = _evaluate(q_net, critic if method.critic_greedy else None, env, prod, cfg)
     arrays = {k: np.array(v) for k, v in curves.items()}
-    record = _record(cfg, names, method, seed_index, arrays, evaluation, len(visited_final))
+    record = run_record(cfg, names, method.name, seed_index, arrays, evaluation, len(visited_final))
     record["shielded_steps"] = blocked
     record["seconds"] = round(time.perf_counter() - started, 2)
     return Trained(record, arrays, q_net, critic)
@@ -545,39 +506,6 @@ def _evaluate(q_net: QNetwork, critic: SafetyCritic | None, env: MinecraftEnv,
             "return": float(np.mean(returns)) if returns else 0.0}
 
 
-def _record(cfg: DQNConfig, names: list[str], method: DQNMethod, seed_index: int,
-            c: dict[str, np.ndarray], evaluation: dict[str, float],
-            visited: int) -> dict[str, Any]:
-    """The run's line of results.json, with the keys ``speclang report`` reads."""
-    from .experiment import episodes_to_safe
-
-    n = len(c["ret"])
-    fviol = c["fviol"].astype(bool) if n else np.zeros(0, dtype=bool)
-    ets = episodes_to_safe(fviol, cfg.safe_window, cfg.safe_rate)
-    rec: dict[str, Any] = {
-        "kind": "final",
-        "method": method.name,
-        "seed": seed_index,
-        "episodes": n,
-        "env_steps": cfg.total_timesteps,
-        "violations": int(c["viol"].sum()) if n else 0,
-        "final_spec_violations": int(fviol.sum()),
-        "episodes_to_safe": ets if ets is not None else n,
-        "reached_safe": ets is not None,
-        "train_return": float(c["ret"].mean()) if n else 0.0,
-        "train_success_rate": float(c["success"].mean()) if n else 0.0,
-        "eval_success_rate": evaluation["success_rate"],
-        "eval_violation_rate": evaluation["violation_rate"],
-        "eval_return": evaluation["return"],
-        "final_states_visited": visited,
-    }
-    for k, name in enumerate(names):
-        on = c["spec"] == k if n else np.zeros(0, dtype=bool)
-        rec[f"violations_{name}"] = int(c["viol"][on].sum()) if n else 0
-        rec[f"episodes_{name}"] = int(on.sum())
-    return rec
-
-
 def single_method(cfg: DQNConfig) -> DQNMethod:
     """The one method of a config without ``[[methods]]``."""
     return DQNMethod(cfg.name, cfg.progressive, cfg.automaton_input, cfg.critic,
@@ -600,34 +528,9 @@ def experiment_seeds(cfg: DQNConfig, method: DQNMethod, seed_index: int) -> Seed
 def run_one(cfg: DQNConfig, method: DQNMethod, seed_index: int,
             names_automata: tuple[list[str], list[Automaton]] | None = None) -> Trained:
     """Run (``method``, ``seed_index``) of the experiment ``cfg`` on its own streams."""
-    names, automata = names_automata or _automata(cfg)
+    names, automata = names_automata or load_progression(cfg)
     return train(cfg, method, names, automata, experiment_seeds(cfg, method, seed_index),
                  seed_index=seed_index)
-
-
-def _write_results(cfg: DQNConfig, out: Path, names: list[str], records: list[dict[str, Any]],
-                   curves: list[dict[str, np.ndarray]]) -> dict[str, Any]:
-    """results.json and episodes.npz of the runs so far (whole seeds: a stopped experiment
-    leaves a report-ready directory of its completed seeds)."""
-    # Runs of one step budget end at different episode counts: every curve is cut to the
-    # shortest run's (the report's curves are per episode).
-    shortest = min(len(c["ret"]) for c in curves)
-    results = {
-        "name": cfg.name,
-        "algorithm": "dqn",
-        "specs": names,
-        "methods": [m.name for m in cfg.methods],
-        "seeds": len(records) // len(cfg.methods),
-        "episodes": shortest,
-        "steps": cfg.total_timesteps,
-        "reward_mode": cfg.reward_mode,
-        "max_steps": cfg.max_steps,
-        "runs": records,
-    }
-    arrays: dict[str, Any] = {k: np.stack([c[k][:shortest] for c in curves]) for k in curves[0]}
-    np.savez_compressed(out / "episodes.npz", **arrays)
-    (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
-    return results
 
 
 def _pool_task(task: tuple[DQNConfig, DQNMethod, int]
@@ -635,7 +538,7 @@ def _pool_task(task: tuple[DQNConfig, DQNMethod, int]
     import io
 
     cfg, method, s = task
-    names, automata = _automata(cfg)
+    names, automata = load_progression(cfg)
     log = io.StringIO()
     run = train(cfg, method, names, automata, experiment_seeds(cfg, method, s), seed_index=s,
                 log=log)
@@ -648,7 +551,7 @@ def run_dqn(
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ExperimentError(f"{out}: run directory is not empty")
-    names, automata = _automata(cfg)
+    names, automata = load_progression(cfg)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1, sort_keys=True))
     if cfg.methods:
@@ -704,7 +607,7 @@ def _run_experiment(cfg: DQNConfig, out: Path, names: list[str], automata: list[
             records.append(record)
             curves.append(arrays)
             if len(records) % len(cfg.methods) == 0:  # every method has one more seed
-                _write_results(cfg, out, names, records, curves)
+                write_results(cfg, "dqn", out, names, records, curves)
             print(f"{cfg.name}: {record['method']} seed {record['seed']}: "
                   f"{record['final_spec_violations']} final-spec violations, "
                   f"greedy success {record['eval_success_rate']:.2f} "
@@ -726,7 +629,7 @@ def _run_experiment(cfg: DQNConfig, out: Path, names: list[str], automata: list[
                     finished(rec, arrays, lines)
     if tb is not None:
         tb.close()
-    results = _write_results(cfg, out, names, records, curves)
+    results = write_results(cfg, "dqn", out, names, records, curves)
     print(f"{cfg.name}: {len(records)} runs of {cfg.total_timesteps} steps in "
           f"{time.perf_counter() - started:.1f} s; results in {out}", file=sys.stderr)
     return results

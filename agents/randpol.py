@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,11 +39,20 @@ import numpy as np
 
 from speclang.compiler.automaton import Automaton
 
-from .config import SpecConfig, _build, _check_choice
-from .envs.layouts import LAYOUTS, N_ACTIONS, N_STAGES
+from .config import _build, _check_choice
+from .envs.layouts import N_ACTIONS, N_STAGES
 from .envs.minecraft import MinecraftEnv, minecraft_labeler
 from .errors import ConfigError, ExperimentError
 from .rng import AGENT_TRAIN, ENV_EVAL, ENV_TRAIN, run_generator
+from .step_runs import (
+    StepRunConfig,
+    check_env_keys,
+    load_progression,
+    read_toml,
+    run_record,
+    split_methods,
+    write_results,
+)
 
 KINDS = ("progressive", "zero_shot")
 ACTIVATIONS = ("tanh", "relu")
@@ -57,62 +65,28 @@ class RandpolMethod:
 
 
 @dataclass
-class RandpolConfig:
+class RandpolConfig(StepRunConfig):
     name: str = "randpol"
     algorithm: str = "randpol"
-    seed: int = 0  # base seed: each run's streams derive from it, the method and seed index
     seeds: int = 10  # runs per method
-    layout: str = "L1"
-    reward_mode: str = "task"
-    max_steps: int = 200
-    violation_penalty: float = -1.0
-    specs_source: str = "file"
-    spec_file: str = "../minecraft.spec"
-    progression: str = "minecraft"
     total_timesteps: int = 40_000  # environment steps per run
     value_hidden: list[int] = field(default_factory=lambda: [256])  # Q's random layers
     policy_hidden: list[int] = field(default_factory=lambda: [128])  # pi's random layers
     activation: str = "tanh"
     weight_scale: float = 1.0  # hidden weights ~ N(0, (weight_scale / sqrt(fan_in))^2)
     ridge: float = 1e-2  # lambda of every output-layer fit
-    gamma: float = 0.9
     iteration_steps: int = 1_000  # environment steps between policy iterations
     evaluation_sweeps: int = 10  # fitted-Q sweeps per policy evaluation
-    buffer_size: int = 20_000
-    start_e: float = 1.0
-    end_e: float = 0.05
-    exploration_fraction: float = 0.3
-    eval_episodes: int = 20
-    safe_window: int = 50  # trailing window for "episodes to 95% safe"
-    safe_rate: float = 0.95
     methods: list[RandpolMethod] = field(default_factory=list)
-    base_dir: str = "."
 
 
 def load_randpol_config(path: str | Path) -> RandpolConfig:
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_randpol_config(data, str(path), str(path.parent))
+    return parse_randpol_config(read_toml(path), str(path), str(Path(path).parent))
 
 
 def parse_randpol_config(data: dict[str, Any], where: str = "<config>",
                          base_dir: str = ".") -> RandpolConfig:
-    data = dict(data)
-    if "base_dir" in data:
-        raise ConfigError(f"{where}: unknown key(s) base_dir")
-    raw_methods = data.pop("methods", None)
-    if not isinstance(raw_methods, list) or not raw_methods:
-        raise ConfigError(f"{where}: at least one [[methods]] entry is required")
-    methods = []
-    for i, m in enumerate(raw_methods):
-        if not isinstance(m, dict):
-            raise ConfigError(f"{where}: [[methods]] #{i + 1} must be a table")
-        methods.append(_build(RandpolMethod, m, f"{where}: [[methods]] #{i + 1}"))
+    data, methods = split_methods(data, RandpolMethod, where, required=True)
     cfg: RandpolConfig = _build(RandpolConfig, {**data, "methods": methods}, where)
     cfg.base_dir = base_dir
     _validate(cfg, where)
@@ -122,13 +96,8 @@ def parse_randpol_config(data: dict[str, Any], where: str = "<config>",
 def _validate(cfg: RandpolConfig, where: str) -> None:
     if cfg.algorithm != "randpol":
         raise ConfigError(f"{where}: algorithm {cfg.algorithm!r} is not RANDPOL's")
-    _check_choice(cfg.layout, tuple(LAYOUTS), f"{where}: layout")
-    _check_choice(cfg.reward_mode, ("paper", "task"), f"{where}: reward_mode")
-    _check_choice(cfg.specs_source, ("file", "builtin"), f"{where}: specs_source")
+    check_env_keys(cfg, where)
     _check_choice(cfg.activation, ACTIVATIONS, f"{where}: activation")
-    names = [m.name for m in cfg.methods]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{where}: method names must be unique")
     for m in cfg.methods:
         _check_choice(m.kind, KINDS, f"{where}: method {m.name!r}.kind")
     for key in ("value_hidden", "policy_hidden"):
@@ -315,11 +284,7 @@ def policy_iteration(agent: Agent, keys: np.ndarray, actions: np.ndarray, reward
 
 
 def load_automata(cfg: RandpolConfig) -> tuple[list[str], list[Automaton]]:
-    from .config import ExperimentConfig
-    from .experiment import load_automata as load
-
-    specs = SpecConfig(source=cfg.specs_source, file=cfg.spec_file, progression=cfg.progression)
-    return load(ExperimentConfig(name=cfg.name, specs=specs, base_dir=cfg.base_dir))
+    return load_progression(cfg)
 
 
 def _seed_of(gen: np.random.Generator) -> int:
@@ -471,38 +436,12 @@ def evaluate(agent: Agent, cfg: RandpolConfig, automata: list[Automaton], seed_i
 def final_record(cfg: RandpolConfig, names: list[str], method: RandpolMethod, seed_index: int,
                  c: dict[str, np.ndarray], evaluation: dict[str, float], agent: Agent,
                  visited: int, specs: list[int]) -> dict[str, Any]:
-    """The run's line of results.json, with the keys ``speclang report`` reads."""
-    from .experiment import episodes_to_safe
-
-    n = len(c["ret"])
-    fviol = c["fviol"].astype(bool) if n else np.zeros(0, dtype=bool)
-    ets = episodes_to_safe(fviol, cfg.safe_window, cfg.safe_rate)
-    rec: dict[str, Any] = {
-        "kind": "final",
-        "method": method.name,
-        "method_kind": method.kind,
-        "seed": seed_index,
-        "episodes": n,
-        "env_steps": cfg.total_timesteps,
-        "violations": int(c["viol"].sum()) if n else 0,
-        "final_spec_violations": int(fviol.sum()),
-        "episodes_to_safe": ets if ets is not None else n,
-        "reached_safe": ets is not None,
-        "train_return": float(c["ret"].mean()) if n else 0.0,
-        "train_success_rate": float(c["success"].mean()) if n else 0.0,
-        "eval_success_rate": evaluation["success_rate"],
-        "eval_violation_rate": evaluation["violation_rate"],
-        "eval_return": evaluation["return"],
-        "start_value": evaluation["start_value"],
-        "final_states_visited": visited,
-        "params_trained": agent.params_trained(),
-        "params_fixed": agent.value.n_fixed() + agent.policy.n_fixed(),
-    }
-    for k, name in enumerate(names):
-        on = c["spec"] == k if n else np.zeros(0, dtype=bool)
-        rec[f"violations_{name}"] = int((c["viol"][on]).sum()) if n else 0
-        rec[f"episodes_{name}"] = int(on.sum())
-    return rec
+    """The run's line of results.json: the DQN's record and RANDPOL's own keys."""
+    return {**run_record(cfg, names, method.name, seed_index, c, evaluation, visited),
+            "method_kind": method.kind,
+            "start_value": evaluation["start_value"],
+            "params_trained": agent.params_trained(),
+            "params_fixed": agent.value.n_fixed() + agent.policy.n_fixed()}
 
 
 # --- the experiment ---------------------------------------------------------------------------
@@ -533,25 +472,7 @@ def run_randpol(cfg: RandpolConfig, out: str | Path, *, progress: bool = True,
                 curves.append(arrays)
     if tb is not None:
         tb.close()
-    # The report's curves are per episode; runs of one step budget end at different episode
-    # counts, so every run's curve is cut to the shortest one's.
-    shortest = min(len(c["ret"]) for c in curves)
-    results = {
-        "name": cfg.name,
-        "algorithm": "randpol",
-        "specs": names,
-        "methods": [m.name for m in cfg.methods],
-        "seeds": cfg.seeds,
-        "episodes": shortest,
-        "steps": cfg.total_timesteps,
-        "reward_mode": cfg.reward_mode,
-        "max_steps": cfg.max_steps,
-        "runs": records,
-    }
-    curve_arrays: dict[str, Any] = {k: np.stack([c[k][:shortest] for c in curves])
-                                   for k in curves[0]}
-    np.savez_compressed(out / "episodes.npz", **curve_arrays)
-    (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
+    results = write_results(cfg, "randpol", out, names, records, curves)
     print(f"{cfg.name}: {len(records)} runs of {cfg.total_timesteps} steps in "
           f"{time.perf_counter() - started:.1f} s; results in {out}", file=sys.stderr)
     return results
