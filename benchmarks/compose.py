@@ -2,7 +2,7 @@
 side by side in one run, every compile the first one in a fresh process.
 
     .venv/bin/python benchmarks/compose.py [--rows gfand:14,gfand:16,declare:10] [--repeat 3]
-        [--timeout 300] [--cpu] [--out benchmarks/results-compose.json]
+        [--timeout 300] [--cpu] [--paths monolithic,composed] [--out results.json]
 
 For each row and path a fresh interpreter imports speclang, parses the formula and times the
 first ``build_automaton`` call (no memo table survives from an earlier compile); runs of the
@@ -29,10 +29,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from compile import FAMILIES  # noqa: E402 - the families live in the compile benchmark
 
-# Lydia 0.1.3's in-process times from issue 17's table (measured by the issue's author on this
-# machine, not by this script: Lydia is not installed here).
+# The best anchor's in-process times from issue 17's table (Lydia 0.1.3; Spot's ltlf2dfa for
+# the U chain), measured by the issue's author on this machine, not by this script: neither is
+# installed here. The issue does not name the alternating-response propositions.
 ISSUE_ANCHOR_S = {("gfand", 14): 0.061, ("gfand", 16): 0.33, ("gfand", 18): 1.8,
-                  ("declare", 10): 0.056}
+                  ("declare", 10): 0.056, ("altresp", 20): 1.19, ("altrespab", 20): 1.19,
+                  ("uright", 16): 0.93}
+PATHS = ("monolithic", "composed", "default")
 
 _WORKER = """
 import json, resource, sys, time
@@ -69,11 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--paths", default="monolithic,composed",
+                    help="comma-separated, of monolithic, composed and default (what "
+                         "compile_formula picks); a row over 30 propositions is hopeless "
+                         "monolithically")
     ap.add_argument("--cpu", action="store_true",
                     help="show CPU seconds of the compile (user + system) instead of wall time: "
                          "on a shared machine wall time mostly measures the other users")
     args = ap.parse_args(argv)
     key = "cpu_seconds" if args.cpu else "seconds"
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    if not paths or any(p not in PATHS for p in paths):
+        ap.error(f"--paths: choose from {', '.join(PATHS)}")
     rows = [(fam, int(n)) for fam, n in (r.split(":") for r in args.rows.split(","))]
     load = os.getloadavg()
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, "
@@ -81,19 +91,20 @@ def main(argv: list[str] | None = None) -> int:
           f"median of {args.repeat} fresh processes per cell (first compile after import), "
           f"{'CPU' if args.cpu else 'wall'} seconds",
           flush=True)
-    print("| formula | states | monolithic s | peak MB | composed s | peak MB | speed-up "
-          "| issue's anchor (Lydia) s | composed / anchor |")
-    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    last = paths[-1]
+    print("| formula | states | " + " | ".join(f"{p} s | peak MB" for p in paths)
+          + " | speed-up | issue's anchor s | " + f"{last} / anchor |")
+    print("|---|---|" + "---|---|" * len(paths) + "---|---|---|", flush=True)
     results = []
     for fam, n in rows:
         text = FAMILIES[fam](n)[0]
-        runs: dict[str, list[dict[str, Any]]] = {"monolithic": [], "composed": []}
+        runs: dict[str, list[dict[str, Any]]] = {p: [] for p in paths}
         for _ in range(args.repeat):
             for path in runs:
                 runs[path].append(run_once(text, path, args.timeout))
         cell: dict[str, Any] = {"family": fam, "n": n, "runs": runs}
         shown = []
-        for path in ("monolithic", "composed"):
+        for path in paths:
             ok = [r for r in runs[path] if "error" in r] == []
             if ok:
                 s = statistics.median(r[key] for r in runs[path])
@@ -103,15 +114,15 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 cell[path] = None
                 shown += [next(r["error"] for r in runs[path] if "error" in r), "–"]
-        states = {c["states"] for p in ("monolithic", "composed") if (c := cell[p])}
-        mono, comp = cell["monolithic"], cell["composed"]
+        states = {c["states"] for p in paths if (c := cell[p])}
+        mono, comp = cell.get("monolithic"), cell.get("composed")
         speed = f"{mono['median_s'] / comp['median_s']:.1f}×" if mono and comp else "–"
         anchor = ISSUE_ANCHOR_S.get((fam, n))
-        ratio = f"{comp['median_s'] / anchor:.1f}×" if comp and anchor else "–"
+        ratio = f"{cell[last]['median_s'] / anchor:.1f}×" if cell[last] and anchor else "–"
         label = f"{fam} n={n}"
-        print(f"| {label} | {'/'.join(map(str, sorted(states))) or '–'} | {shown[0]} | "
-              f"{shown[1]} | {shown[2]} | {shown[3]} | {speed} | "
-              f"{anchor if anchor else '–'} | {ratio} |", flush=True)
+        print(f"| {label} | {'/'.join(map(str, sorted(states))) or '–'} | "
+              + " | ".join(shown) + f" | {speed} | {anchor if anchor else '–'} | {ratio} |",
+              flush=True)
         results.append(cell)
         if args.out:
             args.out.write_text(json.dumps({"load": load, "rows": results}, indent=1) + "\n")
