@@ -37,11 +37,17 @@ class Diagram:
     roots: np.ndarray  # int64[n]
 
     def levels(self) -> list[tuple[int, np.ndarray]]:
+        """The inner nodes level by level, last proposition first (ascending ids within a
+        level)."""
         inner = np.flatnonzero(~self.is_leaf)
         if inner.size == 0:
             return []
         v = self.var[inner]
-        order = np.argsort(-v, kind="stable")
+        top = int(v.max())
+        # numpy's stable sort is a radix sort on 16-bit keys: 5x faster than on int64 over
+        # the million nodes of a 30-proposition product
+        key = top - v
+        order = np.argsort(key.astype(np.int16) if top < 1 << 15 else key, kind="stable")
         inner, v = inner[order], v[order]
         cuts = np.flatnonzero(np.diff(v)) + 1
         pieces = zip(np.split(inner, cuts), np.split(v, cuts), strict=True)
@@ -91,10 +97,13 @@ def _signatures(
     return sig, next_id, built
 
 
-def refine(d: Diagram, accepting: np.ndarray, budget: Budget | None = None) -> np.ndarray:
+def refine(d: Diagram, accepting: np.ndarray, budget: Budget | None = None,
+           levels: list[tuple[int, np.ndarray]] | None = None) -> np.ndarray:
     """Block id of every state in the coarsest partition compatible with acceptance and
-    transitions (Moore's algorithm on the symbolic transitions)."""
-    levels = d.levels()
+    transitions (Moore's algorithm on the symbolic transitions); ``levels``: ``d.levels()``
+    if the caller has them."""
+    if levels is None:
+        levels = d.levels()
     _, block = np.unique(np.asarray(accepting, dtype=np.int64), return_inverse=True)
     block = block.reshape(-1).astype(np.int64)
     nb = int(block.max()) + 1 if block.size else 0
@@ -106,14 +115,19 @@ def refine(d: Diagram, accepting: np.ndarray, budget: Budget | None = None) -> n
         new = new.reshape(-1).astype(np.int64)
         nb_new = int(new.max()) + 1
         block = new
-        if nb_new == nb:
+        # all states apart: nothing left to split, so the confirming round is not needed (a
+        # product of minimal DFAs over disjoint propositions often gets here in one round)
+        if nb_new == nb or nb_new == block.shape[0]:
             return block
         nb = nb_new
 
 
-def canonical_diagram(d: Diagram, labels: np.ndarray, n_labels: int) -> Canonical:
-    """The canonical diagram of ``d`` with leaves relabelled by ``labels`` (``0..n_labels-1``)."""
-    sig, n_ids, built = _signatures(d, d.levels(), labels, n_labels, keep=True)
+def canonical_diagram(d: Diagram, labels: np.ndarray, n_labels: int,
+                      levels: list[tuple[int, np.ndarray]] | None = None) -> Canonical:
+    """The canonical diagram of ``d`` with leaves relabelled by ``labels`` (``0..n_labels-1``);
+    ``levels``: ``d.levels()`` if the caller has them."""
+    sig, n_ids, built = _signatures(d, d.levels() if levels is None else levels, labels,
+                                    n_labels, keep=True)
     var = np.full(n_ids, -1, dtype=np.int32)
     lo = np.zeros(n_ids, dtype=np.int32)
     hi = np.zeros(n_ids, dtype=np.int32)
@@ -335,9 +349,10 @@ def quotient(d: Diagram, accepting: np.ndarray,
     of every block. Cheaper than :func:`minimise` (no BFS, one canonical pass), for
     intermediate results that are minimised again."""
     accepting = np.asarray(accepting, dtype=bool)
-    block = refine(d, accepting, budget)
+    levels = d.levels()
+    block = refine(d, accepting, budget, levels)
     nb = int(block.max()) + 1
-    c = canonical_diagram(d, block, nb)
+    c = canonical_diagram(d, block, nb, levels)
     _, first = np.unique(block, return_index=True)  # blocks are 0..nb-1
     c.roots = c.roots[first]
     return c, block, first.astype(np.int64)
@@ -348,18 +363,19 @@ def minimise(d: Diagram, accepting: np.ndarray, initial: int = 0,
     """Minimal, complete, canonically numbered DFA equivalent to the input (all of whose
     states must be reachable from ``initial``); ``budget``'s deadline is polled."""
     accepting = np.asarray(accepting, dtype=bool)
-    block = refine(d, accepting, budget)
+    levels = d.levels()
+    block = refine(d, accepting, budget, levels)
     nb = int(block.max()) + 1
-    quotient = canonical_diagram(d, block, nb)
-    # canonical_diagram relabels roots of *every* input state; one per block suffices.
-    first = np.full(nb, -1, dtype=np.int64)
-    for q in range(block.shape[0] - 1, -1, -1):
-        first[block[q]] = q
+    quotient = canonical_diagram(d, block, nb, levels)
+    # canonical_diagram relabels roots of *every* input state; one per block suffices: the
+    # smallest input state of each (blocks are 0..nb-1)
+    _, first = np.unique(block, return_index=True)
+    first = first.astype(np.int64)
     quotient.roots = quotient.roots[first]
     new_id = bfs_order(quotient, int(block[initial]))
     if (new_id < 0).any():
         raise ValueError("minimise() needs every state reachable from the initial state")
-    final = canonical_diagram(d, new_id[block], nb)
+    final = canonical_diagram(d, new_id[block], nb, levels)
     rep = np.empty(nb, dtype=np.int64)
     rep[new_id] = first
     final.roots = final.roots[rep]
