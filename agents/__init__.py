@@ -4,6 +4,7 @@
 ``speclang.agents.tabular``     batched tabular Q-learning: progressive safeguards and baselines
 ``speclang.agents.transfer``    safety-bias transfer between specs (paper / correspondence / none)
 ``speclang.agents.critic``      the learned safety critic on the product and its transfer
+``speclang.agents.critic_net``  the deep safety critic's output layer and TD loss (DQN, PPO)
 ``speclang.agents.experiment``  TOML-configured runs with checkpoints, metrics and TensorBoard
 ``speclang.agents.report``      plots and significance tests of a finished run
 ``speclang.agents.dqn``         a small DQN on the product state

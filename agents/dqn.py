@@ -49,7 +49,6 @@ seeded by ``seed``.
 from __future__ import annotations
 
 import json
-import math
 import random
 import sys
 import time
@@ -65,6 +64,7 @@ from torch import nn
 from speclang.compiler.automaton import Automaton
 
 from .config import _build, _check_choice
+from .critic_net import critic_td_loss, danger, danger_layer
 from .envs.layouts import N_ACTIONS, N_STAGES, PROPS
 from .envs.minecraft import MinecraftEnv, minecraft_labeler
 from .errors import ConfigError, ExperimentError
@@ -171,39 +171,36 @@ class QNetwork(nn.Module):
 
 
 class SafetyCritic(nn.Module):
-    """Logits ``[batch, horizon, actions]`` of reaching the sink within ``h + 1`` steps."""
+    """Logits ``[batch, horizon, actions]`` of reaching the sink within ``h + 1`` steps
+    (:mod:`speclang.agents.critic_net`), on an MLP trunk."""
 
     def __init__(self, n_inputs: int, hidden: int, horizon: int, init: float) -> None:
         super().__init__()
         self.horizon = horizon
-        self.net = _mlp(n_inputs, hidden, horizon * N_ACTIONS)
-        last = self.net[-1]
-        assert isinstance(last, nn.Linear)
-        with torch.no_grad():
-            last.bias.fill_(math.log(init / (1.0 - init)))
+        # _mlp's layers in _mlp's order (the same initialisation draws as a Q-network's)
+        self.net = nn.Sequential(
+            nn.Linear(n_inputs, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            danger_layer(hidden, horizon, N_ACTIONS, init),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).view(-1, self.horizon, N_ACTIONS)
 
     def danger(self, x: torch.Tensor) -> torch.Tensor:
         """``D(x, a)``: the probability at the longest horizon, ``[batch, actions]``."""
-        return torch.sigmoid(self(x)[:, -1, :])
+        return danger(self(x))
 
 
 def critic_loss(critic: SafetyCritic, target: SafetyCritic, x: torch.Tensor,
                 actions: torch.Tensor, x_next: torch.Tensor, entered_sink: torch.Tensor,
                 ended: torch.Tensor) -> torch.Tensor:
-    """The finite-horizon TD loss of :mod:`speclang.agents.critic` on one batch:
-    ``target_1 = sink``, ``target_h = 1`` on the sink, 0 once the task ended, else
-    ``min_a' C_target[h-1](x', a')``."""
+    """The TD loss of :func:`speclang.agents.critic_net.critic_td_loss` on one batch."""
     with torch.no_grad():
-        nxt = torch.sigmoid(target(x_next))  # [B, H, A]
-        onward = nxt[:, :-1, :].min(dim=2).values * (1.0 - ended[:, None])
-        tail = torch.where(entered_sink[:, None] > 0, torch.ones_like(onward), onward)
-        goal = torch.cat([entered_sink[:, None], tail], dim=1)
-    logits = critic(x)
-    taken = logits.gather(2, actions[:, None, None].expand(-1, critic.horizon, 1)).squeeze(2)
-    return nn.functional.binary_cross_entropy_with_logits(taken, goal)
+        next_logits = target(x_next)
+    return critic_td_loss(critic(x), actions, next_logits, entered_sink, ended)
 
 
 class NumpyMLP:

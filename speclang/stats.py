@@ -247,3 +247,21 @@ def n_two_means(effect_size: float, *, power: float = 0.8, alpha: float = 0.05) 
         return math.inf
     return float(TTestIndPower().solve_power(effect_size=d, power=power, alpha=alpha,
                                              alternative="two-sided"))
+
+
+def detectable_effect(n: float, *, power: float = 0.8, alpha: float = 0.05) -> float:
+    """The smallest standardised difference (Cohen's d) a two-sided two-sample t-test with
+    ``n`` seeds per group detects with this power (statsmodels' TTestIndPower): the inverse
+    of :func:`n_two_means`."""
+    from statsmodels.stats.power import TTestIndPower
+
+    return float(TTestIndPower().solve_power(nobs1=n, power=power, alpha=alpha,
+                                             alternative="two-sided"))
+
+
+def sd_from_ci(half_width: float, n: int) -> float:
+    """The sample standard deviation behind a 95% t-interval half-width over ``n`` values
+    (:func:`mean_ci`'s), for a power analysis from a published table."""
+    from scipy import stats
+
+    return float(half_width * math.sqrt(n) / stats.t.ppf(0.975, n - 1))

@@ -15,6 +15,26 @@ Methods (same step budget for all):
 ``intrinsic_fear``  zero_shot plus a danger head trained to predict a violation within
                     ``fear_horizon`` steps, whose probability times ``fear_lambda`` is
                     subtracted from the reward (Lipton et al. 2016).
+``progressive_critic``, ``zero_shot_critic``
+                    progressive and zero_shot with a learned safety critic that shields
+                    the policy's sampling (below).
+
+The safety critic (:mod:`speclang.agents.critic_net`, the DQN's) is a network of its own (the
+policy's CNN and hidden layer, drawn apart from the policy's) whose logits ``C[h](x, a)``,
+``h = 1..critic_horizon``, estimate the probability of reaching the active monitor's
+violation sink within ``h`` steps after action ``a`` in input ``x`` (frames and monitor
+input), when every later step takes the safest action. It is trained from the monitor's
+verdicts alone: after each rollout, ``critic_batches`` minibatches of the finite-horizon TD
+rule of :mod:`speclang.agents.critic` from a replay of the last ``critic_buffer`` rollouts of
+the active spec (target 1 on a violation, 0 after another episode end, else
+``min_a' C[h-1](x', a')`` under a target copy refreshed after every rollout). PPO explores
+by sampling its policy, so the shield acts there: actions with danger ``D = C[H] >=
+critic_threshold`` get probability 0 (when every action is that dangerous, the safest ones
+are kept), and the PPO loss uses the same masked distribution, so the ratio is that of the
+policy that acted. The critic (network, optimiser) is kept across spec switches like the
+policy; its replay is emptied at a switch (its verdicts were the old spec's). With
+``automaton_input = "features"`` a state of the new spec looks like the states of the old
+one that behave alike: that is the transfer of the critic from spec to spec.
 
 With a safeguard, a violation ends the episode with ``-violation_penalty`` and the reward
 carries the potential-based shaping term of ``speclang.compiler.shaping`` for the active monitor.
@@ -39,12 +59,30 @@ from torch import nn
 
 from speclang.stats import mean_ci
 
+from ..critic import allowed_actions
+from ..critic_net import critic_td_loss, danger, danger_layer
 from ..errors import ConfigError
 from ..experiment import TensorBoardRuns, episodes_to_safe
 from .env import TASK_REWARDS, VizDoomEnv
 from .specs import load_specs, safeguard
 
-METHODS = ("progressive", "zero_shot", "no_safeguard", "intrinsic_fear")
+METHODS = (
+    "progressive",
+    "zero_shot",
+    "no_safeguard",
+    "intrinsic_fear",
+    "progressive_critic",
+    "zero_shot_critic",
+)
+
+
+def is_progressive(method: str) -> bool:
+    """Whether ``method`` walks the whole progression (else it trains on the final spec)."""
+    return method in ("progressive", "progressive_critic")
+
+
+def has_critic(method: str) -> bool:
+    return method.endswith("_critic")
 
 
 @dataclass
@@ -96,18 +134,30 @@ class PPOConfig:
     # (speclang.compiler.state_features over the specs' propositions: the same vector for
     # states that behave alike, whatever their numbers in each spec's automaton).
     automaton_input: str = "index"
+    # The safety critic of the *_critic methods: horizon in agent steps (frame_skip tics
+    # each), the shield's threshold on the danger, and the critic's training.
+    critic_horizon: int = 8
+    critic_threshold: float = 0.1
+    critic_learning_rate: float = 1e-3
+    critic_init: float = 0.01
+    critic_buffer: int = 16  # rollouts of the active spec in the critic's replay
+    critic_batches: int = 8  # critic minibatches after each rollout
+    critic_batch_size: int = 128
     safe_window: int = 20
     safe_rate: float = 0.9
     device: str = "auto"
     torch_threads: int = 1
+    # Processes running the (method, seed) runs: each run is seeded by (seed, seed index)
+    # alone, so the numbers are the same; > 1 writes no TensorBoard logs.
+    workers: int = 1
     base_dir: str = "."
 
     def validate(self) -> None:
         bad = [m for m in self.methods if m not in METHODS]
         if bad or not self.methods:
             raise ConfigError(f"methods must be a non-empty list from {', '.join(METHODS)}")
-        if self.seeds < 1 or self.num_envs < 1 or self.num_steps < 1:
-            raise ConfigError("seeds, num_envs and num_steps must be >= 1")
+        if self.seeds < 1 or self.num_envs < 1 or self.num_steps < 1 or self.workers < 1:
+            raise ConfigError("seeds, num_envs, num_steps and workers must be >= 1")
         if self.total_timesteps < self.num_envs * self.num_steps:
             raise ConfigError("total_timesteps must cover at least one rollout")
         if (self.num_envs * self.num_steps) % self.num_minibatches:
@@ -122,6 +172,13 @@ class PPOConfig:
             raise ConfigError("device must be auto, cpu or cuda")
         if self.automaton_input not in ("index", "features"):
             raise ConfigError("automaton_input must be index or features")
+        for key in ("critic_horizon", "critic_buffer", "critic_batches", "critic_batch_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if not 0.0 < self.critic_threshold <= 1.0:
+            raise ConfigError(f"critic_threshold must be in (0, 1], got {self.critic_threshold}")
+        if not 0.0 < self.critic_init < 1.0:
+            raise ConfigError(f"critic_init must be in (0, 1), got {self.critic_init}")
 
 
 def read_flat_config(path: str | Path, cls: type) -> dict[str, Any]:
@@ -175,6 +232,22 @@ def monitor_tables(auts: dict[str, Any], automaton_input: str) -> dict[str, np.n
 # --- the network ----------------------------------------------------------------------------
 
 
+def encoder(
+    frames: int, height: int, width: int, n_monitor: int, hidden: int
+) -> tuple[nn.Module, nn.Module]:
+    """The CNN over the frame stack and the hidden layer on its output and the monitor input."""
+    cnn = nn.Sequential(
+        nn.Conv2d(frames, 16, 8, stride=4),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 4, stride=2),
+        nn.ReLU(),
+        nn.Flatten(),
+    )
+    with torch.no_grad():
+        n_flat = cnn(torch.zeros(1, frames, height, width)).shape[1]
+    return cnn, nn.Sequential(nn.Linear(n_flat + n_monitor, hidden), nn.ReLU())
+
+
 class Agent(nn.Module):
     """CNN over the frame stack; the monitor's one-hot joins after the convolutions."""
 
@@ -189,26 +262,13 @@ class Agent(nn.Module):
         fear_network: str = "shared",
     ) -> None:
         super().__init__()
-
-        def encoder() -> tuple[nn.Module, nn.Module]:
-            cnn = nn.Sequential(
-                nn.Conv2d(frames, 16, 8, stride=4),
-                nn.ReLU(),
-                nn.Conv2d(16, 32, 4, stride=2),
-                nn.ReLU(),
-                nn.Flatten(),
-            )
-            with torch.no_grad():
-                n_flat = cnn(torch.zeros(1, frames, height, width)).shape[1]
-            return cnn, nn.Sequential(nn.Linear(n_flat + n_monitor, hidden), nn.ReLU())
-
-        self.cnn, self.fc = encoder()
+        self.cnn, self.fc = encoder(frames, height, width, n_monitor, hidden)
         self.actor = nn.Linear(hidden, n_actions)
         self.critic = nn.Linear(hidden, 1)
         self.fear = nn.Linear(hidden, 1)
         self.fear_encoder: nn.ModuleList | None = None
         if fear_network == "separate":
-            self.fear_encoder = nn.ModuleList(encoder())
+            self.fear_encoder = nn.ModuleList(encoder(frames, height, width, n_monitor, hidden))
         nn.init.orthogonal_(self.actor.weight, 0.01)
         nn.init.zeros_(self.actor.bias)
 
@@ -230,6 +290,70 @@ class Agent(nn.Module):
         if self.fear_encoder is None:
             return []
         return [*self.fear_encoder.parameters(), *self.fear.parameters()]
+
+
+class PixelSafetyCritic(nn.Module):
+    """The safety critic: logits ``[batch, horizon, actions]`` (:mod:`..critic_net`) on a
+    trunk of its own shaped like the policy's."""
+
+    def __init__(self, frames: int, height: int, width: int, n_monitor: int, n_actions: int,
+                 hidden: int, horizon: int, init: float) -> None:
+        super().__init__()
+        self.horizon, self.n_actions = horizon, n_actions
+        self.cnn, self.fc = encoder(frames, height, width, n_monitor, hidden)
+        self.out = danger_layer(hidden, horizon, n_actions, init)
+
+    def forward(self, frames: torch.Tensor, monitor: torch.Tensor) -> torch.Tensor:
+        h = self.fc(torch.cat([self.cnn(frames.float() / 255.0), monitor], dim=1))
+        return self.out(h).view(-1, self.horizon, self.n_actions)
+
+
+# Masked logits: finite, so that the entropy of a masked distribution stays a number.
+MASKED = -1e9
+
+
+def shielded_logits(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """The policy's logits with the actions the shield forbids (``allowed`` False) at
+    probability 0."""
+    return logits.masked_fill(~allowed, MASKED)
+
+
+class CriticReplay:
+    """The last ``size`` rollouts of one spec: frames and monitor inputs ``[T + 1, N]`` (the
+    last row the inputs after the rollout), actions, violations and other episode ends."""
+
+    def __init__(self, size: int, T: int, N: int, frame_shape: tuple[int, ...],
+                 n_monitor: int, device: torch.device) -> None:
+        self.size, self.T, self.N = size, T, N
+        self.obs = torch.zeros((size, T + 1, N, *frame_shape), dtype=torch.uint8, device=device)
+        self.mon = torch.zeros((size, T + 1, N, n_monitor), device=device)
+        self.act = torch.zeros((size, T, N), dtype=torch.long, device=device)
+        self.sink = torch.zeros((size, T, N), device=device)
+        self.ended = torch.zeros((size, T, N), device=device)
+        self.filled = self.next = 0
+
+    def clear(self) -> None:
+        self.filled = self.next = 0
+
+    def add(self, obs: torch.Tensor, mon: torch.Tensor, act: torch.Tensor,
+            violated: np.ndarray, dones: np.ndarray) -> None:
+        j = self.next
+        self.obs[j], self.mon[j], self.act[j] = obs, mon, act
+        self.sink[j] = torch.as_tensor(violated, dtype=torch.float32)
+        # Any other end (death, the timeout) counts as "no violation after this": the
+        # autoreset leaves no next frame of the same episode to bootstrap from.
+        self.ended[j] = torch.as_tensor(dones & ~violated, dtype=torch.float32)
+        self.next = (j + 1) % self.size
+        self.filled = min(self.filled + 1, self.size)
+
+    def sample(self, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, ...]:
+        """``n`` transitions drawn uniformly: inputs, actions, next inputs, sink, ended."""
+        r = torch.as_tensor(rng.integers(0, self.filled, n))
+        t = torch.as_tensor(rng.integers(0, self.T, n))
+        i = torch.as_tensor(rng.integers(0, self.N, n))
+        return (self.obs[r, t, i], self.mon[r, t, i], self.act[r, t, i],
+                self.obs[r, t + 1, i], self.mon[r, t + 1, i], self.sink[r, t, i],
+                self.ended[r, t, i])
 
 
 def pick_device(name: str) -> torch.device:
@@ -265,7 +389,7 @@ class Envs:
         self.final = self.spec_names[-1]
         self.method = method
         self.guarded = method != "no_safeguard"
-        chosen = auts if method == "progressive" else {self.final: auts[self.final]}
+        chosen = auts if is_progressive(method) else {self.final: auts[self.final]}
         self.monitor_tables = monitor_tables(auts, cfg.automaton_input)
         self.n_monitor = next(iter(self.monitor_tables.values())).shape[1]
         self.envs = []
@@ -430,7 +554,25 @@ def train_run(
     N, T = cfg.num_envs, cfg.num_steps
     batch = N * T
     n_updates = cfg.total_timesteps // batch
-    stages = envs.spec_names if method == "progressive" else [envs.final]
+    stages = envs.spec_names if is_progressive(method) else [envs.final]
+    critic = critic_target = critic_opt = replay = None
+    if has_critic(method):
+        # Drawn on a generator of their own, so that the policy's draws (and so a run whose
+        # shield never blocks) are those of the same method without a critic.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(rng_seed + 1)
+            critic, critic_target = (
+                PixelSafetyCritic(k, h, w, envs.n_monitor, n_actions, cfg.hidden,
+                                  cfg.critic_horizon, cfg.critic_init).to(device)
+                for _ in range(2)
+            )
+        critic_target.load_state_dict(critic.state_dict())
+        critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_learning_rate)
+        replay = CriticReplay(cfg.critic_buffer, cfg.num_steps, cfg.num_envs, (k, h, w),
+                              envs.n_monitor, device)
+    critic_rng = np.random.default_rng([rng_seed, 1])
+    shielded_steps = 0
+    critic_losses: list[float] = []
     stage_of_update = [min(u * len(stages) // n_updates, len(stages) - 1) for u in range(n_updates)]
     envs.set_spec(stages[0])
     frames_np, q_np = envs.reset()
@@ -439,6 +581,7 @@ def train_run(
     act_buf = torch.zeros((T, N), dtype=torch.long, device=device)
     logp_buf = torch.zeros((T, N), device=device)
     val_buf = torch.zeros((T, N), device=device)
+    allowed_buf = torch.ones((T, N, n_actions), dtype=torch.bool, device=device)
     fear_buf = torch.zeros((T, N), device=device)
     rew = np.zeros((T, N), dtype=np.float32)
     done_np = np.zeros((T, N), dtype=bool)
@@ -457,16 +600,24 @@ def train_run(
     steps = 0
     for update in range(n_updates):
         stage = stages[stage_of_update[update]]
-        if stage != envs.envs[0].spec_name and method == "progressive":
+        if stage != envs.envs[0].spec_name and is_progressive(method):
             # Takes effect at each env's next reset; ending the episodes now makes the
             # switch exact at the update boundary.
             envs.set_spec(stage)
             frames_np, q_np = envs.reset()
+            if replay is not None:
+                replay.clear()
         for t in range(T):
             obs_t = torch.as_tensor(frames_np, device=device)
             mon_t = monitor_input(q_np)
             with torch.no_grad():
                 logits, value, fear_logit = agent(obs_t, mon_t)
+                if critic is not None:
+                    risk = danger(critic(obs_t, mon_t)).cpu().numpy()
+                    ok = allowed_actions(risk, cfg.critic_threshold)
+                    shielded_steps += int((~ok.all(axis=1)).sum())
+                    allowed_buf[t] = torch.as_tensor(ok, device=device)
+                    logits = shielded_logits(logits, allowed_buf[t])
                 dist = torch.distributions.Categorical(logits=logits)
                 action = dist.sample()
             obs_buf[t], mon_buf[t], act_buf[t] = obs_t, mon_t, action
@@ -475,10 +626,9 @@ def train_run(
             frames_np, q_np, r, d, v = envs.step(action.cpu().numpy())
             rew[t], done_np[t], viol_np[t] = r, d, v
             steps += N
+        next_obs, next_mon = torch.as_tensor(frames_np, device=device), monitor_input(q_np)
         with torch.no_grad():
-            _, next_value, next_fear_logit = agent(
-                torch.as_tensor(frames_np, device=device), monitor_input(q_np)
-            )
+            _, next_value, next_fear_logit = agent(next_obs, next_mon)
         rewards = torch.as_tensor(rew, device=device)
         dones = torch.as_tensor(done_np, dtype=torch.float32, device=device)
         if fear_on:
@@ -501,6 +651,7 @@ def train_run(
         b_obs = obs_buf.reshape(batch, k, h, w)
         b_mon = mon_buf.reshape(batch, -1)
         b_act, b_logp = act_buf.reshape(-1), logp_buf.reshape(-1)
+        b_allowed = allowed_buf.reshape(batch, n_actions)
         b_adv, b_ret = adv.reshape(-1), returns.reshape(-1)
         b_ft = torch.as_tensor(f_target.reshape(-1), device=device)
         b_fk = torch.as_tensor(f_known.reshape(-1), dtype=torch.float32, device=device)
@@ -510,6 +661,8 @@ def train_run(
             for s in range(0, batch, mb):
                 idx = perm[s : s + mb]
                 logits, value, fear_logit = agent(b_obs[idx], b_mon[idx])
+                if critic is not None:  # the distribution the rollout sampled from
+                    logits = shielded_logits(logits, b_allowed[idx])
                 dist = torch.distributions.Categorical(logits=logits)
                 ratio = (dist.log_prob(b_act[idx]) - b_logp[idx]).exp()
                 a = b_adv[idx]
@@ -533,6 +686,21 @@ def train_run(
                 if fear_params:
                     nn.utils.clip_grad_norm_(fear_params, cfg.max_grad_norm)
                 opt.step()
+        if critic is not None and critic_target is not None and critic_opt is not None:
+            assert replay is not None
+            replay.add(torch.cat([obs_buf, next_obs[None]]), torch.cat([mon_buf, next_mon[None]]),
+                       act_buf, viol_np, done_np)
+            for _ in range(cfg.critic_batches):
+                x, m, a, x2, m2, sink, ended = replay.sample(critic_rng, cfg.critic_batch_size)
+                with torch.no_grad():
+                    next_logits = critic_target(x2, m2)
+                c_loss = critic_td_loss(critic(x, m), a, next_logits, sink, ended)
+                critic_opt.zero_grad()
+                c_loss.backward()
+                nn.utils.clip_grad_norm_(critic.parameters(), cfg.max_grad_norm)
+                critic_opt.step()
+            critic_losses.append(float(c_loss.detach()))
+            critic_target.load_state_dict(critic.state_dict())
         recent = envs.log[-20:]
         mean_ret = float(np.mean([e[1] for e in recent])) if recent else float("nan")
         mean_med = float(np.mean([e[5] for e in recent])) if recent else float("nan")
@@ -542,6 +710,9 @@ def train_run(
                 "train/violations": float(sum(e[3] for e in envs.log)),
                 "train/final_spec_violating_episodes": float(sum(e[4] for e in envs.log)),
             }
+            if critic is not None:
+                scalars["train/critic_loss"] = critic_losses[-1]
+                scalars["train/shielded_steps"] = float(shielded_steps)
             if recent:  # no NaN points before the first episode ends
                 scalars["train/return_last20"] = mean_ret
                 scalars["train/medkits_last20"] = mean_med
@@ -557,6 +728,10 @@ def train_run(
     metrics = run_metrics(cfg, envs.spec_names, envs.log, method, seed)
     metrics["steps"] = steps
     metrics["seconds"] = time.time() - started
+    metrics["shielded_steps"] = shielded_steps
+    metrics["critic_losses"] = critic_losses
+    metrics["params_trained"] = sum(
+        p.numel() for net in (agent, critic) if net is not None for p in net.parameters())
     if out is not None:
         torch.save(
             {
@@ -567,6 +742,8 @@ def train_run(
                 "seed": seed,
                 "specs": envs.spec_names,
                 "show_monitor": show_monitor,
+                "critic": None if critic is None else critic.state_dict(),
+                "critic_shape": [cfg.critic_horizon, cfg.critic_init],
             },
             out / f"{method}_seed{seed}.pt",
         )
@@ -626,20 +803,42 @@ def run(
             print(msg, file=sys.stderr, flush=True)
 
     results = []
-    tb = TensorBoardRuns(out / "tb") if tensorboard else None
+    tb = TensorBoardRuns(out / "tb") if tensorboard and cfg.workers == 1 else None
+    # Seed-major, so that a run stopped early still compares every method on its seeds.
+    tasks = [(cfg, method, seed, out, str(device)) for seed in range(cfg.seeds)
+             for method in cfg.methods]
+
+    def finished(rec: dict[str, Any]) -> None:
+        results.append(rec)
+        (out / "results.json").write_text(
+            json.dumps({"config": asdict(cfg), "device": str(device), "runs": results})
+        )
+        log(f"{rec['method']} seed {rec['seed']}: {rec['final_spec_violating_episodes']} "
+            f"episodes violating the final spec, {rec['seconds']:.0f} s")
+
     try:
-        # Seed-major, so that a run stopped early still compares every method on its seeds.
-        for seed in range(cfg.seeds):
-            for method in cfg.methods:
-                results.append(train_run(cfg, method, seed, out, device, log, tb))
-                (out / "results.json").write_text(
-                    json.dumps({"config": asdict(cfg), "device": str(device), "runs": results})
-                )
+        if cfg.workers == 1:
+            for c, method, seed, o, _ in tasks:
+                finished(train_run(c, method, seed, o, device, log, tb))
+        else:
+            import multiprocessing
+
+            # Results come back in task order: results.json is the one process's.
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(min(cfg.workers, len(tasks))) as pool:
+                for rec in pool.imap(_pool_task, tasks):
+                    finished(rec)
     finally:
         if tb is not None:
             tb.close()
     (out / "summary.md").write_text(summarise(results))
     return results
+
+
+def _pool_task(task: tuple[PPOConfig, str, int, Path, str]) -> dict[str, Any]:
+    cfg, method, seed, out, device = task
+    torch.set_num_threads(cfg.torch_threads)
+    return train_run(cfg, method, seed, out, torch.device(device))
 
 
 def summarise(results: list[dict[str, Any]]) -> str:

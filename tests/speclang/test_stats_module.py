@@ -97,3 +97,21 @@ def test_n_two_means_against_the_normal_approximation_and_a_simulation() -> None
     hits = sum(st.ttest_ind(rng.normal(1.0, 1.0, k), rng.normal(0.0, 1.0, k)).pvalue < 0.05
                for _ in range(2000))
     assert 0.77 < hits / 2000 < 0.86
+
+
+def test_detectable_effect_inverts_n_two_means() -> None:
+    from speclang.stats import detectable_effect, n_two_means
+
+    for n in (5, 10, 40):
+        d = detectable_effect(n, alpha=0.0125)
+        assert n_two_means(d, alpha=0.0125) == pytest.approx(n, rel=1e-4)
+
+
+def test_sd_from_ci_recovers_the_sample_sd() -> None:
+    import numpy as np
+
+    from speclang.stats import mean_ci, sd_from_ci
+
+    x = np.random.default_rng(3).normal(10.0, 4.0, size=7)
+    _, half = mean_ci(x)
+    assert sd_from_ci(half, 7) == pytest.approx(float(x.std(ddof=1)))
