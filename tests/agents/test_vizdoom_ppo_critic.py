@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 from speclang.agents.errors import ConfigError  # noqa: E402
 from speclang.agents.vizdoom.ppo import (  # noqa: E402
     CriticReplay,
-    PPOConfig,
     PixelSafetyCritic,
+    PPOConfig,
     run,
     shielded_logits,
 )
@@ -50,7 +50,8 @@ def test_shielded_logits_never_sample_a_forbidden_action() -> None:
 def test_replay_pairs_each_transition_with_its_next_inputs() -> None:
     T, N = 3, 2
     replay = CriticReplay(2, T, N, (1, 2, 2), 3, torch.device("cpu"))
-    obs = torch.arange(T + 1, dtype=torch.uint8)[:, None, None, None, None].expand(T + 1, N, 1, 2, 2)
+    steps = torch.arange(T + 1, dtype=torch.uint8)
+    obs = steps[:, None, None, None, None].expand(T + 1, N, 1, 2, 2)
     mon = torch.arange(T + 1, dtype=torch.float32)[:, None, None].expand(T + 1, N, 3)
     act = torch.tensor([[0, 1], [2, 3], [4, 0]])
     violated = np.array([[False, False], [True, False], [False, False]])
