@@ -2,13 +2,18 @@
 side by side in one run, every compile the first one in a fresh process.
 
     .venv/bin/python benchmarks/compose.py [--rows gfand:14,gfand:16,declare:10] [--repeat 3]
-        [--timeout 300] [--cpu] [--paths monolithic,composed] [--out results.json]
+        [--timeout 300] [--cpu] [--paths monolithic,composed] [--baseline REF]
+        [--out results.json]
 
 For each row and path a fresh interpreter imports speclang, parses the formula and times the
 first ``build_automaton`` call (no memo table survives from an earlier compile); runs of the
 two paths alternate, so a change in the machine's load hits both. Peak memory is the worker's
 maximum resident set size (``getrusage``), import included. The two paths must agree on the
 state count (the test suite checks that they build equal automata).
+
+With ``--baseline REF`` every path is also run on the code of git revision REF (checked out
+into a temporary worktree), alternating with this checkout's runs: before/after figures from
+one run, at one load; the speed-up column is then before / after of the last path.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -52,13 +58,13 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "states": aut.n_states
 """
 
 
-def run_once(text: str, path: str, timeout: float) -> dict[str, Any]:
-    """One fresh process's first compile of ``text``; ``path`` is composed, monolithic or
-    default (what ``compile_formula`` picks)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_once(text: str, path: str, timeout: float, root: Path = ROOT) -> dict[str, Any]:
+    """One fresh process's first compile of ``text`` by the code under ``root``; ``path`` is
+    composed, monolithic or default (what ``compile_formula`` picks)."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
     try:
         r = subprocess.run([sys.executable, "-c", _WORKER, text, path], capture_output=True,
-                           text=True, timeout=timeout, env=env, cwd=ROOT)
+                           text=True, timeout=timeout, env=env, cwd=root)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout {timeout:g} s"}
     if r.returncode != 0:
@@ -79,11 +85,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu", action="store_true",
                     help="show CPU seconds of the compile (user + system) instead of wall time: "
                          "on a shared machine wall time mostly measures the other users")
+    ap.add_argument("--baseline", metavar="REF",
+                    help="also run every path on git revision REF (before/after in one run)")
     args = ap.parse_args(argv)
-    key = "cpu_seconds" if args.cpu else "seconds"
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     if not paths or any(p not in PATHS for p in paths):
         ap.error(f"--paths: choose from {', '.join(PATHS)}")
+    if not args.baseline:
+        return _run(args, {p: (ROOT, p) for p in paths}, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree),
+                        args.baseline], check=True)
+        try:
+            columns = {f"{p} {args.baseline}": (tree, p) for p in paths}
+            columns.update({p: (ROOT, p) for p in paths})
+            return _run(args, columns, f"{paths[-1]} {args.baseline}")
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                           check=False)
+
+
+def _run(args: argparse.Namespace, columns: dict[str, tuple[Path, str]],
+         before: str | None) -> int:
+    """The table: one column per label of ``columns`` (the code root and path it runs); the
+    speed-up is ``before`` / the last column with a baseline, monolithic / composed without."""
+    key = "cpu_seconds" if args.cpu else "seconds"
+    paths = list(columns)
     rows = [(fam, int(n)) for fam, n in (r.split(":") for r in args.rows.split(","))]
     load = os.getloadavg()
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, "
@@ -100,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         text = FAMILIES[fam](n)[0]
         runs: dict[str, list[dict[str, Any]]] = {p: [] for p in paths}
         for _ in range(args.repeat):
-            for path in runs:
-                runs[path].append(run_once(text, path, args.timeout))
+            for label, (root, path) in columns.items():
+                runs[label].append(run_once(text, path, args.timeout, root))
         cell: dict[str, Any] = {"family": fam, "n": n, "runs": runs}
         shown = []
         for path in paths:
@@ -115,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                 cell[path] = None
                 shown += [next(r["error"] for r in runs[path] if "error" in r), "–"]
         states = {c["states"] for p in paths if (c := cell[p])}
-        mono, comp = cell.get("monolithic"), cell.get("composed")
+        if before is None:
+            mono, comp = cell.get("monolithic"), cell.get("composed")
+        else:
+            mono, comp = cell[before], cell[last]
         speed = f"{mono['median_s'] / comp['median_s']:.1f}×" if mono and comp else "–"
         anchor = ISSUE_ANCHOR_S.get((fam, n))
         ratio = f"{cell[last]['median_s'] / anchor:.1f}×" if cell[last] and anchor else "–"

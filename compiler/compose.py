@@ -177,27 +177,6 @@ class _PairIds:
         return out, np.asarray(new_pos, dtype=np.int64)
 
 
-class _Grow:
-    """Columns of int64 values appended in batches."""
-
-    def __init__(self, width: int) -> None:
-        self.data = np.zeros((1024, width), dtype=np.int64)
-        self.n = 0
-
-    def extend(self, rows: np.ndarray) -> None:
-        end = self.n + rows.shape[0]
-        if end > self.data.shape[0]:
-            bigger = np.zeros((max(end, 2 * self.data.shape[0]), self.data.shape[1]),
-                              dtype=np.int64)
-            bigger[:self.n] = self.data[:self.n]
-            self.data = bigger
-        self.data[self.n:end] = rows
-        self.n = end
-
-    def view(self) -> np.ndarray:
-        return self.data[:self.n]
-
-
 def product(a: Part, b: Part, op: Op, budget: Budget, *, last: bool) -> tuple[Part, int]:
     """The minimal DFA of ``a op b`` (op AND or OR), canonical when ``last``, and how many
     pairs of states it explored."""
@@ -215,82 +194,85 @@ def product(a: Part, b: Part, op: Op, budget: Budget, *, last: bool) -> tuple[Pa
     sb = _sink(b, op)
     sink = (max(sa, 0), max(sb, 0)) if sa >= 0 or sb >= 0 else None
 
+    def decided(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs with a side at the sink (a state, or its leaf node) made the sink's."""
+        if sink is None:
+            return x, y
+        dead = np.zeros(x.shape[0], dtype=bool)
+        if sa >= 0:
+            dead |= x == sa
+        if sb >= 0:
+            dead |= y == sb
+        if not dead.any():
+            return x, y
+        return np.where(dead, sink[0], x), np.where(dead, sink[1], y)
+
     states = _PairIds(a.n_states, b.n_states)
     nodes = _PairIds(va.shape[0], vb.shape[0])
-    pairs_of = _Grow(2)  # state id -> (state of a, state of b)
-    state_root = _Grow(1)
-    node_pair = _Grow(2)  # node id -> (node of a, node of b)
-    node_out = _Grow(3)  # node id -> (var or -1, lo node / leaf state, hi node)
+    # Appended in id order: every state's pair and root node, every node's pair (the nodes
+    # not yet expanded are the frontier) and, once expanded, its (var or -1, lo node or leaf
+    # state, hi node).
+    state_pairs: list[np.ndarray] = []
+    state_roots: list[np.ndarray] = []
+    frontier: list[tuple[np.ndarray, np.ndarray]] = []
+    expanded: list[np.ndarray] = []
 
     def new_states(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """State ids of the pairs (normalised to ``sink``); new states get their roots."""
-        if sink is not None:
-            dead = np.zeros(x.shape[0], dtype=bool)
-            if sa >= 0:
-                dead |= x == sa
-            if sb >= 0:
-                dead |= y == sb
-            x = np.where(dead, sink[0], x)
-            y = np.where(dead, sink[1], y)
+        x, y = decided(x, y)
         ids, fresh = states.ids(x, y)
         if fresh.size:
             budget.check_states(states.n)
             fx, fy = x[fresh], y[fresh]
-            pairs_of.extend(np.stack([fx, fy], axis=1))
-            if sink is not None:
-                at_sink = (fx == sink[0]) & (fy == sink[1])
-                rx, ry = np.where(at_sink, fx, rta[fx]), np.where(at_sink, fy, rtb[fy])
-            else:
-                rx, ry = rta[fx], rtb[fy]
+            state_pairs.append(np.stack([fx, fy], axis=1))
+            # the sink's root is its own leaf pair (node k is the leaf of state k)
+            rx, ry = decided(rta[fx], rtb[fy])
             roots, new_nodes = nodes.ids(rx, ry)
-            state_root.extend(roots.reshape(-1, 1))
+            state_roots.append(roots)
             if new_nodes.size:
                 add_nodes(rx[new_nodes], ry[new_nodes])
         return ids
 
     def add_nodes(x: np.ndarray, y: np.ndarray) -> None:
-        node_pair.extend(np.stack([x, y], axis=1))
-        node_out.extend(np.zeros((x.shape[0], 3), dtype=np.int64))
+        frontier.append((x, y))
         budget.check_nodes(nodes.n)
 
     new_states(np.asarray([a.initial]), np.asarray([b.initial]))
-    start = 0  # node ids [start, nodes.n) are the frontier
-    while start < nodes.n:
+    while frontier:
         budget.check_time()
-        end = nodes.n
-        pair = node_pair.view()[start:end]
-        x, y = pair[:, 0], pair[:, 1]
+        x = np.concatenate([f[0] for f in frontier])
+        y = np.concatenate([f[1] for f in frontier])
+        frontier.clear()
         vx, vy = va[x], vb[y]
         v = np.minimum(vx, vy)
         leaf = v == big
-        out = np.zeros((end - start, 3), dtype=np.int64)
+        out = np.zeros((x.shape[0], 3), dtype=np.int64)
         li = np.flatnonzero(leaf)
         if li.size:
-            ids = new_states(loa[x[li]], lob[y[li]])
             out[li, 0] = -1
-            out[li, 1] = ids
+            out[li, 1] = new_states(loa[x[li]], lob[y[li]])
         ii = np.flatnonzero(~leaf)
         if ii.size:
             xi, yi, vi = x[ii], y[ii], v[ii]
             ta, tb = vx[ii] == vi, vy[ii] == vi
             lx, hx = np.where(ta, loa[xi], xi), np.where(ta, hia[xi], xi)
             ly, hy = np.where(tb, lob[yi], yi), np.where(tb, hib[yi], yi)
-            both_x, both_y = np.concatenate([lx, hx]), np.concatenate([ly, hy])
+            # a child with a side at the sink's leaf is the sink's leaf pair: the rest of
+            # the other side's diagram below it decides nothing
+            both_x, both_y = decided(np.concatenate([lx, hx]), np.concatenate([ly, hy]))
             kid, fresh = nodes.ids(both_x, both_y)
             if fresh.size:
                 add_nodes(both_x[fresh], both_y[fresh])
             out[ii, 0] = vi
             out[ii, 1] = kid[:ii.size]
             out[ii, 2] = kid[ii.size:]
-        node_out.data[start:end] = out
-        start = end
+        expanded.append(out)
 
-    table = node_out.view()
+    table = np.concatenate(expanded)
     is_leaf = table[:, 0] < 0
-    d = Diagram(is_leaf, table[:, 0].copy(), np.where(is_leaf, 0, table[:, 1]),
-                table[:, 2].copy(), np.where(is_leaf, table[:, 1], 0),
-                state_root.view()[:, 0].copy())
-    pairs = pairs_of.view()
+    d = Diagram(is_leaf, table[:, 0], np.where(is_leaf, 0, table[:, 1]), table[:, 2],
+                np.where(is_leaf, table[:, 1], 0), np.concatenate(state_roots))
+    pairs = np.concatenate(state_pairs)
     acc_a, acc_b = a.accepting[pairs[:, 0]], b.accepting[pairs[:, 1]]
     accepting = (acc_a & acc_b) if op is Op.AND else (acc_a | acc_b)
     if last:

@@ -42,16 +42,21 @@ class Diagram:
         inner = np.flatnonzero(~self.is_leaf)
         if inner.size == 0:
             return []
-        v = self.var[inner]
-        top = int(v.max())
-        # numpy's stable sort is a radix sort on 16-bit keys: 5x faster than on int64 over
-        # the million nodes of a 30-proposition product
-        key = top - v
-        order = np.argsort(key.astype(np.int16) if top < 1 << 15 else key, kind="stable")
-        inner, v = inner[order], v[order]
-        cuts = np.flatnonzero(np.diff(v)) + 1
-        pieces = zip(np.split(inner, cuts), np.split(v, cuts), strict=True)
-        return [(int(vs[0]), idx) for idx, vs in pieces]
+        return _by_level(inner, self.var[inner])
+
+
+def _by_level(nodes: np.ndarray, v: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """``nodes`` grouped by their propositions ``v``, the last proposition first."""
+    top = int(v.max())
+    # numpy sorts 16-bit keys stably by radix, in linear time (a large product's diagram
+    # has ~10^6 inner nodes; the 64-bit merge sort was a sixth of its minimisation)
+    key = (top - v).astype(np.int16) if top < 1 << 15 else -v
+    order = np.argsort(key, kind="stable")
+    nodes, v = nodes[order], v[order]
+    cuts = np.flatnonzero(v[1:] != v[:-1]) + 1
+    starts = [0, *cuts.tolist()]
+    ends = [*cuts.tolist(), nodes.shape[0]]
+    return [(int(v[s]), nodes[s:e]) for s, e in zip(starts, ends, strict=True)]
 
 
 @dataclass
@@ -71,17 +76,17 @@ def _signatures(
     labels: np.ndarray,
     n_labels: int,
     keep: bool = False,
-) -> tuple[np.ndarray, int, list[tuple[int, np.ndarray, np.ndarray]]]:
+) -> tuple[np.ndarray, int, list[tuple[int, np.ndarray, np.int64]]]:
     """Hash-cons the diagram with leaves relabelled by ``labels[leaf_label]``: returns a
     signature id per node (equal ids = equal functions) and, with ``keep``, the new nodes of
-    every level as (var, lo ids, hi ids)."""
+    every level as (var, keys, radix), a key being ``lo id * radix + hi id``."""
     m = d.var.shape[0]
     sig = np.zeros(m, dtype=np.int64)
     leaves = np.flatnonzero(d.is_leaf)
     sig[leaves] = labels[d.leaf_label[leaves]]
     next_id = n_labels
     radix = np.int64(m + n_labels + 1)
-    built: list[tuple[int, np.ndarray, np.ndarray]] = []
+    built: list[tuple[int, np.ndarray, np.int64]] = []
     for v, idx in levels:
         sl = sig[d.lo[idx]]
         sh = sig[d.hi[idx]]
@@ -93,7 +98,7 @@ def _signatures(
             sig[idx[ne]] = next_id + inv.reshape(-1)
             next_id += int(uniq.size)
             if keep:
-                built.append((v, uniq // radix, uniq % radix))
+                built.append((v, uniq, radix))
     return sig, next_id, built
 
 
@@ -102,6 +107,17 @@ def refine(d: Diagram, accepting: np.ndarray, budget: Budget | None = None,
     """Block id of every state in the coarsest partition compatible with acceptance and
     transitions (Moore's algorithm on the symbolic transitions); ``levels``: ``d.levels()``
     if the caller has them."""
+    return _refine(d, accepting, budget, levels)[0]
+
+
+def _refine(d: Diagram, accepting: np.ndarray, budget: Budget | None,
+            levels: list[tuple[int, np.ndarray]] | None = None,
+            ) -> tuple[np.ndarray, int, Canonical]:
+    """The partition of :func:`refine`, its number of blocks, and the canonical diagram of
+    ``d`` with leaves relabelled by block (roots for every input state): the last round,
+    which finds the partition stable, hash-conses exactly that diagram. (A product of
+    minimal DFAs over disjoint propositions is split apart in one round; the second one,
+    which confirms it, is then the canonical pass.)"""
     if levels is None:
         levels = d.levels()
     _, block = np.unique(np.asarray(accepting, dtype=np.int64), return_inverse=True)
@@ -110,15 +126,14 @@ def refine(d: Diagram, accepting: np.ndarray, budget: Budget | None = None,
     while True:
         if budget is not None:  # one round per state on a chain of states
             budget.check_time()
-        sig, n_ids, _ = _signatures(d, levels, block, nb)
+        sig, n_ids, built = _signatures(d, levels, block, nb, keep=True)
         _, new = np.unique(block * n_ids + sig[d.roots], return_inverse=True)
         new = new.reshape(-1).astype(np.int64)
         nb_new = int(new.max()) + 1
+        if nb_new == nb:
+            # The same partition: ``new`` ranks (block, signature) pairs, so equals ``block``.
+            return block, nb, _assemble(sig, n_ids, built, d.roots, nb)
         block = new
-        # all states apart: nothing left to split, so the confirming round is not needed (a
-        # product of minimal DFAs over disjoint propositions often gets here in one round)
-        if nb_new == nb or nb_new == block.shape[0]:
-            return block
         nb = nb_new
 
 
@@ -126,22 +141,38 @@ def canonical_diagram(d: Diagram, labels: np.ndarray, n_labels: int,
                       levels: list[tuple[int, np.ndarray]] | None = None) -> Canonical:
     """The canonical diagram of ``d`` with leaves relabelled by ``labels`` (``0..n_labels-1``);
     ``levels``: ``d.levels()`` if the caller has them."""
-    sig, n_ids, built = _signatures(d, d.levels() if levels is None else levels, labels,
-                                    n_labels, keep=True)
+    return _canonical(d, d.levels() if levels is None else levels, labels, n_labels)
+
+
+def _canonical(d: Diagram, levels: list[tuple[int, np.ndarray]], labels: np.ndarray,
+               n_labels: int) -> Canonical:
+    sig, n_ids, built = _signatures(d, levels, labels, n_labels, keep=True)
+    return _assemble(sig, n_ids, built, d.roots, n_labels)
+
+
+def _assemble(sig: np.ndarray, n_ids: int, built: list[tuple[int, np.ndarray, np.int64]],
+              roots: np.ndarray, n_labels: int) -> Canonical:
     var = np.full(n_ids, -1, dtype=np.int32)
     lo = np.zeros(n_ids, dtype=np.int32)
     hi = np.zeros(n_ids, dtype=np.int32)
     lo[:n_labels] = np.arange(n_labels, dtype=np.int32)
     start = n_labels
     bounds = []
-    for v, l_ids, h_ids in built:
-        end = start + l_ids.shape[0]
+    for v, keys, radix in built:
+        end = start + keys.shape[0]
         var[start:end] = v
-        lo[start:end] = l_ids
-        hi[start:end] = h_ids
+        lo[start:end] = keys // radix
+        hi[start:end] = keys % radix
         bounds.append((start, end))
         start = end
-    return Canonical(var, lo, hi, sig[d.roots].astype(np.int32), bounds)
+    return Canonical(var, lo, hi, sig[roots].astype(np.int32), bounds)
+
+
+def _as_diagram(c: Canonical) -> tuple[Diagram, list[tuple[int, np.ndarray]]]:
+    """``c`` as a :class:`Diagram` (leaf ``k`` labelled ``k``), with its levels."""
+    is_leaf = c.var < 0
+    levels = [(int(c.var[s]), np.arange(s, e)) for s, e in c.level_bounds]
+    return Diagram(is_leaf, c.var, c.lo, c.hi, c.lo, c.roots), levels
 
 
 # The Python walk hands the rest of a BFS layer to the numpy walk after this many nodes
@@ -349,10 +380,7 @@ def quotient(d: Diagram, accepting: np.ndarray,
     of every block. Cheaper than :func:`minimise` (no BFS, one canonical pass), for
     intermediate results that are minimised again."""
     accepting = np.asarray(accepting, dtype=bool)
-    levels = d.levels()
-    block = refine(d, accepting, budget, levels)
-    nb = int(block.max()) + 1
-    c = canonical_diagram(d, block, nb, levels)
+    block, _, c = _refine(d, accepting, budget)
     _, first = np.unique(block, return_index=True)  # blocks are 0..nb-1
     c.roots = c.roots[first]
     return c, block, first.astype(np.int64)
@@ -363,21 +391,19 @@ def minimise(d: Diagram, accepting: np.ndarray, initial: int = 0,
     """Minimal, complete, canonically numbered DFA equivalent to the input (all of whose
     states must be reachable from ``initial``); ``budget``'s deadline is polled."""
     accepting = np.asarray(accepting, dtype=bool)
-    levels = d.levels()
-    block = refine(d, accepting, budget, levels)
-    nb = int(block.max()) + 1
-    quotient = canonical_diagram(d, block, nb, levels)
-    # canonical_diagram relabels roots of *every* input state; one per block suffices: the
-    # smallest input state of each (blocks are 0..nb-1)
-    _, first = np.unique(block, return_index=True)
-    first = first.astype(np.int64)
+    block, nb, quotient = _refine(d, accepting, budget)
+    # the roots of *every* input state were relabelled; one per block suffices
+    _, first = np.unique(block, return_index=True)  # smallest input state of each block
     quotient.roots = quotient.roots[first]
     new_id = bfs_order(quotient, int(block[initial]))
     if (new_id < 0).any():
         raise ValueError("minimise() needs every state reachable from the initial state")
-    final = canonical_diagram(d, new_id[block], nb, levels)
-    rep = np.empty(nb, dtype=np.int64)
-    rep[new_id] = first
-    final.roots = final.roots[rep]
+    # The quotient's diagram with leaves renumbered is reduced already and has the functions
+    # of ``d`` relabelled the same way, so its canonical form is ``d``'s, from fewer nodes.
+    qd, levels = _as_diagram(quotient)
+    final = _canonical(qd, levels, new_id, nb)
+    by_new = np.argsort(new_id)  # block of every new state
+    final.roots = final.roots[by_new]
+    rep = first[by_new].astype(np.int64)
     acc = accepting[rep]
     return Minimal(final, acc, verdicts(final, acc, budget), rep)
