@@ -153,6 +153,32 @@ def to_json(
     when the automaton has at most :data:`WRITE_GUARDS_UP_TO` edges (``None``).
     ``letter_classes`` likewise, with :data:`WRITE_CLASSES_UP_TO` entries of the table
     (``True`` writes any table the automaton has: up to ``compiler.classes.MAX_DENSE``)."""
+    body = _body(aut, potentials=potentials, vi_gamma=vi_gamma, guards=guards,
+                 letter_classes=letter_classes)
+    doc = _plain(body)
+    doc["checksum"] = "sha256:" + hashlib.sha256(_canonical(body).encode("ascii")).hexdigest()
+    return doc
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with the numpy arrays of :func:`_body` as lists."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _body(
+    aut: Automaton,
+    *,
+    potentials: Mapping[str, np.ndarray] | None = None,
+    vi_gamma: float | None = None,
+    guards: bool | None = None,
+    letter_classes: bool | None = None,
+) -> dict[str, Any]:
+    """Every field of :func:`to_json` but the checksum, JSON-ready except that the integer
+    arrays of the diagrams are numpy arrays (:func:`_plain` turns them into lists)."""
     from speclang.compiler import shaping
 
     stored = aut.meta.get("potentials") if isinstance(aut.meta.get("potentials"), Mapping) else None
@@ -201,7 +227,7 @@ def to_json(
         assert cvar is not None and clo is not None and chi is not None and delta is not None
         classes = {
             "count": int(delta.shape[1]),
-            "decision_diagram": {"var": cvar.tolist(), "lo": clo.tolist(), "hi": chi.tolist()},
+            "decision_diagram": {"var": cvar, "lo": clo, "hi": chi},
             "representatives": _class_representatives(aut.props, cvar, clo, chi,
                                                       int(delta.shape[1])),
             "delta": delta.tolist(),
@@ -217,17 +243,28 @@ def to_json(
         "initial": int(aut.initial),
         "states": states,
         "decision_diagram": {
-            "var": aut.dd_var.tolist(),
-            "lo": aut.dd_lo.tolist(),
-            "hi": aut.dd_hi.tolist(),
-            "roots": aut.roots.tolist(),
+            "var": aut.dd_var,
+            "lo": aut.dd_lo,
+            "hi": aut.dd_hi,
+            "roots": aut.roots,
         },
         "letter_classes": classes,
         "potentials": pot_doc,
         "meta": _jsonable(meta),
     }
-    doc["checksum"] = checksum(doc)
     return doc
+
+
+def _canonical(value: Any) -> str:
+    """The canonical JSON of :func:`checksum` (sorted keys, no spaces, ASCII) of a
+    :func:`_body` value: what ``json.dumps`` gives for its :func:`_plain` form."""
+    if isinstance(value, np.ndarray):
+        return json.dumps(value.tolist(), separators=(",", ":"))
+    if isinstance(value, dict) and any(isinstance(v, np.ndarray | dict) for v in value.values()):
+        return "{" + ",".join(f"{json.dumps(k)}:{_canonical(value[k])}"
+                              for k in sorted(value)) + "}"
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False)
 
 
 def _write_classes(aut: Automaton, letter_classes: bool | None) -> bool:
@@ -277,31 +314,36 @@ def _class_representatives(props: Sequence[str], cvar: np.ndarray, clo: np.ndarr
 
 
 def dumps(doc: Mapping[str, Any]) -> str:
-    """JSON text with one top-level field, state or delta row per line: diffable and
-    greppable without the size of a fully indented file."""
+    """The file's text: JSON with one top-level field, state or delta row per line
+    (diffable and greppable without the size of a fully indented file), each value in the
+    canonical form the checksum is computed over."""
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    return _text(body, {k: _canonical(v) for k, v in body.items()}, doc.get("checksum"))
 
-    def compact(value: Any) -> str:
-        return json.dumps(value, separators=(", ", ": "), allow_nan=False)
 
-    def rows(items: Sequence[Any], indent: str) -> str:
-        if not items:
-            return "[]"
-        inner = (",\n" + indent + "  ").join(compact(x) for x in items)
-        return "[\n" + indent + "  " + inner + "\n" + indent + "]"
-
+def _text(body: Mapping[str, Any], pieces: Mapping[str, str], digest: Any) -> str:
+    """The file from the canonical text of every field (``pieces``) and the checksum."""
     parts = []
-    for key, value in doc.items():
+    for key, text in pieces.items():
         if key == "states":
-            text = rows(value, "  ")
-        elif key == "letter_classes" and isinstance(value, Mapping):
-            fields = [
-                f'    "{k}": ' + (rows(v, "    ") if k == "delta" else compact(v))
-                for k, v in value.items()
-            ]
-            text = "{\n" + ",\n".join(fields) + "\n  }"
-        else:
-            text = compact(value)
+            # Every state's canonical text starts with its first key in sorted order,
+            # "accepting"; `{"` cannot occur inside a JSON string (its quotes are
+            # escaped), so this finds the boundaries between states and nothing else.
+            text = text.replace('},{"accepting":', '},\n    {"accepting":')
+            if text != "[]":
+                text = "[\n    " + text[1:-1] + "\n  ]"
+        elif key == "letter_classes" and isinstance(body.get(key), Mapping):
+            fields = []
+            for k in sorted(body[key]):
+                v = body[key][k]
+                sub = _canonical(v)
+                if k == "delta" and sub != "[]":  # rows of integers: "],[" only between rows
+                    sub = "[\n    " + sub[1:-1].replace("],[", "],\n    [") + "\n  ]"
+                fields.append(f"{json.dumps(k)}:{sub}")
+            text = "{" + ",".join(fields) + "}"
         parts.append(f"  {json.dumps(key)}: {text}")
+    if digest is not None:
+        parts.append(f'  "checksum": {json.dumps(digest)}')
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
@@ -314,10 +356,15 @@ def save(
     letter_classes: bool | None = None,
 ) -> Path:
     """Write the artifact atomically (a reader never sees a half-written file). ``guards``
-    and ``letter_classes`` as in :func:`to_json`."""
+    and ``letter_classes`` as in :func:`to_json`. The canonical JSON of each field is
+    written once and serves both the checksum and the file (two encodings were half of
+    what writing a large monitor cost)."""
     out = Path(path)
-    text = dumps(to_json(aut, potentials=potentials, guards=guards,
-                         letter_classes=letter_classes))
+    body = _body(aut, potentials=potentials, guards=guards, letter_classes=letter_classes)
+    pieces = {k: _canonical(v) for k, v in body.items()}
+    canonical = "{" + ",".join(f"{json.dumps(k)}:{pieces[k]}" for k in sorted(pieces)) + "}"
+    digest = "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    text = _text(body, pieces, digest)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, text)
     return out
