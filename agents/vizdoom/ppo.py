@@ -48,8 +48,7 @@ import json
 import math
 import sys
 import time
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,8 @@ from ..critic import allowed_actions
 from ..critic_net import critic_td_loss, danger, danger_layer
 from ..errors import ConfigError
 from ..experiment import TensorBoardRuns, episodes_to_safe
-from .env import TASK_REWARDS, VizDoomEnv
+from .env import VizDoomEnv
+from .run_config import VizDoomRunConfig, read_flat_config
 from .specs import load_specs, safeguard
 
 METHODS = (
@@ -86,24 +86,14 @@ def has_critic(method: str) -> bool:
 
 
 @dataclass
-class PPOConfig:
+class PPOConfig(VizDoomRunConfig):
+    """The PPO's keys after the shared ones (:class:`.run_config.VizDoomRunConfig`)."""
+
     name: str = "vizdoom_ppo"
     algorithm: str = "vizdoom_ppo"
-    spec_file: str = "../vizdoom.spec"
-    progression: str = "vizdoom"
     methods: list[str] = field(default_factory=lambda: list(METHODS))
-    seeds: int = 5
-    seed: int = 0
-    scenario: str = "health_gathering_supreme"
-    frame_skip: int = 4
-    frame_stack: int = 4
-    downscale: int = 2
-    episode_timeout: int = 2100
-    total_timesteps: int = 20_000
-    num_envs: int = 4
     num_steps: int = 128
     learning_rate: float = 2.5e-4
-    gamma: float = 0.99
     gae_lambda: float = 0.95
     num_minibatches: int = 4
     update_epochs: int = 3
@@ -112,14 +102,6 @@ class PPOConfig:
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     hidden: int = 256
-    # What the agent is paid (agents.vizdoom.env.TASK_REWARDS); the scenario's own reward
-    # (+1 per tic alive, -100 on death) is what the methods are compared on either way.
-    task_reward: str = "scenario"
-    # Scales the task reward; 0.01 brings the scenario's returns to O(10).
-    reward_scale: float = 0.01
-    violation_penalty: float = 1.0
-    shaping: bool = True
-    potential: str = "violation_distance"
     fear_lambda: float = 0.5
     fear_horizon: int = 8
     # "shared": the danger head sits on the policy's CNN; "separate": a CNN of its own (as
@@ -130,10 +112,6 @@ class PPOConfig:
     # fear_lambda over this share of the budget (0: full weight from the first step, when
     # the untrained danger model says 0.5 everywhere and ending the episode looks cheap).
     fear_phase_in: float = 0.0
-    # How the network sees the monitor state: "index" (one-hot state number) or "features"
-    # (speclang.compiler.state_features over the specs' propositions: the same vector for
-    # states that behave alike, whatever their numbers in each spec's automaton).
-    automaton_input: str = "index"
     # The safety critic of the *_critic methods: horizon in agent steps (frame_skip tics
     # each), the shield's threshold on the danger, and the critic's training.
     critic_horizon: int = 8
@@ -143,35 +121,26 @@ class PPOConfig:
     critic_buffer: int = 16  # rollouts of the active spec in the critic's replay
     critic_batches: int = 8  # critic minibatches after each rollout
     critic_batch_size: int = 128
-    safe_window: int = 20
-    safe_rate: float = 0.9
     device: str = "auto"
-    torch_threads: int = 1
     # Processes running the (method, seed) runs: each run is seeded by (seed, seed index)
     # alone, so the numbers are the same; > 1 writes no TensorBoard logs.
     workers: int = 1
-    base_dir: str = "."
 
     def validate(self) -> None:
-        bad = [m for m in self.methods if m not in METHODS]
-        if bad or not self.methods:
-            raise ConfigError(f"methods must be a non-empty list from {', '.join(METHODS)}")
-        if self.seeds < 1 or self.num_envs < 1 or self.num_steps < 1 or self.workers < 1:
-            raise ConfigError("seeds, num_envs, num_steps and workers must be >= 1")
+        self.validate_run(METHODS)
+        for key in ("num_steps", "workers"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.total_timesteps < self.num_envs * self.num_steps:
             raise ConfigError("total_timesteps must cover at least one rollout")
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ConfigError("num_envs * num_steps must be divisible by num_minibatches")
-        if self.task_reward not in TASK_REWARDS:
-            raise ConfigError(f"task_reward must be one of {', '.join(TASK_REWARDS)}")
         if not 0.0 <= self.fear_phase_in <= 1.0:
             raise ConfigError("fear_phase_in must be in [0, 1]")
         if self.fear_network not in ("shared", "separate"):
             raise ConfigError("fear_network must be shared or separate")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError("device must be auto, cpu or cuda")
-        if self.automaton_input not in ("index", "features"):
-            raise ConfigError("automaton_input must be index or features")
         for key in ("critic_horizon", "critic_buffer", "critic_batches", "critic_batch_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
@@ -179,33 +148,6 @@ class PPOConfig:
             raise ConfigError(f"critic_threshold must be in (0, 1], got {self.critic_threshold}")
         if not 0.0 < self.critic_init < 1.0:
             raise ConfigError(f"critic_init must be in (0, 1), got {self.critic_init}")
-
-
-def read_flat_config(path: str | Path, cls: type) -> dict[str, Any]:
-    """The keys of a flat TOML experiment file for the dataclass ``cls``: every key one of its
-    fields, every value of its default's type (an int where a float is expected is taken);
-    a ``ConfigError`` naming the file otherwise."""
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    known = {f.name for f in fields(cls)} - {"base_dir"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown keys {', '.join(unknown)}")
-    defaults = cls()
-    for key, value in raw.items():
-        want = type(getattr(defaults, key))
-        ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            value = raw[key] = float(value)
-            ok = True
-        if not ok:
-            raise ConfigError(f"{path}: {key} must be {want.__name__}, got {value!r}")
-    return raw
 
 
 def load_config(path: str | Path) -> PPOConfig:
@@ -371,7 +313,7 @@ class Envs:
     """``num_envs`` safeguarded environments with autoreset, plus a monitor of the final
     spec on every env (violations of S2 are what all methods are compared on)."""
 
-    def __init__(self, cfg: PPOConfig, method: str, seed: int) -> None:
+    def __init__(self, cfg: VizDoomRunConfig, method: str, seed: int) -> None:
         from speclang.runtime.progression import ActiveSpec
 
         path = Path(cfg.spec_file)
@@ -751,7 +693,7 @@ def train_run(
 
 
 def run_metrics(
-    cfg: PPOConfig, spec_names: list[str], log: list[tuple], method: str, seed: int
+    cfg: VizDoomRunConfig, spec_names: list[str], log: list[tuple], method: str, seed: int
 ) -> dict[str, Any]:
     spec_ix = np.array([e[0] for e in log], dtype=np.int64)
     ret = np.array([e[1] for e in log])

@@ -44,36 +44,23 @@ from torch import nn
 from speclang.stats import mean_ci
 
 from ..errors import ConfigError
-from .env import TASK_REWARDS
-from .ppo import Envs, read_flat_config, run_metrics, summarise
+from .ppo import Envs, run_metrics, summarise
+from .run_config import VizDoomRunConfig, read_flat_config
 
 METHODS = ("progressive", "zero_shot", "no_safeguard")
 
 
 @dataclass
-class RandpolConfig:
+class RandpolConfig(VizDoomRunConfig):
+    """RANDPOL's keys after the shared ones (:class:`.run_config.VizDoomRunConfig`, the
+    PPO's environment, safeguard and monitor input), and the defaults it changes."""
+
     name: str = "vizdoom_randpol"
     algorithm: str = "vizdoom_randpol"
-    spec_file: str = "../vizdoom.spec"
-    progression: str = "vizdoom"
     methods: list[str] = field(default_factory=lambda: ["progressive", "zero_shot"])
     seeds: int = 3
-    seed: int = 0
-    # The environment, as the PPO's (agents.vizdoom.ppo.PPOConfig).
-    scenario: str = "health_gathering_supreme"
-    frame_skip: int = 4
-    frame_stack: int = 4
     downscale: int = 4
-    episode_timeout: int = 2100
     total_timesteps: int = 8192
-    num_envs: int = 4
-    task_reward: str = "scenario"
-    reward_scale: float = 0.01
-    violation_penalty: float = 1.0
-    shaping: bool = True
-    potential: str = "violation_distance"
-    automaton_input: str = "index"
-    gamma: float = 0.99
     # The randomised network and its fits.
     hidden: int = 256
     ridge: float = 1.0  # lambda of every output-layer fit
@@ -83,25 +70,14 @@ class RandpolConfig:
     start_e: float = 1.0
     end_e: float = 0.05
     exploration_fraction: float = 0.5
-    safe_window: int = 20
-    safe_rate: float = 0.9
-    torch_threads: int = 1
-    base_dir: str = "."
 
     def validate(self) -> None:
-        bad = [m for m in self.methods if m not in METHODS]
-        if bad or not self.methods:
-            raise ConfigError(f"methods must be a non-empty list from {', '.join(METHODS)}")
-        for key in ("seeds", "num_envs", "hidden", "iteration_steps", "evaluation_sweeps",
-                    "buffer_size", "safe_window"):
+        self.validate_run(METHODS)
+        for key in ("hidden", "iteration_steps", "evaluation_sweeps", "buffer_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.total_timesteps < self.iteration_steps:
             raise ConfigError("total_timesteps must cover at least one policy iteration")
-        if self.task_reward not in TASK_REWARDS:
-            raise ConfigError(f"task_reward must be one of {', '.join(TASK_REWARDS)}")
-        if self.automaton_input not in ("index", "features"):
-            raise ConfigError("automaton_input must be index or features")
         if self.ridge <= 0.0:
             raise ConfigError(f"ridge must be > 0 (it keeps every fit well-posed), "
                               f"got {self.ridge}")
@@ -195,7 +171,7 @@ def train_run(cfg: RandpolConfig, method: str, seed: int, out: Path | None,
     rng_seed = cfg.seed * 1000 + seed
     torch.manual_seed(rng_seed)
     rng = np.random.default_rng(rng_seed)
-    envs = Envs(cfg, method, rng_seed)  # type: ignore[arg-type]  # the PPO's env fields
+    envs = Envs(cfg, method, rng_seed)
     n_actions = int(envs.envs[0].action_space.n)
     k, h, w = envs.envs[0].env.observation_space.shape
     net = RandomFeatures(k, h, w, envs.n_monitor, cfg.hidden)
@@ -260,7 +236,7 @@ def train_run(cfg: RandpolConfig, method: str, seed: int, out: Path | None,
                     f"{len(envs.log)} return(last 20) {mean_ret:.0f} epsilon {eps:.2f} "
                     f"residual {residuals[-1]:.3f} {steps / (time.time() - started):.0f} steps/s")
     envs.close()
-    metrics = run_metrics(cfg, envs.spec_names, envs.log, method, seed)  # type: ignore[arg-type]
+    metrics = run_metrics(cfg, envs.spec_names, envs.log, method, seed)
     metrics["steps"] = steps
     metrics["seconds"] = time.time() - started
     metrics["params_trained"] = int(head.size)
