@@ -160,9 +160,10 @@ def _build_gc_paused(formula: ir.Formula, budget: Budget, name: str | None,
 def _build(formula: ir.Formula, budget: Budget, name: str | None, source_hash: str | None,
            compose: bool | None) -> Automaton:
     pieces = composition.split(formula) if compose is not False else None
-    if pieces is not None and (compose or composition.may_pay(pieces[1])):
+    limit = composition.pays_from(formula)
+    if pieces is not None and (compose or composition.may_pay(pieces[1], limit)):
         built = _parts(formula, pieces[0], pieces[1], budget)
-        if compose or composition.pays(p for p, _ in built):
+        if compose or composition.pays((p for p, _ in built), limit):
             return _build_composed(formula, pieces[0], built, budget, name, source_hash)
     ex, m, residuals = _minimal(formula, budget)
     return automaton_from_minimal(
@@ -207,18 +208,46 @@ def _parts(formula: ir.Formula, op: ir.Op, pieces: list[ir.Formula],
     operands of ``op`` in the whole."""
     props = tuple(sorted(formula.atoms))
     index = {p: i for i, p in enumerate(props)}
+    minimal = [_minimal(piece, budget) for piece in pieces]
+    # A pure-past whole is read at the last step: its parts' obligations join as pure-past
+    # readings, unless one has none (`G false`, kept in the future form); then every part
+    # is written in the future form, read at the first step.
+    read_back = True
+    owed: list[list[tuple[ir.Formula, list[ir.Formula]] | None]] = []
+    for again in (False, True):
+        owed = [[None if texts[q] in ("true", "false") else
+                 _obligation(piece, ex, r, read_back)
+                 for q, r in enumerate(m.representative.tolist())]
+                for piece, (ex, m, texts) in zip(pieces, minimal, strict=True)]
+        if again or not formula.is_pure_past or not any(
+                o is not None and o[0].has_future for col in owed for o in col):
+            break
+        read_back = False
     built: list[tuple[composition.Part, list[str]]] = []
-    for piece in pieces:
-        ex, m, texts = _minimal(piece, budget)
-        for q, r in enumerate(m.representative.tolist()):
-            if texts[q] not in ("true", "false"):
-                # as the monolithic construction writes a residual: in NNF (state 0 too,
-                # which is the whole formula's initial state only in the whole)
-                owed = ex.residuals[r]
-                texts[q] = composition.parenthesised(owed, ir.to_text(owed, compact=True), op)
+    for (ex, m, texts), col in zip(minimal, owed, strict=True):
+        for q, o in enumerate(col):
+            if o is not None:
+                text = composition.parenthesised(o[0], ir.to_text(o[0], compact=True), op)
+                texts[q] = memory.with_facts(text, o[0], o[1])
         local = np.asarray([index[p] for p in ex.props], dtype=np.int64)
         built.append((composition.part_of(m, local), texts))
     return built
+
+
+def _obligation(piece: ir.Formula, ex: Explored, r: int,
+                read_back: bool) -> tuple[ir.Formula, list[ir.Formula]]:
+    """What explored state ``r`` of ``piece`` owes and remembers, as the monolithic
+    construction writes it for the whole (state 0 too, which is the whole formula's initial
+    state only in the whole)."""
+    bits = ex.past_bits[r]
+    if bits is not None:
+        return memory.state_obligation(ex.residuals[r], bits, ex.temporal, piece.is_pure_past,
+                                       read_back)
+    if r == 0 and piece.is_pure_past and read_back:
+        # the residual is the construction's future form (F(last & P)): the piece as
+        # written says what is owed at the last step
+        return piece, []
+    return ex.residuals[r], []  # in NNF, as the monolithic construction writes a residual
 
 
 def _build_composed(formula: ir.Formula, op: ir.Op,

@@ -15,9 +15,11 @@ it. Pairs of leaves are pairs of states. The minimal DFA of a conjunction is uni
 construction builds (same arrays, verdicts and letter classes); only a state's residual
 text may be written differently (the parts' obligations joined, an equivalent formula).
 
-Only formulas without past operators are split: a pure-past conjunct is read at the last
-step alone but at the first step inside a mixed conjunction, and the remembered past facts
-of a state's text do not join by ``&``.
+Formulas with past operators split too, each part read as the whole is: the parts of a
+pure-past formula (read at the last step) are pure past, and a mixed formula (read at the
+first step) keeps its pure-past conjuncts with a part that has future operators, since alone
+they would be read at the last step. A state's text joins the parts' obligations and lists
+the facts they remember after the join.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from speclang.compiler import ir
+from speclang.compiler import ir, memory
 from speclang.compiler.budget import Budget
 from speclang.compiler.ir import Formula, Op
 from speclang.compiler.minimise import Canonical, Diagram, Minimal, minimise, quotient
@@ -37,50 +39,67 @@ from speclang.compiler.verdict import Verdict
 # entries (int64: 128 MiB at the limit); larger products intern pairs in a dict.
 _DENSE_PAIRS = 1 << 24
 PAYS_FROM = 512
+# With past operators each explored state costs several times more (its past bits are
+# paired into every leaf), so composition pays from smaller products: `H(p -> O q) & ..`
+# with 4 parts (bound 81) is 1.5x slower composed, with 6 (729) 1.3x faster; three
+# `G(a -> O(b & O c))` (64) even, four (256) 3.6x faster.
+PAYS_FROM_PAST = 128
+_TEMPORAL_OPS = ir.FUTURE_OPS | ir.PAST_OPS
 
 
 def split(f: Formula) -> tuple[Op, list[Formula]] | None:
     """The operator (AND or OR) and the parts of a top-level conjunction or disjunction
     worth compiling apart, or None. Parts without temporal operators are kept together with
     the first temporal part (alone they are a few states, not worth a product of their own),
-    and the split needs two temporal parts. ``!(a | b)`` splits as ``!a & !b``."""
-    if f.has_past or not f.has_future:
+    and the split needs two temporal parts. ``!(a | b)`` splits as ``!a & !b``. In a
+    pure-past formula the temporal parts are those with past operators; in any other, those
+    with future operators (module docstring)."""
+    if not (f.has_future or f.has_past):
         return None
     op, parts = _flat(f)
     if op is None:
         return None
-    temporal = [p for p in parts if p.has_future]
+
+    def temporal_part(p: Formula) -> bool:
+        return p.has_past if f.is_pure_past else p.has_future
+
+    temporal = [p for p in parts if temporal_part(p)]
     if len(temporal) < 2:
         return None
-    plain = [p for p in parts if not p.has_future]
+    plain = [p for p in parts if not temporal_part(p)]
     join = ir.And if op is Op.AND else ir.Or
     return op, [join(temporal[0], *plain), *temporal[1:]]
 
 
-def may_pay(pieces: list[Formula]) -> bool:
+def pays_from(f: Formula) -> int:
+    """The bound on the product's size above which composing ``f``'s parts pays."""
+    return PAYS_FROM_PAST if f.has_past else PAYS_FROM
+
+
+def may_pay(pieces: list[Formula], limit: int = PAYS_FROM) -> bool:
     """Whether the parts could be large enough for :func:`pays`, judged from the formula
     alone (compiling the parts of a small conjunction costs more than compiling the whole
     monolithically, ~5 ms for three parts): a part with k temporal subformulas is
     guessed at ``2**k + 1`` states."""
     bound = 1
     for piece in pieces:
-        k = sum(1 for g in piece.subformulas() if g.op in ir.FUTURE_OPS)
+        k = sum(1 for g in piece.subformulas() if g.op in _TEMPORAL_OPS)
         bound *= 2 ** min(k, 20) + 1
-        if bound > PAYS_FROM:
+        if bound > limit:
             return True
     return False
 
 
-def pays(parts: Iterable[Part]) -> bool:
+def pays(parts: Iterable[Part], limit: int = PAYS_FROM) -> bool:
     """Whether the product of ``parts`` is worth building rather than the whole formula's
     derivatives: when the product of their sizes (an upper bound on the result's) exceeds
-    ``PAYS_FROM``. Below it the monolithic construction is as fast or faster, as numpy's
-    cost per call dominates the product's (benchmarks/compose.py: gfand 10, bound 1,024,
-    1.2x faster composed; declare 6, bound 432, even)."""
+    ``limit`` (:func:`pays_from`). Below it the monolithic construction is as fast or
+    faster, as numpy's cost per call dominates the product's (benchmarks/compose.py: gfand
+    10, bound 1,024, 1.2x faster composed; declare 6, bound 432, even)."""
     bound = 1
     for p in parts:
         bound *= p.n_states
-        if bound > PAYS_FROM:
+        if bound > limit:
             return True
     return False
 
@@ -312,7 +331,15 @@ def state_texts(whole: Part, texts: list[list[str]], op: Op, formula_text: str) 
         elif verdict == Verdict.VIOLATED:
             out.append("false")
         else:
-            out.append(sep.join(filter(None, row)) or neutral)
+            owed, facts = [], []
+            for text in filter(None, row):
+                obligation, _, remembers = text.partition(memory.REMEMBERS)
+                owed.append(obligation)
+                remembers = remembers[:-1]  # without its closing bracket
+                if remembers and remembers not in facts:
+                    facts.append(remembers)
+            joined = sep.join(owed) or neutral
+            out.append(f"{joined}{memory.REMEMBERS}{', '.join(facts)}]" if facts else joined)
     if int(m.verdicts[0]) not in (Verdict.SATISFIED, Verdict.VIOLATED):
         out[0] = formula_text  # as the monolithic construction writes the initial state
     return out

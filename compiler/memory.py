@@ -172,24 +172,36 @@ def at_first_step(f: Formula) -> Formula:
 def state_text(residual: Formula, bits: tuple[bool, ...], temporal: Sequence[Formula],
                pure_past: bool) -> str:
     """A state's remaining obligation with what it remembers (module docstring)."""
+    owed, facts = state_obligation(residual, bits, temporal, pure_past)
+    return with_facts(ir.to_text(owed, compact=True), owed, facts)
+
+
+def with_facts(text: str, owed: Formula, facts: Sequence[Formula]) -> str:
+    """``text`` (of the obligation ``owed``) followed by the remembered ``facts``."""
+    if owed is ir.TRUE or owed is ir.FALSE or not facts:
+        return text
+    return f"{text}{REMEMBERS}{', '.join(ir.to_text(x, compact=True) for x in facts)}]"
+
+
+def state_obligation(residual: Formula, bits: tuple[bool, ...], temporal: Sequence[Formula],
+                     pure_past: bool, read_back: bool = True) -> tuple[Formula, list[Formula]]:
+    """A state's remaining obligation and the facts it remembers (module docstring);
+    ``read_back=False`` keeps a pure-past spec's obligation in the construction's future
+    form (read at the first step)."""
     tindex = {g.uid: i for i, g in enumerate(temporal)}
     owed = rewrite(residual, bits, tindex)
-    if pure_past:
+    if pure_past and read_back:
         reading = past_reading(owed)
         # A reading without past operators (`b`) would be read at the first step, not the
         # last: such states keep the future form (`F (b & WX false)`).
         if reading is not None and (reading.has_past or reading is ir.TRUE
                                       or reading is ir.FALSE):
             owed = reading
-    elif owed.has_past and not owed.has_future:
+    elif not pure_past and owed.has_past and not owed.has_future:
         # A mixed spec is read from the current step on, but this text alone would be pure
         # past and read at the *last* step (`X !O O a` owes `!a` after one step, not
         # "never a"): write what it means at the current step.
         owed = at_first_step(owed)
-    text = ir.to_text(owed, compact=True)
     if owed is ir.TRUE or owed is ir.FALSE:
-        return text
-    facts = remembered(residual, bits, temporal)
-    if not facts:
-        return text
-    return f"{text}{REMEMBERS}{', '.join(ir.to_text(x, compact=True) for x in facts)}]"
+        return owed, []
+    return owed, remembered(residual, bits, temporal)
