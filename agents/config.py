@@ -14,7 +14,9 @@ TRANSFERS = ("none", "paper", "paper_code", "correspondence")
 # The safety critic's modes and transfers (agents/critic.py).
 CRITIC_MODES = ("none", "learn", "explore", "all")
 CRITIC_TRANSFERS = ("correspondence", "none")
-CRITIC_POOLS = ("none", "cell")
+CRITIC_POOLS = ("none", "cell", "target")
+CRITIC_POOL_TRANSFERS = ("none", "carry")
+CRITIC_PENALTY_ON = ("all", "final")
 FEARS = ("none", "shared", "per_stage")
 COMBINES = ("mean", "min")
 SCHEDULES = ("fixed", "adaptive")
@@ -79,6 +81,11 @@ class MethodConfig:
     threshold: float = 0.05
     min_episodes: int = 100
     max_episodes_per_task: int = 0  # 0 = no cap before the final spec
+    # A stage budget in environment steps (0 = none): a spec before the final one is left
+    # once the run has taken this many steps on it, however long its episodes are. The
+    # episode cap alone lets a run that wanders (long episodes, violation rate above the
+    # threshold) stay on an early spec for the whole budget.
+    max_steps_per_task: int = 0
     fear_lambda: float = 0.5
     fear_horizon: int = 5
     # Fear on a progressive method (agents/tabular.py): "shared" one danger model for all
@@ -98,10 +105,23 @@ class MethodConfig:
     # not policy-invariant: risky moves (those a slip can turn into a violation) cost, so
     # the optimal route keeps its distance from hazards.
     critic_penalty: float = 0.0
+    # "final": the penalty only while learning the final spec. On the strict early specs a
+    # penalty near every hazard of the route can make the task not worth doing.
+    critic_penalty_on: str = "all"
     # "cell": an entry never updated starts from the danger pooled over every automaton
     # state and task stage at the same cell and action (of the spec being learned), instead
     # of 0, so a hazard learned once is known in every product state that meets it.
+    # "target": pooled by the cell the move heads for (its slip-free successor) instead of
+    # by (cell, move), so a hazard entered from one side is known from all of them.
     critic_pool: str = "none"
+    # Pseudo-observations of "safe" behind each pooled entry (-1: critic_prior). Fewer than
+    # the product entries' prior: one hit then marks a (cell, move) dangerous in every
+    # product state not yet met, while a state's own entry still needs its own evidence.
+    critic_pool_prior: int = -1
+    # "carry": at each switch the new spec's pooled critic starts from the last spec's (each
+    # learned entry counting as one earlier update), so the cells where violations happened
+    # stay known as a prior from the first stage on; "none": it starts empty.
+    critic_pool_transfer: str = "none"
 
 
 @dataclass
@@ -216,6 +236,9 @@ def _validate(cfg: ExperimentConfig, where: str) -> None:
         _check_choice(m.fear, FEARS, f"{w}.fear")
         if m.fear != "none" and m.kind != "progressive":
             raise ConfigError(f"{w}.fear is for kind = progressive (intrinsic_fear has it)")
+        if m.max_steps_per_task < 0:
+            raise ConfigError(f"{w}.max_steps_per_task must be >= 0, got "
+                              f"{m.max_steps_per_task}")
         if m.fear_phase_in < 0:
             raise ConfigError(f"{w}.fear_phase_in must be >= 0, got {m.fear_phase_in}")
     positive = {
@@ -242,6 +265,15 @@ def _validate_critic(m: MethodConfig, w: str) -> None:
     _check_choice(m.critic, CRITIC_MODES, f"{w}.critic")
     _check_choice(m.critic_transfer, CRITIC_TRANSFERS, f"{w}.critic_transfer")
     _check_choice(m.critic_pool, CRITIC_POOLS, f"{w}.critic_pool")
+    _check_choice(m.critic_pool_transfer, CRITIC_POOL_TRANSFERS, f"{w}.critic_pool_transfer")
+    _check_choice(m.critic_penalty_on, CRITIC_PENALTY_ON, f"{w}.critic_penalty_on")
+    if m.critic_pool == "none" and (m.critic_pool_prior != -1
+                                    or m.critic_pool_transfer != "none"):
+        raise ConfigError(f"{w}.critic_pool_prior and critic_pool_transfer need "
+                          f"a pooled critic (critic_pool = cell or target)")
+    if m.critic_pool_prior < -1:
+        raise ConfigError(f"{w}.critic_pool_prior must be >= 0 (or -1: critic_prior), "
+                          f"got {m.critic_pool_prior}")
     if m.critic_pool != "none" and m.critic == "none":
         raise ConfigError(f"{w}.critic_pool needs a critic (critic = learn, explore or all)")
     if m.critic != "none" and m.kind == "no_safeguard":

@@ -33,6 +33,12 @@ state at that cell; an entry ``C[.][s, q, a]`` never updated reads ``P`` at its 
 of 0, and its first update starts from that value. The hazards are labelled cells, so a move
 into lava learned in one product state is known, as a prior, in all the others (without it
 each (stage, monitor state) pays its own violations to learn the same move).
+``critic_pool = "target"`` keys the pooled critic by the cell the move heads for (its
+slip-free successor) instead of by (cell, move): a hazard is a place, so one entered from
+one side is then known from every side. ``critic_pool_prior`` gives the pooled entries
+their own pseudo-count (a weaker prior there lets one hit warn every product state not yet
+met, while each state's own entry still needs its own evidence), and
+``critic_pool_transfer = "carry"`` starts each new spec's pooled critic from the last one's.
 
 Uses of ``D(s, q, a) = C[H][s, q, a]``:
 

@@ -359,7 +359,9 @@ def open_run_dir(cfg: ExperimentConfig, out: Path, resume: bool) -> tuple[bool, 
 
 # Per-episode curves of episodes.npz: its key -> the batch state array (rows are runs).
 EPISODE_ARRAYS = {"ret": "ret", "viol": "viol", "fviol": "fviol", "success": "success",
-                  "spec": "ep_spec", "length": "length"}
+                  "spec": "ep_spec", "length": "length",
+                  # where each episode first violated the final spec (-1: it did not)
+                  "fviol_cell": "fviol_cell", "fviol_q": "fviol_q"}
 
 
 def write_results(cfg: ExperimentConfig, out: Path, spec_names: list[str],

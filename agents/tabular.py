@@ -112,7 +112,13 @@ class TabularBatch:
         "Cp",
         "Cp_n",
         "pc_seen",
+        "ep_fsite",
+        "fviol_cell",
+        "fviol_q",
     )
+    # Arrays added after checkpoints were first written: missing from an older checkpoint,
+    # they keep their initial values (the violation sites of its earlier episodes unknown).
+    OPTIONAL_KEYS = ("ep_fsite", "fviol_cell", "fviol_q")
 
     def __init__(
         self,
@@ -188,9 +194,17 @@ class TabularBatch:
         self.crit_prior = np.array([m.critic_prior for m in crit], dtype=np.float64)
         self.crit_kappa = np.array([m.critic_shaping for m in crit])
         self.crit_lambda = np.array([m.critic_penalty for m in crit])
+        self.crit_lambda_final = np.array([m.critic_penalty_on == "final" for m in crit],
+                                          dtype=bool)
         self.crit_greedy = np.array([m.critic == "all" for m in crit], dtype=bool)
         self.crit_explore = np.array([m.critic in ("explore", "all") for m in crit], dtype=bool)
-        self.crit_pool = np.array([m.critic_pool == "cell" for m in crit], dtype=bool)
+        self.crit_pool = np.array([m.critic_pool != "none" for m in crit], dtype=bool)
+        # critic_pool = "target": pooled by the cell the move heads for (slot 0 of the pooled
+        # table's action axis), so a hazard learned from one side is known from every side
+        self.crit_target = np.array([m.critic_pool == "target" for m in crit], dtype=bool)
+        self.crit_pool_prior = np.array(
+            [m.critic_prior if m.critic_pool_prior < 0 else m.critic_pool_prior for m in crit],
+            dtype=np.float64)
         self.cells = self.layout.size * self.layout.size
         self.pc_rows = np.flatnonzero([r.method.transfer == "paper_code" and self.progressive[i]
                                        for i, r in enumerate(self.runs)])
@@ -208,6 +222,12 @@ class TabularBatch:
         st["ep_ret"] = np.zeros(R)
         st["ep_viol"] = np.zeros(R, dtype=bool)
         st["ep_fviol"] = np.zeros(R, dtype=bool)
+        # Where the final spec was first violated in the episode (cell; monitor state of the
+        # final spec's automaton before that step), -1 where it was not: the analysis of
+        # which hazards cost what (scripts/violation_sites.py).
+        st["ep_fsite"] = np.full((R, 2), -1, dtype=np.int64)
+        st["fviol_cell"] = np.full((R, E), -1, dtype=np.int16)
+        st["fviol_q"] = np.full((R, E), -1, dtype=np.int8)
         st["ret"] = np.zeros((R, E), dtype=np.float32)
         st["length"] = np.zeros((R, E), dtype=np.int32)
         st["viol"] = np.zeros((R, E), dtype=bool)
@@ -247,8 +267,8 @@ class TabularBatch:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         arrays = state["arrays"]
         for k in self.STATE_KEYS:
-            if k not in arrays and self.st[k].size == 0:
-                continue  # a checkpoint from before this array existed, none of its runs use it
+            if k not in arrays and (self.st[k].size == 0 or k in self.OPTIONAL_KEYS):
+                continue  # a checkpoint from before this array existed
             if arrays[k].shape != self.st[k].shape:
                 raise ValueError(
                     f"checkpoint array {k} has shape {arrays[k].shape}, expected {self.st[k].shape}"
@@ -278,6 +298,8 @@ class TabularBatch:
         st["ep_ret"][idx] = 0.0
         st["ep_viol"][idx] = st["q"][idx] == mon.sink[st["spec"][idx]]
         st["ep_fviol"][idx] = st["qf"][idx] == mon.sink[self.K - 1]
+        st["ep_fsite"][idx] = -1
+        st["ep_fsite"][idx[st["ep_fviol"][idx]], 0] = self.layout.start_cell
         if len(self.pc_rows):
             pc = idx[(self.pc_pos[idx] >= 0) & st["active"][idx]]
             s = self.env.cell[pc] * N_STAGES + self.env.stage[pc]
@@ -318,7 +340,8 @@ class TabularBatch:
         return (task * self.S + s[cr]) * self.Qmax + (q[cr] - self.mon.offset[spec[cr]])
 
     def _critic_at(self, spec: np.ndarray, s: np.ndarray, q: np.ndarray,
-                   n_flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                   n_flat: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
         """The critic runs' danger table at product states (s, q), ``[n_critic, H, A]``, its
         flat rows of C, and (with pooling) the flat rows of the pooled critic. Where a run
         pools, an entry never updated reads the pooled value at its cell instead of 0."""
@@ -328,10 +351,17 @@ class TabularBatch:
         if not self.crit_pool.any():
             return c, c_row, None
         cr = self.critic_rows
-        p_row = (np.arange(len(cr)) * self.K + spec[cr]) * self.cells + s[cr] // N_STAGES
+        base = (np.arange(len(cr)) * self.K + spec[cr]) * self.cells
+        cell = s[cr] // N_STAGES
+        actions = np.arange(N_ACTIONS)
+        # per (critic run, action): the pooled table's row and action slot
+        p_row = np.where(self.crit_target[:, None], base[:, None] + self.env.moves[cell],
+                         (base + cell)[:, None])
+        p_slot = np.where(self.crit_target[:, None], 0, actions[None, :])
         unseen = (n_flat[c_row] == 0) & self.crit_pool[:, None]
-        prior = self.st["Cp"].reshape(-1, self.critic_H, N_ACTIONS)[p_row]
-        return np.where(unseen[:, None, :], prior, c), c_row, p_row
+        prior = self.st["Cp"].reshape(-1, self.critic_H, N_ACTIONS)[p_row, :, p_slot]
+        prior = prior.transpose(0, 2, 1)  # [n, A, H] -> [n, H, A]
+        return np.where(unseen[:, None, :], prior, c), c_row, (p_row, p_slot)
 
     def _critic_allowed(self, c: np.ndarray, base: np.ndarray, apply: np.ndarray) -> np.ndarray:
         """``base`` (the pre-shield's allowed actions, [R, A]) narrowed, on the critic runs
@@ -418,7 +448,9 @@ class TabularBatch:
             if self.crit_lambda.any():
                 learn_reward = learn_reward.copy() if learn_reward is reward else learn_reward
                 n_c = np.arange(len(cr))
-                learn_reward[cr] -= self.crit_lambda * c_here[n_c, self.crit_level, a[cr]]
+                lam = np.where(self.crit_lambda_final & (spec[cr] != self.K - 1), 0.0,
+                               self.crit_lambda)
+                learn_reward[cr] -= lam * c_here[n_c, self.crit_level, a[cr]]
             if self.crit_greedy.any():
                 if allowed2 is None:
                     allowed2 = np.ones((self.R, N_ACTIONS), dtype=bool)
@@ -436,9 +468,12 @@ class TabularBatch:
                 pool = live & self.crit_pool
                 Cp = st["Cp"].reshape(-1, self.critic_H, N_ACTIONS)
                 np_flat = st["Cp_n"].reshape(-1, N_ACTIONS)
-                pr, pa = p_row[pool], a_c[pool]
+                rows, slots = p_row
+                pr = rows[pool, a_c[pool]]
+                pa = slots[pool, a_c[pool]]
                 new_p, new_pn = critic_update(Cp[pr, :, pa], np_flat[pr, pa], target[pool],
-                                              self.crit_alpha[pool], self.crit_prior[pool])
+                                              self.crit_alpha[pool],
+                                              self.crit_pool_prior[pool])
                 Cp[pr, :, pa] = new_p
                 np_flat[pr, pa] = new_pn
 
@@ -457,7 +492,11 @@ class TabularBatch:
         st["visited_final"][self.rows[final], s2[final], ql2[final]] = True
         st["ep_ret"] += reward
         st["ep_viol"] |= viol
-        st["ep_fviol"] |= qf2 == mon.sink[self.K - 1]
+        first = (qf2 == mon.sink[self.K - 1]) & ~st["ep_fviol"]
+        if first.any():
+            st["ep_fsite"][first, 0] = env.cell[first]
+            st["ep_fsite"][first, 1] = st["qf"][first] - mon.offset[self.K - 1]
+        st["ep_fviol"] |= first
         st["q"], st["qf"] = q2, qf2
         self.batch_step += 1
 
@@ -522,6 +561,7 @@ class TabularBatch:
             st["length"][r, e] = self.env.steps[r]
             st["viol"][r, e] = st["ep_viol"][r]
             st["fviol"][r, e] = st["ep_fviol"][r]
+            st["fviol_cell"][r, e], st["fviol_q"][r, e] = st["ep_fsite"][r]
             st["success"][r, e] = success[r]
             st["ep_spec"][r, e] = st["spec"][r]
             st["ep_count"][r] = e + 1
@@ -549,6 +589,10 @@ class TabularBatch:
         on_task = episodes_done - int(st["task_start"][r])
         if m.max_episodes_per_task and on_task >= m.max_episodes_per_task:
             return cur + 1
+        if m.max_steps_per_task:
+            start = int(st["task_start"][r])
+            if int(st["length"][r, start:episodes_done].sum()) >= m.max_steps_per_task:
+                return cur + 1
         if on_task < max(m.min_episodes, m.window):
             return cur
         recent = st["viol"][r, episodes_done - m.window : episodes_done]
@@ -576,6 +620,11 @@ class TabularBatch:
             learned = (st["C_n"][k, first:new] > 0).astype(np.float64)[..., None, :]
             st["C_n"][k, new] = transfer_critic(m.critic_transfer, learned, auts,
                                                 pairs)[..., 0, :].astype(np.int64)
+        if k >= 0 and m.critic_pool_transfer == "carry":
+            # cell-level, so no correspondence is needed: the same cells are dangerous
+            cur = st["spec"][r]
+            st["Cp"][k, new] = st["Cp"][k, cur]
+            st["Cp_n"][k, new] = np.minimum(st["Cp_n"][k, cur], 1)
         if self.fear[r] and m.fear == "per_stage":
             # its episode was closed into the model just before: nothing is left in flight
             k = int(np.searchsorted(self.fear_rows, r))

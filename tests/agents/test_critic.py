@@ -250,6 +250,24 @@ def test_a_pooled_critic_blocks_a_hazard_in_every_product_state_after_one_hit() 
     assert max(int(tries["own", s].max()) for s in range(2)) > 1
 
 
+def test_each_final_spec_violation_is_recorded_where_it_happened() -> None:
+    cfg = _cfg([{"name": "p", "kind": "progressive", "transfer": "correspondence",
+                 "switch_every": 15}, {"name": "z", "kind": "zero_shot"}],
+               seeds=2, episodes=60, slip=0.0, jitter=0.0)
+    b = _train(TabularBatch(cfg, minecraft_progression(), 1))
+    t4, masks = b.automata[-1], b.layout.base_masks()
+    letter = {m: {p for p, bit in PROP_BIT.items() if m & bit} for m in range(128)}
+    for i in range(len(b.runs)):
+        n = int(b.st["ep_count"][i])
+        fv, cell, q = b.st["fviol"][i, :n], b.st["fviol_cell"][i, :n], b.st["fviol_q"][i, :n]
+        assert fv.any() and (cell[~fv] == -1).all() and (q[~fv] == -1).all()
+        # no slips, no jitter: the recorded cell's own label drives the recorded state of
+        # the final spec's automaton into its sink (checked on the automaton itself)
+        for c, qq in zip(cell[fv].tolist(), q[fv].tolist(), strict=True):
+            assert qq != t4.violation_sink
+            assert t4.step(qq, letter[int(masks[c])]) == t4.violation_sink
+
+
 def test_the_penalty_is_lambda_times_the_danger_of_the_action_taken() -> None:
     def one_step(penalty: float) -> TabularBatch:
         # the same method name: the same random streams, so the same action in both batches
@@ -285,6 +303,115 @@ def test_a_switch_transfers_the_critic_through_the_correspondence() -> None:
     assert not b2.st["C"][0, 1].any()
 
 
+def test_a_stage_budget_in_steps_leaves_each_early_spec_once_it_is_spent() -> None:
+    # threshold 0: the violation rate never releases a spec, only the budgets do
+    method = {"name": "p", "kind": "progressive", "transfer": "correspondence",
+              "schedule": "adaptive", "threshold": 0.0, "min_episodes": 1, "window": 1,
+              "max_steps_per_task": 150}
+    b = _train(TabularBatch(_cfg([method], seeds=2, episodes=120), minecraft_progression(), 4))
+    for i in range(len(b.runs)):
+        n = int(b.st["ep_count"][i])
+        spec, length = b.st["ep_spec"][i, :n], b.st["length"][i, :n].astype(np.int64)
+        assert spec[-1] == b.K - 1  # every early spec was left
+        for k in range(b.K - 1):
+            steps = length[spec == k]
+            # left at the first episode end with the budget spent, not before or after
+            assert steps.sum() >= 150 > steps[:-1].sum(), (i, k, steps)
+
+
+def test_a_target_pooled_critic_learns_each_hazard_cell_from_one_hit() -> None:
+    # on T1 (kept there), no slips or jitter: every move into lava or a creeper violates
+    critic = {"kind": "progressive", "switch_every": 10_000, "critic": "all",
+              "critic_prior": 0, "critic_threshold": 0.5}
+    cfg = _cfg([{"name": "target", "critic_pool": "target", **critic},
+                {"name": "cell", "critic_pool": "cell", **critic}],
+               seeds=3, episodes=300, slip=0.0, jitter=0.0)
+    b = _train(TabularBatch(cfg, minecraft_progression(), 6))
+    moves = move_table(b.layout.size)
+    target = np.broadcast_to(moves[np.arange(b.S) // N_STAGES][:, None, :],
+                             (b.S, b.Qmax, N_ACTIONS))
+    deadly = _deadly(b, 0)
+    most = {}
+    for i, run in enumerate(b.runs):
+        n = b.st["C_n"][b.critic_pos[i], 0]
+        hits = np.bincount(target[deadly], weights=n[deadly], minlength=b.cells)
+        assert hits.sum() == b.st["viol"][i].sum() > 0
+        most[run.method.name] = max(most.get(run.method.name, 0), int(hits.max()))
+    # pooled by the cell a move heads for, one hit blocks every way into that cell; pooled
+    # by (cell, move), each side of a hazard is learned on its own
+    assert most["target"] == 1 and most["cell"] > 1
+
+
+def test_the_pool_prior_sets_the_pooled_entries_pseudo_counts_only() -> None:
+    # kept on T1 (no switch within the run), which forbids creepers in every state: every
+    # move onto one is a violation
+    critic = {"kind": "progressive", "switch_every": 10_000, "critic": "learn",
+              "critic_pool": "cell", "critic_prior": 10}
+    cfg = _cfg([{"name": "p0", "critic_pool_prior": 0, **critic},
+                {"name": "p3", "critic_pool_prior": 3, **critic},
+                {"name": "same", **critic}],
+               seeds=1, episodes=200, slip=0.0, jitter=0.0)
+    b = _train(TabularBatch(cfg, minecraft_progression(), 2))
+    creeper = _creeper_moves(b)
+    for i, run in enumerate(b.runs):
+        k = b.critic_pos[i]
+        n0 = {"p0": 0, "p3": 3, "same": 10}[run.method.name]
+        pn = b.st["Cp_n"][k, 0]
+        tried = creeper & (pn > 0) & (pn < 20)  # below the step-size floor's reach
+        assert tried.any(), run
+        # deterministic moves onto a creeper: every try is a hit, so the running mean
+        # under n0 pseudo-observations of "safe" is n / (n + n0)
+        got = b.st["Cp"][k, 0, ..., 0, :][tried]
+        assert np.allclose(got, pn[tried] / (pn[tried] + n0)), run
+        if run.method.name == "p0":
+            # a product entry hit once keeps critic_prior = 10: it starts from the pooled
+            # value p (0 before the move's first hit anywhere, 1 after) and moves 1/11 of
+            # the way to 1
+            n, C = b.st["C_n"][k, 0], b.st["C"][k, 0, ..., 0, :]
+            once = C[_deadly(b, 0) & (n == 1)]
+            assert np.isclose(once, 1 / 11).any()
+            assert (np.isclose(once, 1 / 11) | np.isclose(once, 1.0)).all()
+
+
+def test_a_carried_pool_starts_the_next_spec_from_the_last_ones() -> None:
+    method = {"name": "p", "kind": "progressive", "transfer": "correspondence",
+              "switch_every": 20, "critic": "all", "critic_pool": "cell"}
+    for carry in ("carry", "none"):
+        b = TabularBatch(_cfg([{**method, "critic_pool_transfer": carry}], seeds=1,
+                              episodes=60), minecraft_progression(), 0)
+        pool = np.random.default_rng(3).random(b.st["Cp"][0, 0].shape)
+        b.st["Cp"][0, 0] = pool
+        b.st["Cp_n"][0, 0] = np.arange(b.st["Cp_n"][0, 0].size).reshape(
+            b.st["Cp_n"][0, 0].shape) % 4
+        b._switch(0, 1, 20)
+        if carry == "carry":
+            assert np.array_equal(b.st["Cp"][0, 1], pool)
+            # a learned entry counts as one earlier update, an unlearned one as none
+            assert np.array_equal(b.st["Cp_n"][0, 1], np.minimum(b.st["Cp_n"][0, 0], 1))
+        else:
+            assert not b.st["Cp"][0, 1].any() and not b.st["Cp_n"][0, 1].any()
+
+
+@pytest.mark.parametrize("on", ["all", "final"])
+def test_a_final_only_penalty_is_off_before_the_final_spec(on: str) -> None:
+    def one_step(penalty: float, spec: int) -> TabularBatch:
+        m = {"name": "p", "kind": "progressive", "switch_every": 10, "critic": "all",
+             "critic_penalty": penalty, "critic_penalty_on": on}
+        b = TabularBatch(_cfg([m], seeds=1), minecraft_progression(), 0)
+        if spec:
+            b._switch(0, spec, 0)
+            b._reset_rows(b.rows)
+        b.st["C"][:] = 0.25
+        b.st["C_n"][:] = 1
+        b.train_step()
+        return b
+
+    for spec in (0, 3):
+        diff = one_step(4.0, spec).st["Q"] - one_step(0.0, spec).st["Q"]
+        active = on == "all" or spec == 3
+        assert np.isclose(diff.sum(), -0.9 * 4.0 * 0.25 if active else 0.0), (on, spec)
+
+
 _NEW_METHODS = [
     {"name": "prog-critic", "kind": "progressive", "transfer": "correspondence",
      "combine": "min", "switch_every": 10, "critic": "all", "critic_horizon": 2},
@@ -300,6 +427,10 @@ _NEW_METHODS = [
      "switch_every": 10, "critic": "all", "critic_pool": "cell", "critic_shaping": 0.5},
     {"name": "zero-critic-penalty", "kind": "zero_shot", "critic": "all", "critic_pool": "cell",
      "critic_penalty": 3.0},
+    {"name": "prog-pool-knobs", "kind": "progressive", "transfer": "correspondence",
+     "schedule": "adaptive", "min_episodes": 5, "window": 5, "max_steps_per_task": 200,
+     "critic": "all", "critic_pool": "target", "critic_pool_prior": 1,
+     "critic_pool_transfer": "carry", "critic_penalty": 2.0, "critic_penalty_on": "final"},
     {"name": "zero", "kind": "zero_shot"},
 ]
 
@@ -391,6 +522,13 @@ def test_default_intrinsic_fear_keeps_full_lambda_from_the_start() -> None:
     ({"critic_pool": "cell"}, "critic_pool needs a critic"),
     ({"critic": "all", "critic_penalty": -1.0}, "critic_penalty must be >= 0"),
     ({"critic_penalty": 1.0}, "critic_penalty needs a critic"),
+    ({"critic": "all", "critic_pool_prior": 1}, "critic_pool_prior and critic_pool_transfer"),
+    ({"critic": "all", "critic_pool": "cell", "critic_pool_prior": -2},
+     "critic_pool_prior must be >= 0"),
+    ({"critic": "all", "critic_pool": "cell", "critic_pool_transfer": "max"},
+     "critic_pool_transfer: 'max' is not one of"),
+    ({"critic": "all", "critic_penalty_on": "first"}, "critic_penalty_on: 'first' is not one"),
+    ({"kind": "progressive", "max_steps_per_task": -1}, "max_steps_per_task must be >= 0"),
 ])
 def test_critic_config_errors(change: dict[str, Any], message: str) -> None:
     method = {"name": "m", "kind": "zero_shot", **change}
