@@ -157,7 +157,7 @@ def part_of(m: Minimal, local_to_global: np.ndarray) -> Part:
 
 
 class _PairIds:
-    """Ids of pairs ``(x, y)`` in ``[0, nx) x [0, ny)``, given in order of first sight."""
+    """Ids of pairs ``(x, y)`` in ``[0, nx) x [0, ny)``, given in order of sight."""
 
     def __init__(self, nx: int, ny: int) -> None:
         self.ny = ny
@@ -168,20 +168,27 @@ class _PairIds:
             self.dense = np.full(nx * ny, -1, dtype=np.int64)
 
     def ids(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ids of the pairs, and the positions (into ``x``) of the first sight of each
-        pair never seen before, in increasing id order."""
+        """Ids of the pairs, and for each pair never seen before the position (into ``x``)
+        of one of its sightings, in increasing id order (ids go in order of those
+        positions)."""
         keys = x * self.ny + y
-        if self.dense is not None:
-            got = self.dense[keys]
+        dense = self.dense
+        if dense is not None:
+            got = dense[keys]
             fresh = np.flatnonzero(got < 0)
             if fresh.size:
-                uk, first = np.unique(keys[fresh], return_index=True)
-                first = np.sort(first)
-                new_keys = keys[fresh[first]]
-                self.dense[new_keys] = np.arange(self.n, self.n + new_keys.size)
+                # Each new pair is marked with a sighting's position (as -2 - position), and
+                # the sighting whose mark stays names it: linear, where np.unique sorts.
+                # (Written in reverse, so in practice the first sighting's mark stays.)
+                fk = keys[fresh]
+                mark = -2 - fresh
+                dense[fk[::-1]] = mark[::-1]
+                named = dense[fk] == mark
+                pos, new_keys = fresh[named], fk[named]
+                dense[new_keys] = np.arange(self.n, self.n + new_keys.size)
                 self.n += int(new_keys.size)
-                got = self.dense[keys]
-                return got, fresh[first]
+                got[fresh] = dense[fk]
+                return got, pos
             return got, fresh
         table = self.table
         out = np.empty(keys.shape[0], dtype=np.int64)
