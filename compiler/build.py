@@ -253,18 +253,10 @@ def _obligation(piece: ir.Formula, ex: Explored, r: int,
 def _build_composed(formula: ir.Formula, op: ir.Op,
                     built: list[tuple[composition.Part, list[str]]], budget: Budget,
                     name: str | None, source_hash: str | None) -> Automaton:
-    """``formula`` = ``op`` over the parts ``built``: their products, smallest first
-    (compiler.compose)."""
+    """``formula`` = ``op`` over the parts ``built``: their products, the two smallest
+    first (compiler.compose)."""
     props = tuple(sorted(formula.atoms))
-    # smallest first; stable: equal sizes keep the formula's order
-    order = sorted(range(len(built)), key=lambda i: built[i][0].n_states)
-    whole = built[order[0]][0]
-    explored = whole.n_states
-    for k, i in enumerate(order[1:], 2):
-        whole, explored = composition.product(whole, built[i][0], op, budget,
-                                              last=k == len(order))
-    # a state's text lists the parts' obligations in the formula's order
-    whole.parts = whole.parts[:, np.argsort(order)]
+    whole, explored = composition.fold([b[0] for b in built], op, budget)
     text = ir.to_text(formula, compact=True)
     residuals = composition.state_texts(whole, [b[1] for b in built], op, text)
     assert whole.minimal is not None  # set by the last product

@@ -24,6 +24,7 @@ the facts they remember after the join.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -310,6 +311,29 @@ def product(a: Part, b: Part, op: Op, budget: Budget, *, last: bool) -> tuple[Pa
     rep = pairs[first]
     parts = np.concatenate([a.parts[rep[:, 0]], b.parts[rep[:, 1]]], axis=1)
     return Part(c, accepting[first], int(block[0]), parts), states.n
+
+
+def fold(parts: list[Part], op: Op, budget: Budget) -> tuple[Part, int]:
+    """The minimal DFA of ``op`` over ``parts`` (its ``parts`` columns in their order), and
+    how many pairs of states its last product explored.
+
+    The two smallest parts are multiplied first, as Huffman merges (ties in the parts'
+    order, products after the parts): a product costs about its size, and merging a big
+    part with each small one in turn builds every prefix of the whole (twice the work of
+    the last product for ``G p1 & F p2 .. F pn``), where a balanced tree builds it once."""
+    heap = [(p.n_states, k, p, [k]) for k, p in enumerate(parts)]
+    heapq.heapify(heap)
+    seq = len(parts)
+    explored = heap[0][2].n_states
+    while len(heap) > 1:
+        _, _, a, ia = heapq.heappop(heap)
+        _, _, b, ib = heapq.heappop(heap)
+        whole, explored = product(a, b, op, budget, last=not heap)
+        heapq.heappush(heap, (whole.n_states, seq, whole, ia + ib))
+        seq += 1
+    _, _, whole, order = heap[0]
+    whole.parts = whole.parts[:, np.argsort(order)]
+    return whole, explored
 
 
 def _sink(p: Part, op: Op) -> int:
