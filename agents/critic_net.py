@@ -38,8 +38,8 @@ def critic_td_loss(logits: torch.Tensor, actions: torch.Tensor, next_logits: tor
     """The TD loss on one batch: ``logits`` ``[B, H, A]`` of the critic at the transitions'
     inputs, ``next_logits`` of its target copy at the next inputs; targets
     ``target_1 = sink``, ``target_h = 1`` on the sink, 0 once the episode ended otherwise,
-    else ``min_a' C_target[h-1](x', a')``. ``weight`` ``[B]`` (0 or 1) drops transitions
-    whose target is unknown; the mean is over the kept ones."""
+    else ``min_a' C_target[h-1](x', a')``. ``weight`` ``[B]`` weighs the transitions (0
+    drops one, importance weights correct a non-uniform draw): the weighted mean."""
     horizon = logits.shape[1]
     with torch.no_grad():
         nxt = torch.sigmoid(next_logits)

@@ -121,6 +121,10 @@ class PPOConfig(VizDoomRunConfig):
     critic_buffer: int = 16  # rollouts of the active spec in the critic's replay
     critic_batches: int = 8  # critic minibatches after each rollout
     critic_batch_size: int = 128
+    # Violations are rare (about 1 step in 500): this share of each critic minibatch is
+    # drawn among the replay's violations, importance-weighted back to the uniform draw, so
+    # the estimate stays a probability while its gradient sees the violations every batch.
+    critic_sink_share: float = 0.25
     device: str = "auto"
     # Processes running the (method, seed) runs: each run is seeded by (seed, seed index)
     # alone, so the numbers are the same; > 1 writes no TensorBoard logs.
@@ -146,6 +150,8 @@ class PPOConfig(VizDoomRunConfig):
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
         if not 0.0 < self.critic_threshold <= 1.0:
             raise ConfigError(f"critic_threshold must be in (0, 1], got {self.critic_threshold}")
+        if not 0.0 <= self.critic_sink_share < 1.0:
+            raise ConfigError(f"critic_sink_share must be in [0, 1), got {self.critic_sink_share}")
         if not 0.0 < self.critic_init < 1.0:
             raise ConfigError(f"critic_init must be in (0, 1), got {self.critic_init}")
 
@@ -288,14 +294,31 @@ class CriticReplay:
         self.next = (j + 1) % self.size
         self.filled = min(self.filled + 1, self.size)
 
-    def sample(self, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, ...]:
-        """``n`` transitions drawn uniformly: inputs, actions, next inputs, sink, ended."""
-        r = torch.as_tensor(rng.integers(0, self.filled, n))
-        t = torch.as_tensor(rng.integers(0, self.T, n))
-        i = torch.as_tensor(rng.integers(0, self.N, n))
-        return (self.obs[r, t, i], self.mon[r, t, i], self.act[r, t, i],
-                self.obs[r, t + 1, i], self.mon[r, t + 1, i], self.sink[r, t, i],
-                self.ended[r, t, i])
+    def sample(self, rng: np.random.Generator, n: int,
+               sink_share: float = 0.0) -> tuple[torch.Tensor, ...]:
+        """``n`` transitions: inputs, actions, next inputs, sink, ended, and importance
+        weights. A share ``sink_share`` of them is drawn among the violations (when there are
+        any), the rest uniformly; the weights (p / q, the uniform draw's probability over
+        the mixture's) make a weighted mean over the batch estimate the uniform one."""
+        r = rng.integers(0, self.filled, n)
+        t = rng.integers(0, self.T, n)
+        i = rng.integers(0, self.N, n)
+        weight = np.ones(n)
+        hits = torch.nonzero(self.sink[: self.filled]).cpu().numpy()
+        k = int(round(n * sink_share)) if len(hits) else 0
+        if k:
+            pick = hits[rng.integers(0, len(hits), k)]
+            r[:k], t[:k], i[:k] = pick[:, 0], pick[:, 1], pick[:, 2]
+            total = self.filled * self.T * self.N
+            s = k / n
+            uniform = (1.0 - s) / total
+            is_hit = self.sink[r, t, i].cpu().numpy() > 0
+            weight = (1.0 / total) / (uniform + np.where(is_hit, s / len(hits), 0.0))
+        rt, tt, it = (torch.as_tensor(a) for a in (r, t, i))
+        return (self.obs[rt, tt, it], self.mon[rt, tt, it], self.act[rt, tt, it],
+                self.obs[rt, tt + 1, it], self.mon[rt, tt + 1, it], self.sink[rt, tt, it],
+                self.ended[rt, tt, it],
+                torch.as_tensor(weight, dtype=torch.float32, device=self.sink.device))
 
 
 def pick_device(name: str) -> torch.device:
@@ -633,10 +656,11 @@ def train_run(
             replay.add(torch.cat([obs_buf, next_obs[None]]), torch.cat([mon_buf, next_mon[None]]),
                        act_buf, viol_np, done_np)
             for _ in range(cfg.critic_batches):
-                x, m, a, x2, m2, sink, ended = replay.sample(critic_rng, cfg.critic_batch_size)
+                x, m, a, x2, m2, sink, ended, wt = replay.sample(
+                    critic_rng, cfg.critic_batch_size, cfg.critic_sink_share)
                 with torch.no_grad():
                     next_logits = critic_target(x2, m2)
-                c_loss = critic_td_loss(critic(x, m), a, next_logits, sink, ended)
+                c_loss = critic_td_loss(critic(x, m), a, next_logits, sink, ended, wt)
                 critic_opt.zero_grad()
                 c_loss.backward()
                 nn.utils.clip_grad_norm_(critic.parameters(), cfg.max_grad_norm)

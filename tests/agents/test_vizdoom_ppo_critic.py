@@ -57,7 +57,8 @@ def test_replay_pairs_each_transition_with_its_next_inputs() -> None:
     violated = np.array([[False, False], [True, False], [False, False]])
     dones = np.array([[False, True], [True, False], [False, False]])
     replay.add(obs, mon, act, violated, dones)
-    x, m, a, x2, m2, sink, ended = replay.sample(np.random.default_rng(0), 200)
+    x, m, a, x2, m2, sink, ended, weight = replay.sample(np.random.default_rng(0), 200)
+    assert bool((weight == 1).all())  # a uniform draw
     t = x[:, 0, 0, 0].long()
     assert bool((x2[:, 0, 0, 0].long() == t + 1).all()) and bool((m2[:, 0] == m[:, 0] + 1).all())
     assert bool((m[:, 0].long() == t).all())
@@ -68,6 +69,28 @@ def test_replay_pairs_each_transition_with_its_next_inputs() -> None:
         (0, 0), (0, 1), (1, 2), (1, 3), (2, 4), (2, 0)}
     replay.clear()
     assert replay.filled == 0
+
+
+def test_violations_drawn_more_often_are_weighed_back() -> None:
+    T, N = 50, 4
+    replay = CriticReplay(3, T, N, (1, 1, 1), 1, torch.device("cpu"))
+    rng = np.random.default_rng(1)
+    for _ in range(2):
+        violated = rng.random((T, N)) < 0.02
+        replay.add(torch.zeros(T + 1, N, 1, 1, 1, dtype=torch.uint8), torch.zeros(T + 1, N, 1),
+                   torch.zeros(T, N, dtype=torch.long), violated, violated)
+    rate = float(replay.sink[:2].mean())  # the violations' share of the replay
+    assert 0 < rate < 0.1
+    *_, sink, _, weight = replay.sample(np.random.default_rng(2), 20_000, sink_share=0.25)
+    assert float(sink.mean()) == pytest.approx(0.25 + 0.75 * rate, abs=0.01)
+    # the weighted share is the uniform draw's
+    assert float((weight * sink).sum() / weight.sum()) == pytest.approx(rate, rel=0.05)
+    # no violations in the replay: a uniform draw
+    replay.clear()
+    replay.add(torch.zeros(T + 1, N, 1, 1, 1, dtype=torch.uint8), torch.zeros(T + 1, N, 1),
+               torch.zeros(T, N, dtype=torch.long), np.zeros((T, N), bool), np.zeros((T, N), bool))
+    *_, weight = replay.sample(np.random.default_rng(3), 100, sink_share=0.25)
+    assert bool((weight == 1).all())
 
 
 def test_an_untrained_critic_reports_its_prior() -> None:
@@ -105,7 +128,7 @@ def test_a_pessimistic_critic_shields_every_step(tmp_path) -> None:
 
 @pytest.mark.parametrize("key, value", [("critic_threshold", 0.0), ("critic_threshold", 1.5),
                                         ("critic_init", 1.0), ("critic_horizon", 0),
-                                        ("critic_buffer", 0)])
+                                        ("critic_buffer", 0), ("critic_sink_share", 1.0)])
 def test_bad_critic_settings_are_config_errors(key, value) -> None:
     with pytest.raises(ConfigError, match=key):
         _cfg(**{key: value}).validate()
