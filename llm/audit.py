@@ -7,15 +7,17 @@ agreement stops improving (mean kappa over the propositions, on the held-out set
 is given, else on the audited data), when no instance is left to add, or after
 ``max_rounds``; the evaluators kept are those of the best round.
 
-An evaluator is anything with ``predict(texts)``, ``deviation(texts, labels)`` and
-``add_examples(texts, labels)``; :class:`ExemplarEvaluator` is the one over the embedding
-labeler. ``speclang audit`` (``speclang/cli/audit.py``) runs this on a spec's learned
-propositions.
+An evaluator is anything with ``predict(texts)``, ``deviation(texts, labels)``,
+``add_examples(texts, labels)`` and ``copy()``: :class:`ExemplarEvaluator` over the
+embedding labeler (added instances become exemplars), and
+:class:`speclang.llm.judge.LLMJudge`, a causal LM answering yes or no (added instances
+become in-context examples of its prompt). ``speclang audit`` (``speclang/cli/audit.py``)
+runs this on a spec's learned propositions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -122,9 +124,13 @@ class AuditRound:
 def audit(evaluators: Mapping[str, Evaluator],
           data: Mapping[str, Sequence[tuple[str, bool]]], *,
           heldout: Mapping[str, Sequence[tuple[str, bool]]] | None = None,
-          add: int = 2, max_rounds: int = 10) -> tuple[list[AuditRound], dict[str, Evaluator]]:
+          add: int = 2, max_rounds: int = 10,
+          on_round: Callable[[AuditRound], None] | None = None,
+          ) -> tuple[list[AuditRound], dict[str, Evaluator]]:
     """Audit ``evaluators`` (by proposition) against ``data`` (``{prop: [(text, label)]}``).
-    Returns the rounds and the evaluators of the best round (the inputs are not changed)."""
+    Returns the rounds and the evaluators of the best round (the inputs are not changed).
+    ``on_round`` receives each round once it is complete (measured, its additions chosen),
+    as it happens: an LLM judge's rounds take minutes."""
     if add < 1 or max_rounds < 1:
         raise ValueError(f"add and max_rounds must be >= 1, not {add} and {max_rounds}")
     missing = sorted(set(evaluators) - set(data))
@@ -154,12 +160,40 @@ def audit(evaluators: Mapping[str, Evaluator],
             last.added[p] = [(texts[i], bool(gold[i]), float(dev[i])) for i in order]
             if order:
                 e.add_examples([texts[i] for i in order], [gold[i] for i in order])
+        if on_round is not None:
+            on_round(last)
         if not any(last.added.values()):
-            break  # the evaluators agree with every annotation: nothing to add
+            return rounds, best_eval  # the evaluators agree with every annotation
         nxt = measure(len(rounds))
         rounds.append(nxt)
         score = nxt.tracked()
         if not score > best:
             break
         best, best_eval = score, {p: e.copy() for p, e in current.items()}
+    if on_round is not None:
+        on_round(rounds[-1])  # the last round: measured, nothing added after it
     return rounds, best_eval
+
+
+def split_annotations(data: Mapping[str, Sequence[tuple[str, bool]]], share: float,
+                      seed: int, *, keep: Sequence[str] = ()
+                      ) -> tuple[dict[str, list[tuple[str, bool]]],
+                                 dict[str, list[tuple[str, bool]]]]:
+    """``(audited, heldout)``: ``share`` of the distinct texts, drawn with ``seed``, held
+    out for every proposition alike (a sentence is on one side for all of them). Texts in
+    ``keep`` (what the judges already hold as examples or exemplars) are never held out:
+    agreement on them would flatter the judge."""
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"the held-out share must be between 0 and 1, not {share}")
+    kept = set(keep)
+    texts = [t for t in dict.fromkeys(t for rows in data.values() for t, _ in rows)
+             if t not in kept]
+    rng = np.random.default_rng(seed)
+    held = {texts[i] for i in rng.permutation(len(texts))[:round(share * len(texts))]}
+    audited = {p: [(t, g) for t, g in rows if t not in held] for p, rows in data.items()}
+    heldout = {p: [(t, g) for t, g in rows if t in held] for p, rows in data.items()}
+    for p in data:
+        if not audited[p] or not heldout[p]:
+            raise ValueError(f"holding out {share} of the data leaves {p} without "
+                             f"{'audited' if not audited[p] else 'held-out'} sentences")
+    return audited, heldout
