@@ -173,8 +173,10 @@ def _build(formula: ir.Formula, budget: Budget, name: str | None, source_hash: s
     )
 
 
-def _minimal(formula: ir.Formula, budget: Budget) -> tuple[Explored, Minimal, list[str]]:
-    """The minimal DFA of ``formula`` by derivatives, with every state's obligation."""
+def _minimal(formula: ir.Formula, budget: Budget,
+             texts: bool = True) -> tuple[Explored, Minimal, list[str]]:
+    """The minimal DFA of ``formula`` by derivatives, with every state's obligation (with
+    ``texts=False`` only those of decided states, "true" and "false"; the others "")."""
     ex = explore(formula, budget)
     dd = ex.dd
     m = minimise(diagram_from_mtbdd(dd.var, dd.lo, dd.hi, ex.leaf_states, ex.roots),
@@ -189,6 +191,8 @@ def _minimal(formula: ir.Formula, budget: Budget) -> tuple[Explored, Minimal, li
             text = "true"  # every continuation is accepted: nothing is owed
         elif verdict == Verdict.VIOLATED:
             text = "false"
+        elif not texts:
+            text = ""  # the caller writes it
         elif int(r) == 0:
             text = ir.to_text(formula, compact=True)
         elif bits is not None:
@@ -208,7 +212,7 @@ def _parts(formula: ir.Formula, op: ir.Op, pieces: list[ir.Formula],
     operands of ``op`` in the whole."""
     props = tuple(sorted(formula.atoms))
     index = {p: i for i, p in enumerate(props)}
-    minimal = [_minimal(piece, budget) for piece in pieces]
+    minimal = [_minimal(piece, budget, texts=False) for piece in pieces]
     # A pure-past whole is read at the last step: its parts' obligations join as pure-past
     # readings, unless one has none (`G false`, kept in the future form); then every part
     # is written in the future form, read at the first step.
