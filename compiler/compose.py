@@ -354,26 +354,43 @@ def state_texts(whole: Part, texts: list[list[str]], op: Op, formula_text: str) 
     assert m is not None, "state texts are written for the last product"
     neutral = "true" if op is Op.AND else "false"
     sep = " & " if op is Op.AND else " | "
-    # per part, its states' texts with the neutral one empty (left out of the join)
-    columns = [[t if t != neutral else "" for t in texts[j]] for j in range(len(texts))]
-    rows = zip(*([col[s] for s in whole.parts[:, j].tolist()]
-                 for j, col in enumerate(columns)), strict=True)
-    out = []
-    for verdict, row in zip(m.verdicts.tolist(), rows, strict=True):
-        if verdict == Verdict.SATISFIED:
-            out.append("true")
-        elif verdict == Verdict.VIOLATED:
-            out.append("false")
-        else:
-            owed, facts = [], []
-            for text in filter(None, row):
-                obligation, _, remembers = text.partition(memory.REMEMBERS)
-                owed.append(obligation)
-                remembers = remembers[:-1]  # without its closing bracket
-                if remembers and remembers not in facts:
-                    facts.append(remembers)
-            joined = sep.join(owed) or neutral
-            out.append(f"{joined}{memory.REMEMBERS}{', '.join(facts)}]" if facts else joined)
+    # Per part and state (a part has few states, the whole up to millions): its obligation
+    # and what it remembers, both empty for the neutral text (left out of the join).
+    split = []
+    for column in texts:
+        pieces = []
+        for t in column:
+            obligation, _, remembers = ("", "", "]") if t == neutral else t.partition(
+                memory.REMEMBERS)
+            pieces.append((obligation, remembers[:-1]))
+        split.append(pieces)
+    verdicts = m.verdicts.tolist()
+    decided = {int(Verdict.SATISFIED): "true", int(Verdict.VIOLATED): "false"}
+    columns = whole.parts.T.tolist()
+    if not any(r for pieces in split for _, r in pieces):
+        # nothing remembered (no past operators): one join per state
+        owed_by = [[o for o, _ in pieces] for pieces in split]
+        rows = zip(*([owed[s] for s in col] for owed, col in zip(owed_by, columns,
+                                                               strict=True)), strict=True)
+        out = [decided.get(v) or sep.join(filter(None, row)) or neutral
+               for v, row in zip(verdicts, rows, strict=True)]
+    else:
+        rows = zip(*([pieces[s] for s in col] for pieces, col in zip(split, columns,
+                                                                   strict=True)), strict=True)
+        out = []
+        for verdict, row in zip(verdicts, rows, strict=True):
+            text = decided.get(verdict)
+            if text is None:
+                owed, facts = [], []
+                for obligation, remembers in row:
+                    if obligation:
+                        owed.append(obligation)
+                    if remembers and remembers not in facts:
+                        facts.append(remembers)
+                text = sep.join(owed) or neutral
+                if facts:
+                    text = f"{text}{memory.REMEMBERS}{', '.join(facts)}]"
+            out.append(text)
     if int(m.verdicts[0]) not in (Verdict.SATISFIED, Verdict.VIOLATED):
         out[0] = formula_text  # as the monolithic construction writes the initial state
     return out
