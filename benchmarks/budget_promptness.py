@@ -2,7 +2,7 @@
 (issue 17: ``timeout=5`` once returned after 285 s), and how much memory it grew meanwhile.
 
     .venv/bin/python benchmarks/budget_promptness.py [--timeouts 1,2,5] [--rows NAME,...]
-        [--cli] [--out results.json]
+        [--cli] [--memory-mib MIB] [--out results.json]
 
 Each cell is a fresh process of this interpreter (no memo table survives from an earlier
 compile) that parses the formula and times ``compile_formula(f, timeout=T)`` in wall
@@ -16,8 +16,10 @@ it between the budget check that raised (the error's ``reached``) and the return
 freeing what the compilation built. A row that finished, or stopped on another budget, says
 so. ``--cli`` also runs ``python -m speclang compile -f FORMULA --timeout T`` on each row and
 checks that it exits 1 with the budget's one-line error; its ``late`` includes the
-interpreter's start-up and the parse (about 0.3 s of CPU; more in wall time on a loaded
-machine).
+interpreter's start-up and the parse (about 0.3 s of CPU, shown with the process's CPU
+time: on a loaded machine the wall time is several times that). ``--memory-mib`` then runs
+every row once more with that ``max_memory`` (and a 120 s timeout): the memory budget, polled
+with the deadline, must stop the rows that grow past it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.compile import declare, gfand, past  # noqa: E402
+from speclang.compiler.budget import DEFAULT_MAX_MEMORY  # noqa: E402
 
 _NEXT_20000 = "@b U X^20000 a"
 
@@ -62,7 +66,7 @@ import json, resource, sys, time
 import speclang
 import speclang.compiler.build
 from speclang.compiler import BudgetExceeded
-text, timeout = sys.argv[1], float(sys.argv[2])
+text, timeout, max_memory = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 if text == "@b U X^20000 a":
     from speclang.compiler import ir
     formula = ir.Until(ir.Atom("b"), ir.NextN(20_000, ir.Atom("a")))
@@ -71,7 +75,8 @@ else:
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 try:
-    aut = speclang.compile_formula(formula, timeout=timeout, max_states=10**6)
+    aut = speclang.compile_formula(formula, timeout=timeout, max_states=10**6,
+                                   max_memory=max_memory)
     stop, raised = f"finished: {aut.n_states} states", None
 except BudgetExceeded as exc:
     stop, raised = exc.budget, exc.reached if exc.budget == "timeout" else None
@@ -82,9 +87,11 @@ print(json.dumps({"stop": stop, "elapsed": elapsed, "raised": raised, "peak_mb":
 """
 
 
-def run_inproc(text: str, timeout: float) -> dict[str, Any]:
+def run_inproc(text: str, timeout: float, max_memory: int = DEFAULT_MAX_MEMORY
+               ) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-c", _WORKER, text, str(timeout)], env=env,
+    proc = subprocess.run([sys.executable, "-c", _WORKER, text, str(timeout), str(max_memory)],
+                          env=env,
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout * 20 + 120)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip()[-400:])
@@ -95,14 +102,17 @@ def run_cli(text: str, timeout: float) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     argv = [sys.executable, "-m", "speclang", "compile", "-f", text, "--timeout", str(timeout),
             "--max-states", "1000000"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout * 20 + 120)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     err = proc.stderr.strip()
     clear = (proc.returncode == 1 and "Traceback" not in err and len(err.splitlines()) == 1
              and f"budget timeout={timeout:g} s exceeded" in err)
-    return {"rc": proc.returncode, "elapsed": elapsed, "clear_error": clear,
+    return {"rc": proc.returncode, "elapsed": elapsed, "cpu": cpu, "clear_error": clear,
             "stderr": err[-300:]}
 
 
@@ -111,6 +121,8 @@ def main() -> int:
     ap.add_argument("--timeouts", default="1,2,5", help="comma list of seconds")
     ap.add_argument("--rows", help="comma list of row names (default: all)")
     ap.add_argument("--cli", action="store_true", help="also time the command line")
+    ap.add_argument("--memory-mib", type=int,
+                    help="then run each row once with this max_memory and a 120 s timeout")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     timeouts = [float(t) for t in args.timeouts.split(",")]
@@ -128,7 +140,7 @@ def main() -> int:
     head = ("| formula | timeout s | stopped by | elapsed s | late s | of it, after the raise s "
             "| grown MB | peak MB |")
     if args.cli:
-        head += " CLI elapsed s | CLI late s | CLI clear error |"
+        head += " CLI elapsed s | CLI late s | CLI CPU s | CLI clear error |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     cells = []
@@ -143,13 +155,22 @@ def main() -> int:
             cell = {"row": name, "timeout": t, "late": late, **got}
             if args.cli and text != _NEXT_20000:
                 cli = run_cli(text, t)
-                line += (f" {cli['elapsed']:.3f} | {cli['elapsed'] - t:+.3f} | "
+                line += (f" {cli['elapsed']:.3f} | {cli['elapsed'] - t:+.3f} | {cli['cpu']:.2f} | "
                          f"{'yes' if cli['clear_error'] else 'NO: ' + cli['stderr'][:60]} |")
                 cell["cli"] = cli
             elif args.cli:
-                line += " - | - | - |"
+                line += " - | - | - | - |"
             print(line, flush=True)
             cells.append(cell)
+    memory_cells = []
+    if args.memory_mib:
+        print("\n| formula | max_memory MiB | stopped by | elapsed s | grown MB | peak MB |")
+        print("|---|---|---|---|---|---|")
+        for name, text in rows.items():
+            got = run_inproc(text, 120.0, args.memory_mib << 20)
+            print(f"| {name} | {args.memory_mib} | {got['stop']} | {got['elapsed']:.3f} | "
+                  f"{got['grown_mb']:.0f} | {got['peak_mb']:.0f} |", flush=True)
+            memory_cells.append({"row": name, "max_memory_mib": args.memory_mib, **got})
     timed_out = [c for c in cells if c["stop"] == "timeout"]
     load_end = os.getloadavg()
     for t in timeouts:
@@ -168,6 +189,7 @@ def main() -> int:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "load_start": load_start, "load_end": load_end, "cells": cells,
+            "memory": memory_cells,
         }, indent=1) + "\n")
     return 0
 

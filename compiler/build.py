@@ -150,11 +150,27 @@ def _build_gc_paused(formula: ir.Formula, budget: Budget, name: str | None,
         with ir.deep_recursion(), ir.compilation():
             return _build(formula, budget, name, source_hash, compose)
     except RecursionError:
+        _age_young_objects(gc_was_enabled)
         raise BudgetExceeded(budget.spec, "max_depth", MAX_DEPTH, formula.depth,
                              "nested operators; the construction ran out of stack") from None
+    except BaseException:
+        _age_young_objects(gc_was_enabled)
+        raise
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _age_young_objects(gc_was_enabled: bool) -> None:
+    """Move every object the failed compilation allocated to the oldest generation (O(1):
+    freeze, then unfreeze, splice the generations' lists). Otherwise the first collection
+    after gc.enable() scans all of them, still alive in the error's traceback: after a
+    timeout that was 0.3-0.6 s of the lateness at load 15 (past 12, ``G[0,1000] F[0,1000]
+    a``: benchmarks/budget_promptness.py). Cycles among them are collected by the next full
+    collection, as they would have been had they survived one young collection."""
+    if gc_was_enabled:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def _build(formula: ir.Formula, budget: Budget, name: str | None, source_hash: str | None,

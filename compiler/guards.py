@@ -36,6 +36,7 @@ class _Bdd:
         self._not: dict[int, int] = {_FALSE: _TRUE, _TRUE: _FALSE}
         self._ite: dict[tuple[int, int, int], int] = {}
         self._isop: dict[tuple[int, int], tuple[list[dict[int, bool]], int]] = {}
+        self._leq: dict[tuple[int, int], bool] = {}
 
     def node(self, v: int, lo: int, hi: int) -> int:
         if lo == hi:
@@ -102,6 +103,37 @@ class _Bdd:
             self._ite[key] = got
         return got
 
+    def leq(self, a: int, b: int) -> bool:
+        """Whether ``a`` implies ``b``, without building a node."""
+        if a in (b, _FALSE) or b == _TRUE:
+            return True
+        if a == _TRUE or b == _FALSE:
+            return False
+        key = (a, b)
+        got = self._leq.get(key)
+        if got is None:
+            v = max(self.var[a], self.var[b])
+            a0, a1 = self._cof(a, v)
+            b0, b1 = self._cof(b, v)
+            got = self._leq[key] = self.leq(a0, b0) and self.leq(a1, b1)
+        return got
+
+    def negative_unate(self, f: int) -> bool:
+        """Whether ``f`` can only fall when a variable rises: at every node below ``f`` the
+        high child implies the low one (each node is the cofactor of some assignment of
+        the variables above it, so this is necessary and sufficient)."""
+        stack, seen = [f], set()
+        while stack:
+            u = stack.pop()
+            if u in seen or u <= _TRUE:
+                continue
+            seen.add(u)
+            if not self.leq(self.hi[u], self.lo[u]):
+                return False
+            stack.append(self.lo[u])
+            stack.append(self.hi[u])
+        return True
+
     def isop(self, lower: int, upper: int) -> tuple[list[dict[int, bool]], int]:
         """Minato-Morreale: an irredundant cover ``C`` with ``lower <= C <= upper``; returns
         the cubes (``{variable: value}``) and the BDD of what they cover."""
@@ -159,17 +191,20 @@ def _cover_text(bdd: _Bdd, f: int, names: Sequence[str],
     if f == _FALSE:
         return "false"
     pos, _ = bdd.isop(f, f)
-    nf = bdd.neg(f)
-    neg, _ = bdd.isop(nf, nf)
     pos_terms = [{names[i]: v for i, v in t.items()} for t in pos]
-    neg_terms = [{names[i]: v for i, v in t.items()} for t in neg]
+    order = names if print_order is None else print_order
     # Negated form costs one extra symbol ("!"), so it must be strictly shorter to win.
     # A negated form that itself contains negations ("!(!a | b)") reads worse than it
-    # counts, so only a complement made of positive literals is offered.
-    positive = all(v for t in neg_terms for v in t.values())
-    order = names if print_order is None else print_order
-    if positive and _cost(neg_terms) + 1 < _cost(pos_terms):
-        return _render(neg_terms, order, negate=True)
+    # counts, so only a complement made of positive literals is offered. Every cover of
+    # the complement has a negative literal unless the complement is positive unate, i.e.
+    # f negative unate: where it is not, its cover is not computed (half of the cost).
+    if bdd.negative_unate(f):
+        nf = bdd.neg(f)
+        neg, _ = bdd.isop(nf, nf)
+        neg_terms = [{names[i]: v for i, v in t.items()} for t in neg]
+        positive = all(v for t in neg_terms for v in t.values())
+        if positive and _cost(neg_terms) + 1 < _cost(pos_terms):
+            return _render(neg_terms, order, negate=True)
     return _render(pos_terms, order, negate=False)
 
 

@@ -144,3 +144,31 @@ def test_ite_is_the_composition_it_replaces(steps: list[tuple[int, int, int]]) -
         expected = bdd.disj(bdd.conj(bdd.neg(x), lo), bdd.conj(x, hi))
         assert bdd.ite(v, lo, hi) == expected
         made.append(expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 40), st.integers(0, 40)),
+                min_size=1, max_size=25))
+def test_negative_unate_and_leq_against_truth_tables(steps: list[tuple[int, int, int]]) -> None:
+    # _cover_text skips the complement's cover where f is not negative unate: check both
+    # BDD tests against every assignment of the five variables.
+    from speclang.compiler.guards import _Bdd
+
+    bdd = _Bdd()
+    made = [0, 1]
+    for v, i, j in steps:
+        made.append(bdd.ite(v, made[i % len(made)], made[j % len(made)]))
+
+    def value(u: int, bits: tuple[bool, ...]) -> bool:
+        while u > 1:
+            u = bdd.hi[u] if bits[bdd.var[u]] else bdd.lo[u]
+        return u == 1
+
+    assignments = list(itertools.product([False, True], repeat=5))
+    for f in made:
+        table = {bits: value(f, bits) for bits in assignments}
+        unate = all(table[bits] >= table[bits[:v] + (True,) + bits[v + 1:]]
+                    for bits in assignments for v in range(5))
+        assert bdd.negative_unate(f) == unate
+        for g in made[-5:]:
+            assert bdd.leq(f, g) == all(table[b] <= value(g, b) for b in assignments)
