@@ -273,3 +273,34 @@ def _class_field(name: str) -> property:
 # the setter); reading them goes through the getter.
 for _name in _CLASS_FIELDS:
     setattr(Automaton, _name, _class_field(_name))
+
+
+# --- residual texts written on first read -----------------------------------------------------
+
+_RESIDUALS_LOCK = threading.Lock()
+
+
+def defer_residuals(aut: Automaton, write: Callable[[], Sequence[str]]) -> None:
+    """Leave ``aut.residuals`` to ``write()`` (one text per state), called the first time
+    they are read: a compositional build has up to millions of states, and compiling,
+    stepping and summarising never read their texts. Setting them by hand cancels it."""
+    aut.__dict__["_write_residuals"] = write
+
+
+def _get_residuals(self: Automaton) -> tuple[str, ...]:
+    if "_write_residuals" in self.__dict__:
+        with _RESIDUALS_LOCK:
+            write = self.__dict__.pop("_write_residuals", None)
+            if write is not None:
+                self.__dict__["_residuals"] = tuple(write())
+    return self.__dict__["_residuals"]
+
+
+def _set_residuals(self: Automaton, value: tuple[str, ...]) -> None:
+    self.__dict__.pop("_write_residuals", None)
+    self.__dict__["_residuals"] = value
+
+
+# As for the class fields: the constructor argument is assigned through the setter.
+Automaton.residuals = property(  # type: ignore[assignment]
+    _get_residuals, _set_residuals, doc="per state: remaining obligation (defer_residuals)")

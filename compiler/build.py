@@ -3,6 +3,7 @@ explore derivatives, minimise, number canonically, attach verdicts and letter cl
 
 from __future__ import annotations
 
+import functools
 import gc
 import threading
 from collections.abc import Callable
@@ -12,7 +13,12 @@ import numpy as np
 
 from speclang.compiler import compose as composition
 from speclang.compiler import ir, memory
-from speclang.compiler.automaton import Automaton, Verdict, defer_letter_classes
+from speclang.compiler.automaton import (
+    Automaton,
+    Verdict,
+    defer_letter_classes,
+    defer_residuals,
+)
 from speclang.compiler.budget import Budget, BudgetExceeded
 from speclang.compiler.classes import attach_letter_classes
 from speclang.compiler.minimise import Diagram, Minimal, minimise
@@ -278,12 +284,18 @@ def _build_composed(formula: ir.Formula, op: ir.Op,
     props = tuple(sorted(formula.atoms))
     whole, explored = composition.fold([b[0] for b in built], op, budget)
     text = ir.to_text(formula, compact=True)
-    residuals = composition.state_texts(whole, [b[1] for b in built], op, text)
     assert whole.minimal is not None  # set by the last product
-    return automaton_from_minimal(
-        whole.minimal, props, residuals, budget, name=name, formula=text, formula_ir=formula,
+    aut = automaton_from_minimal(
+        whole.minimal, props, [], budget, name=name, formula=text, formula_ir=formula,
         source_hash=source_hash, meta={"explored_states": explored, "parts": len(built)},
     )
+    # Written when first read (an eighth of gfand 18's compile otherwise): they need only
+    # every state's part states (small numbers: kept small until then) and the verdicts.
+    if whole.parts.size and int(whole.parts.max()) < 1 << 15:
+        whole.parts = whole.parts.astype(np.int16)
+    defer_residuals(aut, functools.partial(composition.state_texts, whole,
+                                           [b[1] for b in built], op, text))
+    return aut
 
 
 def reminimise(aut: Automaton) -> Automaton:
