@@ -54,6 +54,7 @@ aut = build_automaton(formula, Budget(max_states=10**6, timeout=None, max_memory
                       compose={"composed": True, "monolithic": False, "default": None}[sys.argv[2]])
 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "states": aut.n_states,
+                  "nodes": len(aut.dd_var),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -120,9 +121,9 @@ def _run(args: argparse.Namespace, columns: dict[str, tuple[Path, str]],
           f"{'CPU' if args.cpu else 'wall'} seconds",
           flush=True)
     last = paths[-1]
-    print("| formula | states | " + " | ".join(f"{p} s | peak MB" for p in paths)
+    print("| formula | states | diagram nodes | " + " | ".join(f"{p} s | peak MB" for p in paths)
           + " | speed-up | issue's anchor s | " + f"{last} / anchor |")
-    print("|---|---|" + "---|---|" * len(paths) + "---|---|---|", flush=True)
+    print("|---|---|---|" + "---|---|" * len(paths) + "---|---|---|", flush=True)
     results = []
     for fam, n in rows:
         text = FAMILIES[fam](n)[0]
@@ -137,21 +138,24 @@ def _run(args: argparse.Namespace, columns: dict[str, tuple[Path, str]],
             if ok:
                 s = statistics.median(r[key] for r in runs[path])
                 mb = max(r["peak_mb"] for r in runs[path])
-                cell[path] = {"median_s": s, "peak_mb": mb, "states": runs[path][0]["states"]}
+                cell[path] = {"median_s": s, "peak_mb": mb, "states": runs[path][0]["states"],
+                              "nodes": runs[path][0]["nodes"]}
                 shown += [f"{s:.3f}", f"{mb:.0f}"]
             else:
                 cell[path] = None
                 shown += [next(r["error"] for r in runs[path] if "error" in r), "–"]
         states = {c["states"] for p in paths if (c := cell[p])}
+        nodes = {c["nodes"] for p in paths if (c := cell[p])}
         if before is None:
             mono, comp = cell.get("monolithic"), cell.get("composed")
         else:
             mono, comp = cell[before], cell[last]
         speed = f"{mono['median_s'] / comp['median_s']:.1f}×" if mono and comp else "–"
         anchor = ISSUE_ANCHOR_S.get((fam, n))
-        ratio = f"{cell[last]['median_s'] / anchor:.1f}×" if cell[last] and anchor else "–"
+        ratio = f"{cell[last]['median_s'] / anchor:.2g}×" if cell[last] and anchor else "–"
         label = f"{fam} n={n}"
         print(f"| {label} | {'/'.join(map(str, sorted(states))) or '–'} | "
+              f"{'/'.join(map(str, sorted(nodes))) or '–'} | "
               + " | ".join(shown) + f" | {speed} | {anchor if anchor else '–'} | {ratio} |",
               flush=True)
         results.append(cell)
