@@ -167,9 +167,11 @@ class _PairIds:
         self.ny = ny
         self.n = 0
         self.dense: np.ndarray | None = None
-        self.table: dict[int, int] = {}
+        self.table: _HashTable | None = None
         if nx * ny <= _DENSE_PAIRS:
             self.dense = np.full(nx * ny, -1, dtype=np.int64)
+        else:
+            self.table = _HashTable()
 
     def ids(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ids of the pairs, and for each pair never seen before the position (into ``x``)
@@ -177,34 +179,98 @@ class _PairIds:
         positions)."""
         keys = x * self.ny + y
         dense = self.dense
-        if dense is not None:
-            got = dense[keys]
-            fresh = np.flatnonzero(got < 0)
-            if fresh.size:
-                # Each new pair is marked with a sighting's position (as -2 - position), and
-                # the sighting whose mark stays names it: linear, where np.unique sorts.
-                # (Written in reverse, so in practice the first sighting's mark stays.)
-                fk = keys[fresh]
-                mark = -2 - fresh
-                dense[fk[::-1]] = mark[::-1]
-                named = dense[fk] == mark
-                pos, new_keys = fresh[named], fk[named]
-                dense[new_keys] = np.arange(self.n, self.n + new_keys.size)
-                self.n += int(new_keys.size)
-                got[fresh] = dense[fk]
-                return got, pos
-            return got, fresh
-        table = self.table
+        if dense is None:
+            assert self.table is not None
+            got, pos = self.table.ids(keys, self.n)
+            self.n += int(pos.size)
+            return got, pos
+        got = dense[keys]
+        fresh = np.flatnonzero(got < 0)
+        if fresh.size:
+            # Each new pair is marked with a sighting's position (as -2 - position), and
+            # the sighting whose mark stays names it: linear, where np.unique sorts.
+            # (Written in reverse, so in practice the first sighting's mark stays.)
+            fk = keys[fresh]
+            mark = -2 - fresh
+            dense[fk[::-1]] = mark[::-1]
+            named = dense[fk] == mark
+            pos, new_keys = fresh[named], fk[named]
+            dense[new_keys] = np.arange(self.n, self.n + new_keys.size)
+            self.n += int(new_keys.size)
+            got[fresh] = dense[fk]
+            return got, pos
+        return got, fresh
+
+
+class _HashTable:
+    """Ids of non-negative int64 keys in an open-addressing hash table with linear probing,
+    every probe step vectorised over the keys still looking (a product of two large parts
+    has too many possible pairs for a dense table, and a dict costs a Python step a key)."""
+
+    def __init__(self, bits: int = 16) -> None:
+        self.bits = bits
+        self.keys = np.full(1 << bits, -1, dtype=np.int64)
+        self.vals = np.zeros(1 << bits, dtype=np.int64)
+        self.used = 0
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        # Fibonacci hashing: the top bits of key * 2**64 / golden ratio
+        h = keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        return (h >> np.uint64(64 - self.bits)).astype(np.int64)
+
+    def ids(self, keys: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`_PairIds.ids`, new keys numbered from ``start``."""
+        if 2 * (self.used + keys.shape[0]) > self.keys.shape[0]:
+            self._grow(self.used + keys.shape[0])
+        mask = (1 << self.bits) - 1
         out = np.empty(keys.shape[0], dtype=np.int64)
-        new_pos = []
-        for i, k in enumerate(keys.tolist()):
-            v = table.get(k)
-            if v is None:
-                v = table[k] = self.n
-                self.n += 1
-                new_pos.append(i)
-            out[i] = v
-        return out, np.asarray(new_pos, dtype=np.int64)
+        todo = np.arange(keys.shape[0])
+        slot = self._slots(keys)
+        new_pos: list[np.ndarray] = []
+        n = start
+        while todo.size:
+            s, k = slot, keys[todo]
+            cur = self.keys[s]
+            free = cur == -1
+            if free.any():
+                # claim the free slots; of the keys written to one slot, one stays
+                fs, fk = s[free], k[free]
+                self.keys[fs] = fk
+                claimed = np.flatnonzero(free)[self.keys[fs] == fk]
+                # one id per claimed slot, named by the sighting whose mark stays
+                cs, cpos = s[claimed], todo[claimed]
+                mark = -1 - cpos
+                self.vals[cs[::-1]] = mark[::-1]
+                named = self.vals[cs] == mark
+                first = cpos[named]
+                self.vals[cs[named]] = np.arange(n, n + first.size)
+                n += int(first.size)
+                new_pos.append(first)
+                cur = self.keys[s]
+            hit = cur == k
+            out[todo[hit]] = self.vals[s[hit]]
+            todo, slot = todo[~hit], (s[~hit] + 1) & mask
+        self.used += n - start
+        pos = np.concatenate(new_pos) if new_pos else np.zeros(0, dtype=np.int64)
+        return out, pos
+
+    def _grow(self, need: int) -> None:
+        held = self.keys >= 0
+        keys, vals = self.keys[held], self.vals[held]
+        while (1 << self.bits) < 2 * need:
+            self.bits += 1
+        self.keys = np.full(1 << self.bits, -1, dtype=np.int64)
+        self.vals = np.zeros(1 << self.bits, dtype=np.int64)
+        mask = (1 << self.bits) - 1
+        slot = self._slots(keys)
+        while keys.size:  # distinct keys: each takes the first free slot it finds
+            free = self.keys[slot] == -1
+            fs = slot[free]
+            self.keys[fs] = keys[free]
+            won = np.zeros(keys.shape[0], dtype=bool)
+            won[np.flatnonzero(free)[self.keys[fs] == keys[free]]] = True
+            self.vals[slot[won]] = vals[won]
+            keys, vals, slot = keys[~won], vals[~won], (slot[~won] + 1) & mask
 
 
 def product(a: Part, b: Part, op: Op, budget: Budget, *, last: bool) -> tuple[Part, int]:
