@@ -2,10 +2,10 @@
 
 Each round measures how well each evaluator agrees with the annotations (accuracy, Cohen's
 kappa, the confusion), then adds back the annotated instances it deviates from most (wrong,
-and most confident about it) as exemplars, and measures again. The audit stops when the
-agreement stops improving (mean kappa over the propositions, on the held-out set when one
-is given, else on the audited data), when no instance is left to add, or after
-``max_rounds``; the evaluators kept are those of the best round.
+and most confident about it; each instance at most once) as examples, and measures again.
+The audit stops when the agreement stops improving (mean kappa over the propositions, on
+the held-out set when one is given, else on the audited data), when no instance is left
+to add, or after ``max_rounds``; the evaluators kept are those of the best round.
 
 An evaluator is anything with ``predict(texts)``, ``deviation(texts, labels)``,
 ``add_examples(texts, labels)`` and ``copy()``: :class:`ExemplarEvaluator` over the
@@ -150,20 +150,25 @@ def audit(evaluators: Mapping[str, Evaluator],
 
     rounds = [measure(0)]
     best, best_eval = rounds[0].tracked(), {p: e.copy() for p, e in current.items()}
+    added_before: dict[str, set[str]] = {p: set() for p in current}
     while len(rounds) < max_rounds:
         last = rounds[-1]
         for p, e in current.items():
             texts, gold = [t for t, _ in data[p]], [g for _, g in data[p]]
             dev = e.deviation(texts, gold)
-            # Most deviant first; equal deviations in the data's order, so runs repeat.
-            order = [i for i in np.lexsort((np.arange(len(dev)), -dev)) if dev[i] > 0][:add]
+            # Most deviant first; equal deviations in the data's order, so runs repeat. An
+            # instance goes in once: an LLM judge can still get wrong a sentence that is in
+            # its prompt, and adding it again and again would crowd the others out.
+            order = [i for i in np.lexsort((np.arange(len(dev)), -dev))
+                     if dev[i] > 0 and texts[i] not in added_before[p]][:add]
+            added_before[p].update(texts[i] for i in order)
             last.added[p] = [(texts[i], bool(gold[i]), float(dev[i])) for i in order]
             if order:
                 e.add_examples([texts[i] for i in order], [gold[i] for i in order])
         if on_round is not None:
             on_round(last)
         if not any(last.added.values()):
-            return rounds, best_eval  # the evaluators agree with every annotation
+            return rounds, best_eval  # each wrong instance was added already (or none is wrong)
         nxt = measure(len(rounds))
         rounds.append(nxt)
         score = nxt.tracked()

@@ -211,8 +211,8 @@ class LLMJudge:
             if self.log is not None:
                 self.log(f"{self.name}: judged {len(todo)} sentences in "
                          f"{time.perf_counter() - start:.1f} s (prompt prefix "
-                         f"{len(self.prefix_ids())} tokens, {len(self.examples)} in-context "
-                         "examples)")
+                         f"{len(self.prefix_ids())} tokens, in-context examples: "
+                         f"{len(self.examples)})")
         return np.array([self._cache[t] for t in texts], dtype=np.float64)
 
     def _score(self, texts: Sequence[str]) -> list[float]:

@@ -74,6 +74,39 @@ def test_stops_when_held_out_agreement_drops_and_keeps_the_best_round() -> None:
     assert judge.labeler.texts == ["a0", "a180"]  # the input is not changed
 
 
+class Stubborn:
+    """Gets every positive wrong until it is added, except "s0", wrong whatever is added
+    (as an LLM judge can be about a sentence in its own prompt)."""
+
+    def __init__(self) -> None:
+        self.learnt: list[str] = []
+
+    def predict(self, texts):  # noqa: ANN001, ANN201
+        return [t in self.learnt and t != "s0" for t in texts]
+
+    def deviation(self, texts, labels):  # noqa: ANN001, ANN201
+        right = [p == g for p, g in zip(self.predict(texts), labels, strict=True)]
+        return np.array([-1.0 if r else (1.0 if t == "s0" else 0.5)
+                         for t, r in zip(texts, right, strict=True)])
+
+    def add_examples(self, texts, labels) -> None:  # noqa: ANN001
+        self.learnt += list(texts)
+
+    def copy(self) -> Stubborn:
+        other = Stubborn()
+        other.learnt = list(self.learnt)
+        return other
+
+
+def test_an_instance_is_added_once_even_when_still_wrong() -> None:
+    data = [("s0", True), ("s1", True), ("s2", True), ("s3", True), ("s4", False),
+            ("s5", False)]
+    rounds, best = audit({"p": Stubborn()}, {"p": data}, add=2)
+    assert [[t for t, _, _ in r.added.get("p", [])] for r in rounds] == [
+        ["s0", "s1"], ["s2", "s3"], []]  # then only s0 is wrong, and it is in already
+    assert best["p"].learnt == ["s0", "s1", "s2", "s3"]
+
+
 def test_missing_data_and_bad_arguments() -> None:
     with pytest.raises(ValueError, match="no annotated data for advice"):
         audit({"advice": _judge()}, {})
