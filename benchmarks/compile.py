@@ -15,6 +15,9 @@ Families (n = number of propositions / conjuncts, k = bound):
     altrespab the same over pairs (a_i, b_i): name order puts every a before every b, and
               the diagram tests propositions in name order (see benchmarks/README.md)
     past      pure-past safety H(p_i -> O q_i) / H(p_i -> Y q_i) alternating, n conjuncts
+    pastchain pure-past chains H(a_i -> O(b_i & O c_i)), n conjuncts (3**n + 1 states)
+    mixedchain the same read from the first step, G(a_i -> O(b_i & O c_i)); LTLf2DFA has
+              no mixed past and future, so MONA is not run on it
     bounded   G(a -> F[0,k] b)
 
 Every cell runs in its own subprocess with a timeout, so one blow-up cannot hang the run:
@@ -119,6 +122,21 @@ def past(n: int) -> tuple[str, str]:
     return " & ".join(parts), " & ".join(mona)
 
 
+def past_chain(n: int) -> tuple[str, str]:
+    parts = [f"H(a{i} -> O(b{i} & O c{i}))" for i in range(1, n + 1)]
+    return " & ".join(parts), " & ".join(p.replace(f"O c{i}", f"O(c{i})")
+                                         for i, p in enumerate(parts, 1))
+
+
+def mixed_chain(n: int) -> tuple[str, str]:
+    return " & ".join(f"G(a{i} -> O(b{i} & O c{i}))" for i in range(1, n + 1)), ""
+
+
+# Families given to LTLf2DFA's PPLTL parser, and those it cannot read at all.
+PAST_FAMILIES = {"past", "pastchain"}
+NO_MONA = {"mixedchain"}
+
+
 def bounded(k: int) -> tuple[str, str]:
     # F[0,k] b expands to b | X(b | X(... b)) with strong X (compiler.ir.BoundedEventually).
     body = "b"
@@ -135,6 +153,8 @@ FAMILIES: dict[str, Callable[[int], tuple[str, str]]] = {
     "altresp": altresp,
     "altrespab": altresp_ab,
     "past": past,
+    "pastchain": past_chain,
+    "mixedchain": mixed_chain,
     "bounded": bounded,
 }
 SIZES: dict[str, list[int]] = {
@@ -145,6 +165,8 @@ SIZES: dict[str, list[int]] = {
     "altresp": [4, 10, 20, 30],
     "altrespab": [4, 10, 16, 20],
     "past": [2, 4, 6, 8],
+    "pastchain": [2, 4, 6, 8],
+    "mixedchain": [2, 4, 6, 8],
     "bounded": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
 }
 
@@ -423,14 +445,14 @@ def main(argv: list[str] | None = None) -> int:
                 row.cli = cli_times(ours_text, args.repeat, args.timeout, args.max_states)
                 row.cli_o = cli_times(ours_text, args.repeat, args.timeout, args.max_states,
                                       artifact=True)
-        if not args.mona:
+        if not args.mona or fam in NO_MONA:
             row.mona = {}
         elif (fam, "mona") in gave_up:
             row.mona = {"error": "not tried"}
         else:
             row.mona = _subprocess_json(
                 [*me, "--worker", "mona", "--formula", mona_text, "--repeat", str(args.repeat)]
-                + (["--past"] if fam == "past" else []),
+                + (["--past"] if fam in PAST_FAMILIES else []),
                 args.timeout,
             )
             if "error" in row.mona:
