@@ -179,6 +179,9 @@ def _rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def worker_ours(text: str, repeat: int, max_states: int) -> dict[str, Any]:
+    # this checkout's package, not the one the venv was installed from (an editable install
+    # points at another checkout)
+    sys.path.insert(0, str(ROOT))
     import speclang
 
     formula = speclang.parse_formula(text)
