@@ -2,7 +2,8 @@
 one or more checkouts side by side.
 
     .venv/bin/python benchmarks/past_bounded.py [--rows mixed:4,pastchain:6,bounded1:1000]
-        [--repeat 3] [--checkout OLD --checkout .] [--timeout 120] [--out results.json]
+        [--repeat 3] [--checkout OLD --checkout .] [--timeout 120] [--warm N]
+        [--out results.json]
 
 Families (n conjuncts, or k the bound):
     mixed      G(a1 -> O(b1 & O c1)) & ... & G(an -> O(bn & O cn))   (mixed past chains)
@@ -14,7 +15,9 @@ Families (n conjuncts, or k the bound):
 Each cell: ``--repeat`` fresh interpreters with ``PYTHONPATH`` set to the checkout import
 speclang and the compiler's modules, parse the formula, and time the first
 ``compile_formula`` (wall and CPU seconds; no memo table survives from an earlier compile,
-and no lazy import is charged to it); the median is shown, CPU seconds in brackets. Runs of
+and no lazy import is charged to it); the median is shown, CPU seconds in brackets
+(``--warm N``: then N more compiles in the same process, and their median CPU time, memo
+tables warm, as compile.py's in-process column measures). Runs of
 the checkouts alternate, so a change in the machine's load hits all of them. Peak MB is the
 worker's maximum resident set, import included (about 40 MB).
 """
@@ -65,23 +68,42 @@ ISSUE = {("mixed", 4): "3.4x behind Lydia", ("mixed", 6): "50x behind Lydia",
          ("eventually", 400): "issue: 18 s"}
 
 _WORKER = """
-import json, resource, sys, time
+import importlib, json, resource, statistics, sys, time
 import speclang
-from speclang.compiler import build, compose, minimise, translate, memory, residuals  # noqa
+# load what the compiler imports lazily, so that the first compile is not charged for it
+# (modules an older checkout lacks are skipped)
+for name in ("build", "compose", "minimise", "translate", "memory", "residuals", "classes"):
+    try:
+        importlib.import_module("speclang.compiler." + name)
+    except ImportError:
+        pass
+try:
+    from speclang import compile_formula
+except ImportError:  # checkouts before the facade took text and IR (2026-12-03)
+    from speclang.compiler import compile_formula
 formula = speclang.parse_formula(sys.argv[1])
-start, cpu = time.perf_counter(), time.process_time()
-aut = speclang.compile_formula(formula, max_states=10**6, timeout=None, max_memory=None)
-seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "states": aut.n_states,
+import inspect
+budget = dict(max_states=10**6, timeout=None, max_memory=None)
+known = inspect.signature(compile_formula).parameters  # older checkouts have fewer budgets
+budget = {k: v for k, v in budget.items() if k in known}
+times, cpus = [], []
+for _ in range(int(sys.argv[2])):
+    start, cpu = time.perf_counter(), time.process_time()
+    aut = compile_formula(formula, **budget)
+    times.append(time.perf_counter() - start)
+    cpus.append(time.process_time() - cpu)
+print(json.dumps({"seconds": times[0], "cpu_seconds": cpus[0], "states": aut.n_states,
+                  "warm_cpu_seconds": statistics.median(cpus[1:]) if cpus[1:] else None,
                   "nodes": int(len(aut.dd_var)), "parts": aut.meta.get("parts"),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
-def run_once(checkout: Path, text: str, timeout: float) -> dict[str, Any]:
+def run_once(checkout: Path, text: str, timeout: float, compiles: int = 1) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     try:
-        r = subprocess.run([sys.executable, "-c", _WORKER, text], capture_output=True,
+        r = subprocess.run([sys.executable, "-c", _WORKER, text, str(compiles)],
+                           capture_output=True,
                            text=True, timeout=timeout, env=env, cwd=checkout)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout {timeout:g} s"}
@@ -97,7 +119,11 @@ def _cell(runs: list[dict[str, Any]]) -> str:
         return runs[0]["error"]
     wall = statistics.median(r["seconds"] for r in ok)
     cpu = statistics.median(r["cpu_seconds"] for r in ok)
-    return f"{wall:.3f} ({cpu:.3f})"
+    text = f"{wall:.3f} ({cpu:.3f})"
+    if ok[0].get("warm_cpu_seconds") is not None:
+        warm = statistics.median(r["warm_cpu_seconds"] for r in ok)
+        text += f" warm {warm * 1e3:.2f} ms"
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--checkout", type=Path, action="append",
                     help="a checkout to measure (repeatable; default this one)")
+    ap.add_argument("--warm", type=int, default=0,
+                    help="also compile N more times in each process and show the median CPU "
+                         "time of those (memo tables warm, as compile.py measures)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     checkouts = [c.resolve() for c in (args.checkout or [ROOT])]
@@ -133,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             for i, c in enumerate(checkouts):
                 if not (runs[i] and "error" in runs[i][0]):  # a failure is not repeated
-                    runs[i].append(run_once(c, text, args.timeout))
+                    runs[i].append(run_once(c, text, args.timeout, 1 + args.warm))
         first_ok = next((r for rs in reversed(runs) for r in rs if "error" not in r), {})
         cells = [f"{fam} {n}", f"`{text}`" if len(text) < 60 else f"`{text[:56]} ..`",
                  str(first_ok.get("states", "-")), str(first_ok.get("nodes", "-")),
