@@ -8,6 +8,8 @@ one or more checkouts side by side.
 Families (n conjuncts, or k the bound):
     mixed      G(a1 -> O(b1 & O c1)) & ... & G(an -> O(bn & O cn))   (mixed past chains)
     pastchain  H(a1 -> O(b1 & O c1)) & ... & H(an -> O(bn & O cn))   (pure-past chains)
+    grouped    mixed with the names x1a, x1b, x1c, x2a, ..: the decision diagrams test
+               propositions in name order, and this order keeps each conjunct's together
     past       compile.py's pure-past family: H(p_i -> O q_i) / H(p_i -> Y q_i) alternating
     bounded0   G(a -> F[0,k] b)     bounded1  G(a -> F[1,k] b)     eventually  F[0,k] a
     invariance G(a -> G[0,k] b)
@@ -51,6 +53,7 @@ def _past(n: int) -> str:
 FAMILIES: dict[str, Callable[[int], str]] = {
     "mixed": lambda n: _chains("G", n),
     "pastchain": lambda n: _chains("H", n),
+    "grouped": lambda n: " & ".join(f"G(x{i}a -> O(x{i}b & O x{i}c))" for i in range(1, n + 1)),
     "past": _past,
     "bounded0": lambda k: f"G(a -> F[0,{k}] b)",
     "bounded1": lambda k: f"G(a -> F[1,{k}] b)",
