@@ -12,13 +12,14 @@ Declare conjunctions, ``b U X^20000 a``), the compositional products and their
 minimisations (gfand 20, Declare 16, ``past 16``: sixteen ``H(p -> O q)`` / ``H(p -> Y q)``
 conjuncts), bounded operators (``G[0,1000] F[0,1000] a``). ``late`` is elapsed - timeout;
 "after the raise" is the part of it between the budget check that raised (the error's
-``reached``) and the return. A row that finished, or stopped on another budget, says
-so. ``--cli`` also runs ``python -m speclang compile -f FORMULA --timeout T`` on each row and
-checks that it exits 1 with the budget's one-line error; its ``late`` includes the
-interpreter's start-up and the parse (about 0.3 s of CPU, shown with the process's CPU
-time: on a loaded machine the wall time is several times that). ``--memory-mib`` then runs
-every row once more with that ``max_memory`` (and a 120 s timeout): the memory budget, polled
-with the deadline, must stop the rows that grow past it.
+``reached``) and the return; CPU is the process's CPU time meanwhile (at most the elapsed
+time: much less where other work shares the cores). A row that finished, or stopped on
+another budget, says so. ``--cli`` also runs ``python -m speclang compile -f FORMULA
+--timeout T`` on each row and checks that it exits 1 with the budget's one-line error; its
+``late`` includes the interpreter's start-up and the parse (about 0.3 s of CPU, shown with
+the process's CPU time: on a loaded machine the wall time is several times that).
+``--memory-mib`` then runs every row once more with that ``max_memory`` (and a 120 s
+timeout): the memory budget, polled with the deadline, must stop the rows that grow past it.
 """
 
 from __future__ import annotations
@@ -72,17 +73,17 @@ if text == "@b U X^20000 a":
 else:
     formula = speclang.parse_formula(text)
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-start = time.perf_counter()
+start, cpu0 = time.perf_counter(), time.process_time()
 try:
     aut = speclang.compile_formula(formula, timeout=timeout, max_states=10**6,
                                    max_memory=max_memory)
     stop, raised = f"finished: {aut.n_states} states", None
 except BudgetExceeded as exc:
     stop, raised = exc.budget, exc.reached if exc.budget == "timeout" else None
-elapsed = time.perf_counter() - start
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"stop": stop, "elapsed": elapsed, "raised": raised, "peak_mb": peak / 1024,
-                  "grown_mb": (peak - rss0) / 1024}))
+print(json.dumps({"stop": stop, "elapsed": elapsed, "cpu": cpu, "raised": raised,
+                  "peak_mb": peak / 1024, "grown_mb": (peak - rss0) / 1024}))
 """
 
 
@@ -137,7 +138,7 @@ def main() -> int:
           f"{platform.node()}, {os.cpu_count()} CPUs, load average "
           f"{load_start[0]:.1f} {load_start[1]:.1f} {load_start[2]:.1f}")
     head = ("| formula | timeout s | stopped by | elapsed s | late s | of it, after the raise s "
-            "| grown MB | peak MB |")
+            "| CPU s | grown MB | peak MB |")
     if args.cli:
         head += " CLI elapsed s | CLI late s | CLI CPU s | CLI clear error |"
     print(head)
@@ -150,7 +151,7 @@ def main() -> int:
             after = ("-" if got["raised"] is None
                      else f"{got['elapsed'] - got['raised']:.3f}")
             line = (f"| {name} | {t:g} | {got['stop']} | {got['elapsed']:.3f} | {late:+.3f} | "
-                    f"{after} | {got['grown_mb']:.0f} | {got['peak_mb']:.0f} |")
+                    f"{after} | {got['cpu']:.2f} | {got['grown_mb']:.0f} | {got['peak_mb']:.0f} |")
             cell = {"row": name, "timeout": t, "late": late, **got}
             if args.cli and text != _NEXT_20000:
                 cli = run_cli(text, t)

@@ -2,7 +2,7 @@
 most start-up + 1.2x the in-process compile), for one or more checkouts side by side.
 
     .venv/bin/python benchmarks/cli_overhead.py [--repeat 3] [--rows seqFX:16,gfand:12,...]
-        [--checkout DIR [--checkout DIR ...]] [--out results.json]
+        [--checkout DIR [--checkout DIR ...]] [--out results.json] [--breakdown]
 
 Every measurement is a fresh process of this interpreter with ``PYTHONPATH`` set to the
 checkout (``--checkout``, default this one; give an older checkout first to get BEFORE
@@ -50,6 +50,25 @@ formula = speclang.parse_formula(sys.argv[1])
 start = time.process_time()
 aut = speclang.compile_formula(formula, max_states=1_000_000)
 print(json.dumps({"cpu": time.process_time() - start, "states": aut.n_states}))
+"""
+
+
+# Where `compile -o` spends its time beyond the compile, part by part (--breakdown): the
+# parts of artifact.save, each timed alone in a fresh process after one compile.
+_BREAKDOWN = """
+import json, sys, time
+import speclang
+import speclang.compiler.build
+from speclang.compiler import artifact, graph, shaping
+formula = speclang.parse_formula(sys.argv[1])
+T = time.process_time
+t = T(); aut = speclang.compile_formula(formula, max_states=1_000_000); out = {"compile": T() - t}
+t = T(); graph.successor_lists(aut, artifact.WRITE_GUARDS_UP_TO); out["edge count"] = T() - t
+t = T(); pots = shaping.all_potentials(aut); out["potentials"] = T() - t
+t = T(); body = artifact._body(aut, potentials=pots); out["fields and guards"] = T() - t
+t = T(); pieces = {k: artifact._canonical(v) for k, v in body.items()}; out["JSON"] = T() - t
+t = T(); artifact.save(aut, sys.argv[2], potentials=pots); out["save but potentials"] = T() - t
+print(json.dumps(out))
 """
 
 
@@ -108,6 +127,28 @@ def measure(checkout: Path, text: str, repeat: int, timeout: float,
             **{k: statistics.median(v) for k, v in cells.items()}, "raw": cells}
 
 
+def breakdown(args: argparse.Namespace) -> int:
+    rows = [(f, int(n)) for f, n in (r.split(":") for r in args.rows.split(","))]
+    out_dir = Path(tempfile.mkdtemp(prefix="speclang-cli-breakdown-"))
+    load = os.getloadavg()
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+          f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; CPU s, median of {args.repeat}")
+    keys: list[str] = []
+    for family, n in rows:
+        runs = []
+        for _ in range(args.repeat):
+            _, stdout = run_cpu([sys.executable, "-c", _BREAKDOWN, formula(family, n),
+                                 str(out_dir / "a.json")], ROOT, args.timeout)
+            runs.append(json.loads(stdout.strip().splitlines()[-1]))
+        if not keys:
+            keys = list(runs[0])
+            print("| row | " + " | ".join(keys) + " |")
+            print("|---|" + "---|" * len(keys))
+        cells = [statistics.median(r[k] for r in runs) for k in keys]
+        print(f"| {family} {n} | " + " | ".join(f"{c:.3f}" for c in cells) + " |", flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", default=DEFAULT_ROWS, help="comma list of family:n")
@@ -116,7 +157,13 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per process")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--breakdown", action="store_true",
+                    help="instead: where compile -o spends its time, part by part (CPU s, "
+                    "median of --repeat fresh processes; the parts overlap: 'fields and "
+                    "guards' counts the edges again, 'save' is all of it but the potentials)")
     args = ap.parse_args()
+    if args.breakdown:
+        return breakdown(args)
     checkouts = [c.resolve() for c in (args.checkout or [ROOT])]
     rows = [(f, int(n)) for f, n in (r.split(":") for r in args.rows.split(","))]
     started = time.time()

@@ -312,7 +312,11 @@ def _product(xs: Clauses, ys: Clauses) -> Clauses:
 def _node(op: Op, items: list[Formula]) -> Formula:
     if len(items) == 1:
         return items[0]
-    return ir.Formula(op, tuple(ir.sorted_formulas(items)))
+    # ir.sorted_formulas, polling the budget where the items are deep: each comparison of
+    # the clauses of `b U X^20000 a` walks thousands of levels, and sorting them unpolled
+    # ran a 60 s timeout 15 s over (benchmarks/budget_promptness.py).
+    key = ir.sort_key(items)
+    return ir.Formula(op, tuple(sorted(items, key=_PolledKey if key is ir.key else key)))
 
 
 def from_clauses(cs: Clauses) -> Formula:
