@@ -3,9 +3,10 @@
 ``G p1 & F p2 & ... & F pn`` has ``2**(n-1) + 1`` minimal states, and exploring derivatives
 of the whole conjunction spends most of its time conjoining residual formulas and their
 decision diagrams. Each conjunct alone has a tiny DFA, so the compiler builds the minimal DFA
-of every part and folds them together with a synchronous product over the shared decision
-diagrams, minimising after each step; a pair with a part in its rejecting sink is the
-conjunction's rejecting sink at once (the accepting sink for a disjunction).
+of every part and folds them together with synchronous products over the shared decision
+diagrams, the two smallest first (:func:`fold`), minimising after each step; a pair of states
+or of diagram nodes with a part in its rejecting sink is the conjunction's rejecting sink at
+once (the accepting sink for a disjunction).
 
 The product of two canonical diagrams (:class:`~speclang.compiler.minimise.Canonical`) is
 explored breadth-first with numpy, one frontier of node pairs at a time: a pair ``(a, b)``
