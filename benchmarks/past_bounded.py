@@ -11,6 +11,8 @@ Families (n conjuncts, or k the bound):
     grouped    mixed with the names x1a, x1b, x1c, x2a, ..: the decision diagrams test
                propositions in name order, and this order keeps each conjunct's together
     past       compile.py's pure-past family: H(p_i -> O q_i) / H(p_i -> Y q_i) alternating
+    hconj      the same under one H, H((p1 -> O q1) & (p2 -> Y q2) & ..): not a top-level
+               conjunction, so always built by derivatives
     bounded0   G(a -> F[0,k] b)     bounded1  G(a -> F[1,k] b)     eventually  F[0,k] a
     invariance G(a -> G[0,k] b)
 
@@ -55,6 +57,8 @@ FAMILIES: dict[str, Callable[[int], str]] = {
     "pastchain": lambda n: _chains("H", n),
     "grouped": lambda n: " & ".join(f"G(x{i}a -> O(x{i}b & O x{i}c))" for i in range(1, n + 1)),
     "past": _past,
+    "hconj": lambda n: "H(" + " & ".join(
+        f"(p{i} -> O q{i})" if i % 2 else f"(p{i} -> Y q{i})" for i in range(1, n + 1)) + ")",
     "bounded0": lambda k: f"G(a -> F[0,{k}] b)",
     "bounded1": lambda k: f"G(a -> F[1,{k}] b)",
     "eventually": lambda k: f"F[0,{k}] a",

@@ -187,12 +187,49 @@ def _build(formula: ir.Formula, budget: Budget, name: str | None, source_hash: s
         built = _parts(formula, pieces[0], pieces[1], budget)
         if compose or composition.pays((p for p, _ in built), limit):
             return _build_composed(formula, pieces[0], built, budget, name, source_hash)
-    ex, m, residuals = _minimal(formula, budget)
-    return automaton_from_minimal(
+    # With past operators a state's text folds in what it remembers (compiler.memory),
+    # ~60 us a state, often more than the rest of a small compile: written when first read,
+    # as a compositional build's are. (Formulas deeper than the caller's stack allows keep
+    # them written at once: the writer runs on the reader's thread.)
+    later = formula.has_past and formula.depth <= _DEPTH_ON_CALLER_STACK
+    ex, m, residuals = _minimal(formula, budget, texts=not later)
+    aut = automaton_from_minimal(
         m, ex.props, residuals, budget, name=name, formula=ir.to_text(formula, compact=True),
         formula_ir=formula, source_hash=source_hash,
         meta={"explored_states": len(ex.roots)},
     )
+    if later:
+        # only what the texts need: not the explored diagrams
+        reps = m.representative.tolist()
+        owed = [ex.residuals[r] if not t else None
+                for t, r in zip(residuals, reps, strict=True)]
+        defer_residuals(aut, functools.partial(
+            _written_texts, formula, residuals, owed, [r == 0 for r in reps],
+            [ex.past_bits[r] for r in reps], ex.temporal))
+    return aut
+
+
+def _written_texts(formula: ir.Formula, texts: list[str], owed: list[ir.Formula | None],
+                   initial: list[bool], bits: list[tuple[bool, ...] | None],
+                   temporal: list[ir.Formula]) -> list[str]:
+    """``texts`` with each empty one written from its state's residual ``owed`` and past
+    ``bits`` (as :func:`_minimal` writes them)."""
+    with ir.deep_recursion(), ir.compilation():
+        return [t or _state_text(formula, i, f, b, temporal)  # type: ignore[arg-type]
+                for t, f, i, b in zip(texts, owed, initial, bits, strict=True)]
+
+
+def _state_text(formula: ir.Formula, initial: bool, residual: ir.Formula,
+                bits: tuple[bool, ...] | None, temporal: list[ir.Formula]) -> str:
+    """The obligation of a state that is not decided, whose representative explored state
+    (the initial one when ``initial``) has ``residual`` and ``bits``."""
+    if initial:
+        return ir.to_text(formula, compact=True)
+    if bits is not None:
+        # the residual alone repeats the past subformulas whatever was seen: fold in what
+        # the state remembers (compiler.memory)
+        return memory.state_text(residual, bits, temporal, formula.is_pure_past)
+    return ir.to_text(residual, compact=True)
 
 
 def _minimal(formula: ir.Formula, budget: Budget,
@@ -215,15 +252,8 @@ def _minimal(formula: ir.Formula, budget: Budget,
             text = "false"
         elif not texts:
             text = ""  # the caller writes it
-        elif int(r) == 0:
-            text = ir.to_text(formula, compact=True)
-        elif bits is not None:
-            # the residual alone repeats the past subformulas whatever was seen: fold in
-            # what the state remembers (compiler.memory)
-            text = memory.state_text(ex.residuals[int(r)], bits, ex.temporal,
-                                     formula.is_pure_past)
         else:
-            text = ir.to_text(ex.residuals[int(r)], compact=True)
+            text = _state_text(formula, int(r) == 0, ex.residuals[int(r)], bits, ex.temporal)
         residuals.append(text)
     return ex, m, residuals
 

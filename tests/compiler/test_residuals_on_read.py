@@ -1,6 +1,7 @@
-"""Residual texts of a compositional build are written when first read
-(automaton.defer_residuals): the same texts as written at once, one write however many
-readers, a hand-set value wins, and an automaton not yet read pickles with its texts."""
+"""Residual texts of a compositional build, and of any build with past operators, are
+written when first read (automaton.defer_residuals): the same texts as written at once, one
+write however many readers, a hand-set value wins, and an automaton not yet read pickles
+with its texts."""
 
 from __future__ import annotations
 
@@ -74,3 +75,28 @@ def test_pickled_before_read() -> None:
     aut = _composed()
     again = pickle.loads(pickle.dumps(aut))
     assert again.residuals == aut.residuals
+
+
+def test_past_texts_written_on_first_read_as_at_once(monkeypatch: object) -> None:
+    """A monolithic build with past operators leaves its texts (which fold in what each
+    state remembers) to the first read too, and writes what _minimal writes at once."""
+    from speclang.compiler import build, memory
+
+    calls = []
+    original = memory.state_text
+
+    def counting(*args: object) -> str:
+        calls.append(1)
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(memory, "state_text", counting)  # type: ignore[attr-defined]
+    for text in ("H(p1 -> O q1) & H(p2 -> Y q2) & H(p3 -> O q3)",
+                 "G(lava -> O(bench & O wood))", "X !O O a", "(a S b) & F c"):
+        f = speclang.parse_formula(text)
+        aut = build_automaton(f, Budget(), compose=False)
+        assert calls == [], text
+        texts = aut.residuals
+        assert calls, text
+        assert list(texts) == build._minimal(f, Budget())[2], text
+        assert pickle.loads(pickle.dumps(build_automaton(f, Budget()))).residuals == texts
+        calls.clear()
