@@ -213,8 +213,9 @@ def _written_texts(formula: ir.Formula, texts: list[str], owed: list[ir.Formula 
                    initial: list[bool], bits: list[tuple[bool, ...] | None],
                    temporal: list[ir.Formula]) -> list[str]:
     """``texts`` with each empty one written from its state's residual ``owed`` and past
-    ``bits`` (as :func:`_minimal` writes them)."""
-    with ir.deep_recursion(), ir.compilation():
+    ``bits`` (as :func:`_minimal` writes them). Not inside ``ir.compilation()``: that state
+    is global, and a compile may be running on another thread."""
+    with ir.deep_recursion():
         return [t or _state_text(formula, i, f, b, temporal)  # type: ignore[arg-type]
                 for t, f, i, b in zip(texts, owed, initial, bits, strict=True)]
 
