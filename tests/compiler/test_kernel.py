@@ -194,6 +194,24 @@ def test_successors_with_a_limit_across_batches_of_64_states(seed: int) -> None:
         assert graph.successor_lists(aut, limit) == (succ if limit >= edges else None)
 
 
+def test_successors_with_a_limit_when_two_leaves_share_a_target() -> None:
+    # not canonical (loaded diagrams need not be): edges are (state, target) pairs, not
+    # (state, leaf) pairs
+    from dataclasses import replace
+
+    aut = Automaton.from_table(["a"], [[0, 1], [1, 1]], [True, False])
+    var = np.concatenate([aut.dd_var, [-1, 0]]).astype(aut.dd_var.dtype)
+    m = len(aut.dd_var)
+    lo = np.concatenate([aut.dd_lo, [1, m]]).astype(aut.dd_lo.dtype)  # leaf m: target 1
+    hi = np.concatenate([aut.dd_hi, [0, int(np.flatnonzero((aut.dd_var < 0)
+                                                           & (aut.dd_lo == 1))[0])]])
+    twin = replace(aut, dd_var=var, dd_lo=lo, dd_hi=hi.astype(aut.dd_hi.dtype),
+                   roots=np.asarray([aut.roots[0], m + 1], dtype=aut.roots.dtype))
+    assert graph.successor_lists(twin) == [[0, 1], [1]]
+    assert graph.successor_lists(twin, 3) == [[0, 1], [1]]
+    assert graph.successor_lists(twin, 2) is None
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_graph_algorithms_against_closure_and_relaxation(seed: int) -> None:
     props, table, acc = random_table(seed)
