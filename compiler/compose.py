@@ -109,24 +109,60 @@ def pays(parts: Iterable[Part], limit: int = PAYS_FROM) -> bool:
     return False
 
 
+# G and H distribute over a conjunction, F and O over a disjunction:
+# (operator, its constant left operand, the Boolean operator it distributes over)
+_DISTRIBUTES = ((Op.RELEASE, ir.FALSE, Op.AND, ir.Release),
+                (Op.TRIGGER, ir.FALSE, Op.AND, ir.Trigger),
+                (Op.UNTIL, ir.TRUE, Op.OR, ir.Until), (Op.SINCE, ir.TRUE, Op.OR, ir.Since))
+
+
+def _spread(g: Formula) -> tuple[Op, list[Formula]] | None:
+    """``g`` as a conjunction or disjunction of smaller formulas with the same meaning, or
+    None: ``a & b``; ``!(a | b)`` is ``!a & !b``; ``G(a & b)`` is ``G a & G b``, ``H(a & b)``
+    ``H a & H b``, ``F(a | b)`` and ``O(a | b)`` disjunctions (pointwise equivalences, the
+    empty trace included) when two operands have temporal operators, and their negations
+    the duals."""
+    negated = g.op is Op.NOT
+    h = g.args[0] if negated else g
+    op: Op
+    if h.op is Op.AND or h.op is Op.OR:
+        op, parts = h.op, list(h.args)
+    else:
+        for temporal, constant, over, make in _DISTRIBUTES:
+            if h.op is temporal and h.args[0] is constant and h.args[1].op is over:
+                # operands without temporal operators stay together with the first temporal
+                # one: G(p1 & .. & p20) is one 2-state part, not twenty to multiply
+                args = h.args[1].args
+                timed = [a for a in args if a.has_future or a.has_past]
+                if len(timed) < 2:
+                    return None
+                join = ir.And if over is Op.AND else ir.Or
+                plain = [a for a in args if not (a.has_future or a.has_past)]
+                op = over
+                parts = [make(constant, a) for a in (join(timed[0], *plain), *timed[1:])]
+                break
+        else:
+            return None
+    if negated:
+        return (Op.OR if op is Op.AND else Op.AND), [ir.Not(a) for a in parts]
+    return op, parts
+
+
 def _flat(f: Formula) -> tuple[Op | None, list[Formula]]:
     """The top-level operator and its operands, nested ones of the same operator flattened
-    (only those: a formula's DAG may be a tree of exponential size below them)."""
-    if f.op is Op.AND or f.op is Op.OR:
-        op = f.op
-    elif f.op is Op.NOT and f.args[0].op in (Op.AND, Op.OR):
-        op = Op.OR if f.args[0].op is Op.AND else Op.AND
-    else:
+    (only those: a formula's DAG may be a tree of exponential size below them), and G, H
+    (F, O) over a conjunction (disjunction) spread over its operands (:func:`_spread`)."""
+    top = _spread(f)
+    if top is None:
         return None, []
-    dual = Op.OR if op is Op.AND else Op.AND
+    op = top[0]
     out: list[Formula] = []
-    stack = [f]
+    stack = list(reversed(top[1]))
     while stack:
         g = stack.pop()
-        if g.op is op:
-            stack += reversed(g.args)
-        elif g.op is Op.NOT and g.args[0].op is dual:
-            stack += [ir.Not(a) for a in reversed(g.args[0].args)]
+        inner = _spread(g)
+        if inner is not None and inner[0] is op:
+            stack += reversed(inner[1])
         else:
             out.append(g)
     return op, out

@@ -102,8 +102,31 @@ def _nand(*parts: Formula) -> Formula:
 joins = st.sampled_from([ir.And, ir.Or, _nand])
 
 
+def _always_and(*parts: Formula) -> Formula:
+    return ir.Always(ir.And(*parts))  # G(a & b) splits as G a & G b
+
+
+def _not_eventually_or(*parts: Formula) -> Formula:
+    return ir.Not(ir.Eventually(ir.Or(*parts)))  # !F(a | b) as !F a & !F b
+
+
+def _historically_and(*parts: Formula) -> Formula:
+    return ir.Historically(ir.And(*parts))
+
+
+def _once_or(*parts: Formula) -> Formula:
+    return ir.Once(ir.Or(*parts))
+
+
+# joins spread by compose._spread (G, H over a conjunction; F, O over a disjunction)
+future_spreads = st.sampled_from([_always_and, _not_eventually_or,
+                                  lambda *p: ir.Eventually(ir.Or(*p))])
+past_spreads = st.sampled_from([_historically_and, _once_or,
+                                lambda *p: ir.Not(ir.Historically(ir.And(*p)))])
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(conjunctions, joins)
+@given(conjunctions, st.one_of(joins, future_spreads))
 def test_composed_equals_monolithic(parts: list[Formula], join: object) -> None:
     f = join(*parts)  # type: ignore[operator]
     composed, whole = _both(f)
@@ -133,13 +156,16 @@ mixed_conjunctions = st.lists(future_formulas(("a", "b", "c"), max_leaves=4, pas
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(past_conjunctions, mixed_conjunctions), joins,
-       st.lists(traces(("a", "b", "c"), 6), max_size=8))
+@given(st.one_of(past_conjunctions, mixed_conjunctions), st.one_of(joins, future_spreads),
+       st.one_of(st.none(), past_spreads), st.lists(traces(("a", "b", "c"), 6), max_size=8))
 def test_past_composed_equals_monolithic_and_the_reference(parts: list[Formula], join: object,
+                                                           past_join: object,
                                                            sample: list) -> None:
     """Pure-past parts of a pure-past formula (read at the last step) and parts of a mixed
     one (read at the first) compose to the monolithic automaton, whose language the
     independent evaluator confirms on sampled traces."""
+    if not any(p.has_future for p in parts) and past_join is not None:
+        join = past_join  # H/O over the parts: only past operands may stand under them
     f = join(*parts)  # type: ignore[operator]
     composed, whole = _both(f)
     _assert_same(composed, whole)
@@ -198,6 +224,23 @@ def test_what_is_split() -> None:
     op, parts = compose.split(  # type: ignore[misc]
         ir.And(ir.Eventually(a), ir.Once(b), ir.Always(ir.Once(c))))
     assert parts == [ir.And(ir.Eventually(a), ir.Once(b)), ir.Always(ir.Once(c))]
+    # G and H spread over a conjunction, F and O over a disjunction, negations dually
+    xa, yb = ir.Next(a), ir.Next(b)
+    op, parts = compose.split(ir.Always(ir.And(xa, yb)))  # type: ignore[misc]
+    assert op is ir.Op.AND and parts == [ir.Always(xa), ir.Always(yb)]
+    op, parts = compose.split(ir.Not(ir.Eventually(ir.Or(xa, yb))))  # type: ignore[misc]
+    assert op is ir.Op.AND and parts == [ir.Not(ir.Eventually(xa)), ir.Not(ir.Eventually(yb))]
+    ya, yc = ir.Yesterday(a), ir.Yesterday(c)
+    op, parts = compose.split(ir.Historically(ir.And(ya, yc)))  # type: ignore[misc]
+    assert op is ir.Op.AND and parts == [ir.Historically(ya), ir.Historically(yc)]
+    op, parts = compose.split(ir.Once(ir.Or(ya, yc)))  # type: ignore[misc]
+    assert op is ir.Op.OR and parts == [ir.Once(ya), ir.Once(yc)]
+    op, parts = compose.split(ir.Eventually(ir.Or(xa, yb)))  # type: ignore[misc]
+    assert op is ir.Op.OR and parts == [ir.Eventually(xa), ir.Eventually(yb)]
+    assert compose.split(ir.Always(ir.Or(xa, yb))) is None  # G does not spread over |
+    assert compose.split(ir.Always(ir.And(a, b, c))) is None  # one part: nothing temporal
+    op, parts = compose.split(ir.Always(ir.And(a, xa, yb)))  # type: ignore[misc]
+    assert parts == [ir.Always(ir.And(xa, a)), ir.Always(yb)]
     op, parts = compose.split(ir.And(a, ir.Eventually(b), ir.Always(c)))  # type: ignore[misc]
     assert op is ir.Op.AND and parts == [ir.And(ir.Eventually(b), a), ir.Always(c)]
     op, parts = compose.split(ir.Not(ir.And(ir.Eventually(a), ir.Always(b))))  # type: ignore[misc]
