@@ -1,6 +1,7 @@
 """Where a finished run's violations of the final spec come from (issue 14): during the
 curriculum (before the final spec; zero for methods that start on it) and on the final spec,
-with the environment steps each took, and the violations at equal experience: within the
+with the environment steps each took, the greedy success rate after training, and the
+violations at equal experience: within the
 first STEPS environment steps of every run (default: the fewest any run took). With
 ``--reference``: Welch tests of each method against it on the equal-steps count
 (difference [95% CI], Holm-adjusted p over the table (raw p)).
@@ -25,6 +26,11 @@ def _fmt(values: list[float]) -> str:
     return f"{m:.1f} ± {h:.1f}" if abs(m) < 1000 else f"{m:,.0f} ± {h:,.0f}"
 
 
+def _rate(values: list[float]) -> str:
+    m, h = mean_ci(values)
+    return f"{m:.3f} ± {h:.3f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path)
@@ -43,23 +49,25 @@ def main(argv: list[str] | None = None) -> int:
         f, s, ln = fviol[row, :n], spec[row, :n], length[row, :n].astype(np.int64)
         within = np.cumsum(ln) <= steps  # episodes ended within the first `steps` steps
         d = per.setdefault(rec["method"], {k: [] for k in (
-            "total", "before", "on", "steps_before", "steps", "equal")})
+            "total", "before", "on", "steps_before", "steps", "equal", "success")})
         d["total"].append(float(f.sum()))
         d["before"].append(float((f & (s < last)).sum()))
         d["on"].append(float((f & (s == last)).sum()))
         d["steps_before"].append(float(ln[s < last].sum()))
         d["steps"].append(float(ln.sum()))
         d["equal"].append(float(f[within].sum()))
+        d["success"].append(float(rec["eval_success_rate"]))
     print(f"{args.run}: violations of the final spec, mean ± 95% CI over seeds; equal "
           f"experience = the episodes ended within the first {steps:,} environment steps")
     print()
     print("| method | all training | during the curriculum | on the final spec | "
           "env steps of the curriculum | env steps in all | within the first "
-          f"{steps:,} steps |")
-    print("|---|---|---|---|---|---|---|")
+          f"{steps:,} steps | greedy success |")
+    print("|---|---|---|---|---|---|---|---|")
     for m, d in per.items():
         print(f"| {m} | {_fmt(d['total'])} | {_fmt(d['before'])} | {_fmt(d['on'])} | "
-              f"{_fmt(d['steps_before'])} | {_fmt(d['steps'])} | {_fmt(d['equal'])} |")
+              f"{_fmt(d['steps_before'])} | {_fmt(d['steps'])} | {_fmt(d['equal'])} | "
+              f"{_rate(d['success'])} |")
     if args.reference:
         if args.reference not in per:
             print(f"error: no method {args.reference!r}", file=sys.stderr)
