@@ -265,3 +265,33 @@ def sd_from_ci(half_width: float, n: int) -> float:
     from scipy import stats
 
     return float(half_width * math.sqrt(n) / stats.t.ppf(0.975, n - 1))
+
+
+def paired_power(effect_size: float, n: int, *, alpha: float = 0.05) -> float:
+    """Power of a two-sided paired (one-sample) t-test on ``n`` pairs whose differences have
+    standardised mean ``effect_size`` (d_z: mean over SD of the differences): P(|T| > t
+    critical) for T noncentral t with n - 1 degrees of freedom and noncentrality
+    d_z sqrt(n), from scipy (statsmodels' TTestPower gives NaN for large effects);
+    ``alpha`` itself for a zero effect, NaN for fewer than two pairs."""
+    from scipy import stats
+
+    d = abs(float(effect_size))
+    if n < 2:
+        return _NAN
+    if math.isinf(d):
+        return 1.0
+    crit = float(stats.t.ppf(1 - alpha / 2, n - 1))
+    nc = d * math.sqrt(n)
+    return min(1.0, float(stats.nct.sf(crit, n - 1, nc) + stats.nct.cdf(-crit, n - 1, nc)))
+
+
+def n_paired(effect_size: float, *, power: float = 0.8, alpha: float = 0.05) -> float:
+    """Pairs a two-sided paired t-test needs to detect the standardised mean difference
+    ``effect_size`` (d_z) with this power (statsmodels' TTestPower); inf for a zero effect."""
+    from statsmodels.stats.power import TTestPower
+
+    d = abs(float(effect_size))
+    if d == 0.0:
+        return math.inf
+    return float(TTestPower().solve_power(effect_size=d, power=power, alpha=alpha,
+                                          alternative="two-sided"))

@@ -123,3 +123,76 @@ def test_rejudge_relabels_stored_replies_with_the_current_monitor(tmp_path: Path
     assert "2 verdicts changed" in text and "| rloo | 1 | 1/6 = 0.167" in text
     assert "0/6 = 0.000" in text
     assert main(["--seeds", "3", str(f)]) == 1  # no record of seed 3
+
+
+def _after_rows(method: str, after: dict[int, list[bool]]) -> list[dict[str, Any]]:
+    return [_row(method, s, [False] * 6, flags, ["a b c d e f"] * 6, 1.0 + s)
+            for s, flags in after.items()]
+
+
+def test_variance_components_by_hand() -> None:
+    from speclang.llm.finetune_compare import variance_components
+
+    T, F = True, False
+    # prompts p1, p1, p2, p2, p3, p3 (two samples each)
+    a = _after_rows("rloo", {0: [T, F, F, F, F, F], 1: [F, F, T, F, F, F], 2: [T] * 6})
+    b = _after_rows("dpo", {0: [F, F, F, F, T, F], 1: [F, F, F, F, T, F]})
+    vc = variance_components(a, b)
+    # b - a per prompt and seed: p1 (-1/2, 0), p2 (0, -1/2), p3 (1/2, 1/2); seed 2 is a's
+    # only, so it is left out
+    assert vc["seeds"] == [0, 1] and vc["prompts"] == 3
+    assert vc["mean"] == pytest.approx(0.0)
+    assert vc["within"] == pytest.approx((0.125 + 0.125 + 0.0) / 3)
+    # the prompts' means -1/4, -1/4, 1/2 vary by 0.1875; less within / 2 seeds
+    assert vc["between"] == pytest.approx(0.1875 - 0.25 / 3 / 2)
+    # a between-prompt variance below what the seeds explain is 0, not negative
+    c = _after_rows("selm", {0: [F, F, T, F, F, F], 1: [T, F, F, F, F, F]})
+    assert variance_components(a, c)["between"] == 0.0
+    with pytest.raises(ValueError, match="two seeds"):
+        variance_components(a, _after_rows("apa", {0: [F] * 6}))
+
+
+def test_seeds_needed_against_a_simulation() -> None:
+    import math
+
+    import numpy as np
+    from scipy import stats
+
+    from speclang.llm.finetune_compare import seeds_needed
+
+    diff, within, between, prompts, alpha = 0.05, 0.04, 0.0004, 20, 0.05
+    s = seeds_needed(diff, within, between, prompts, alpha=alpha)
+    assert 2 <= s < 50
+    rng = np.random.default_rng(0)
+
+    def simulated_power(seeds: int) -> float:
+        # per prompt a true difference around diff, and one noisy draw per seed
+        true = diff + rng.normal(0, math.sqrt(between), (3000, prompts))
+        noise = rng.normal(0, math.sqrt(within), (3000, prompts, seeds)).mean(axis=2)
+        p = stats.ttest_1samp(true + noise, 0.0, axis=1).pvalue
+        return float((p < alpha).mean())
+
+    assert simulated_power(int(s)) > 0.77
+    assert simulated_power(int(s) - 1) < 0.8
+    # a spread between prompts that no number of seeds averages away
+    assert seeds_needed(diff, within, 0.04, prompts, alpha=alpha) == math.inf
+    assert seeds_needed(0.0, within, between, prompts, alpha=alpha) == math.inf
+    assert seeds_needed(0.5, 0.0, 0.0, prompts, alpha=alpha) == 1
+
+
+def test_compare_power_option(tmp_path: Path, capsys: Any) -> None:
+    from speclang.llm.finetune_compare import main
+
+    T, F = True, False
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps(r) + "\n" for r in _after_rows(
+        "rloo", {0: [T, F, T, T, F, F], 1: [T, T, F, T, T, F]})))
+    b.write_text("".join(json.dumps(r) + "\n" for r in _after_rows(
+        "dpo", {0: [F, F, T, F, F, F], 1: [F, F, F, T, F, F]})))
+    assert main(["--power", str(a), str(b)]) == 0
+    text = capsys.readouterr().out
+    assert "alpha 0.05 / 1 = 0.05" in text and "seeds needed to detect 0.05" in text
+    # b - a per prompt over the seeds: p1 -3/4, p2 -1/4, p3 -1/4
+    assert "| dpo vs rloo | 2 | 3 | -0.417 |" in text
+    assert main(["--power", "--seeds", "0", str(a), str(b)]) == 1
+    assert "error: a power analysis needs two seeds" in capsys.readouterr().err

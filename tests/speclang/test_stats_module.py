@@ -115,3 +115,24 @@ def test_sd_from_ci_recovers_the_sample_sd() -> None:
     x = np.random.default_rng(3).normal(10.0, 4.0, size=7)
     _, half = mean_ci(x)
     assert sd_from_ci(half, 7) == pytest.approx(float(x.std(ddof=1)))
+
+
+def test_paired_power_and_n_paired_against_statsmodels_and_a_simulation() -> None:
+    from statsmodels.stats.power import TTestPower
+
+    from speclang.stats import n_paired, paired_power
+
+    for d, n, alpha in ((0.5, 20, 0.05), (0.3, 40, 0.0167), (1.2, 6, 0.01)):
+        want = TTestPower().power(effect_size=d, nobs=n, alpha=alpha, alternative="two-sided")
+        assert paired_power(d, n, alpha=alpha) == pytest.approx(want, abs=1e-6)
+        assert paired_power(-d, n, alpha=alpha) == paired_power(d, n, alpha=alpha)
+    assert paired_power(0.0, 20) == pytest.approx(0.05)
+    assert paired_power(2.5, 20) == pytest.approx(1.0)  # where statsmodels says NaN
+    assert paired_power(math.inf, 20) == 1.0 and math.isnan(paired_power(1.0, 1))
+    assert n_paired(0.0) == math.inf
+    n = n_paired(0.5)
+    assert paired_power(0.5, math.ceil(n)) >= 0.8 > paired_power(0.5, math.floor(n))
+    rng = np.random.default_rng(1)
+    k = math.ceil(n)
+    p = sps.ttest_1samp(rng.normal(0.5, 1.0, (4000, k)), 0.0, axis=1).pvalue
+    assert 0.77 < float((p < 0.05).mean()) < 0.84
