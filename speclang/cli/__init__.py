@@ -127,7 +127,32 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# Commands whose process does nothing after it returns but exit: their files are written
+# and closed before (write_atomic, with-blocks), nothing registers atexit work that a
+# cycle would hold. See _skip_final_collections.
+_QUICK_EXIT = frozenset({"check", "fmt", "compile", "viz", "explain", "report_spec"})
+
+
+def _skip_final_collections() -> None:
+    """Move every object to the permanent generation, which the interpreter's collections
+    at shutdown do not walk: `speclang check` spent 0.02 of its 0.14 s of CPU after the
+    command had returned. atexit handlers, stream flushing and module teardown still run;
+    only garbage cycles are left to the operating system, as at any exit."""
+    import gc
+
+    gc.freeze()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    # Only as the program itself (argv from the command line): a caller of main([...]) goes
+    # on running, and its cycles must still be collected.
+    if argv is None and _command_of(sys.argv[1:]) in _QUICK_EXIT:
+        _skip_final_collections()
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser(_command_of(sys.argv[1:] if argv is None else argv))
         args = parser.parse_args(argv)

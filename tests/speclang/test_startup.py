@@ -111,3 +111,33 @@ def test_check_imports_no_numpy(tmp_path: Path) -> None:
         assert "door_key.spec: ok" in out.stderr
         assert json.loads(out.stdout.replace("'", '"')) == []
     assert _cache_files(tmp_path / "cache")
+
+
+def test_as_a_program_the_quick_commands_still_write_and_exit_as_before(tmp_path: Path) -> None:
+    # speclang.cli.main skips the shutdown collections for check/compile/...: what they
+    # print and write, and their exit codes, must be those of a normal exit
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SPECLANG_CACHE=str(tmp_path / "cache"))
+    out = tmp_path / "m.json"
+    run = subprocess.run([sys.executable, "-m", "speclang", "compile", "-f", "G(a -> F b)",
+                          "-o", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "2 states" in run.stdout
+    from speclang.compiler import artifact
+
+    assert artifact.load(out).n_states == 2
+    bad = tmp_path / "bad.spec"
+    bad.write_text("props a\nspec s { G(a -> ) }\n")
+    run = subprocess.run([sys.executable, "-m", "speclang", "check", str(bad)], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "bad.spec:2:" in run.stderr
+
+
+def test_main_called_in_a_process_leaves_its_garbage_collector_alone() -> None:
+    import gc
+
+    from speclang.cli import main
+
+    before = gc.get_freeze_count()
+    assert main(["check", str(ROOT / "examples" / "door_key.spec")]) == 0
+    assert gc.get_freeze_count() == before
