@@ -64,6 +64,7 @@ PPO_BEFORE = {
     "critic_buffer": 16,
     "critic_batches": 8,
     "critic_batch_size": 128,
+    "critic_sink_share": 0.25,  # added after the base (7792f46)
     "safe_window": 20,
     "safe_rate": 0.9,
     "device": "auto",
