@@ -9,7 +9,8 @@ checkout (``--checkout``, default this one; give an older checkout first to get 
 and AFTER in one run), median of ``--repeat``:
 
     in-process  the first ``compile_formula`` of a fresh process, after import and parsing
-    start-up    ``python -m speclang compile -f true`` (and with ``-o``): the whole process
+    start-up    ``python -m speclang compile -f true`` (and with ``-o``): the whole process,
+                run next to each measurement of the row (median over the row's repeats)
     CLI         ``python -m speclang compile -f FORMULA``; CLI -o writes the artifact too
 
 Times are CPU seconds (user + system) of the measured process, not wall time: on a shared
@@ -113,14 +114,20 @@ def measure(checkout: Path, text: str, repeat: int, timeout: float,
     py = sys.executable
     cli = [py, "-m", "speclang", "compile", "--max-states", "1000000", "--timeout", "600"]
     artifact = ["-o", str(out_dir / "a.json")]
-    cells: dict[str, list[float]] = {"inproc": [], "cli": [], "cli_o": []}
+    cells: dict[str, list[float]] = {"inproc": [], "cli": [], "cli_o": [], "base": [],
+                                     "base_o": []}
     states = None
     for _ in range(repeat):
         _, stdout = run_cpu([py, "-c", _INPROC, text], checkout, timeout)
         got = json.loads(stdout.strip().splitlines()[-1])
         cells["inproc"].append(got["cpu"])
         states = got["states"]
+        # the start-up, `-f true`, next to every measurement of the row: a process's CPU
+        # time drifts by tens of ms with what else the machine runs, and a start-up taken
+        # once at the beginning made `over` negative for rows measured minutes later
+        cells["base"].append(run_cpu([*cli, "-f", "true"], checkout, timeout)[0])
         cells["cli"].append(run_cpu([*cli, "-f", text], checkout, timeout)[0])
+        cells["base_o"].append(run_cpu([*cli, "-f", "true", *artifact], checkout, timeout)[0])
         cells["cli_o"].append(run_cpu([*cli, "-f", text, *artifact], checkout, timeout)[0])
     size = (out_dir / "a.json").stat().st_size
     return {"states": states, "artifact_bytes": size,
@@ -169,12 +176,10 @@ def main() -> int:
     started = time.time()
     load_start = os.getloadavg()
     out_dir = Path(tempfile.mkdtemp(prefix="speclang-cli-overhead-"))
-    startup: dict[str, dict[str, Any]] = {}
     for c in checkouts:
         # Not counted: the first run of a fresh checkout also writes its bytecode caches,
         # which made the start-up figure, and so every `over`, wrong by tens of ms.
         measure(c, "true", 1, args.timeout, out_dir)
-        startup[str(c)] = measure(c, "true", args.repeat, args.timeout, out_dir)
     results = []
     head = ("| row | checkout | states | in-process s | start-up s | CLI s | over | "
             "start-up -o s | CLI -o s | over -o | artifact KB |")
@@ -183,17 +188,16 @@ def main() -> int:
     for family, n in rows:
         text = formula(family, n)
         for c in checkouts:
-            s = startup[str(c)]
             try:
                 m = measure(c, text, args.repeat, args.timeout, out_dir)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 print(f"| {family} {n} | {c.name} | error: {str(exc)[:80]} |", flush=True)
                 results.append({"row": f"{family}:{n}", "checkout": str(c), "error": str(exc)})
                 continue
-            over = (m["cli"] - s["cli"]) / max(m["inproc"], 1e-9)
-            over_o = (m["cli_o"] - s["cli_o"]) / max(m["inproc"], 1e-9)
+            over = (m["cli"] - m["base"]) / max(m["inproc"], 1e-9)
+            over_o = (m["cli_o"] - m["base_o"]) / max(m["inproc"], 1e-9)
             print(f"| {family} {n} | {c.name} | {m['states']} | {m['inproc']:.3f} | "
-                  f"{s['cli']:.3f} | {m['cli']:.3f} | {over:.2f} | {s['cli_o']:.3f} | "
+                  f"{m['base']:.3f} | {m['cli']:.3f} | {over:.2f} | {m['base_o']:.3f} | "
                   f"{m['cli_o']:.3f} | {over_o:.2f} | {m['artifact_bytes'] / 1024:.0f} |",
                   flush=True)
             results.append({"row": f"{family}:{n}", "formula": text, "checkout": str(c),
@@ -208,7 +212,7 @@ def main() -> int:
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
             "load_start": load_start, "load_end": load_end,
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "startup": startup, "rows": results,
+            "rows": results,
         }
         args.out.write_text(json.dumps(info, indent=1, default=str) + "\n")
     return 0
