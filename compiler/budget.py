@@ -132,10 +132,15 @@ class Budget:
             self._next_memory = now + _MEMORY_EVERY
             self.check_memory()
 
-    def check_memory(self) -> None:
+    def check_memory(self, coming: int = 0) -> None:
+        """Resident growth so far, plus ``coming`` bytes about to be allocated at once (an
+        array built in one numpy call grows the process between two polls)."""
         if self._rss0 is None or self.max_memory is None:
             return
         rss = resident_bytes()
-        if rss is not None and rss - self._rss0 > self.max_memory:
+        if rss is not None and rss - self._rss0 + coming > self.max_memory:
+            what = "of resident memory grown"
+            if coming:
+                what += f", {coming / (1 << 20):.0f} MiB more about to be allocated"
             raise BudgetExceeded(self.spec, "max_memory", self.max_memory, rss - self._rss0,
-                                 "of resident memory grown")
+                                 what)

@@ -200,15 +200,16 @@ def part_of(m: Minimal, local_to_global: np.ndarray) -> Part:
 class _PairIds:
     """Ids of pairs ``(x, y)`` in ``[0, nx) x [0, ny)``, given in order of sight."""
 
-    def __init__(self, nx: int, ny: int) -> None:
+    def __init__(self, nx: int, ny: int, budget: Budget) -> None:
         self.ny = ny
         self.n = 0
         self.dense: np.ndarray | None = None
         self.table: _HashTable | None = None
         if nx * ny <= _DENSE_PAIRS:
+            budget.check_memory(8 * nx * ny)
             self.dense = np.full(nx * ny, -1, dtype=np.int64)
         else:
-            self.table = _HashTable()
+            self.table = _HashTable(budget)
 
     def ids(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ids of the pairs, and for each pair never seen before the position (into ``x``)
@@ -244,7 +245,8 @@ class _HashTable:
     every probe step vectorised over the keys still looking (a product of two large parts
     has too many possible pairs for a dense table, and a dict costs a Python step a key)."""
 
-    def __init__(self, bits: int = 16) -> None:
+    def __init__(self, budget: Budget, bits: int = 16) -> None:
+        self.budget = budget
         self.bits = bits
         self.keys = np.full(1 << bits, -1, dtype=np.int64)
         self.vals = np.zeros(1 << bits, dtype=np.int64)
@@ -266,6 +268,7 @@ class _HashTable:
         new_pos: list[np.ndarray] = []
         n = start
         while todo.size:
+            self.budget.check_time()
             s, k = slot, keys[todo]
             cur = self.keys[s]
             free = cur == -1
@@ -296,11 +299,13 @@ class _HashTable:
         keys, vals = self.keys[held], self.vals[held]
         while (1 << self.bits) < 2 * need:
             self.bits += 1
+        self.budget.check_memory(16 << self.bits)  # the new keys and values
         self.keys = np.full(1 << self.bits, -1, dtype=np.int64)
         self.vals = np.zeros(1 << self.bits, dtype=np.int64)
         mask = (1 << self.bits) - 1
         slot = self._slots(keys)
         while keys.size:  # distinct keys: each takes the first free slot it finds
+            self.budget.check_time()
             free = self.keys[slot] == -1
             fs = slot[free]
             self.keys[fs] = keys[free]
@@ -340,8 +345,8 @@ def product(a: Part, b: Part, op: Op, budget: Budget, *, last: bool) -> tuple[Pa
             return x, y
         return np.where(dead, sink[0], x), np.where(dead, sink[1], y)
 
-    states = _PairIds(a.n_states, b.n_states)
-    nodes = _PairIds(va.shape[0], vb.shape[0])
+    states = _PairIds(a.n_states, b.n_states, budget)
+    nodes = _PairIds(va.shape[0], vb.shape[0], budget)
     # Appended in id order: every state's pair and root node, every node's pair (the nodes
     # not yet expanded are the frontier) and, once expanded, its (var or -1, lo node or leaf
     # state, hi node).
@@ -376,6 +381,8 @@ def product(a: Part, b: Part, op: Op, budget: Budget, *, last: bool) -> tuple[Pa
         x = np.concatenate([f[0] for f in frontier])
         y = np.concatenate([f[1] for f in frontier])
         frontier.clear()
+        # this level's temporaries: about twenty int64 arrays of its length
+        budget.check_memory(160 * x.shape[0])
         vx, vy = va[x], vb[y]
         v = np.minimum(vx, vy)
         leaf = v == big
@@ -401,6 +408,8 @@ def product(a: Part, b: Part, op: Op, budget: Budget, *, last: bool) -> tuple[Pa
             out[ii, 2] = kid[ii.size:]
         expanded.append(out)
 
+    # the table, the diagram's five arrays and minimisation's copies of them
+    budget.check_memory(8 * 3 * 4 * sum(e.shape[0] for e in expanded))
     table = np.concatenate(expanded)
     is_leaf = table[:, 0] < 0
     d = Diagram(is_leaf, table[:, 0], np.where(is_leaf, 0, table[:, 1]), table[:, 2],

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from speclang.compiler import compose
+from speclang.compiler.budget import Budget
 
 
 @pytest.mark.parametrize("dense", [True, False])
@@ -17,7 +18,7 @@ def test_ids_match_a_dict(dense: bool, seed: int, monkeypatch: pytest.MonkeyPatc
     nx, ny = 3000, 2000
     if not dense:
         monkeypatch.setattr(compose, "_DENSE_PAIRS", 0)
-    ids = compose._PairIds(nx, ny)
+    ids = compose._PairIds(nx, ny, Budget())
     assert (ids.dense is None) is not dense
     reference: dict[tuple[int, int], int] = {}
     for size in [1, 7, 500, 20_000, 70_000, 3, 100_000]:  # the hash table grows past 2**16
