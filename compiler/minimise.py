@@ -76,6 +76,7 @@ def _signatures(
     labels: np.ndarray,
     n_labels: int,
     keep: bool = False,
+    budget: Budget | None = None,
 ) -> tuple[np.ndarray, int, list[tuple[int, np.ndarray, np.int64]]]:
     """Hash-cons the diagram with leaves relabelled by ``labels[leaf_label]``: returns a
     signature id per node (equal ids = equal functions) and, with ``keep``, the new nodes of
@@ -88,6 +89,8 @@ def _signatures(
     radix = np.int64(m + n_labels + 1)
     built: list[tuple[int, np.ndarray, np.int64]] = []
     for v, idx in levels:
+        if budget is not None:  # a round over a million-node diagram takes a second
+            budget.check_time()
         sl = sig[d.lo[idx]]
         sh = sig[d.hi[idx]]
         eq = sl == sh
@@ -120,14 +123,18 @@ def _refine(d: Diagram, accepting: np.ndarray, budget: Budget | None,
     which confirms it, is then the canonical pass.)"""
     if levels is None:
         levels = d.levels()
+    if budget is not None:
+        budget.check_time()
     _, block = np.unique(np.asarray(accepting, dtype=np.int64), return_inverse=True)
     block = block.reshape(-1).astype(np.int64)
     nb = int(block.max()) + 1 if block.size else 0
     while True:
         if budget is not None:  # one round per state on a chain of states
             budget.check_time()
-        sig, n_ids, built = _signatures(d, levels, block, nb, keep=True)
+        sig, n_ids, built = _signatures(d, levels, block, nb, keep=True, budget=budget)
         _, new = np.unique(block * n_ids + sig[d.roots], return_inverse=True)
+        if budget is not None:
+            budget.check_time()
         new = new.reshape(-1).astype(np.int64)
         nb_new = int(new.max()) + 1
         if nb_new == nb:
@@ -145,8 +152,8 @@ def canonical_diagram(d: Diagram, labels: np.ndarray, n_labels: int,
 
 
 def _canonical(d: Diagram, levels: list[tuple[int, np.ndarray]], labels: np.ndarray,
-               n_labels: int) -> Canonical:
-    sig, n_ids, built = _signatures(d, levels, labels, n_labels, keep=True)
+               n_labels: int, budget: Budget | None = None) -> Canonical:
+    sig, n_ids, built = _signatures(d, levels, labels, n_labels, keep=True, budget=budget)
     return _assemble(sig, n_ids, built, d.roots, n_labels)
 
 
@@ -395,13 +402,17 @@ def minimise(d: Diagram, accepting: np.ndarray, initial: int = 0,
     # the roots of *every* input state were relabelled; one per block suffices
     _, first = np.unique(block, return_index=True)  # smallest input state of each block
     quotient.roots = quotient.roots[first]
+    if budget is not None:  # each step below is one pass over a diagram of up to millions
+        budget.check_time()
     new_id = bfs_order(quotient, int(block[initial]))
     if (new_id < 0).any():
         raise ValueError("minimise() needs every state reachable from the initial state")
+    if budget is not None:
+        budget.check_time()
     # The quotient's diagram with leaves renumbered is reduced already and has the functions
     # of ``d`` relabelled the same way, so its canonical form is ``d``'s, from fewer nodes.
     qd, levels = _as_diagram(quotient)
-    final = _canonical(qd, levels, new_id, nb)
+    final = _canonical(qd, levels, new_id, nb, budget)
     by_new = np.argsort(new_id)  # block of every new state
     final.roots = final.roots[by_new]
     rep = first[by_new].astype(np.int64)
